@@ -1,0 +1,244 @@
+//! The event contract as Rust types: what meeting platforms publish (transcript events), what
+//! Debrief writes (insights are in [`crate::insight`], telemetry and dead letters here) and the
+//! control events (erasure requests; tenant configuration is [`crate::tenant::TenantConfig`]).
+//!
+//! The Avro schemas in `schemas/` describe exactly these types; `crate::schema` converts
+//! between them and Avro. Topic names and keys are in [`topics`].
+
+use serde::{Deserialize, Serialize};
+
+/// Default topic names and their keys. Every topic is keyed by the id named here, so that all
+/// events of one conversation (or tenant) land on one partition in order.
+pub mod topics {
+    /// Transcript events (`TranscriptEvent`), key: conversation id.
+    pub const TRANSCRIPTS: &str = "debrief.transcripts.v1";
+    /// Meeting insights for Dynamics 365-like connectors, key: conversation id (compacted).
+    pub const INSIGHTS_DYNAMICS: &str = "debrief.insights.dynamics.v1";
+    /// Meeting insights for Salesforce-like connectors, key: conversation id (compacted).
+    pub const INSIGHTS_SALESFORCE: &str = "debrief.insights.salesforce.v1";
+    /// Interaction telemetry, key: tenant id.
+    pub const TELEMETRY: &str = "debrief.telemetry.v1";
+    /// Dead letters, key: the original key.
+    pub const DEAD_LETTER: &str = "debrief.deadletter.v1";
+    /// Tenant configuration (`TenantConfig`), key: tenant id (compacted).
+    pub const TENANT_CONFIG: &str = "debrief.tenant-config.v1";
+    /// Erasure requests, key: tenant id.
+    pub const ERASURE: &str = "debrief.erasure.v1";
+}
+
+/// Fields every input event carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct EventHeader {
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Publishing platform (`teams`, `zoom`, `contact-centre`, `file`...).
+    pub source_platform: String,
+    /// Version of the publishing client, `major.minor.patch`.
+    pub client_version: String,
+    /// Milliseconds since the Unix epoch when the publisher emitted the event.
+    pub emitted_at_ms: Option<i64>,
+}
+
+/// A speaker role as published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SpeakerRole {
+    /// Seller, agent, host.
+    Internal,
+    /// Customer.
+    External,
+    /// Not known.
+    #[default]
+    Unknown,
+}
+
+/// The body of one transcript segment (used alone in a stream, or in a list in a complete
+/// transcript).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SegmentBody {
+    /// Segment id, unique within the conversation.
+    pub segment_id: String,
+    /// Revision of this segment; a higher revision replaces a lower one.
+    pub revision: i32,
+    /// `true` for the final version of the segment; a final version replaces any partial one.
+    pub is_final: bool,
+    /// Speaker id.
+    pub speaker_id: String,
+    /// Speaker display name.
+    pub speaker_name: Option<String>,
+    /// Speaker role.
+    pub speaker_role: SpeakerRole,
+    /// Start offset from the conversation start, ms (may be negative or after `end_ms`: the
+    /// KPIs document the treatment).
+    pub start_ms: Option<i64>,
+    /// End offset from the conversation start, ms.
+    pub end_ms: Option<i64>,
+    /// Transcribed text.
+    pub text: String,
+    /// ISO 639-1 language, when known.
+    pub language: Option<String>,
+    /// Recogniser confidence in 0..=1, when known.
+    pub confidence: Option<f32>,
+}
+
+/// A conversation started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ConversationStarted {
+    /// Milliseconds since the Unix epoch when the conversation started.
+    pub started_at_ms: Option<i64>,
+    /// IANA time zone of the conversation (`Europe/Paris`).
+    pub time_zone: Option<String>,
+    /// ISO 639-1 language, when known.
+    pub language: Option<String>,
+    /// Conversation title, when known.
+    pub title: Option<String>,
+}
+
+/// A conversation ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ConversationEnded {
+    /// Milliseconds since the Unix epoch when the conversation ended.
+    pub ended_at_ms: Option<i64>,
+    /// Number of final segments the publisher sent, when it knows (for completeness checks).
+    pub segment_count: Option<i32>,
+}
+
+/// A complete transcript in one event (post-meeting exports).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CompleteTranscript {
+    /// Milliseconds since the Unix epoch when the conversation started.
+    pub started_at_ms: Option<i64>,
+    /// IANA time zone.
+    pub time_zone: Option<String>,
+    /// ISO 639-1 language, when known.
+    pub language: Option<String>,
+    /// Conversation title, when known.
+    pub title: Option<String>,
+    /// All segments.
+    pub segments: Vec<SegmentBody>,
+}
+
+/// What a transcript event says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TranscriptPayload {
+    /// Conversation started.
+    Started(ConversationStarted),
+    /// One segment (partial or final).
+    Segment(SegmentBody),
+    /// Conversation ended.
+    Ended(ConversationEnded),
+    /// Complete transcript.
+    Complete(CompleteTranscript),
+}
+
+/// One event on the transcript topic (key: conversation id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptEvent {
+    /// Common fields.
+    pub header: EventHeader,
+    /// Conversation id (equal to the Kafka key).
+    pub conversation_id: String,
+    /// The event itself.
+    pub payload: TranscriptPayload,
+}
+
+/// What a user did with a suggestion, or what the pipeline did (`ran`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InteractionAction {
+    /// The pipeline ran the feature.
+    Ran,
+    /// The pipeline skipped the feature.
+    Skipped,
+    /// The representative accepted the suggestion.
+    Accepted,
+    /// The representative copied it.
+    Copied,
+    /// The representative edited and sent it.
+    EditedAndSent,
+    /// The representative discarded it.
+    Discarded,
+    /// Thumbs up.
+    ThumbsUp,
+    /// Thumbs down.
+    ThumbsDown,
+}
+
+/// Interaction telemetry (topic key: tenant id): what ran, for which tenant, how long it took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InteractionTelemetry {
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Conversation id.
+    pub conversation_id: String,
+    /// Feature (`kpis`, `action_items`, `trackers`, `insight`).
+    pub feature: String,
+    /// What happened.
+    pub action: InteractionAction,
+    /// Outcome of the insight (`complete`, `partial`, `skipped`).
+    pub outcome: String,
+    /// Time spent in the feature, microseconds.
+    pub duration_us: i64,
+    /// From the conversation's finalising event to the insight being produced, ms.
+    pub latency_ms: Option<i64>,
+    /// Number of items produced (action items, hits...).
+    pub items: i64,
+    /// Milliseconds since the Unix epoch when this record was made.
+    pub recorded_at_ms: i64,
+    /// Extractor version.
+    pub extractor_version: String,
+}
+
+/// Classification of a dead letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadLetterKind {
+    /// Not decodable (bad magic byte, unknown fingerprint or schema id, truncated Avro, bad JSON).
+    Undecodable,
+    /// Decoded but invalid (missing key, key differs from the conversation id, bad value).
+    Invalid,
+    /// A tenant configuration that fails validation.
+    InvalidConfig,
+    /// Over a limit (segment too large...).
+    OverLimit,
+}
+
+/// Dead-letter envelope: the original record and why it could not be processed. The source
+/// position is also in the headers `debrief.source.topic`, `.partition`, `.offset`,
+/// `debrief.error.kind` and `debrief.error.reason`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// Error kind.
+    pub kind: DeadLetterKind,
+    /// Readable reason.
+    pub reason: String,
+    /// Source topic.
+    pub source_topic: String,
+    /// Source partition.
+    pub source_partition: i32,
+    /// Source offset.
+    pub source_offset: i64,
+    /// Original key bytes.
+    pub key: Option<Vec<u8>>,
+    /// Original value bytes.
+    pub value: Option<Vec<u8>>,
+    /// Milliseconds since the Unix epoch when the record was dead-lettered.
+    pub failed_at_ms: i64,
+}
+
+/// Erasure request (topic key: tenant id): delete everything derived from a tenant's
+/// conversations, or one conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErasureRequest {
+    /// Request id, echoed in the erasure proof.
+    pub request_id: String,
+    /// Tenant id.
+    pub tenant_id: String,
+    /// One conversation; `None` means every conversation of the tenant.
+    pub conversation_id: Option<String>,
+    /// Milliseconds since the Unix epoch when the request was made.
+    pub requested_at_ms: i64,
+    /// Why (`opt_out`, `user_request`, `retention`).
+    pub reason: String,
+}

@@ -1,0 +1,188 @@
+//! Pure extractors: a [`Conversation`] and an [`ExtractContext`] in, an [`Insight`] out.
+//! No IO, no clock, no metrics: the caller passes everything in, and the same input always
+//! gives the same insight.
+
+pub mod action_items;
+pub mod kpis;
+pub mod language;
+pub mod text;
+pub mod trackers;
+
+use crate::insight::{FinalisedBy, Insight, Outcome, SkipReason, EXTRACTOR_VERSION, INSIGHT_SCHEMA_VERSION};
+use crate::model::Conversation;
+use crate::tenant::TenantConfig;
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+/// Thresholds from the product documents; part of the service configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Conversations with fewer characters of text get KPIs but no summary-type insights
+    /// (action items, questions list). Default 1,000.
+    pub min_summary_chars: usize,
+    /// Publishing clients older than this (`major.minor.patch`) get a `skipped` insight with
+    /// reason `client_version`. Default `1.0.9`.
+    pub min_client_version: String,
+    /// IANA time zone used for due dates when the conversation gives none. Default `UTC`.
+    pub default_time_zone: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            min_summary_chars: 1000,
+            min_client_version: "1.0.9".to_string(),
+            default_time_zone: "UTC".to_string(),
+        }
+    }
+}
+
+/// A tenant's configuration with its trackers compiled (done once per configuration version).
+#[derive(Debug, Clone)]
+pub struct TenantRuntime {
+    /// The configuration.
+    pub config: TenantConfig,
+    /// Compiled tracker matcher.
+    pub trackers: trackers::TrackerSet,
+}
+
+impl TenantRuntime {
+    /// Validates and compiles a configuration.
+    pub fn compile(config: TenantConfig) -> Result<TenantRuntime, trackers::ConfigError> {
+        let trackers = trackers::TrackerSet::compile(&config)?;
+        Ok(TenantRuntime { config, trackers })
+    }
+}
+
+/// Everything an extraction needs besides the conversation.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtractContext<'a> {
+    /// Thresholds.
+    pub settings: &'a Settings,
+    /// The tenant's configuration, if any.
+    pub tenant: Option<&'a TenantRuntime>,
+    /// What closed the conversation.
+    pub finalised_by: FinalisedBy,
+    /// Reference time for relative due dates when the conversation has no `started_at`
+    /// (for example the end event's timestamp). `None`: relative dates are not resolved.
+    pub reference_time: Option<DateTime<FixedOffset>>,
+}
+
+/// Parses `major.minor.patch` (missing parts are 0, a leading `v` and any suffix after `-` or
+/// `+` are ignored). `None` when a part is not a number.
+pub fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
+    let core = v.trim().trim_start_matches(['v', 'V']);
+    let core = core.split(['-', '+']).next().unwrap_or("");
+    let mut parts = core.split('.');
+    let mut next = || -> Option<u64> {
+        match parts.next() {
+            None => Some(0),
+            Some(p) => p.parse().ok(),
+        }
+    };
+    let v = (next()?, next()?, next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(v)
+}
+
+/// `true` when the client version is known and older than the minimum. An unparseable
+/// version counts as too old; a missing one (files) does not.
+pub fn client_too_old(client: Option<&str>, minimum: &str) -> bool {
+    let Some(client) = client else { return false };
+    match (parse_version(client), parse_version(minimum)) {
+        (Some(c), Some(m)) => c < m,
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
+}
+
+/// Runs every enabled extractor over a conversation.
+pub fn analyse(conv: &Conversation, ctx: &ExtractContext<'_>) -> Insight {
+    let config_version = ctx.tenant.map(|t| t.config.version).unwrap_or(0);
+    let features = ctx.tenant.map(|t| t.config.features).unwrap_or_default();
+    let text_chars = conv.text_chars();
+    let mut insight = Insight {
+        conversation_id: conv.id.clone(),
+        tenant_id: conv.tenant_id.clone(),
+        schema_version: INSIGHT_SCHEMA_VERSION,
+        extractor_version: EXTRACTOR_VERSION.to_string(),
+        config_version,
+        source_platform: conv.source_platform.clone(),
+        client_version: conv.client_version.clone(),
+        finalised_by: ctx.finalised_by,
+        outcome: Outcome::Complete,
+        skip_reasons: Vec::new(),
+        language: language::unknown(),
+        segment_count: conv.segments.len() as i64,
+        text_chars: text_chars as i64,
+        kpis: None,
+        questions: Vec::new(),
+        action_items: Vec::new(),
+        tracker_hits: Vec::new(),
+        tracker_counts: Vec::new(),
+    };
+    if client_too_old(conv.client_version.as_deref(), &ctx.settings.min_client_version) {
+        insight.outcome = Outcome::Skipped;
+        insight.skip_reasons.push(SkipReason::ClientVersion);
+        return insight;
+    }
+    if conv.segments.iter().all(|s| s.text.trim().is_empty()) {
+        insight.outcome = Outcome::Skipped;
+        insight.skip_reasons.push(SkipReason::NoTranscript);
+        return insight;
+    }
+    insight.language = language::detect(conv);
+    let lang = insight.language.code.clone().unwrap_or_else(|| "en".to_string());
+    let (kpis, questions) = kpis::compute(conv, &lang);
+    if features.kpis {
+        insight.kpis = Some(kpis);
+    } else {
+        insight.skip_reasons.push(SkipReason::FeatureDisabled);
+    }
+    if let Some(t) = ctx.tenant.filter(|_| features.trackers) {
+        let (hits, counts) = t.trackers.find(conv, &lang);
+        insight.tracker_hits = hits;
+        insight.tracker_counts = counts;
+    } else if !features.trackers {
+        insight.skip_reasons.push(SkipReason::FeatureDisabled);
+    }
+    if text_chars < ctx.settings.min_summary_chars {
+        insight.skip_reasons.push(SkipReason::ShortContent);
+    } else {
+        insight.questions = questions;
+        if features.action_items {
+            let reference = conv.started_at.or(ctx.reference_time);
+            let tz = conv.time_zone.as_deref().unwrap_or(&ctx.settings.default_time_zone);
+            insight.action_items = action_items::extract(conv, &lang, reference, tz);
+        } else {
+            insight.skip_reasons.push(SkipReason::FeatureDisabled);
+        }
+    }
+    insight.skip_reasons.sort();
+    insight.skip_reasons.dedup();
+    if !insight.skip_reasons.is_empty() {
+        insight.outcome = Outcome::Partial;
+    }
+    insight
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert_eq!(parse_version("1.0.9"), Some((1, 0, 9)));
+        assert_eq!(parse_version("v1.2"), Some((1, 2, 0)));
+        assert_eq!(parse_version("1.0.10-beta"), Some((1, 0, 10)));
+        assert_eq!(parse_version("1.x"), None);
+        assert!(client_too_old(Some("1.0.8"), "1.0.9"));
+        assert!(!client_too_old(Some("1.0.10"), "1.0.9"));
+        assert!(!client_too_old(Some("1.0.9"), "1.0.9"));
+        assert!(client_too_old(Some("garbage"), "1.0.9"));
+        assert!(!client_too_old(None, "1.0.9"));
+    }
+}

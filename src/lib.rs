@@ -1,0 +1,12 @@
+//! Debrief: conversation intelligence over Kafka.
+//!
+//! The data path: `ingest` (read files, decode events, assemble conversations) → `extract`
+//! (pure functions) → `emit` (insights, telemetry, dead letters), with `pipeline` wiring them
+//! to Kafka. See `ARCHITECTURE.md`.
+#![warn(missing_docs)]
+
+pub mod events;
+pub mod extract;
+pub mod insight;
+pub mod model;
+pub mod tenant;
