@@ -2,8 +2,10 @@
 //! features. Arrives as `TenantConfig` events on the compacted tenant-config topic (key: tenant
 //! id) or from a YAML/JSON file (`debrief process --config FILE`).
 
+use crate::model::Side;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Which CRM the tenant's insights go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -20,7 +22,7 @@ pub enum Crm {
 
 /// Features a tenant can switch on or off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Features {
     /// Extract action items.
     pub action_items: bool,
@@ -32,13 +34,17 @@ pub struct Features {
 
 impl Default for Features {
     fn default() -> Self {
-        Features { action_items: true, trackers: true, kpis: true }
+        Features {
+            action_items: true,
+            trackers: true,
+            kpis: true,
+        }
     }
 }
 
 /// A named keyword tracker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrackerConfig {
     /// Tracker name, unique within the tenant.
     pub name: String,
@@ -58,7 +64,7 @@ pub struct TrackerConfig {
 
 /// A competitor and its aliases.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CompetitorConfig {
     /// Competitor name (also matched as a term).
     pub name: String,
@@ -76,7 +82,7 @@ fn yes() -> bool {
 
 /// One version of a tenant's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TenantConfig {
     /// Tenant id (the Kafka key).
     pub tenant_id: String,
@@ -96,4 +102,648 @@ pub struct TenantConfig {
     pub features: Features,
     /// The tenant opted out: nothing is processed and stored state is erased.
     pub opted_out: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits and validation
+// ---------------------------------------------------------------------------------------------
+
+/// Most keyword trackers plus competitors per tenant.
+pub const MAX_TRACKERS: usize = 1_000;
+/// Most terms per tenant: every tracker term, competitor name and alias, per-language lists
+/// included, duplicates included.
+pub const MAX_TERMS: usize = 50_000;
+/// Longest term, in Unicode scalar values after trimming.
+pub const MAX_TERM_CHARS: usize = 200;
+/// Most words in one term (a phrase).
+pub const MAX_TERM_WORDS: usize = 20;
+/// Longest tracker, competitor or team name, in Unicode scalar values after trimming.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Most teams per tracker or competitor.
+pub const MAX_TEAMS: usize = 1_000;
+/// Most internal domains plus internal speaker ids.
+pub const MAX_INTERNAL_ENTRIES: usize = 10_000;
+/// Largest configuration file read by [`TenantConfig::from_path`], in bytes (32 MiB).
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Why a tenant configuration was rejected. `kind` is `"tracker"` or `"competitor"`; `at`
+/// names the offending entry (`terms[2]`, `aliases[0]`, `languages.fr[1]`, `name`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `tenant_id` is empty or blank.
+    #[error("tenant_id is empty")]
+    EmptyTenantId,
+    /// `version` is below zero.
+    #[error("version {version} is negative")]
+    NegativeVersion {
+        /// The version given.
+        version: i64,
+    },
+    /// More trackers plus competitors than [`MAX_TRACKERS`].
+    #[error("{count} trackers and competitors, more than the limit of {max}")]
+    TooManyTrackers {
+        /// Trackers plus competitors configured.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// More terms than [`MAX_TERMS`].
+    #[error("{count} terms (names, aliases and per-language terms included), more than the limit of {max}")]
+    TooManyTerms {
+        /// Terms configured.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A tracker or competitor without a name.
+    #[error("{kind} #{index} has an empty name")]
+    EmptyName {
+        /// `tracker` or `competitor`.
+        kind: &'static str,
+        /// 0-based position in its list.
+        index: usize,
+    },
+    /// A name longer than [`MAX_NAME_CHARS`].
+    #[error("{kind} name `{name}` is {chars} characters long, more than the limit of {max}")]
+    NameTooLong {
+        /// `tracker`, `competitor` or `team`.
+        kind: &'static str,
+        /// The name (cut to 40 characters).
+        name: String,
+        /// Its length in characters.
+        chars: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Two trackers (or two competitors) with the same name, compared case-insensitively.
+    #[error("duplicate {kind} name `{name}` (names are compared case-insensitively)")]
+    DuplicateName {
+        /// `tracker` or `competitor`.
+        kind: &'static str,
+        /// The repeated name.
+        name: String,
+    },
+    /// A keyword tracker with no term at all.
+    #[error("{kind} `{name}` has no terms")]
+    NoTerms {
+        /// `tracker`.
+        kind: &'static str,
+        /// Tracker name.
+        name: String,
+    },
+    /// An empty or blank term.
+    #[error("{kind} `{name}`: {at} is empty")]
+    EmptyTerm {
+        /// `tracker` or `competitor`.
+        kind: &'static str,
+        /// Tracker or competitor name.
+        name: String,
+        /// Where the term is.
+        at: String,
+    },
+    /// A term with no letter or digit (only punctuation or symbols).
+    #[error("{kind} `{name}`: {at} `{term}` has no letter or digit")]
+    TermWithoutWords {
+        /// `tracker` or `competitor`.
+        kind: &'static str,
+        /// Tracker or competitor name.
+        name: String,
+        /// Where the term is.
+        at: String,
+        /// The term.
+        term: String,
+    },
+    /// A term longer than [`MAX_TERM_CHARS`].
+    #[error(
+        "{kind} `{name}`: {at} `{term}` is {chars} characters long, more than the limit of {max}"
+    )]
+    TermTooLong {
+        /// `tracker` or `competitor`.
+        kind: &'static str,
+        /// Tracker or competitor name.
+        name: String,
+        /// Where the term is.
+        at: String,
+        /// The term (cut to 40 characters).
+        term: String,
+        /// Its length in characters.
+        chars: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A phrase with more words than [`MAX_TERM_WORDS`].
+    #[error("{kind} `{name}`: {at} `{term}` has {words} words, more than the limit of {max}")]
+    TooManyWords {
+        /// `tracker` or `competitor`.
+        kind: &'static str,
+        /// Tracker or competitor name.
+        name: String,
+        /// Where the term is.
+        at: String,
+        /// The term (cut to 40 characters).
+        term: String,
+        /// Words in the term.
+        words: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A `languages` key that is not an ISO 639-1 code (`fr`, `pt-BR`).
+    #[error("{kind} `{name}`: languages key `{language}` is not an ISO 639-1 code such as `fr` or `pt-BR`")]
+    InvalidLanguage {
+        /// `tracker` or `competitor`.
+        kind: &'static str,
+        /// Tracker or competitor name.
+        name: String,
+        /// The key given.
+        language: String,
+    },
+    /// An empty team name.
+    #[error("{kind} `{name}`: teams[{index}] is empty")]
+    EmptyTeam {
+        /// `tracker` or `competitor`.
+        kind: &'static str,
+        /// Tracker or competitor name.
+        name: String,
+        /// 0-based position in `teams`.
+        index: usize,
+    },
+    /// More teams than [`MAX_TEAMS`] on one tracker or competitor.
+    #[error("{kind} `{name}` has {count} teams, more than the limit of {max}")]
+    TooManyTeams {
+        /// `tracker` or `competitor`.
+        kind: &'static str,
+        /// Tracker or competitor name.
+        name: String,
+        /// Teams given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An internal domain that is not a bare domain (`example.com` or `@example.com`).
+    #[error("internal_domains[{index}] `{domain}` is not a domain: {reason}")]
+    InvalidDomain {
+        /// 0-based position in `internal_domains`.
+        index: usize,
+        /// The value given (cut to 40 characters).
+        domain: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// An empty internal speaker id.
+    #[error("internal_speakers[{index}] is empty")]
+    EmptySpeaker {
+        /// 0-based position in `internal_speakers`.
+        index: usize,
+    },
+    /// The matching automaton could not be built (not reachable within the limits above).
+    #[error("the trackers cannot be compiled: {reason}")]
+    Automaton {
+        /// The automaton builder's reason.
+        reason: String,
+    },
+    /// More internal domains plus speakers than [`MAX_INTERNAL_ENTRIES`].
+    #[error("{count} internal domains and speakers, more than the limit of {max}")]
+    TooManyInternalEntries {
+        /// Domains plus speakers given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Cuts a value for an error message to 40 characters.
+fn excerpt(s: &str) -> String {
+    const MAX: usize = 40;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        let mut e: String = s.chars().take(MAX).collect();
+        e.push('…');
+        e
+    }
+}
+
+/// Checks one term (already known to belong to tracker `name` of `kind`).
+fn check_term(kind: &'static str, name: &str, at: String, term: &str) -> Result<(), ConfigError> {
+    let t = term.trim();
+    let t = t
+        .strip_prefix('"')
+        .and_then(|x| x.strip_suffix('"'))
+        .unwrap_or(t);
+    if t.trim().is_empty() {
+        return Err(ConfigError::EmptyTerm {
+            kind,
+            name: name.to_string(),
+            at,
+        });
+    }
+    let chars = t.chars().count();
+    if chars > MAX_TERM_CHARS {
+        return Err(ConfigError::TermTooLong {
+            kind,
+            name: name.to_string(),
+            at,
+            term: excerpt(t),
+            chars,
+            max: MAX_TERM_CHARS,
+        });
+    }
+    let words = crate::extract::trackers::word_count(t);
+    if words == 0 {
+        return Err(ConfigError::TermWithoutWords {
+            kind,
+            name: name.to_string(),
+            at,
+            term: t.to_string(),
+        });
+    }
+    if words > MAX_TERM_WORDS {
+        return Err(ConfigError::TooManyWords {
+            kind,
+            name: name.to_string(),
+            at,
+            term: excerpt(t),
+            words,
+            max: MAX_TERM_WORDS,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a name and the teams, languages and terms common to trackers and competitors.
+/// `lists` are the named term lists (`terms`, `aliases`); returns the number of terms.
+fn check_entry(
+    kind: &'static str,
+    index: usize,
+    name: &str,
+    lists: &[(&str, &[String])],
+    languages: &BTreeMap<String, Vec<String>>,
+    teams: &[String],
+) -> Result<usize, ConfigError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(ConfigError::EmptyName { kind, index });
+    }
+    let chars = name.chars().count();
+    if chars > MAX_NAME_CHARS {
+        return Err(ConfigError::NameTooLong {
+            kind,
+            name: excerpt(name),
+            chars,
+            max: MAX_NAME_CHARS,
+        });
+    }
+    let mut count = 0;
+    for (list, terms) in lists {
+        for (i, term) in terms.iter().enumerate() {
+            let at = if *list == "name" {
+                "name".to_string()
+            } else {
+                format!("{list}[{i}]")
+            };
+            check_term(kind, name, at, term)?;
+        }
+        count += terms.len();
+    }
+    for (language, terms) in languages {
+        if crate::extract::trackers::canonical_language(language).is_none() {
+            return Err(ConfigError::InvalidLanguage {
+                kind,
+                name: name.to_string(),
+                language: excerpt(language),
+            });
+        }
+        for (i, term) in terms.iter().enumerate() {
+            check_term(kind, name, format!("languages.{language}[{i}]"), term)?;
+        }
+        count += terms.len();
+    }
+    if teams.len() > MAX_TEAMS {
+        return Err(ConfigError::TooManyTeams {
+            kind,
+            name: name.to_string(),
+            count: teams.len(),
+            max: MAX_TEAMS,
+        });
+    }
+    for (i, team) in teams.iter().enumerate() {
+        let team = team.trim();
+        if team.is_empty() {
+            return Err(ConfigError::EmptyTeam {
+                kind,
+                name: name.to_string(),
+                index: i,
+            });
+        }
+        let chars = team.chars().count();
+        if chars > MAX_NAME_CHARS {
+            return Err(ConfigError::NameTooLong {
+                kind: "team",
+                name: excerpt(team),
+                chars,
+                max: MAX_NAME_CHARS,
+            });
+        }
+    }
+    Ok(count)
+}
+
+/// Checks one internal domain.
+fn check_domain(index: usize, domain: &str) -> Result<(), ConfigError> {
+    let d = domain.trim();
+    let d = d.strip_prefix('@').unwrap_or(d);
+    let reason = if d.is_empty() {
+        Some("it is empty")
+    } else if d.contains('@') {
+        Some("it contains `@` (give the domain only, e.g. `example.com`)")
+    } else if d.chars().any(char::is_whitespace) {
+        Some("it contains white space")
+    } else if d.starts_with('.') || d.ends_with('.') || d.contains("..") {
+        Some("it has an empty label")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(ConfigError::InvalidDomain {
+            index,
+            domain: excerpt(domain),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+impl TenantConfig {
+    /// Validates the configuration against the rules and limits above, returning the first
+    /// problem found (in field order: tenant id, version, counts, trackers, competitors,
+    /// internal domains, internal speakers). [`crate::extract::trackers::TrackerSet::compile`]
+    /// runs this first.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.tenant_id.trim().is_empty() {
+            return Err(ConfigError::EmptyTenantId);
+        }
+        if self.version < 0 {
+            return Err(ConfigError::NegativeVersion {
+                version: self.version,
+            });
+        }
+        let entries = self.trackers.len() + self.competitors.len();
+        if entries > MAX_TRACKERS {
+            return Err(ConfigError::TooManyTrackers {
+                count: entries,
+                max: MAX_TRACKERS,
+            });
+        }
+        // Count before checking each term, so that a huge configuration fails fast.
+        let terms: usize =
+            self.trackers
+                .iter()
+                .map(|t| t.terms.len() + t.languages.values().map(Vec::len).sum::<usize>())
+                .chain(self.competitors.iter().map(|c| {
+                    1 + c.aliases.len() + c.languages.values().map(Vec::len).sum::<usize>()
+                }))
+                .sum();
+        if terms > MAX_TERMS {
+            return Err(ConfigError::TooManyTerms {
+                count: terms,
+                max: MAX_TERMS,
+            });
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, t) in self.trackers.iter().enumerate() {
+            let count = check_entry(
+                "tracker",
+                i,
+                &t.name,
+                &[("terms", &t.terms)],
+                &t.languages,
+                &t.teams,
+            )?;
+            if count == 0 {
+                return Err(ConfigError::NoTerms {
+                    kind: "tracker",
+                    name: t.name.trim().to_string(),
+                });
+            }
+            if !names.insert(t.name.trim().to_lowercase()) {
+                return Err(ConfigError::DuplicateName {
+                    kind: "tracker",
+                    name: t.name.trim().to_string(),
+                });
+            }
+        }
+        names.clear();
+        for (i, c) in self.competitors.iter().enumerate() {
+            let name = std::slice::from_ref(&c.name);
+            check_entry(
+                "competitor",
+                i,
+                &c.name,
+                &[("name", name), ("aliases", &c.aliases)],
+                &c.languages,
+                &c.teams,
+            )?;
+            if !names.insert(c.name.trim().to_lowercase()) {
+                return Err(ConfigError::DuplicateName {
+                    kind: "competitor",
+                    name: c.name.trim().to_string(),
+                });
+            }
+        }
+        let internal = self.internal_domains.len() + self.internal_speakers.len();
+        if internal > MAX_INTERNAL_ENTRIES {
+            return Err(ConfigError::TooManyInternalEntries {
+                count: internal,
+                max: MAX_INTERNAL_ENTRIES,
+            });
+        }
+        for (i, d) in self.internal_domains.iter().enumerate() {
+            check_domain(i, d)?;
+        }
+        for (i, s) in self.internal_speakers.iter().enumerate() {
+            if s.trim().is_empty() {
+                return Err(ConfigError::EmptySpeaker { index: i });
+            }
+        }
+        Ok(())
+    }
+
+    /// The side the tenant's rules give a speaker: `Some(Side::Internal)` when the speaker id
+    /// is listed in `internal_speakers` or is an e-mail address (`…@domain`) whose domain is
+    /// listed in `internal_domains`; `None` otherwise (the rules never say "external").
+    ///
+    /// Comparisons ignore case and surrounding white space; a domain may be listed with or
+    /// without its leading `@`; only the exact domain counts (`acme.com` does not cover
+    /// `eu.acme.com`). Cost: linear in the number of listed entries.
+    pub fn side_for(&self, speaker: &str) -> Option<Side> {
+        is_internal(speaker, &self.internal_speakers, &self.internal_domains)
+            .then_some(Side::Internal)
+    }
+
+    /// Reads a configuration file: YAML when the name ends in `.yaml` or `.yml`, JSON when it
+    /// ends in `.json` (case-insensitive). Missing fields take their defaults, unknown fields
+    /// are errors (so a typo is reported, not ignored), and the result is validated with
+    /// [`TenantConfig::validate`]. Errors name the file and, for syntax and field errors, the
+    /// line and column (1-based).
+    pub fn from_path(path: &Path) -> Result<TenantConfig, TenantFileError> {
+        let file = || path.display().to_string();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let format = match ext.as_str() {
+            "yaml" | "yml" => FileFormat::Yaml,
+            "json" => FileFormat::Json,
+            _ => return Err(TenantFileError::UnknownFormat { file: file() }),
+        };
+        let read_err = |e: std::io::Error| TenantFileError::Read {
+            file: file(),
+            reason: e.to_string(),
+        };
+        let size = std::fs::metadata(path).map_err(read_err)?.len();
+        if size > MAX_FILE_BYTES {
+            return Err(TenantFileError::TooLarge {
+                file: file(),
+                bytes: size,
+                max: MAX_FILE_BYTES,
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(read_err)?;
+        let config = TenantConfig::parse(&text, format).map_err(|e| e.in_file(&file()))?;
+        config
+            .validate()
+            .map_err(|source| TenantFileError::Invalid {
+                file: file(),
+                source,
+            })?;
+        Ok(config)
+    }
+
+    /// Parses a configuration text (no validation; see [`TenantConfig::from_path`] for the
+    /// rules). Errors carry the line and column; their `file` is `-`.
+    pub fn parse(text: &str, format: FileFormat) -> Result<TenantConfig, TenantFileError> {
+        let syntax = |line: usize, column: usize, message: String| TenantFileError::Syntax {
+            file: "-".to_string(),
+            line,
+            column,
+            message: strip_location(&message, line, column),
+        };
+        match format {
+            FileFormat::Json => {
+                serde_json::from_str(text).map_err(|e| syntax(e.line(), e.column(), e.to_string()))
+            }
+            FileFormat::Yaml => serde_yaml_ng::from_str(text).map_err(|e| {
+                let (line, column) = e
+                    .location()
+                    .map(|l| (l.line(), l.column()))
+                    .unwrap_or((0, 0));
+                syntax(line, column, e.to_string())
+            }),
+        }
+    }
+}
+
+/// `true` when the speaker is listed or has a listed e-mail domain (see
+/// [`TenantConfig::side_for`]).
+pub(crate) fn is_internal(speaker: &str, speakers: &[String], domains: &[String]) -> bool {
+    let speaker = speaker.trim();
+    if speaker.is_empty() {
+        return false;
+    }
+    let same = |a: &str, b: &str| a == b || a.to_lowercase() == b.to_lowercase();
+    if speakers.iter().any(|s| same(s.trim(), speaker)) {
+        return true;
+    }
+    match speaker.rsplit_once('@') {
+        Some((_, domain)) if !domain.is_empty() => domains.iter().any(|d| {
+            let d = d.trim();
+            same(d.strip_prefix('@').unwrap_or(d), domain)
+        }),
+        _ => false,
+    }
+}
+
+/// Removes the " at line L column C" suffix serde adds, since the error carries both.
+fn strip_location(message: &str, line: usize, column: usize) -> String {
+    let suffix = format!(" at line {line} column {column}");
+    message.strip_suffix(&suffix).unwrap_or(message).to_string()
+}
+
+/// Format of a configuration file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    /// YAML (`.yaml`, `.yml`); JSON is valid YAML too.
+    Yaml,
+    /// JSON (`.json`).
+    Json,
+}
+
+/// Why a configuration file could not be used. Every variant names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TenantFileError {
+    /// The name does not end in `.yaml`, `.yml` or `.json`.
+    #[error("tenant configuration {file}: unknown format, the file name must end in .yaml, .yml or .json")]
+    UnknownFormat {
+        /// The file.
+        file: String,
+    },
+    /// The file could not be read (missing, permissions, not UTF-8).
+    #[error("tenant configuration {file}: cannot read: {reason}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The file is larger than [`MAX_FILE_BYTES`].
+    #[error("tenant configuration {file}: {bytes} bytes, more than the limit of {max}")]
+    TooLarge {
+        /// The file.
+        file: String,
+        /// Its size.
+        bytes: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// Bad syntax, a value of the wrong type or an unknown field.
+    #[error("tenant configuration {file}, line {line}, column {column}: {message}")]
+    Syntax {
+        /// The file (`-` for [`TenantConfig::parse`]).
+        file: String,
+        /// 1-based line (0 when the parser gave none).
+        line: usize,
+        /// 1-based column (0 when the parser gave none).
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// The file parsed but the configuration is invalid.
+    #[error("tenant configuration {file}: {source}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        source: ConfigError,
+    },
+}
+
+impl TenantFileError {
+    /// The same error, naming `file`.
+    fn in_file(self, name: &str) -> TenantFileError {
+        match self {
+            TenantFileError::Syntax {
+                line,
+                column,
+                message,
+                ..
+            } => TenantFileError::Syntax {
+                file: name.to_string(),
+                line,
+                column,
+                message,
+            },
+            other => other,
+        }
+    }
 }
