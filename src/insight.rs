@@ -160,8 +160,9 @@ pub struct Kpis {
     pub average_pause_before_speaking_ms: Option<f64>,
     /// Sum of silences longer than 3,000 ms in the union of all segments, ms.
     pub non_talk_time_ms: Option<i64>,
-    /// Interruptions (overlapping starts that are not backchannels).
-    pub interruptions: i64,
+    /// Interruptions (overlapping starts that are not backchannels); `None` without
+    /// timestamps.
+    pub interruptions: Option<i64>,
     /// Questions asked per side.
     pub questions: QuestionCounts,
 }
@@ -196,8 +197,8 @@ pub struct ParticipantKpis {
     pub longest_monologue_ms: Option<i64>,
     /// Questions asked.
     pub questions: i64,
-    /// Interruptions made (counted for the speaker who starts).
-    pub interruptions: i64,
+    /// Interruptions made (counted for the speaker who starts); `None` without timestamps.
+    pub interruptions: Option<i64>,
 }
 
 /// A question asked in the conversation.

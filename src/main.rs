@@ -1,1 +1,60 @@
-fn main() {}
+//! The `debrief` command line: parses arguments and calls the library.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Debrief: conversation intelligence over Kafka.
+#[derive(Debug, Parser)]
+#[command(name = "debrief", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Extract insights from transcript files (.jsonl, .vtt, .json) to JSON Lines.
+    Process(debrief::process::ProcessArgs),
+}
+
+fn process(args: debrief::process::ProcessArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let mut report = |e: &debrief::ingest::files::FileError| eprintln!("error: {e}");
+    let summary = match &args.out {
+        Some(path) => {
+            let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            debrief::process::run(&args, &mut out, &mut report)?
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let summary = debrief::process::run(&args, &mut out, &mut report)?;
+            out.flush()?;
+            summary
+        }
+    };
+    eprintln!(
+        "processed {} conversation(s), {} failure(s) in {:.2}s",
+        summary.insights,
+        summary.failures,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if summary.failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Process(args) => process(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

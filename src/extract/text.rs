@@ -1,1 +1,200 @@
-//! Shared text helpers: word tokens, sentences (stub).
+//! Text helpers shared by the KPI extractors: word tokens, sentences, questions and
+//! backchannels, with the per-language word lists they need.
+
+/// A word is a whitespace-separated token containing at least one letter or digit.
+pub fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split_whitespace().filter(|t| t.chars().any(char::is_alphanumeric))
+}
+
+/// Number of words in `text` (see [`words`]).
+pub fn word_count(text: &str) -> usize {
+    words(text).count()
+}
+
+/// `true` when the text contains sentence punctuation (`.`, `?`, `!`, `¿`, `¡`, `…`).
+pub fn has_punctuation(text: &str) -> bool {
+    text.contains(['.', '?', '!', '¿', '¡', '…'])
+}
+
+/// Splits text into sentences, each ending after a run of `.`, `?`, `!` or `…` (the
+/// terminator is kept) or at the end of the text. Sentences are trimmed; empty ones dropped.
+pub fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if matches!(c, '.' | '?' | '!' | '…') {
+            // Extend over a run of terminators ("?!", "...").
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek() {
+                if matches!(d, '.' | '?' | '!' | '…') {
+                    end = j + d.len_utf8();
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            // A terminator glued to a letter or digit on both sides ("3.5", "e.g") is not a
+            // sentence end.
+            let next_alnum = text[end..].chars().next().is_some_and(char::is_alphanumeric);
+            if !next_alnum {
+                let s = text[start..end].trim();
+                if s.chars().any(char::is_alphanumeric) {
+                    out.push(s);
+                }
+                start = end;
+            }
+        }
+    }
+    let s = text[start..].trim();
+    if s.chars().any(char::is_alphanumeric) {
+        out.push(s);
+    }
+    out
+}
+
+/// Words that open a question, per ISO 639-1 language (lower case). Used only for transcripts
+/// with no punctuation at all. Unknown languages use English.
+pub fn interrogatives(lang: &str) -> &'static [&'static str] {
+    match lang {
+        "fr" => &[
+            "qui", "que", "quoi", "quel", "quelle", "quels", "quelles", "pourquoi", "comment",
+            "quand", "où", "combien", "lequel", "laquelle", "est-ce", "est-ce-que", "qu'est-ce",
+            "pouvez-vous", "peux-tu", "avez-vous", "as-tu", "êtes-vous", "voulez-vous",
+        ],
+        "de" => &[
+            "wer", "was", "wann", "wo", "warum", "wie", "welche", "welcher", "welches", "wieso",
+            "weshalb", "woher", "wohin", "wozu", "kannst", "können", "könnten", "haben", "hast",
+            "habt", "ist", "sind", "gibt", "wollen", "willst", "sollen", "sollten", "darf",
+            "dürfen", "hätten", "wären", "bist",
+        ],
+        "es" => &[
+            "qué", "que", "quién", "quiénes", "cuándo", "dónde", "por qué", "porqué", "cómo",
+            "cuál", "cuáles", "cuánto", "cuánta", "cuántos", "cuántas", "puedes", "puede",
+            "podría", "podrías", "tienes", "tiene", "hay", "es", "son", "quieres", "quiere",
+        ],
+        "pt" => &["quem", "quando", "onde", "porque", "como", "qual", "quais", "quanto", "pode", "podes"],
+        "it" => &["chi", "che", "cosa", "quando", "dove", "perché", "come", "quale", "quanto", "puoi", "può"],
+        "nl" => &["wie", "wat", "wanneer", "waar", "waarom", "hoe", "welke", "kun", "kunt", "kan", "heb", "heeft", "is", "zijn"],
+        _ => &[
+            "what", "who", "whom", "whose", "why", "how", "when", "where", "which", "can",
+            "could", "would", "will", "do", "does", "did", "is", "are", "was", "were", "should",
+            "shall", "may", "have", "has", "had", "isn't", "aren't", "don't", "doesn't",
+            "didn't", "won't", "wouldn't", "couldn't", "can't", "shouldn't", "what's", "who's",
+            "how's", "where's", "when's", "why's",
+        ],
+    }
+}
+
+/// Lower-cases a token and strips surrounding punctuation.
+fn norm_token(t: &str) -> String {
+    t.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-')
+        .trim_matches(['\'', '-'])
+        .to_lowercase()
+}
+
+/// Questions in a segment's text. With punctuation anywhere in the conversation
+/// (`punctuated`), a question is a sentence ending in `?` (or opening with `¿`). Without, the
+/// segment is one sentence and is a question when its first word is an interrogative of
+/// `lang` (see [`interrogatives`]; "por qué" counts as its first word "por" followed by "qué").
+pub fn questions<'a>(text: &'a str, lang: &str, punctuated: bool) -> Vec<&'a str> {
+    if punctuated {
+        return sentences(text)
+            .into_iter()
+            .filter(|s| s.trim_end_matches(['!', '.', '…']).ends_with('?') || s.starts_with('¿'))
+            .collect();
+    }
+    let mut ws = words(text).map(norm_token);
+    let Some(first) = ws.next() else { return Vec::new() };
+    let list = interrogatives(lang);
+    let hit = list.contains(&first.as_str())
+        || ws.next().is_some_and(|second| list.contains(&format!("{first} {second}").as_str()));
+    if hit {
+        vec![text.trim()]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Backchannel words said in every language.
+const BACKCHANNEL_COMMON: &[&str] = &[
+    "ok", "okay", "mhm", "mm", "mmm", "hmm", "hm", "uh-huh", "uhhuh", "mm-hmm", "ah", "oh", "aha",
+];
+
+/// Backchannel words and two-word phrases of a language (lower case, no punctuation).
+fn backchannel_list(lang: &str) -> &'static [&'static str] {
+    match lang {
+        "fr" => &["oui", "ouais", "d'accord", "voilà", "exactement", "ok d'accord", "bien sûr", "tout à fait", "je vois", "c'est ça", "bon", "ah oui", "oui oui", "très bien"],
+        "de" => &["ja", "genau", "stimmt", "richtig", "klar", "gut", "alles klar", "ach so", "ja ja", "na gut", "verstehe", "super"],
+        "es" => &["vale", "sí", "si", "claro", "ya", "bueno", "exacto", "de acuerdo", "ajá", "entiendo", "perfecto", "sí sí"],
+        "pt" => &["sim", "certo", "claro", "pois", "exato", "tá"],
+        "it" => &["sì", "si", "certo", "esatto", "va bene", "giusto", "ecco"],
+        "nl" => &["ja", "precies", "klopt", "prima", "goed"],
+        _ => &[
+            "yeah", "yes", "yep", "yup", "right", "sure", "exactly", "uh", "um", "got it", "i see",
+            "makes sense", "all right", "alright", "cool", "great", "true", "okay yeah", "yeah yeah",
+            "right right", "sounds good", "of course", "no",
+        ],
+    }
+}
+
+/// `true` when the text is a backchannel: at most two words, and either the whole phrase or
+/// every word is in the backchannel list of `lang` or in the list common to all languages.
+pub fn is_backchannel(text: &str, lang: &str) -> bool {
+    let tokens: Vec<String> = words(text).map(norm_token).filter(|t| !t.is_empty()).collect();
+    if tokens.is_empty() || tokens.len() > 2 {
+        return false;
+    }
+    let list = backchannel_list(lang);
+    let known = |w: &str| list.contains(&w) || BACKCHANNEL_COMMON.contains(&w);
+    known(&tokens.join(" ")) || tokens.iter().all(|t| known(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_tokens_need_a_letter_or_digit() {
+        assert_eq!(word_count("Hello, world -- 42 ... ?"), 3);
+        assert_eq!(word_count(""), 0);
+        assert_eq!(word_count("w- we we'll"), 3);
+    }
+
+    #[test]
+    fn sentence_split_keeps_decimals() {
+        assert_eq!(sentences("It costs 3.5 euros. Really?! ok"), vec!["It costs 3.5 euros.", "Really?!", "ok"]);
+        assert_eq!(sentences("..."), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn punctuated_questions() {
+        assert_eq!(questions("Fine. What is the price? Good.", "en", true), vec!["What is the price?"]);
+        assert_eq!(questions("¿Cuánto cuesta", "es", true), vec!["¿Cuánto cuesta"]);
+        assert!(questions("what is the price", "en", true).is_empty());
+        assert_eq!(questions("Really?! Yes.", "en", true), vec!["Really?!"]);
+    }
+
+    #[test]
+    fn unpunctuated_questions_use_interrogatives() {
+        assert_eq!(questions("can you send me a new one", "en", false).len(), 1);
+        assert!(questions("i lost my card", "en", false).is_empty());
+        assert_eq!(questions("où est la salle", "fr", false).len(), 1);
+        assert_eq!(questions("wann kommt er", "de", false).len(), 1);
+        assert_eq!(questions("por qué no", "es", false).len(), 1);
+        assert!(questions("", "en", false).is_empty());
+    }
+
+    #[test]
+    fn backchannels() {
+        assert!(is_backchannel("Yeah.", "en"));
+        assert!(is_backchannel("got it", "en"));
+        assert!(is_backchannel("ok ok", "fr"));
+        assert!(is_backchannel("D'accord !", "fr"));
+        assert!(is_backchannel("ja genau", "de"));
+        assert!(is_backchannel("vale", "es"));
+        assert!(!is_backchannel("yeah that works", "en"));
+        assert!(!is_backchannel("send it", "en"));
+        assert!(!is_backchannel("", "en"));
+    }
+}

@@ -1,0 +1,494 @@
+//! Transcript files: JSON Lines (one conversation per line), WebVTT and single JSON objects,
+//! detected by extension. Each reader yields conversations one by one, so a malformed line or
+//! cue gives an error naming the file and line and the rest of the file is still read.
+//!
+//! WebVTT is parsed here rather than with a crate: the published WebVTT crates neither report
+//! line numbers nor keep `<v Speaker>` voice spans, and the subset meeting platforms export
+//! (header, optional cue ids, `NOTE`/`STYLE` blocks, timings, voice tags) is small.
+
+use crate::model::{Conversation, Segment, Side};
+use chrono::{DateTime, FixedOffset};
+use serde::Deserialize;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Tenant id given to conversations read from files that name none.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// A file that could not be read, or one conversation in it that could not be parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// File path.
+        path: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The extension is not one of `.jsonl`, `.vtt`, `.json`.
+    #[error("{path}: unsupported file type (expected .jsonl, .vtt or .json)")]
+    UnsupportedType {
+        /// File path.
+        path: PathBuf,
+    },
+    /// A line (JSON Lines), object (JSON) or cue (WebVTT) is malformed.
+    #[error("{path}:{line}: {message}")]
+    Malformed {
+        /// File path.
+        path: PathBuf,
+        /// 1-based line number where the problem is.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A conversation as written in `.jsonl` and `.json` files. Unknown keys are ignored.
+#[derive(Debug, Deserialize)]
+struct FileConversation {
+    id: String,
+    #[serde(default)]
+    tenant_id: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    started_at: Option<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
+    #[serde(default)]
+    source_platform: Option<String>,
+    #[serde(default)]
+    client_version: Option<String>,
+    segments: Vec<FileSegment>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FileSegment {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    speaker: String,
+    #[serde(default)]
+    speaker_name: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    start_ms: Option<f64>,
+    #[serde(default)]
+    end_ms: Option<f64>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    confidence: Option<f32>,
+}
+
+/// The side of a speaker: the role when given (aliases accepted), else the speaker id itself
+/// when it is a role name (`agent`, `caller`, `customer`... as in call-centre exports), else
+/// unknown. An unrecognised role is an error.
+fn side_of(speaker: &str, role: Option<&str>) -> Result<Side, String> {
+    match role {
+        Some(r) => Side::from_role(r).ok_or_else(|| {
+            format!("unknown role {r:?} (expected internal, external, seller, agent, customer...)")
+        }),
+        None => Ok(Side::from_role(speaker).unwrap_or(Side::Unknown)),
+    }
+}
+
+/// Converts a millisecond offset read as a JSON number: non-finite values become `None`,
+/// fractions are rounded to the nearest millisecond.
+fn offset_ms(v: Option<f64>) -> Option<i64> {
+    v.filter(|x| x.is_finite()).map(|x| x.round() as i64)
+}
+
+fn parse_started_at(s: &str) -> Result<DateTime<FixedOffset>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map_err(|e| format!("started_at {s:?} is not an RFC 3339 date-time: {e}"))
+}
+
+impl FileConversation {
+    fn into_conversation(self) -> Result<Conversation, String> {
+        if self.id.trim().is_empty() {
+            return Err("conversation id is empty".into());
+        }
+        let started_at = self.started_at.as_deref().map(parse_started_at).transpose()?;
+        let mut segments = Vec::with_capacity(self.segments.len());
+        for (i, s) in self.segments.into_iter().enumerate() {
+            let side = side_of(&s.speaker, s.role.as_deref()).map_err(|e| format!("segment {i}: {e}"))?;
+            let id = match s.id {
+                None | Some(serde_json::Value::Null) => i.to_string(),
+                Some(serde_json::Value::String(s)) => s,
+                Some(other) => other.to_string(),
+            };
+            segments.push(Segment {
+                id,
+                speaker: s.speaker,
+                speaker_name: s.speaker_name,
+                side,
+                start_ms: offset_ms(s.start_ms),
+                end_ms: offset_ms(s.end_ms),
+                text: s.text.unwrap_or_default(),
+                language: s.language,
+                confidence: s.confidence,
+            });
+        }
+        Ok(Conversation {
+            id: self.id,
+            tenant_id: self.tenant_id.unwrap_or_else(|| DEFAULT_TENANT.to_string()),
+            source_platform: self.source_platform,
+            client_version: self.client_version,
+            language: self.language,
+            started_at,
+            time_zone: self.time_zone,
+            segments,
+        })
+    }
+}
+
+/// Parses one conversation object (a `.jsonl` line or a `.json` file).
+pub fn parse_conversation_json(text: &str) -> Result<Conversation, String> {
+    let fc: FileConversation = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    fc.into_conversation()
+}
+
+/// The input formats, chosen by extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One conversation object per line.
+    JsonLines,
+    /// WebVTT with `<v Name>` voice tags.
+    WebVtt,
+    /// One conversation object.
+    Json,
+}
+
+impl Format {
+    /// The format of a path, from its extension (case-insensitive).
+    pub fn of(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "jsonl" | "ndjson" => Some(Format::JsonLines),
+            "vtt" => Some(Format::WebVtt),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
+/// Iterator over the conversations of one file.
+pub struct ConversationReader {
+    path: PathBuf,
+    inner: ReaderKind,
+    bytes_read: u64,
+}
+
+enum ReaderKind {
+    Lines { lines: std::io::Lines<BufReader<File>>, line: usize },
+    Once(Option<Result<Conversation, FileError>>),
+}
+
+impl ConversationReader {
+    /// Bytes consumed so far (for progress bars). For `.vtt` and `.json` the whole file is read
+    /// at once.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    /// The file being read.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Iterator for ConversationReader {
+    type Item = Result<Conversation, FileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.inner {
+            ReaderKind::Once(item) => item.take(),
+            ReaderKind::Lines { lines, line } => loop {
+                let text = match lines.next()? {
+                    Ok(t) => t,
+                    Err(source) => {
+                        // Stop after an IO error: the rest of the file cannot be trusted.
+                        let path = self.path.clone();
+                        self.inner = ReaderKind::Once(None);
+                        return Some(Err(FileError::Io { path, source }));
+                    }
+                };
+                *line += 1;
+                self.bytes_read += text.len() as u64 + 1;
+                if text.trim().is_empty() {
+                    continue;
+                }
+                let line = *line;
+                return Some(parse_conversation_json(&text).map_err(|message| FileError::Malformed {
+                    path: self.path.clone(),
+                    line,
+                    message,
+                }));
+            },
+        }
+    }
+}
+
+/// Opens a transcript file; the format comes from the extension.
+pub fn open(path: &Path) -> Result<ConversationReader, FileError> {
+    let format = Format::of(path).ok_or_else(|| FileError::UnsupportedType { path: path.to_path_buf() })?;
+    let io = |source| FileError::Io { path: path.to_path_buf(), source };
+    let file = File::open(path).map_err(io)?;
+    let (inner, bytes_read) = match format {
+        Format::JsonLines => (ReaderKind::Lines { lines: BufReader::new(file).lines(), line: 0 }, 0),
+        Format::Json | Format::WebVtt => {
+            let mut text = String::new();
+            BufReader::new(file).read_to_string(&mut text).map_err(io)?;
+            let parsed = if format == Format::Json {
+                parse_conversation_json(&text).map_err(|message| FileError::Malformed {
+                    path: path.to_path_buf(),
+                    line: json_error_line(&text, &message),
+                    message,
+                })
+            } else {
+                let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or("conversation");
+                parse_vtt(id, &text).map_err(|(line, message)| FileError::Malformed {
+                    path: path.to_path_buf(),
+                    line,
+                    message,
+                })
+            };
+            (ReaderKind::Once(Some(parsed)), text.len() as u64)
+        }
+    };
+    Ok(ConversationReader { path: path.to_path_buf(), inner, bytes_read })
+}
+
+/// serde_json reports "at line L column C" in its messages; use it for the error position.
+fn json_error_line(_text: &str, message: &str) -> usize {
+    message
+        .rsplit_once(" at line ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Parses a `HH:MM:SS.mmm` or `MM:SS.mmm` WebVTT timestamp into milliseconds.
+fn parse_vtt_time(s: &str) -> Option<i64> {
+    let (clock, frac) = s.split_once('.')?;
+    if frac.len() != 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let ms: i64 = frac.parse().ok()?;
+    let parts: Vec<&str> = clock.split(':').collect();
+    let nums: Option<Vec<i64>> = parts
+        .iter()
+        .map(|p| if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) { p.parse().ok() } else { None })
+        .collect();
+    let nums = nums?;
+    let (h, m, sec) = match nums.as_slice() {
+        [m, s] => (0, *m, *s),
+        [h, m, s] => (*h, *m, *s),
+        _ => return None,
+    };
+    if m > 59 || sec > 59 {
+        return None;
+    }
+    Some(((h * 60 + m) * 60 + sec) * 1000 + ms)
+}
+
+/// Splits a cue payload into (speaker, text) using the first `<v Name>` voice tag; other tags
+/// (`<c>`, `<i>`, `</v>`, timestamps) are removed. Without a voice tag the speaker is a
+/// `Name: text` prefix when present, else `unknown`.
+fn split_voice(payload: &str) -> (String, String) {
+    let mut speaker: Option<String> = None;
+    let mut text = String::with_capacity(payload.len());
+    let mut rest = payload;
+    while let Some(open) = rest.find('<') {
+        text.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('>') else {
+            text.push_str(&rest[open..]);
+            rest = "";
+            break;
+        };
+        let tag = &rest[open + 1..open + close];
+        if speaker.is_none() {
+            if let Some(name) = tag.strip_prefix('v').filter(|t| t.starts_with([' ', '.'])) {
+                // `<v.loud Name>`: classes after the dot, then the name after the first space.
+                let name = name.split_once(' ').map(|(_, n)| n).unwrap_or("").trim();
+                if !name.is_empty() {
+                    speaker = Some(name.to_string());
+                }
+            }
+        }
+        rest = &rest[open + close + 1..];
+    }
+    text.push_str(rest);
+    let text = text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ");
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match speaker {
+        Some(s) => (s, text),
+        None => match text.split_once(": ") {
+            Some((name, body)) if !name.is_empty() && name.len() <= 40 && !name.contains(['.', '?', '!']) => {
+                (name.to_string(), body.to_string())
+            }
+            _ => ("unknown".to_string(), text),
+        },
+    }
+}
+
+/// Parses a WebVTT document into a conversation with id `id`. Errors carry the 1-based line.
+pub fn parse_vtt(id: &str, text: &str) -> Result<Conversation, (usize, String)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lines: Vec<&str> = text.lines().collect();
+    match lines.first() {
+        Some(first) if first.starts_with("WEBVTT") => {}
+        _ => return Err((1, "missing WEBVTT header".into())),
+    }
+    let mut segments = Vec::new();
+    let mut i = 1;
+    while i < lines.len() {
+        // Skip blank lines between blocks.
+        if lines[i].trim().is_empty() {
+            i += 1;
+            continue;
+        }
+        let block_start = i;
+        let mut j = i;
+        while j < lines.len() && !lines[j].trim().is_empty() {
+            j += 1;
+        }
+        let block = &lines[block_start..j];
+        i = j;
+        let first = block[0].trim_start();
+        if first.starts_with("NOTE") || first.starts_with("STYLE") || first.starts_with("REGION") {
+            continue;
+        }
+        // A cue: optional identifier line, then the timing line.
+        let (timing_idx, cue_id) = if block[0].contains("-->") {
+            (0, None)
+        } else if block.len() > 1 && block[1].contains("-->") {
+            (1, Some(block[0].trim().to_string()))
+        } else {
+            return Err((block_start + 1, "cue without a timing line (expected `start --> end`)".into()));
+        };
+        let line_no = block_start + timing_idx + 1;
+        let timing = block[timing_idx];
+        let (start, rest) = timing
+            .split_once("-->")
+            .ok_or((line_no, "timing line without -->".to_string()))?;
+        let end = rest.split_whitespace().next().unwrap_or("");
+        let start_ms = parse_vtt_time(start.trim())
+            .ok_or_else(|| (line_no, format!("bad cue start time {:?}", start.trim())))?;
+        let end_ms = parse_vtt_time(end).ok_or_else(|| (line_no, format!("bad cue end time {end:?}")))?;
+        let payload = block[timing_idx + 1..].join("\n");
+        let (speaker, body) = split_voice(&payload);
+        let side = Side::from_role(&speaker).unwrap_or(Side::Unknown);
+        segments.push(Segment {
+            id: cue_id.unwrap_or_else(|| segments.len().to_string()),
+            speaker,
+            speaker_name: None,
+            side,
+            start_ms: Some(start_ms),
+            end_ms: Some(end_ms),
+            text: body,
+            language: None,
+            confidence: None,
+        });
+    }
+    Ok(Conversation {
+        id: id.to_string(),
+        tenant_id: DEFAULT_TENANT.to_string(),
+        segments,
+        ..Conversation::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jsonl_line_with_nulls_and_extra_keys() {
+        let c = parse_conversation_json(
+            r#"{"id":"c1","extra":1,"segments":[{"speaker":"a","role":"seller","start_ms":null,"end_ms":null,"text":"hi","action_item_label":0},{"speaker":"caller","start_ms":10,"end_ms":20.4,"text":"yo"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.id, "c1");
+        assert_eq!(c.tenant_id, "default");
+        assert_eq!(c.segments[0].id, "0");
+        assert_eq!(c.segments[0].side, Side::Internal);
+        assert_eq!(c.segments[0].start_ms, None);
+        assert_eq!(c.segments[1].side, Side::External, "speaker id that is a role name");
+        assert_eq!(c.segments[1].end_ms, Some(20));
+    }
+
+    #[test]
+    fn bad_role_and_date_are_errors() {
+        let e = parse_conversation_json(r#"{"id":"c","segments":[{"speaker":"a","role":"boss","text":""}]}"#)
+            .unwrap_err();
+        assert!(e.contains("segment 0") && e.contains("boss"), "{e}");
+        let e = parse_conversation_json(r#"{"id":"c","started_at":"yesterday","segments":[]}"#).unwrap_err();
+        assert!(e.contains("RFC 3339"), "{e}");
+        assert!(parse_conversation_json(r#"{"segments":[]}"#).unwrap_err().contains("id"));
+    }
+
+    #[test]
+    fn vtt_voice_tags_ids_and_notes() {
+        let vtt = "WEBVTT\n\nNOTE exported\n\n1\n00:00:01.000 --> 00:00:04.500 align:start\n<v Alice Martin>Hello <i>there</i></v>\n\n00:01:02.250 --> 01:00:00.000\n<v.loud Bob>Can you &amp; me\nmeet?\n\n00:02.000 --> 00:03.000\nCarol: plain prefix\n";
+        let c = parse_vtt("call", vtt).unwrap();
+        assert_eq!(c.id, "call");
+        assert_eq!(c.segments.len(), 3);
+        assert_eq!(c.segments[0].id, "1");
+        assert_eq!(c.segments[0].speaker, "Alice Martin");
+        assert_eq!(c.segments[0].text, "Hello there");
+        assert_eq!((c.segments[0].start_ms, c.segments[0].end_ms), (Some(1000), Some(4500)));
+        assert_eq!(c.segments[1].speaker, "Bob");
+        assert_eq!(c.segments[1].text, "Can you & me meet?");
+        assert_eq!(c.segments[1].start_ms, Some(62_250));
+        assert_eq!(c.segments[1].end_ms, Some(3_600_000));
+        assert_eq!(c.segments[2].speaker, "Carol");
+        assert_eq!(c.segments[2].start_ms, Some(2000));
+    }
+
+    #[test]
+    fn vtt_errors_name_the_line() {
+        assert_eq!(parse_vtt("x", "hello").unwrap_err().0, 1);
+        let err = parse_vtt("x", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v A>ok\n\n00:00:xx.000 --> 00:00:03.000\n<v B>no\n").unwrap_err();
+        assert_eq!(err.0, 6);
+        assert!(err.1.contains("start"), "{}", err.1);
+        let err = parse_vtt("x", "WEBVTT\n\njust text\nmore\n").unwrap_err();
+        assert_eq!(err.0, 3);
+    }
+
+    #[test]
+    fn vtt_time_forms() {
+        assert_eq!(parse_vtt_time("00:00:00.000"), Some(0));
+        assert_eq!(parse_vtt_time("01:02:03.004"), Some(3_723_004));
+        assert_eq!(parse_vtt_time("02:03.004"), Some(123_004));
+        assert_eq!(parse_vtt_time("00:60:00.000"), None);
+        assert_eq!(parse_vtt_time("00:00:00.00"), None);
+        assert_eq!(parse_vtt_time("-1:00.000"), None);
+    }
+
+    #[test]
+    fn jsonl_reader_reports_bad_line_and_continues() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("in.jsonl");
+        std::fs::write(
+            &p,
+            "{\"id\":\"a\",\"segments\":[]}\n\n{not json\n{\"id\":\"b\",\"segments\":[]}\n",
+        )
+        .unwrap();
+        let items: Vec<_> = open(&p).unwrap().collect();
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0].as_ref().unwrap().id, "a");
+        match &items[1] {
+            Err(FileError::Malformed { line, .. }) => assert_eq!(*line, 3),
+            other => panic!("expected malformed line 3, got {other:?}"),
+        }
+        assert_eq!(items[2].as_ref().unwrap().id, "b");
+        assert!(matches!(open(&dir.path().join("x.txt")), Err(FileError::UnsupportedType { .. })));
+        assert!(matches!(open(&dir.path().join("missing.jsonl")), Err(FileError::Io { .. })));
+    }
+}

@@ -1,0 +1,145 @@
+//! `debrief process`: the offline path. Reads transcript files, runs the same extraction as
+//! the Kafka pipeline ([`crate::extract::analyse`]) and writes one JSON insight per
+//! conversation (JSON Lines).
+
+use crate::extract::{analyse, ExtractContext, Settings, TenantRuntime};
+use crate::ingest::files::{self, FileError};
+use crate::insight::FinalisedBy;
+use crate::model::{Conversation, Side};
+use crate::tenant::TenantConfig;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Command-line arguments of `debrief process`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProcessArgs {
+    /// Transcript files: `.jsonl` (one conversation per line), `.vtt` (WebVTT) or `.json`.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Tenant configuration (YAML or JSON): trackers, competitors, internal speakers, features.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write insights to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Conversations with less text than this (characters) get KPIs only.
+    #[arg(long, default_value_t = Settings::default().min_summary_chars)]
+    pub min_summary_chars: usize,
+    /// Publishing clients older than this version get a `skipped` insight.
+    #[arg(long, default_value_t = Settings::default().min_client_version)]
+    pub min_client_version: String,
+    /// IANA time zone for due dates when a conversation names none.
+    #[arg(long, default_value_t = Settings::default().default_time_zone)]
+    pub time_zone: String,
+    /// Never draw a progress bar (it is only drawn on a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Errors that stop `process` before any conversation is read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The tenant configuration file could not be read.
+    #[error("{0}")]
+    Config(String),
+    /// The output could not be written.
+    #[error("cannot write insights: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// What a `process` run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProcessSummary {
+    /// Insights written.
+    pub insights: usize,
+    /// Files, lines or cues that could not be read (each reported on stderr).
+    pub failures: usize,
+}
+
+/// Fills unknown sides from the tenant's internal speakers and domains.
+pub fn apply_tenant_sides(conv: &mut Conversation, tenant: &TenantConfig) {
+    for s in &mut conv.segments {
+        if s.side == Side::Unknown {
+            if let Some(side) = tenant.side_for(&s.speaker) {
+                s.side = side;
+            }
+        }
+    }
+}
+
+/// Runs `process`: every readable conversation gets an insight on `out`; every unreadable
+/// file, line or cue is reported through `report` (one line each) and counted.
+pub fn run(
+    args: &ProcessArgs,
+    out: &mut dyn Write,
+    report: &mut dyn FnMut(&FileError),
+) -> Result<ProcessSummary, ProcessError> {
+    let tenant = match &args.config {
+        None => None,
+        Some(path) => {
+            let config = TenantConfig::from_path(path).map_err(|e| ProcessError::Config(e.to_string()))?;
+            let runtime = TenantRuntime::compile(config)
+                .map_err(|e| ProcessError::Config(format!("{}: {e}", path.display())))?;
+            Some(runtime)
+        }
+    };
+    let settings = Settings {
+        min_summary_chars: args.min_summary_chars,
+        min_client_version: args.min_client_version.clone(),
+        default_time_zone: args.time_zone.clone(),
+    };
+    let ctx = ExtractContext {
+        settings: &settings,
+        tenant: tenant.as_ref(),
+        finalised_by: FinalisedBy::File,
+        reference_time: None,
+    };
+    let total: u64 = args.inputs.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let bar = if args.no_progress { ProgressBar::hidden() } else { progress_bar(total) };
+    let mut summary = ProcessSummary::default();
+    let mut done_bytes = 0u64;
+    for path in &args.inputs {
+        let reader = match files::open(path) {
+            Ok(r) => r,
+            Err(e) => {
+                bar.suspend(|| report(&e));
+                summary.failures += 1;
+                continue;
+            }
+        };
+        let mut reader = reader;
+        while let Some(item) = reader.next() {
+            match item {
+                Ok(mut conv) => {
+                    if let Some(t) = &tenant {
+                        apply_tenant_sides(&mut conv, &t.config);
+                        conv.tenant_id = t.config.tenant_id.clone();
+                    }
+                    let insight = analyse(&conv, &ctx);
+                    serde_json::to_writer(&mut *out, &insight).map_err(std::io::Error::from)?;
+                    out.write_all(b"\n")?;
+                    summary.insights += 1;
+                }
+                Err(e) => {
+                    bar.suspend(|| report(&e));
+                    summary.failures += 1;
+                }
+            }
+            bar.set_position(done_bytes + reader.bytes_read());
+        }
+        done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        bar.set_position(done_bytes);
+    }
+    bar.finish_and_clear();
+    out.flush()?;
+    Ok(summary)
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}") {
+        bar.set_style(style);
+    }
+    bar
+}
