@@ -5,8 +5,10 @@
 //! to Kafka. See `ARCHITECTURE.md`.
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod events;
 pub mod extract;
 pub mod insight;
+pub mod metrics;
 pub mod model;
 pub mod tenant;

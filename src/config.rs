@@ -1,0 +1,777 @@
+//! Service configuration for `debrief run` (and the embedded `demo` and `bench` runs).
+//!
+//! Layered, later layers win: built-in defaults ([`Config::default`]), then an optional file
+//! (TOML, YAML or JSON, chosen by extension), then `DEBRIEF__*` environment variables where
+//! `__` separates levels (`DEBRIEF__KAFKA__BROKERS=host:9092`,
+//! `DEBRIEF__ASSEMBLY__IDLE_TIMEOUT_MS=60000`). Validated once at start-up
+//! ([`Config::validate`]); every error names the key.
+//!
+//! `kafka.options` is a raw librdkafka pass-through (TLS, SASL, tuning), applied to the
+//! consumers and the producer. From the environment, `DEBRIEF__KAFKA__OPTIONS__SASL_MECHANISM=PLAIN`
+//! sets `sasl.mechanism` (the rest of the name lower-cased, `_` turned into `.`). The options the
+//! delivery guarantees depend on are refused there ([`RESERVED_OPTIONS`]).
+//!
+//! ```toml
+//! encoding = "avro_single_object"   # or "confluent" (needs schema_registry.url) or "json"
+//! shutdown_deadline_ms = 10000
+//!
+//! [kafka]
+//! brokers = "kafka-0:9092,kafka-1:9092"
+//! group_id = "debrief"
+//! [kafka.topics]
+//! transcripts = ["debrief.transcripts.v1"]
+//! tenant_config = "debrief.tenant-config.v1"
+//! telemetry = "debrief.telemetry.v1"
+//! dead_letter = "debrief.deadletter.v1"
+//! [kafka.options]
+//! "security.protocol" = "SASL_SSL"
+//!
+//! [crm]
+//! dynamics = "debrief.insights.dynamics.v1"
+//! salesforce = "debrief.insights.salesforce.v1"
+//!
+//! [http]
+//! listen = "0.0.0.0:9464"
+//!
+//! [assembly]
+//! idle_timeout_ms = 300000
+//! max_open_conversations = 10000
+//! max_segments_per_conversation = 20000
+//!
+//! [delivery]
+//! mode = "at_least_once"           # or "transactional"
+//!
+//! [settings]
+//! min_summary_chars = 1000
+//! min_client_version = "1.0.9"
+//! default_time_zone = "UTC"
+//! ```
+
+use crate::events::topics;
+use crate::extract::{parse_version, Settings};
+use crate::schema::Encoding;
+use figment::providers::{Env, Format, Json, Serialized, Toml, Yaml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use thiserror::Error;
+
+/// Prefix of the environment variables read by [`Config::load`].
+pub const ENV_PREFIX: &str = "DEBRIEF__";
+
+/// librdkafka options the pipeline sets itself and that `kafka.options` may not override:
+/// changing them would break the delivery guarantees.
+pub const RESERVED_OPTIONS: &[&str] = &[
+    "bootstrap.servers",
+    "group.id",
+    "enable.auto.commit",
+    "enable.auto.offset.store",
+    "enable.idempotence",
+    "transactional.id",
+    "isolation.level",
+];
+
+/// The whole service configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Kafka connection, group and topics.
+    pub kafka: KafkaConfig,
+    /// CRM topics the insights are routed to.
+    pub crm: CrmTopics,
+    /// Operations endpoint.
+    pub http: HttpConfig,
+    /// Wire encoding of every record read and written. Default `avro_single_object`.
+    pub encoding: Encoding,
+    /// Schema registry, for the `confluent` encoding.
+    pub schema_registry: SchemaRegistryConfig,
+    /// Conversation assembly limits.
+    pub assembly: AssemblyConfig,
+    /// Delivery mode.
+    pub delivery: DeliveryConfig,
+    /// On SIGTERM/SIGINT or revocation: how long in-flight work may take before the service
+    /// stops anyway (open conversations are then handed back: not committed, replayed by the
+    /// next owner), ms. Keep it below the group's session timeout. Default 10,000.
+    pub shutdown_deadline_ms: u64,
+    /// Extraction thresholds.
+    pub settings: Settings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            kafka: KafkaConfig::default(),
+            crm: CrmTopics::default(),
+            http: HttpConfig::default(),
+            encoding: Encoding::default(),
+            schema_registry: SchemaRegistryConfig::default(),
+            assembly: AssemblyConfig::default(),
+            delivery: DeliveryConfig::default(),
+            shutdown_deadline_ms: 10_000,
+            settings: Settings::default(),
+        }
+    }
+}
+
+/// `[kafka]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, `host:port[,host:port...]`. Default `localhost:9092`.
+    pub brokers: String,
+    /// Consumer group of the transcript consumers. Default `debrief`.
+    #[serde(deserialize_with = "stringish")]
+    pub group_id: String,
+    /// Topic names.
+    pub topics: TopicsConfig,
+    /// Raw librdkafka settings for every client (security, tuning), except
+    /// [`RESERVED_OPTIONS`].
+    #[serde(deserialize_with = "string_map")]
+    pub options: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: "localhost:9092".to_string(),
+            group_id: "debrief".to_string(),
+            topics: TopicsConfig::default(),
+            options: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[kafka.topics]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicsConfig {
+    /// Transcript topics consumed by the group (a list, or one comma-separated string).
+    #[serde(deserialize_with = "string_list")]
+    pub transcripts: Vec<String>,
+    /// Tenant configuration topic, read whole by every instance (no group).
+    pub tenant_config: String,
+    /// Interaction telemetry topic.
+    pub telemetry: String,
+    /// Dead-letter topic.
+    pub dead_letter: String,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig {
+            transcripts: vec![topics::TRANSCRIPTS.to_string()],
+            tenant_config: topics::TENANT_CONFIG.to_string(),
+            telemetry: topics::TELEMETRY.to_string(),
+            dead_letter: topics::DEAD_LETTER.to_string(),
+        }
+    }
+}
+
+/// `[crm]`: the insight topic of each CRM (`TenantConfig.crm`; tenants without a
+/// configuration go to `dynamics`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrmTopics {
+    /// Dynamics 365-like connector topic.
+    pub dynamics: String,
+    /// Salesforce-like connector topic.
+    pub salesforce: String,
+}
+
+impl Default for CrmTopics {
+    fn default() -> Self {
+        CrmTopics {
+            dynamics: topics::INSIGHTS_DYNAMICS.to_string(),
+            salesforce: topics::INSIGHTS_SALESFORCE.to_string(),
+        }
+    }
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address of `/metrics`, `/healthz`, `/readyz`. Default `0.0.0.0:9464`.
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "0.0.0.0:9464".to_string(),
+        }
+    }
+}
+
+/// `[schema_registry]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchemaRegistryConfig {
+    /// Base URL (`http://registry:8081`); required by the `confluent` encoding.
+    pub url: Option<String>,
+}
+
+/// `[assembly]`: conversation assembly limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AssemblyConfig {
+    /// A conversation with no event for this long is finalised (`idle_timeout`), ms.
+    /// Default 300,000 (5 minutes).
+    pub idle_timeout_ms: u64,
+    /// At most this many conversations open at once per instance; one more evicts the
+    /// least recently active, which is finalised (`evicted`). Default 10,000.
+    pub max_open_conversations: usize,
+    /// At most this many distinct segments per conversation; more are dropped and counted,
+    /// and the insight carries the `segment_limit` skip reason. Default 20,000.
+    pub max_segments_per_conversation: usize,
+}
+
+impl Default for AssemblyConfig {
+    fn default() -> Self {
+        AssemblyConfig {
+            idle_timeout_ms: 300_000,
+            max_open_conversations: 10_000,
+            max_segments_per_conversation: 20_000,
+        }
+    }
+}
+
+/// How results and offsets reach Kafka.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryMode {
+    /// Idempotent producer; offsets stored only after everything produced from them is
+    /// acknowledged, committed by the consumer in the background and synchronously on
+    /// revocation and shutdown. A crash replays, and the keyed, deterministic insights make
+    /// the duplicates identical.
+    #[default]
+    AtLeastOnce,
+    /// Transactional producer: outputs and consumer offsets are committed together in one
+    /// transaction every `delivery.transaction_interval_ms`.
+    Transactional,
+}
+
+/// `[delivery]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// `at_least_once` (default) or `transactional`.
+    pub mode: DeliveryMode,
+    /// Transactional mode: how often a transaction is committed, ms. Default 100.
+    pub transaction_interval_ms: u64,
+    /// Transactional mode: the producer's `transactional.id`. Default
+    /// `<group_id>-<host>-<pid>`; give each instance a stable, unique one in production.
+    pub transactional_id: Option<String>,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            mode: DeliveryMode::AtLeastOnce,
+            transaction_interval_ms: 100,
+            transactional_id: None,
+        }
+    }
+}
+
+/// Why the configuration could not be loaded or is invalid.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file or an environment variable does not parse, or has a value of the wrong type.
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    /// A value parses but is not acceptable.
+    #[error("configuration key `{key}`: {reason}")]
+    Invalid {
+        /// Dotted key (`kafka.brokers`, `assembly.idle_timeout_ms`).
+        key: String,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if given), then the process's `DEBRIEF__*` variables, and
+    /// validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load_with(file, ENV_PREFIX, std::env::vars())
+    }
+
+    /// [`load`](Config::load) with another environment prefix and variable source (tests,
+    /// embedded runs). `vars` is only read for `<prefix>KAFKA__OPTIONS__*`; the other variables
+    /// are read from the process environment with `prefix`.
+    pub fn load_with(
+        file: Option<&Path>,
+        prefix: &str,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(invalid(
+                    "--config",
+                    format!("{} is not a readable file", path.display()),
+                ));
+            }
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            figment =
+                match ext.as_str() {
+                    "toml" => figment.merge(Toml::file_exact(path)),
+                    "yaml" | "yml" => figment.merge(Yaml::file_exact(path)),
+                    "json" => figment.merge(Json::file_exact(path)),
+                    other => return Err(invalid(
+                        "--config",
+                        format!(
+                            "unknown file type `.{other}` of {}: use .toml, .yaml, .yml or .json",
+                            path.display()
+                        ),
+                    )),
+                };
+        }
+        let options_prefix = "kafka__options__";
+        let env = Env::prefixed(prefix)
+            .filter(move |k| !k.as_str().to_ascii_lowercase().starts_with(options_prefix))
+            .split("__");
+        figment = figment.merge(env);
+        let mut config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Load(Box::new(e)))?;
+        let full_prefix = format!("{prefix}KAFKA__OPTIONS__");
+        for (name, value) in vars {
+            if name.len() > full_prefix.len()
+                && name[..full_prefix.len()].eq_ignore_ascii_case(&full_prefix)
+            {
+                let key = name[full_prefix.len()..]
+                    .to_ascii_lowercase()
+                    .replace('_', ".");
+                config.kafka.options.insert(key, value);
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value; the error names the first bad key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let k = &self.kafka;
+        if k.brokers.trim().is_empty() {
+            return Err(invalid(
+                "kafka.brokers",
+                "must not be empty (host:port[,host:port...])",
+            ));
+        }
+        if k.group_id.trim().is_empty() {
+            return Err(invalid("kafka.group_id", "must not be empty"));
+        }
+        if k.topics.transcripts.is_empty() {
+            return Err(invalid(
+                "kafka.topics.transcripts",
+                "needs at least one topic",
+            ));
+        }
+        for t in &k.topics.transcripts {
+            check_topic("kafka.topics.transcripts", t)?;
+        }
+        check_topic("kafka.topics.tenant_config", &k.topics.tenant_config)?;
+        check_topic("kafka.topics.telemetry", &k.topics.telemetry)?;
+        check_topic("kafka.topics.dead_letter", &k.topics.dead_letter)?;
+        check_topic("crm.dynamics", &self.crm.dynamics)?;
+        check_topic("crm.salesforce", &self.crm.salesforce)?;
+        for input in &k.topics.transcripts {
+            for (key, output) in [
+                ("kafka.topics.telemetry", &k.topics.telemetry),
+                ("kafka.topics.dead_letter", &k.topics.dead_letter),
+                ("crm.dynamics", &self.crm.dynamics),
+                ("crm.salesforce", &self.crm.salesforce),
+            ] {
+                if input == output {
+                    return Err(invalid(
+                        key,
+                        format!("`{output}` is also a transcript topic"),
+                    ));
+                }
+            }
+        }
+        for key in k.options.keys() {
+            if RESERVED_OPTIONS.contains(&key.as_str()) {
+                return Err(invalid(
+                    format!("kafka.options.\"{key}\""),
+                    "is set by the pipeline itself (see kafka.brokers, kafka.group_id, delivery.mode)",
+                ));
+            }
+        }
+        if self.http.listen.parse::<SocketAddr>().is_err() {
+            return Err(invalid(
+                "http.listen",
+                format!(
+                    "`{}` is not an address (ip:port, e.g. 0.0.0.0:9464)",
+                    self.http.listen
+                ),
+            ));
+        }
+        if self.encoding == Encoding::Confluent {
+            match self.schema_registry.url.as_deref().map(str::trim) {
+                Some(u) if u.starts_with("http://") || u.starts_with("https://") => {}
+                Some(u) => {
+                    return Err(invalid(
+                        "schema_registry.url",
+                        format!("`{u}` is not an http(s) URL"),
+                    ))
+                }
+                None => {
+                    return Err(invalid(
+                        "schema_registry.url",
+                        "is required by encoding = \"confluent\"",
+                    ))
+                }
+            }
+        }
+        let a = &self.assembly;
+        if a.idle_timeout_ms == 0 {
+            return Err(invalid("assembly.idle_timeout_ms", "must be at least 1"));
+        }
+        if a.max_open_conversations == 0 {
+            return Err(invalid(
+                "assembly.max_open_conversations",
+                "must be at least 1",
+            ));
+        }
+        if a.max_segments_per_conversation == 0 {
+            return Err(invalid(
+                "assembly.max_segments_per_conversation",
+                "must be at least 1",
+            ));
+        }
+        if self.delivery.transaction_interval_ms == 0 {
+            return Err(invalid(
+                "delivery.transaction_interval_ms",
+                "must be at least 1",
+            ));
+        }
+        if let Some(id) = &self.delivery.transactional_id {
+            if id.trim().is_empty() {
+                return Err(invalid(
+                    "delivery.transactional_id",
+                    "must not be empty when set",
+                ));
+            }
+        }
+        if self.shutdown_deadline_ms == 0 {
+            return Err(invalid("shutdown_deadline_ms", "must be at least 1"));
+        }
+        if parse_version(&self.settings.min_client_version).is_none() {
+            return Err(invalid(
+                "settings.min_client_version",
+                format!(
+                    "`{}` is not major.minor.patch",
+                    self.settings.min_client_version
+                ),
+            ));
+        }
+        if self
+            .settings
+            .default_time_zone
+            .parse::<chrono_tz::Tz>()
+            .is_err()
+        {
+            return Err(invalid(
+                "settings.default_time_zone",
+                format!(
+                    "`{}` is not an IANA time zone (Europe/Paris, UTC)",
+                    self.settings.default_time_zone
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The parsed `http.listen` address (validated by [`validate`](Config::validate)).
+    pub fn http_listen(&self) -> Result<SocketAddr, ConfigError> {
+        self.http.listen.parse().map_err(|_| {
+            invalid(
+                "http.listen",
+                format!("`{}` is not an address", self.http.listen),
+            )
+        })
+    }
+}
+
+fn check_topic(key: &str, topic: &str) -> Result<(), ConfigError> {
+    let ok = !topic.is_empty()
+        && topic.len() <= 249
+        && topic
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("`{topic}` is not a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -)"),
+        ))
+    }
+}
+
+/// A string that may arrive as a number or boolean (environment variables are parsed).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Stringish {
+    S(String),
+    I(i64),
+    U(u64),
+    F(f64),
+    B(bool),
+}
+
+impl Stringish {
+    fn into_string(self) -> String {
+        match self {
+            Stringish::S(s) => s,
+            Stringish::I(i) => i.to_string(),
+            Stringish::U(u) => u.to_string(),
+            Stringish::F(f) => f.to_string(),
+            Stringish::B(b) => b.to_string(),
+        }
+    }
+}
+
+fn stringish<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Stringish::deserialize(d).map(Stringish::into_string)
+}
+
+fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let map = BTreeMap::<String, Stringish>::deserialize(d)?;
+    Ok(map.into_iter().map(|(k, v)| (k, v.into_string())).collect())
+}
+
+fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s
+            .split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        OneOrMany::Many(v) => v,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(ext: &str, text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(ext).tempfile().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    /// A prefix no other test (or the real environment) uses.
+    fn load(
+        file: Option<&Path>,
+        prefix: &str,
+        vars: &[(&str, &str)],
+    ) -> Result<Config, ConfigError> {
+        let owned: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load_with(file, prefix, owned)
+    }
+
+    #[test]
+    fn defaults_are_valid_and_documented_values() {
+        let c = load(None, "DEBRIEF_T_DEFAULTS__", &[]).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.http.listen, "0.0.0.0:9464");
+        assert_eq!(
+            c.kafka.topics.transcripts,
+            vec!["debrief.transcripts.v1".to_string()]
+        );
+        assert_eq!(c.crm.dynamics, "debrief.insights.dynamics.v1");
+        assert_eq!(c.delivery.mode, DeliveryMode::AtLeastOnce);
+        assert_eq!(c.encoding, Encoding::AvroSingleObject);
+    }
+
+    #[test]
+    fn toml_file_overrides_defaults_and_keeps_the_rest() {
+        let f = file(
+            ".toml",
+            r#"
+encoding = "json"
+[kafka]
+brokers = "k1:9092,k2:9092"
+[kafka.topics]
+transcripts = ["a", "b"]
+[kafka.options]
+"security.protocol" = "SASL_SSL"
+"statistics.interval.ms" = 1000
+[assembly]
+idle_timeout_ms = 1500
+[delivery]
+mode = "transactional"
+"#,
+        );
+        let c = load(Some(f.path()), "DEBRIEF_T_TOML__", &[]).unwrap();
+        assert_eq!(c.kafka.brokers, "k1:9092,k2:9092");
+        assert_eq!(c.kafka.group_id, "debrief");
+        assert_eq!(
+            c.kafka.topics.transcripts,
+            vec!["a".to_string(), "b".to_string()]
+        );
+        assert_eq!(c.kafka.options["security.protocol"], "SASL_SSL");
+        assert_eq!(c.kafka.options["statistics.interval.ms"], "1000");
+        assert_eq!(c.assembly.idle_timeout_ms, 1500);
+        assert_eq!(c.assembly.max_open_conversations, 10_000);
+        assert_eq!(c.delivery.mode, DeliveryMode::Transactional);
+        assert_eq!(c.encoding, Encoding::Json);
+    }
+
+    #[test]
+    fn yaml_and_json_files_are_read() {
+        let y = file(
+            ".yaml",
+            "kafka:\n  group_id: g-yaml\nhttp:\n  listen: 127.0.0.1:1\n",
+        );
+        let c = load(Some(y.path()), "DEBRIEF_T_YAML__", &[]).unwrap();
+        assert_eq!(c.kafka.group_id, "g-yaml");
+        assert_eq!(c.http.listen, "127.0.0.1:1");
+        let j = file(
+            ".json",
+            r#"{"crm": {"salesforce": "sf.v2"}, "shutdown_deadline_ms": 42}"#,
+        );
+        let c = load(Some(j.path()), "DEBRIEF_T_JSON__", &[]).unwrap();
+        assert_eq!(c.crm.salesforce, "sf.v2");
+        assert_eq!(c.shutdown_deadline_ms, 42);
+    }
+
+    #[test]
+    fn environment_wins_over_the_file() {
+        let f = file(
+            ".toml",
+            "[kafka]\nbrokers = \"from-file:1\"\ngroup_id = \"file\"\n",
+        );
+        // Variables read from the process use this test's own prefix.
+        std::env::set_var("DEBRIEF_T_ENV__KAFKA__BROKERS", "from-env:2");
+        std::env::set_var("DEBRIEF_T_ENV__KAFKA__GROUP_ID", "12345");
+        std::env::set_var("DEBRIEF_T_ENV__KAFKA__TOPICS__TRANSCRIPTS", "x,y");
+        std::env::set_var("DEBRIEF_T_ENV__ASSEMBLY__MAX_OPEN_CONVERSATIONS", "7");
+        let c = load(
+            Some(f.path()),
+            "DEBRIEF_T_ENV__",
+            &[("DEBRIEF_T_ENV__KAFKA__OPTIONS__SASL_MECHANISM", "PLAIN")],
+        )
+        .unwrap();
+        assert_eq!(c.kafka.brokers, "from-env:2");
+        assert_eq!(c.kafka.group_id, "12345");
+        assert_eq!(
+            c.kafka.topics.transcripts,
+            vec!["x".to_string(), "y".to_string()]
+        );
+        assert_eq!(c.assembly.max_open_conversations, 7);
+        assert_eq!(c.kafka.options["sasl.mechanism"], "PLAIN");
+    }
+
+    fn key_of(err: ConfigError) -> String {
+        match err {
+            ConfigError::Invalid { key, .. } => key,
+            ConfigError::Load(e) => format!("load: {e}"),
+        }
+    }
+
+    #[test]
+    fn invalid_values_name_their_key() {
+        let cases: Vec<(&str, fn(&mut Config))> = vec![
+            ("kafka.brokers", |c| c.kafka.brokers = " ".into()),
+            ("kafka.group_id", |c| c.kafka.group_id = String::new()),
+            ("kafka.topics.transcripts", |c| {
+                c.kafka.topics.transcripts.clear()
+            }),
+            ("kafka.topics.transcripts", |c| {
+                c.kafka.topics.transcripts = vec!["bad topic".into()]
+            }),
+            ("kafka.topics.dead_letter", |c| {
+                c.kafka.topics.dead_letter = "debrief.transcripts.v1".into()
+            }),
+            ("crm.salesforce", |c| c.crm.salesforce = String::new()),
+            ("kafka.options.\"enable.auto.commit\"", |c| {
+                c.kafka
+                    .options
+                    .insert("enable.auto.commit".into(), "false".into());
+            }),
+            ("http.listen", |c| c.http.listen = "localhost".into()),
+            ("schema_registry.url", |c| c.encoding = Encoding::Confluent),
+            ("schema_registry.url", |c| {
+                c.encoding = Encoding::Confluent;
+                c.schema_registry.url = Some("registry:8081".into());
+            }),
+            ("assembly.idle_timeout_ms", |c| {
+                c.assembly.idle_timeout_ms = 0
+            }),
+            ("assembly.max_open_conversations", |c| {
+                c.assembly.max_open_conversations = 0
+            }),
+            ("assembly.max_segments_per_conversation", |c| {
+                c.assembly.max_segments_per_conversation = 0
+            }),
+            ("delivery.transaction_interval_ms", |c| {
+                c.delivery.transaction_interval_ms = 0
+            }),
+            ("shutdown_deadline_ms", |c| c.shutdown_deadline_ms = 0),
+            ("settings.min_client_version", |c| {
+                c.settings.min_client_version = "one".into()
+            }),
+            ("settings.default_time_zone", |c| {
+                c.settings.default_time_zone = "Mars/Base".into()
+            }),
+        ];
+        for (key, break_it) in cases {
+            let mut c = Config::default();
+            break_it(&mut c);
+            assert_eq!(key_of(c.validate().unwrap_err()), key);
+        }
+    }
+
+    #[test]
+    fn file_errors_name_the_key_or_the_file() {
+        let f = file(".toml", "[assembly]\nidle_timeout_ms = \"soon\"\n");
+        let err = load(Some(f.path()), "DEBRIEF_T_BADTYPE__", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("idle_timeout_ms"), "{err}");
+        let f = file(".toml", "[kafka]\nbrokerz = \"x\"\n");
+        let err = load(Some(f.path()), "DEBRIEF_T_UNKNOWN__", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("brokerz"), "{err}");
+        let f = file(".ini", "x=1");
+        assert_eq!(
+            key_of(load(Some(f.path()), "DEBRIEF_T_INI__", &[]).unwrap_err()),
+            "--config"
+        );
+        let missing = Path::new("/nonexistent/debrief.toml");
+        assert_eq!(
+            key_of(load(Some(missing), "DEBRIEF_T_MISSING__", &[]).unwrap_err()),
+            "--config"
+        );
+    }
+}

@@ -1,0 +1,1166 @@
+//! Conversation assembly: transcript events in (any order, duplicates included), whole
+//! [`Conversation`]s out. Pure: no IO, no clock (the caller passes `now`), no metrics.
+//!
+//! # Rules
+//!
+//! - Events are grouped by conversation id. Within a conversation, segments are keyed by
+//!   segment id and the best version of each is kept: a final version beats any partial one;
+//!   between two finals or two partials the higher revision wins; an exact tie is broken by
+//!   comparing the content (text, speaker, timings...), so the result never depends on the
+//!   arrival order. A version that is not better is a [`Absorbed::Duplicate`].
+//! - Conversation fields that several events carry (tenant, platform, client version, start
+//!   time, time zone, language) should agree; when they do not, the smallest non-empty value
+//!   wins (the earliest start time), again so that order does not matter.
+//! - A conversation is finalised by ([`FinalisedBy`]):
+//!   - `EndEvent`: its `ConversationEnded` event. When the event gives `segment_count`, the
+//!     conversation waits until that many distinct segments have a final version (late
+//!     segments of an out-of-order stream are still taken), or until the idle timeout
+//!     (then `IdleTimeout`). Without `segment_count`, segments arriving after the end event
+//!     are late. A `ConversationStarted` arriving after the end is late too: publishers that
+//!     cannot keep order within a conversation should send `segment_count`, and their
+//!     start event first.
+//!   - `CompleteTranscript`: a `CompleteTranscript` event (its segments are merged with any
+//!     streamed before).
+//!   - `IdleTimeout`: no event for `idle_timeout_ms`, checked by [`Assembler::tick`].
+//!   - `Evicted`: a new conversation arrives while `max_open_conversations` are open: the
+//!     least recently active one is finalised to make room.
+//! - Memory is bounded: at most `max_open_conversations` open, at most
+//!   `max_segments_per_conversation` distinct segments each (more are dropped and counted,
+//!   [`Absorbed::SegmentLimit`], and the finalised conversation says so). Ids of recently
+//!   finalised conversations are remembered for `idle_timeout_ms` (at most
+//!   `max_open_conversations` of them) so that a late duplicate is [`Absorbed::Late`] instead
+//!   of opening a one-segment conversation whose insight would overwrite the real one.
+//! - Segments of the finalised conversation are ordered by start offset, then segment id
+//!   (numerically when both ids are numbers); segments without a start offset come last.
+//!   A segment's side comes from its speaker role; [`apply_tenant_sides`] then fills the
+//!   unknown ones from the tenant's rules.
+//!
+//! # Offsets
+//!
+//! Every event carries a [`Position`] (the caller's lane id for the source partition, and the
+//! offset). [`Assembler::min_open_offset`] gives, per lane, the first offset of the oldest
+//! conversation still open: the pipeline never commits past it, so a crash replays every open
+//! conversation from its first event.
+//!
+//! ```
+//! use debrief::config::AssemblyConfig;
+//! use debrief::events::*;
+//! use debrief::ingest::assemble::{Assembler, Position};
+//! use debrief::insight::FinalisedBy;
+//!
+//! let mut asm = Assembler::new(AssemblyConfig::default());
+//! let header = EventHeader { tenant_id: "acme".into(), ..Default::default() };
+//! let event = |payload| TranscriptEvent { header: header.clone(), conversation_id: "c1".into(), payload };
+//! let mut done = Vec::new();
+//! let seg = SegmentBody { segment_id: "s1".into(), is_final: true, text: "hello".into(), ..Default::default() };
+//! asm.push(event(TranscriptPayload::Segment(seg)), Position { lane: 0, offset: 10 }, 1_000, &mut done);
+//! assert_eq!(asm.min_open_offset(0), Some(10));
+//! asm.push(event(TranscriptPayload::Ended(ConversationEnded::default())), Position { lane: 0, offset: 11 }, 1_500, &mut done);
+//! assert_eq!(done.len(), 1);
+//! assert_eq!(done[0].finalised_by, FinalisedBy::EndEvent);
+//! assert_eq!(done[0].conversation.segments[0].text, "hello");
+//! assert_eq!(asm.min_open_offset(0), None);
+//! ```
+
+use crate::config::AssemblyConfig;
+use crate::events::{EventHeader, SegmentBody, SpeakerRole, TranscriptEvent, TranscriptPayload};
+use crate::insight::FinalisedBy;
+use crate::model::{Conversation, Segment, Side};
+use crate::tenant::TenantConfig;
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+/// Where an event came from: the caller's id for the source partition ("lane") and the
+/// record's offset in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Position {
+    /// Caller-chosen id of the source topic-partition.
+    pub lane: u32,
+    /// Offset of the record in that partition.
+    pub offset: i64,
+}
+
+/// What [`Assembler::push`] did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Absorbed {
+    /// The event changed the conversation (new segment, better revision, start, end...).
+    Assembled,
+    /// The event changed nothing (same or older version of a known segment).
+    Duplicate,
+    /// A new segment beyond `max_segments_per_conversation`: dropped.
+    SegmentLimit,
+    /// The conversation was finalised recently: the event is ignored.
+    Late,
+}
+
+/// A conversation ready for extraction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finalised {
+    /// The conversation, segments ordered (see the module docs), sides from roles only.
+    pub conversation: Conversation,
+    /// What closed it.
+    pub finalised_by: FinalisedBy,
+    /// Lane of its events.
+    pub lane: u32,
+    /// Offset of its first event (the offset floor it held while open).
+    pub first_offset: i64,
+    /// Offset of its latest event.
+    pub last_offset: i64,
+    /// Offset of the event that finalised it (`None` for idle timeout and eviction).
+    pub finalising_offset: Option<i64>,
+    /// `now_ms` of the call that finalised it.
+    pub finalised_at_ms: i64,
+    /// Segments dropped because of the segment limit (0 normally).
+    pub dropped_segments: u64,
+    /// When the conversation ended (from `ConversationEnded.ended_at_ms`), for resolving
+    /// relative due dates when there is no start time.
+    pub ended_at: Option<DateTime<FixedOffset>>,
+}
+
+/// Assembles conversations from transcript events. See the module documentation.
+#[derive(Debug)]
+pub struct Assembler {
+    limits: AssemblyConfig,
+    open: HashMap<Arc<str>, Open>,
+    /// Open conversations by (last activity ms, sequence): idle and eviction order.
+    by_activity: BTreeMap<(i64, u64), Arc<str>>,
+    /// Open conversations per lane by (first offset, sequence).
+    by_lane: HashMap<u32, BTreeMap<(i64, u64), Arc<str>>>,
+    /// Recently finalised ids, oldest first, with their lane and finalisation time.
+    closed_order: VecDeque<(Arc<str>, u32, i64)>,
+    closed: HashSet<Arc<str>>,
+    seq: u64,
+}
+
+#[derive(Debug)]
+struct Open {
+    lane: u32,
+    first_offset: i64,
+    first_seq: u64,
+    last_offset: i64,
+    activity: (i64, u64),
+    meta: Meta,
+    segments: HashMap<String, SegmentBody>,
+    finals: usize,
+    dropped: u64,
+    /// `Some(expected)` once the end event arrived; `expected` is `segment_count` if given.
+    ended: Option<Option<usize>>,
+    ended_at_ms: Option<i64>,
+}
+
+/// Conversation-level fields, merged order-independently.
+#[derive(Debug, Default)]
+struct Meta {
+    tenant_id: Option<String>,
+    source_platform: Option<String>,
+    client_version: Option<String>,
+    language: Option<String>,
+    time_zone: Option<String>,
+    started_at_ms: Option<i64>,
+}
+
+/// Keeps the smallest non-empty value.
+fn merge_min(slot: &mut Option<String>, value: &str) {
+    let value = value.trim();
+    if value.is_empty() {
+        return;
+    }
+    match slot {
+        Some(cur) if cur.as_str() <= value => {}
+        _ => *slot = Some(value.to_string()),
+    }
+}
+
+fn merge_min_opt(slot: &mut Option<String>, value: Option<&String>) {
+    if let Some(v) = value {
+        merge_min(slot, v);
+    }
+}
+
+impl Meta {
+    fn header(&mut self, h: &EventHeader) {
+        merge_min(&mut self.tenant_id, &h.tenant_id);
+        merge_min(&mut self.source_platform, &h.source_platform);
+        merge_min(&mut self.client_version, &h.client_version);
+    }
+
+    fn start(&mut self, started_at_ms: Option<i64>, tz: Option<&String>, lang: Option<&String>) {
+        if let Some(ms) = started_at_ms {
+            self.started_at_ms = Some(self.started_at_ms.map_or(ms, |cur| cur.min(ms)));
+        }
+        merge_min_opt(&mut self.time_zone, tz);
+        merge_min_opt(&mut self.language, lang);
+    }
+}
+
+/// Total order on versions of one segment: finality, revision, then content.
+fn compare_versions(a: &SegmentBody, b: &SegmentBody) -> Ordering {
+    (a.is_final, a.revision)
+        .cmp(&(b.is_final, b.revision))
+        .then_with(|| a.text.cmp(&b.text))
+        .then_with(|| a.speaker_id.cmp(&b.speaker_id))
+        .then_with(|| a.start_ms.cmp(&b.start_ms))
+        .then_with(|| a.end_ms.cmp(&b.end_ms))
+        .then_with(|| a.speaker_name.cmp(&b.speaker_name))
+        .then_with(|| role_rank(a.speaker_role).cmp(&role_rank(b.speaker_role)))
+        .then_with(|| a.language.cmp(&b.language))
+        .then_with(|| {
+            a.confidence
+                .map(f32::to_bits)
+                .cmp(&b.confidence.map(f32::to_bits))
+        })
+}
+
+fn role_rank(r: SpeakerRole) -> u8 {
+    match r {
+        SpeakerRole::Internal => 0,
+        SpeakerRole::External => 1,
+        SpeakerRole::Unknown => 2,
+    }
+}
+
+fn side_of(r: SpeakerRole) -> Side {
+    match r {
+        SpeakerRole::Internal => Side::Internal,
+        SpeakerRole::External => Side::External,
+        SpeakerRole::Unknown => Side::Unknown,
+    }
+}
+
+/// Segment order: start offset (missing last), then id, numerically when both are numbers.
+fn segment_order(a: &Segment, b: &Segment) -> Ordering {
+    let start = |s: &Segment| (s.start_ms.is_none(), s.start_ms);
+    start(a)
+        .cmp(&start(b))
+        .then_with(|| match (a.id.parse::<u64>(), b.id.parse::<u64>()) {
+            (Ok(x), Ok(y)) => x.cmp(&y).then_with(|| a.id.cmp(&b.id)),
+            _ => a.id.cmp(&b.id),
+        })
+}
+
+fn to_datetime(ms: i64, tz: Option<&str>) -> Option<DateTime<FixedOffset>> {
+    let utc = Utc.timestamp_millis_opt(ms).single()?;
+    match tz.and_then(|t| t.parse::<chrono_tz::Tz>().ok()) {
+        Some(zone) => Some(utc.with_timezone(&zone).fixed_offset()),
+        None => Some(utc.fixed_offset()),
+    }
+}
+
+impl Open {
+    /// Upserts one segment version.
+    fn upsert(&mut self, seg: SegmentBody, max_segments: usize) -> Absorbed {
+        let full = self.segments.len() >= max_segments;
+        match self.segments.get_mut(&seg.segment_id) {
+            Some(cur) => {
+                if compare_versions(&seg, cur) == Ordering::Greater {
+                    if seg.is_final && !cur.is_final {
+                        self.finals += 1;
+                    }
+                    *cur = seg;
+                    Absorbed::Assembled
+                } else {
+                    Absorbed::Duplicate
+                }
+            }
+            None if full => {
+                self.dropped += 1;
+                Absorbed::SegmentLimit
+            }
+            None => {
+                if seg.is_final {
+                    self.finals += 1;
+                }
+                self.segments.insert(seg.segment_id.clone(), seg);
+                Absorbed::Assembled
+            }
+        }
+    }
+
+    /// `true` when the end event arrived and every expected segment is final.
+    fn end_complete(&self) -> bool {
+        match self.ended {
+            Some(None) => true,
+            Some(Some(expected)) => self.finals >= expected,
+            None => false,
+        }
+    }
+}
+
+impl Assembler {
+    /// An empty assembler with these limits (zero limits are treated as 1).
+    pub fn new(limits: AssemblyConfig) -> Assembler {
+        let limits = AssemblyConfig {
+            idle_timeout_ms: limits.idle_timeout_ms.max(1),
+            max_open_conversations: limits.max_open_conversations.max(1),
+            max_segments_per_conversation: limits.max_segments_per_conversation.max(1),
+        };
+        Assembler {
+            limits,
+            open: HashMap::new(),
+            by_activity: BTreeMap::new(),
+            by_lane: HashMap::new(),
+            closed_order: VecDeque::new(),
+            closed: HashSet::new(),
+            seq: 0,
+        }
+    }
+
+    /// Number of conversations open.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// First offset of the oldest conversation still open on `lane`, `None` when none is.
+    pub fn min_open_offset(&self, lane: u32) -> Option<i64> {
+        self.by_lane
+            .get(&lane)?
+            .keys()
+            .next()
+            .map(|(offset, _)| *offset)
+    }
+
+    /// Takes one event. Conversations it finalises (itself, or one evicted to make room) are
+    /// appended to `out`. `now_ms` is the caller's clock (ms), used for idle timeouts only.
+    pub fn push(
+        &mut self,
+        event: TranscriptEvent,
+        pos: Position,
+        now_ms: i64,
+        out: &mut Vec<Finalised>,
+    ) -> Absorbed {
+        let id: &str = &event.conversation_id;
+        if self.closed.contains(id) {
+            return Absorbed::Late;
+        }
+        let key: Arc<str> = match self.open.get_key_value(id) {
+            Some((k, _)) => k.clone(),
+            None => {
+                if self.open.len() >= self.limits.max_open_conversations {
+                    if let Some((_, victim)) = self.by_activity.iter().next() {
+                        let victim = victim.clone();
+                        self.finalise(&victim, FinalisedBy::Evicted, None, now_ms, out);
+                    }
+                }
+                self.open_new(Arc::from(id), pos)
+            }
+        };
+        self.seq += 1;
+        let seq = self.seq;
+        let max_segments = self.limits.max_segments_per_conversation;
+        let Some(conv) = self.open.get_mut(&key) else {
+            return Absorbed::Duplicate;
+        };
+        self.by_activity.remove(&conv.activity);
+        conv.activity = (now_ms, seq);
+        self.by_activity.insert(conv.activity, key.clone());
+        conv.last_offset = conv.last_offset.max(pos.offset);
+        conv.meta.header(&event.header);
+        let (absorbed, finalise) = match event.payload {
+            TranscriptPayload::Started(s) => {
+                conv.meta
+                    .start(s.started_at_ms, s.time_zone.as_ref(), s.language.as_ref());
+                (Absorbed::Assembled, None)
+            }
+            TranscriptPayload::Segment(seg) => {
+                let a = conv.upsert(seg, max_segments);
+                (a, conv.end_complete().then_some(FinalisedBy::EndEvent))
+            }
+            TranscriptPayload::Ended(e) => {
+                let expected = e.segment_count.map(|n| n.max(0) as usize);
+                let absorbed = if conv.ended.is_some() {
+                    Absorbed::Duplicate
+                } else {
+                    Absorbed::Assembled
+                };
+                // Two end events: keep the larger expectation, so order does not matter.
+                conv.ended = Some(match (conv.ended.flatten(), expected) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                });
+                if let Some(ms) = e.ended_at_ms {
+                    conv.ended_at_ms = Some(conv.ended_at_ms.map_or(ms, |cur| cur.max(ms)));
+                }
+                (
+                    absorbed,
+                    conv.end_complete().then_some(FinalisedBy::EndEvent),
+                )
+            }
+            TranscriptPayload::Complete(c) => {
+                conv.meta
+                    .start(c.started_at_ms, c.time_zone.as_ref(), c.language.as_ref());
+                let mut absorbed = Absorbed::Assembled;
+                for seg in c.segments {
+                    if conv.upsert(seg, max_segments) == Absorbed::SegmentLimit {
+                        absorbed = Absorbed::SegmentLimit;
+                    }
+                }
+                (absorbed, Some(FinalisedBy::CompleteTranscript))
+            }
+        };
+        if let Some(by) = finalise {
+            self.finalise(&key, by, Some(pos.offset), now_ms, out);
+        }
+        absorbed
+    }
+
+    /// Finalises every conversation idle for at least `idle_timeout_ms` at `now_ms`, oldest
+    /// first, and forgets finalised ids older than the timeout.
+    pub fn tick(&mut self, now_ms: i64, out: &mut Vec<Finalised>) {
+        let timeout = i64::try_from(self.limits.idle_timeout_ms).unwrap_or(i64::MAX);
+        while let Some((&(last, _), id)) = self.by_activity.iter().next() {
+            if last.saturating_add(timeout) > now_ms {
+                break;
+            }
+            let id = id.clone();
+            self.finalise(&id, FinalisedBy::IdleTimeout, None, now_ms, out);
+        }
+        while let Some((_, _, at)) = self.closed_order.front() {
+            if at.saturating_add(timeout) > now_ms {
+                break;
+            }
+            if let Some((id, _, _)) = self.closed_order.pop_front() {
+                self.closed.remove(&id);
+            }
+        }
+    }
+
+    /// Forgets every conversation of `lane` without finalising it (partition revoked: the
+    /// next owner replays them from the committed offset). Returns how many were open.
+    pub fn drop_lane(&mut self, lane: u32) -> usize {
+        let Some(ids) = self.by_lane.remove(&lane) else {
+            return 0;
+        };
+        for id in ids.values() {
+            if let Some(conv) = self.open.remove(id) {
+                self.by_activity.remove(&conv.activity);
+            }
+        }
+        self.closed_order.retain(|(_, l, _)| *l != lane);
+        let closed = &mut self.closed;
+        closed.clear();
+        closed.extend(self.closed_order.iter().map(|(id, _, _)| id.clone()));
+        ids.len()
+    }
+
+    fn open_new(&mut self, id: Arc<str>, pos: Position) -> Arc<str> {
+        self.seq += 1;
+        let conv = Open {
+            lane: pos.lane,
+            first_offset: pos.offset,
+            first_seq: self.seq,
+            last_offset: pos.offset,
+            activity: (i64::MIN, 0),
+            meta: Meta::default(),
+            segments: HashMap::new(),
+            finals: 0,
+            dropped: 0,
+            ended: None,
+            ended_at_ms: None,
+        };
+        self.by_lane
+            .entry(pos.lane)
+            .or_default()
+            .insert((pos.offset, self.seq), id.clone());
+        self.by_activity.insert(conv.activity, id.clone());
+        self.open.insert(id.clone(), conv);
+        id
+    }
+
+    fn finalise(
+        &mut self,
+        id: &Arc<str>,
+        by: FinalisedBy,
+        offset: Option<i64>,
+        now_ms: i64,
+        out: &mut Vec<Finalised>,
+    ) {
+        let Some(conv) = self.open.remove(id) else {
+            return;
+        };
+        self.by_activity.remove(&conv.activity);
+        if let Some(lane) = self.by_lane.get_mut(&conv.lane) {
+            lane.remove(&(conv.first_offset, conv.first_seq));
+            if lane.is_empty() {
+                self.by_lane.remove(&conv.lane);
+            }
+        }
+        let cap = self.limits.max_open_conversations;
+        while self.closed_order.len() >= cap {
+            if let Some((old, _, _)) = self.closed_order.pop_front() {
+                self.closed.remove(&old);
+            }
+        }
+        self.closed_order.push_back((id.clone(), conv.lane, now_ms));
+        self.closed.insert(id.clone());
+        out.push(build(id, conv, by, offset, now_ms));
+    }
+}
+
+fn build(id: &str, conv: Open, by: FinalisedBy, offset: Option<i64>, now_ms: i64) -> Finalised {
+    let meta = conv.meta;
+    let mut segments: Vec<Segment> = conv
+        .segments
+        .into_values()
+        .map(|s| Segment {
+            id: s.segment_id,
+            speaker: s.speaker_id,
+            speaker_name: s.speaker_name,
+            side: side_of(s.speaker_role),
+            start_ms: s.start_ms,
+            end_ms: s.end_ms,
+            text: s.text,
+            language: s.language,
+            confidence: s.confidence,
+        })
+        .collect();
+    segments.sort_by(segment_order);
+    let tz = meta.time_zone.as_deref();
+    Finalised {
+        conversation: Conversation {
+            id: id.to_string(),
+            tenant_id: meta.tenant_id.clone().unwrap_or_default(),
+            source_platform: meta.source_platform,
+            client_version: meta.client_version,
+            language: meta.language,
+            started_at: meta.started_at_ms.and_then(|ms| to_datetime(ms, tz)),
+            time_zone: meta.time_zone.clone(),
+            segments,
+        },
+        finalised_by: by,
+        lane: conv.lane,
+        first_offset: conv.first_offset,
+        last_offset: conv.last_offset,
+        finalising_offset: offset,
+        finalised_at_ms: now_ms,
+        dropped_segments: conv.dropped,
+        ended_at: conv.ended_at_ms.and_then(|ms| to_datetime(ms, tz)),
+    }
+}
+
+/// Fills the side of segments whose speaker role was unknown from the tenant's rules
+/// ([`TenantConfig::side_for`]); segments with a known role keep it.
+pub fn apply_tenant_sides(conv: &mut Conversation, tenant: &TenantConfig) {
+    for seg in conv.segments.iter_mut().filter(|s| s.side == Side::Unknown) {
+        if let Some(side) = tenant.side_for(&seg.speaker) {
+            seg.side = side;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{CompleteTranscript, ConversationEnded, ConversationStarted};
+    use proptest::prelude::*;
+
+    fn limits(idle: u64, open: usize, segs: usize) -> AssemblyConfig {
+        AssemblyConfig {
+            idle_timeout_ms: idle,
+            max_open_conversations: open,
+            max_segments_per_conversation: segs,
+        }
+    }
+
+    fn ev(conv: &str, payload: TranscriptPayload) -> TranscriptEvent {
+        TranscriptEvent {
+            header: EventHeader {
+                tenant_id: "acme".into(),
+                source_platform: "teams".into(),
+                client_version: "1.2.0".into(),
+                emitted_at_ms: None,
+            },
+            conversation_id: conv.into(),
+            payload,
+        }
+    }
+
+    fn seg(id: &str, rev: i32, fin: bool, start: Option<i64>, text: &str) -> TranscriptPayload {
+        TranscriptPayload::Segment(SegmentBody {
+            segment_id: id.into(),
+            revision: rev,
+            is_final: fin,
+            speaker_id: "alice".into(),
+            start_ms: start,
+            end_ms: start.map(|s| s + 1000),
+            text: text.into(),
+            ..Default::default()
+        })
+    }
+
+    fn end(count: Option<i32>) -> TranscriptPayload {
+        TranscriptPayload::Ended(ConversationEnded {
+            ended_at_ms: Some(5_000),
+            segment_count: count,
+        })
+    }
+
+    fn at(offset: i64) -> Position {
+        Position { lane: 0, offset }
+    }
+
+    fn texts(f: &Finalised) -> Vec<&str> {
+        f.conversation
+            .segments
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn final_replaces_partial_and_higher_revision_replaces_lower() {
+        let mut a = Assembler::new(limits(1000, 10, 10));
+        let mut out = Vec::new();
+        assert_eq!(
+            a.push(
+                ev("c", seg("1", 0, false, Some(0), "hel")),
+                at(0),
+                0,
+                &mut out
+            ),
+            Absorbed::Assembled
+        );
+        assert_eq!(
+            a.push(
+                ev("c", seg("1", 2, false, Some(0), "hello wor")),
+                at(1),
+                0,
+                &mut out
+            ),
+            Absorbed::Assembled
+        );
+        // An older partial revision arriving late changes nothing.
+        assert_eq!(
+            a.push(
+                ev("c", seg("1", 1, false, Some(0), "hello")),
+                at(2),
+                0,
+                &mut out
+            ),
+            Absorbed::Duplicate
+        );
+        // The final version wins even with a lower revision number.
+        assert_eq!(
+            a.push(
+                ev("c", seg("1", 0, true, Some(0), "hello world")),
+                at(3),
+                0,
+                &mut out
+            ),
+            Absorbed::Assembled
+        );
+        assert_eq!(
+            a.push(
+                ev("c", seg("1", 5, false, Some(0), "hello w")),
+                at(4),
+                0,
+                &mut out
+            ),
+            Absorbed::Duplicate
+        );
+        assert_eq!(
+            a.push(ev("c", end(None)), at(5), 0, &mut out),
+            Absorbed::Assembled
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(texts(&out[0]), vec!["hello world"]);
+        assert_eq!(out[0].finalised_by, FinalisedBy::EndEvent);
+        assert_eq!(
+            (
+                out[0].first_offset,
+                out[0].last_offset,
+                out[0].finalising_offset
+            ),
+            (0, 5, Some(5))
+        );
+    }
+
+    #[test]
+    fn segments_are_ordered_by_start_then_numeric_id_missing_start_last() {
+        let mut a = Assembler::new(limits(1000, 10, 10));
+        let mut out = Vec::new();
+        for (i, (id, start)) in [
+            ("10", None),
+            ("2", None),
+            ("b", Some(500)),
+            ("a", Some(500)),
+            ("z", Some(-20)),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            a.push(
+                ev("c", seg(id, 0, true, start, id)),
+                at(i as i64),
+                0,
+                &mut out,
+            );
+        }
+        a.push(ev("c", end(None)), at(9), 0, &mut out);
+        assert_eq!(texts(&out[0]), vec!["z", "a", "b", "2", "10"]);
+    }
+
+    #[test]
+    fn end_event_with_a_count_waits_for_missing_segments() {
+        let mut a = Assembler::new(limits(1000, 10, 10));
+        let mut out = Vec::new();
+        a.push(
+            ev("c", seg("1", 0, true, Some(0), "one")),
+            at(0),
+            0,
+            &mut out,
+        );
+        a.push(ev("c", end(Some(3))), at(1), 0, &mut out);
+        assert!(out.is_empty());
+        a.push(
+            ev("c", seg("3", 0, true, Some(20), "three")),
+            at(2),
+            0,
+            &mut out,
+        );
+        // A partial does not count towards the expected final segments.
+        a.push(
+            ev("c", seg("2", 0, false, Some(10), "tw")),
+            at(3),
+            0,
+            &mut out,
+        );
+        assert!(out.is_empty());
+        a.push(
+            ev("c", seg("2", 1, true, Some(10), "two")),
+            at(4),
+            0,
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(texts(&out[0]), vec!["one", "two", "three"]);
+        assert_eq!(out[0].finalised_by, FinalisedBy::EndEvent);
+        assert_eq!(out[0].finalising_offset, Some(4));
+    }
+
+    #[test]
+    fn end_event_waiting_for_segments_that_never_come_is_an_idle_timeout() {
+        let mut a = Assembler::new(limits(1000, 10, 10));
+        let mut out = Vec::new();
+        a.push(
+            ev("c", seg("1", 0, true, Some(0), "one")),
+            at(0),
+            0,
+            &mut out,
+        );
+        a.push(ev("c", end(Some(2))), at(1), 100, &mut out);
+        a.tick(1099, &mut out);
+        assert!(out.is_empty());
+        a.tick(1100, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].finalised_by, FinalisedBy::IdleTimeout);
+        assert_eq!(out[0].finalising_offset, None);
+    }
+
+    #[test]
+    fn idle_timeout_counts_from_the_last_event() {
+        let mut a = Assembler::new(limits(1000, 10, 10));
+        let mut out = Vec::new();
+        a.push(
+            ev("c", seg("1", 0, true, Some(0), "one")),
+            at(0),
+            0,
+            &mut out,
+        );
+        a.push(
+            ev("c", seg("2", 0, true, Some(10), "two")),
+            at(1),
+            800,
+            &mut out,
+        );
+        a.tick(1500, &mut out);
+        assert!(
+            out.is_empty(),
+            "last event at 800, timeout 1000: still open at 1500"
+        );
+        a.tick(1800, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].finalised_by, FinalisedBy::IdleTimeout);
+        assert_eq!(out[0].finalised_at_ms, 1800);
+        assert_eq!(a.open_count(), 0);
+    }
+
+    #[test]
+    fn complete_transcript_merges_with_streamed_segments_and_finalises() {
+        let mut a = Assembler::new(limits(1000, 10, 10));
+        let mut out = Vec::new();
+        a.push(
+            ev("c", seg("1", 0, false, Some(0), "partial")),
+            at(0),
+            0,
+            &mut out,
+        );
+        let body = |id: &str, text: &str, start| SegmentBody {
+            segment_id: id.into(),
+            is_final: true,
+            start_ms: Some(start),
+            text: text.into(),
+            ..Default::default()
+        };
+        let complete = TranscriptPayload::Complete(CompleteTranscript {
+            started_at_ms: Some(1_700_000_000_000),
+            time_zone: Some("Europe/Paris".into()),
+            language: Some("fr".into()),
+            title: None,
+            segments: vec![body("2", "deux", 10), body("1", "un", 0)],
+        });
+        a.push(ev("c", complete), at(1), 0, &mut out);
+        assert_eq!(out.len(), 1);
+        let f = &out[0];
+        assert_eq!(f.finalised_by, FinalisedBy::CompleteTranscript);
+        assert_eq!(texts(f), vec!["un", "deux"]);
+        assert_eq!(f.conversation.language.as_deref(), Some("fr"));
+        // 2023-11-14T22:13:20Z is 23:13:20 in Paris (UTC+1 in November).
+        assert_eq!(
+            f.conversation.started_at.unwrap().to_rfc3339(),
+            "2023-11-14T23:13:20+01:00"
+        );
+        assert_eq!(f.conversation.tenant_id, "acme");
+        assert_eq!(f.conversation.client_version.as_deref(), Some("1.2.0"));
+    }
+
+    #[test]
+    fn events_after_finalisation_are_late_until_the_timeout_passes() {
+        let mut a = Assembler::new(limits(1000, 10, 10));
+        let mut out = Vec::new();
+        a.push(
+            ev("c", seg("1", 0, true, Some(0), "one")),
+            at(0),
+            0,
+            &mut out,
+        );
+        a.push(ev("c", end(None)), at(1), 0, &mut out);
+        assert_eq!(
+            a.push(
+                ev("c", seg("1", 0, true, Some(0), "one")),
+                at(2),
+                10,
+                &mut out
+            ),
+            Absorbed::Late
+        );
+        assert_eq!(a.open_count(), 0);
+        a.tick(1000, &mut out);
+        assert_eq!(
+            a.push(
+                ev("c", seg("9", 0, true, Some(0), "new")),
+                at(3),
+                1000,
+                &mut out
+            ),
+            Absorbed::Assembled
+        );
+        assert_eq!(a.open_count(), 1);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn open_conversation_limit_evicts_the_least_recently_active() {
+        let mut a = Assembler::new(limits(100_000, 2, 10));
+        let mut out = Vec::new();
+        a.push(
+            ev("a", seg("1", 0, true, Some(0), "a1")),
+            at(0),
+            0,
+            &mut out,
+        );
+        a.push(
+            ev("b", seg("1", 0, true, Some(0), "b1")),
+            at(1),
+            10,
+            &mut out,
+        );
+        a.push(
+            ev("a", seg("2", 0, true, Some(5), "a2")),
+            at(2),
+            20,
+            &mut out,
+        );
+        // b is now the least recently active.
+        a.push(
+            ev("c", seg("1", 0, true, Some(0), "c1")),
+            at(3),
+            30,
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].conversation.id, "b");
+        assert_eq!(out[0].finalised_by, FinalisedBy::Evicted);
+        assert_eq!(a.open_count(), 2);
+        assert_eq!(a.min_open_offset(0), Some(0));
+    }
+
+    #[test]
+    fn segment_limit_drops_new_segments_but_accepts_revisions() {
+        let mut a = Assembler::new(limits(1000, 10, 2));
+        let mut out = Vec::new();
+        assert_eq!(
+            a.push(
+                ev("c", seg("1", 0, false, Some(0), "x")),
+                at(0),
+                0,
+                &mut out
+            ),
+            Absorbed::Assembled
+        );
+        assert_eq!(
+            a.push(ev("c", seg("2", 0, true, Some(1), "y")), at(1), 0, &mut out),
+            Absorbed::Assembled
+        );
+        assert_eq!(
+            a.push(ev("c", seg("3", 0, true, Some(2), "z")), at(2), 0, &mut out),
+            Absorbed::SegmentLimit
+        );
+        assert_eq!(
+            a.push(
+                ev("c", seg("1", 1, true, Some(0), "x!")),
+                at(3),
+                0,
+                &mut out
+            ),
+            Absorbed::Assembled
+        );
+        assert_eq!(
+            a.push(ev("c", seg("4", 0, true, Some(3), "w")), at(4), 0, &mut out),
+            Absorbed::SegmentLimit
+        );
+        a.push(ev("c", end(None)), at(5), 0, &mut out);
+        assert_eq!(texts(&out[0]), vec!["x!", "y"]);
+        assert_eq!(out[0].dropped_segments, 2);
+    }
+
+    #[test]
+    fn min_open_offset_tracks_the_oldest_open_conversation_per_lane() {
+        let mut a = Assembler::new(limits(1000, 10, 10));
+        let mut out = Vec::new();
+        let p = |lane, offset| Position { lane, offset };
+        a.push(ev("a", seg("1", 0, true, None, "a")), p(0, 5), 0, &mut out);
+        a.push(ev("b", seg("1", 0, true, None, "b")), p(0, 7), 0, &mut out);
+        a.push(ev("x", seg("1", 0, true, None, "x")), p(1, 3), 0, &mut out);
+        assert_eq!(
+            (
+                a.min_open_offset(0),
+                a.min_open_offset(1),
+                a.min_open_offset(2)
+            ),
+            (Some(5), Some(3), None)
+        );
+        a.push(ev("a", end(None)), p(0, 8), 0, &mut out);
+        assert_eq!(a.min_open_offset(0), Some(7));
+        assert_eq!(a.drop_lane(0), 1);
+        assert_eq!(a.min_open_offset(0), None);
+        assert_eq!(a.open_count(), 1);
+        // After the revocation, b's events are no longer known: b opens anew.
+        assert_eq!(
+            a.push(ev("b", seg("2", 0, true, None, "b2")), p(0, 9), 0, &mut out),
+            Absorbed::Assembled
+        );
+        assert_eq!(a.min_open_offset(0), Some(9));
+    }
+
+    #[test]
+    fn conflicting_headers_resolve_to_the_smallest_value_whatever_the_order() {
+        let started = |ms, tz: &str| {
+            TranscriptPayload::Started(ConversationStarted {
+                started_at_ms: Some(ms),
+                time_zone: Some(tz.into()),
+                language: None,
+                title: None,
+            })
+        };
+        let run = |order: &[usize]| {
+            let events = [
+                ev("c", started(2_000, "UTC")),
+                ev("c", started(1_000, "Europe/Berlin")),
+                TranscriptEvent {
+                    header: EventHeader {
+                        client_version: "1.0.8".into(),
+                        ..Default::default()
+                    },
+                    ..ev("c", end(None))
+                },
+            ];
+            let mut a = Assembler::new(limits(1000, 10, 10));
+            let mut out = Vec::new();
+            for &i in order {
+                a.push(events[i].clone(), at(i as i64), 0, &mut out);
+            }
+            a.tick(10_000, &mut out);
+            out.pop().unwrap()
+        };
+        let x = run(&[0, 1, 2]);
+        let y = run(&[1, 0, 2]);
+        assert_eq!(x.conversation, y.conversation);
+        assert_eq!(x.conversation.client_version.as_deref(), Some("1.0.8"));
+        assert_eq!(x.conversation.time_zone.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(x.conversation.started_at.unwrap().timestamp_millis(), 1_000);
+    }
+
+    #[test]
+    fn tenant_rules_fill_unknown_sides_only() {
+        let mut conv = Conversation {
+            segments: vec![
+                Segment {
+                    speaker: "bob@acme.com".into(),
+                    ..Default::default()
+                },
+                Segment {
+                    speaker: "carol@client.org".into(),
+                    ..Default::default()
+                },
+                Segment {
+                    speaker: "dan@acme.com".into(),
+                    side: Side::External,
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let tenant = TenantConfig {
+            internal_domains: vec!["acme.com".into()],
+            ..Default::default()
+        };
+        apply_tenant_sides(&mut conv, &tenant);
+        let sides: Vec<Side> = conv.segments.iter().map(|s| s.side).collect();
+        assert_eq!(sides, vec![Side::Internal, Side::Unknown, Side::External]);
+    }
+
+    /// A stream of one conversation: per segment id some partial revisions and exactly one
+    /// final version, plus a start event and an end event that gives the segment count.
+    fn stream() -> impl Strategy<Value = Vec<TranscriptEvent>> {
+        let segment = (
+            0u8..20,
+            prop::collection::vec((0i32..5, "[a-c ]{0,6}"), 0..3),
+            0i32..5,
+            "[a-z ]{1,8}",
+            prop::option::of(-50i64..5_000),
+        );
+        prop::collection::btree_map(0u16..500, segment, 1..12).prop_map(|segs| {
+            let mut events = vec![ev(
+                "conv",
+                TranscriptPayload::Started(ConversationStarted {
+                    started_at_ms: Some(1_700_000_000_000),
+                    time_zone: Some("America/New_York".into()),
+                    language: Some("en".into()),
+                    title: None,
+                }),
+            )];
+            let count = segs.len() as i32;
+            for (id, (speaker, partials, final_rev, text, start)) in segs {
+                let id = id.to_string();
+                for (rev, partial_text) in partials {
+                    let mut s = seg(&id, rev, false, start, &partial_text);
+                    if let TranscriptPayload::Segment(b) = &mut s {
+                        b.speaker_id = format!("s{speaker}");
+                    }
+                    events.push(ev("conv", s));
+                }
+                let mut s = seg(&id, final_rev, true, start, &text);
+                if let TranscriptPayload::Segment(b) = &mut s {
+                    b.speaker_id = format!("s{speaker}");
+                }
+                events.push(ev("conv", s));
+            }
+            events.push(ev("conv", end(Some(count))));
+            events
+        })
+    }
+
+    fn assemble(events: &[TranscriptEvent]) -> Vec<Finalised> {
+        let mut a = Assembler::new(limits(60_000, 100, 1000));
+        let mut out = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            a.push(e.clone(), at(i as i64), i as i64, &mut out);
+        }
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn any_permutation_with_duplicates_gives_the_same_conversation(
+            events in stream(),
+            seed in any::<u64>(),
+            dups in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        ) {
+            let reference = assemble(&events);
+            prop_assert_eq!(reference.len(), 1);
+            prop_assert_eq!(reference[0].finalised_by, FinalisedBy::EndEvent);
+            let mut shuffled = events.clone();
+            for d in &dups {
+                shuffled.push(d.get(&events).clone());
+            }
+            // Fisher-Yates with a small deterministic generator seeded by proptest. The start
+            // event stays first: one arriving after the conversation is complete is late
+            // (documented), every other event may come in any order.
+            let mut state = seed | 1;
+            for i in (2..shuffled.len()).rev() {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                shuffled.swap(i, 1 + (state % i as u64) as usize);
+            }
+            let got = assemble(&shuffled);
+            // Duplicates arriving after the last needed event are late, never a second
+            // conversation.
+            prop_assert_eq!(got.len(), 1);
+            prop_assert_eq!(&got[0].conversation, &reference[0].conversation);
+            prop_assert_eq!(got[0].finalised_by, FinalisedBy::EndEvent);
+            // Exactly one final text per segment id survived.
+            let finals: usize = reference[0].conversation.segments.len();
+            let expected = events.iter().filter(|e| matches!(&e.payload, TranscriptPayload::Segment(s) if s.is_final)).count();
+            prop_assert_eq!(finals, expected);
+        }
+
+        #[test]
+        fn without_an_end_event_idle_timeout_gives_the_same_conversation(
+            events in stream(),
+            seed in any::<u64>(),
+        ) {
+            let no_end: Vec<_> = events.into_iter().filter(|e| !matches!(e.payload, TranscriptPayload::Ended(_))).collect();
+            let mut shuffled = no_end.clone();
+            shuffled.reverse();
+            let k = (seed % shuffled.len() as u64) as usize;
+            shuffled.rotate_left(k);
+            let run = |evs: &[TranscriptEvent]| {
+                let mut a = Assembler::new(limits(1_000, 100, 1000));
+                let mut out = Vec::new();
+                for (i, e) in evs.iter().enumerate() {
+                    a.push(e.clone(), at(i as i64), 0, &mut out);
+                }
+                prop_assert!(out.is_empty());
+                a.tick(1_000, &mut out);
+                prop_assert_eq!(out.len(), 1);
+                prop_assert_eq!(out[0].finalised_by, FinalisedBy::IdleTimeout);
+                Ok(out.pop().unwrap().conversation)
+            };
+            prop_assert_eq!(run(&no_end)?, run(&shuffled)?);
+        }
+
+        #[test]
+        fn memory_stays_within_the_limits(
+            ops in prop::collection::vec((0u8..30, 0u16..40, 0i64..50), 1..300),
+        ) {
+            let mut a = Assembler::new(limits(100, 5, 8));
+            let mut out = Vec::new();
+            let mut now = 0;
+            for (i, (conv, segid, dt)) in ops.into_iter().enumerate() {
+                now += dt;
+                a.push(ev(&conv.to_string(), seg(&segid.to_string(), 0, true, None, "t")), at(i as i64), now, &mut out);
+                a.tick(now, &mut out);
+                prop_assert!(a.open_count() <= 5);
+                prop_assert!(a.closed.len() <= 5 && a.closed_order.len() == a.closed.len());
+                prop_assert_eq!(a.by_activity.len(), a.open_count());
+                prop_assert_eq!(a.by_lane.values().map(|l| l.len()).sum::<usize>(), a.open_count());
+            }
+            for f in &out {
+                prop_assert!(f.conversation.segments.len() <= 8);
+            }
+        }
+    }
+}

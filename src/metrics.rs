@@ -1,0 +1,228 @@
+//! Every Prometheus metric of the service, defined in one place and registered on a
+//! [`Registry`] the service owns (never the global one), so that tests and embedded runs
+//! (`demo`, `bench`) can each have their own.
+//!
+//! Names are part of the operations contract (deploy files and dashboards use them):
+//!
+//! | name | type | labels |
+//! |---|---|---|
+//! | `debrief_records_consumed_total` | counter | `topic`, `outcome` ([`outcome`]) |
+//! | `debrief_conversations_open` | gauge | |
+//! | `debrief_conversations_finalised_total` | counter | `reason` (`end_event`, `complete_transcript`, `idle_timeout`, `evicted`) |
+//! | `debrief_insights_produced_total` | counter | `topic` |
+//! | `debrief_dead_letters_total` | counter | `reason` (the dead-letter kind) |
+//! | `debrief_insight_latency_seconds` | histogram | |
+//! | `debrief_extractor_seconds` | histogram | `extractor` |
+//! | `debrief_consumer_lag` | gauge | `topic`, `partition` |
+//! | `debrief_producer_queue_depth` | gauge | |
+//!
+//! Labels are bounded: topics come from the configuration, partitions from the topics, and
+//! outcomes, reasons and extractors are fixed lists. Never a conversation or tenant id.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// Values of the `outcome` label of `debrief_records_consumed_total`.
+pub mod outcome {
+    /// A transcript event taken into a conversation.
+    pub const ASSEMBLED: &str = "assembled";
+    /// A transcript event that changed nothing (duplicate or older revision of a segment).
+    pub const DUPLICATE: &str = "duplicate";
+    /// A segment dropped because its conversation reached the segment limit.
+    pub const SEGMENT_LIMIT: &str = "segment_limit";
+    /// An event for a conversation finalised moments ago (late duplicate), ignored.
+    pub const LATE: &str = "late";
+    /// An event of a tenant that opted out: not processed.
+    pub const OPTED_OUT: &str = "opted_out";
+    /// A record sent to the dead-letter topic.
+    pub const DEAD_LETTER: &str = "dead_letter";
+    /// A tenant configuration compiled and put in force.
+    pub const CONFIG_APPLIED: &str = "config_applied";
+    /// A tenant configuration deletion (tombstone): the tenant falls back to no configuration.
+    pub const CONFIG_REMOVED: &str = "config_removed";
+}
+
+/// Buckets of `debrief_insight_latency_seconds`: 1 ms to about 65 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 65.0,
+];
+
+/// Buckets of `debrief_extractor_seconds`: 10 µs to 5 s.
+const EXTRACTOR_BUCKETS: &[f64] = &[
+    0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0,
+];
+
+/// The service's metrics and the registry they are registered on.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    /// `debrief_records_consumed_total{topic,outcome}`: records read from Kafka.
+    pub records_consumed: IntCounterVec,
+    /// `debrief_conversations_open`: conversations being assembled right now.
+    pub conversations_open: IntGauge,
+    /// `debrief_conversations_finalised_total{reason}`: conversations closed, by what closed them.
+    pub conversations_finalised: IntCounterVec,
+    /// `debrief_insights_produced_total{topic}`: insights acknowledged by the broker.
+    pub insights_produced: IntCounterVec,
+    /// `debrief_dead_letters_total{reason}`: dead letters acknowledged by the broker.
+    pub dead_letters: IntCounterVec,
+    /// `debrief_insight_latency_seconds`: from the finalising event (its Kafka timestamp, or the
+    /// idle-timeout decision) to the insight's acknowledgement by the broker, seconds.
+    pub insight_latency: Histogram,
+    /// `debrief_extractor_seconds{extractor}`: time spent in extraction, seconds.
+    pub extractor_seconds: HistogramVec,
+    /// `debrief_consumer_lag{topic,partition}`: messages between the consumer position and
+    /// the partition's high watermark (from librdkafka statistics).
+    pub consumer_lag: IntGaugeVec,
+    /// `debrief_producer_queue_depth`: records handed to the producer and not yet acknowledged.
+    pub producer_queue_depth: IntGauge,
+}
+
+impl Metrics {
+    /// Creates every metric on a new registry.
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let records_consumed = IntCounterVec::new(
+            Opts::new(
+                "debrief_records_consumed_total",
+                "Records read from Kafka, by topic and outcome.",
+            ),
+            &["topic", "outcome"],
+        )?;
+        let conversations_open = IntGauge::new(
+            "debrief_conversations_open",
+            "Conversations being assembled.",
+        )?;
+        let conversations_finalised = IntCounterVec::new(
+            Opts::new(
+                "debrief_conversations_finalised_total",
+                "Conversations finalised, by what finalised them.",
+            ),
+            &["reason"],
+        )?;
+        let insights_produced = IntCounterVec::new(
+            Opts::new(
+                "debrief_insights_produced_total",
+                "Insights acknowledged by the broker, by topic.",
+            ),
+            &["topic"],
+        )?;
+        let dead_letters = IntCounterVec::new(
+            Opts::new(
+                "debrief_dead_letters_total",
+                "Dead letters acknowledged by the broker, by reason.",
+            ),
+            &["reason"],
+        )?;
+        let insight_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "debrief_insight_latency_seconds",
+                "From the event that finalised a conversation to its insight being acknowledged.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )?;
+        let extractor_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "debrief_extractor_seconds",
+                "Time spent in extraction, by extractor.",
+            )
+            .buckets(EXTRACTOR_BUCKETS.to_vec()),
+            &["extractor"],
+        )?;
+        let consumer_lag = IntGaugeVec::new(
+            Opts::new(
+                "debrief_consumer_lag",
+                "Messages behind the high watermark, by partition.",
+            ),
+            &["topic", "partition"],
+        )?;
+        let producer_queue_depth = IntGauge::new(
+            "debrief_producer_queue_depth",
+            "Records handed to the producer and not yet acknowledged.",
+        )?;
+        registry.register(Box::new(records_consumed.clone()))?;
+        registry.register(Box::new(conversations_open.clone()))?;
+        registry.register(Box::new(conversations_finalised.clone()))?;
+        registry.register(Box::new(insights_produced.clone()))?;
+        registry.register(Box::new(dead_letters.clone()))?;
+        registry.register(Box::new(insight_latency.clone()))?;
+        registry.register(Box::new(extractor_seconds.clone()))?;
+        registry.register(Box::new(consumer_lag.clone()))?;
+        registry.register(Box::new(producer_queue_depth.clone()))?;
+        Ok(Metrics {
+            registry,
+            records_consumed,
+            conversations_open,
+            conversations_finalised,
+            insights_produced,
+            dead_letters,
+            insight_latency,
+            extractor_seconds,
+            consumer_lag,
+            producer_queue_depth,
+        })
+    }
+
+    /// The registry every metric is registered on.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Every metric in the Prometheus text exposition format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        // Encoding into a Vec cannot fail for the text format except on invalid metric
+        // families, which `new` rules out; an error leaves what was written so far.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_contract_name_is_exported() {
+        let m = Metrics::new().unwrap();
+        // Vectors only appear once a label set is used.
+        m.records_consumed
+            .with_label_values(&["t", outcome::ASSEMBLED])
+            .inc();
+        m.conversations_finalised
+            .with_label_values(&["end_event"])
+            .inc();
+        m.insights_produced.with_label_values(&["t"]).inc();
+        m.dead_letters.with_label_values(&["undecodable"]).inc();
+        m.extractor_seconds
+            .with_label_values(&["analyse"])
+            .observe(0.001);
+        m.consumer_lag.with_label_values(&["t", "0"]).set(3);
+        m.insight_latency.observe(0.05);
+        let text = m.render();
+        for name in [
+            "debrief_records_consumed_total{outcome=\"assembled\",topic=\"t\"} 1",
+            "debrief_conversations_open 0",
+            "debrief_conversations_finalised_total{reason=\"end_event\"} 1",
+            "debrief_insights_produced_total{topic=\"t\"} 1",
+            "debrief_dead_letters_total{reason=\"undecodable\"} 1",
+            "debrief_insight_latency_seconds_bucket{le=\"0.05\"} 1",
+            "debrief_insight_latency_seconds_bucket{le=\"0.02\"} 0",
+            "debrief_extractor_seconds_count{extractor=\"analyse\"} 1",
+            "debrief_consumer_lag{partition=\"0\",topic=\"t\"} 3",
+            "debrief_producer_queue_depth 0",
+        ] {
+            assert!(text.contains(name), "missing {name} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn two_instances_do_not_share_a_registry() {
+        let a = Metrics::new().unwrap();
+        let b = Metrics::new().unwrap();
+        a.conversations_open.set(5);
+        assert!(b.render().contains("debrief_conversations_open 0"));
+    }
+}
