@@ -42,8 +42,9 @@ impl Default for Features {
     }
 }
 
-/// A named keyword tracker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// A named keyword tracker. `Default` matches the serde defaults (stemming and accent
+/// insensitivity on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrackerConfig {
     /// Tracker name, unique within the tenant.
@@ -78,6 +79,19 @@ pub struct CompetitorConfig {
 
 fn yes() -> bool {
     true
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            name: String::new(),
+            terms: Vec::new(),
+            languages: BTreeMap::new(),
+            teams: Vec::new(),
+            stemming: true,
+            accent_insensitive: true,
+        }
+    }
 }
 
 /// One version of a tenant's configuration.
@@ -745,5 +759,399 @@ impl TenantFileError {
             },
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn tracker(name: &str, terms: &[&str]) -> TrackerConfig {
+        TrackerConfig {
+            name: name.to_string(),
+            terms: terms.iter().map(|t| t.to_string()).collect(),
+            stemming: true,
+            accent_insensitive: true,
+            ..TrackerConfig::default()
+        }
+    }
+
+    fn with(trackers: Vec<TrackerConfig>) -> TenantConfig {
+        TenantConfig {
+            tenant_id: "t1".to_string(),
+            trackers,
+            ..TenantConfig::default()
+        }
+    }
+
+    fn write(name: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        (dir, path)
+    }
+
+    const ISSUE_EXAMPLE: &str = r#"{"tenant_id": "t1", "trackers": [{"name": "pricing", "terms": ["price", "discount"]}], "competitors": [{"name": "Salesforce", "aliases": ["SFDC", "Sales Cloud"]}]}"#;
+
+    fn issue_example() -> TenantConfig {
+        TenantConfig {
+            tenant_id: "t1".to_string(),
+            trackers: vec![tracker("pricing", &["price", "discount"])],
+            competitors: vec![CompetitorConfig {
+                name: "Salesforce".to_string(),
+                aliases: vec!["SFDC".to_string(), "Sales Cloud".to_string()],
+                ..CompetitorConfig::default()
+            }],
+            ..TenantConfig::default()
+        }
+    }
+
+    #[test]
+    fn loads_the_issue_example_as_json_and_yaml_with_defaults() {
+        let (_d, json) = write("tenant.json", ISSUE_EXAMPLE);
+        let cfg = TenantConfig::from_path(&json).unwrap();
+        assert_eq!(cfg, issue_example());
+        assert!(cfg.trackers[0].stemming && cfg.trackers[0].accent_insensitive);
+        assert_eq!(
+            cfg.features,
+            Features {
+                action_items: true,
+                trackers: true,
+                kpis: true
+            }
+        );
+        assert_eq!(
+            (cfg.version, cfg.crm, cfg.opted_out),
+            (0, Crm::Dynamics, false)
+        );
+        let yaml = "tenant_id: t1\ntrackers:\n  - name: pricing\n    terms: [price, discount]\ncompetitors:\n  - name: Salesforce\n    aliases:\n      - SFDC\n      - Sales Cloud\n";
+        let (_d, path) = write("tenant.YML", yaml);
+        assert_eq!(TenantConfig::from_path(&path).unwrap(), issue_example());
+        let (_d, path) = write("tenant.yaml", ISSUE_EXAMPLE);
+        assert_eq!(TenantConfig::from_path(&path).unwrap(), issue_example());
+    }
+
+    #[test]
+    fn every_field_round_trips_through_a_file() {
+        // Fails when a field is added to the structs without being readable from a file.
+        let mut cfg = issue_example();
+        cfg.version = 7;
+        cfg.trackers[0]
+            .languages
+            .insert("fr".into(), vec!["prix".into()]);
+        cfg.trackers[0].teams = vec!["emea".into()];
+        cfg.trackers[0].stemming = false;
+        cfg.trackers[0].accent_insensitive = false;
+        cfg.competitors[0]
+            .languages
+            .insert("de".into(), vec!["Salesforce-Cloud".into()]);
+        cfg.competitors[0].teams = vec!["emea".into()];
+        cfg.internal_domains = vec!["acme.com".into()];
+        cfg.internal_speakers = vec!["spk_0".into()];
+        cfg.crm = Crm::Salesforce;
+        cfg.features = Features {
+            action_items: false,
+            trackers: true,
+            kpis: false,
+        };
+        let (_d, path) = write("full.json", &serde_json::to_string(&cfg).unwrap());
+        assert_eq!(TenantConfig::from_path(&path).unwrap(), cfg);
+        let (_d, path) = write("full.yaml", &serde_yaml_ng::to_string(&cfg).unwrap());
+        assert_eq!(TenantConfig::from_path(&path).unwrap(), cfg);
+    }
+
+    #[test]
+    fn a_typo_names_the_file_line_and_column() {
+        let yaml = "tenant_id: t1\ntrackers:\n  - name: pricing\n    termz: [price]\n";
+        let (_d, path) = write("bad.yaml", yaml);
+        match TenantConfig::from_path(&path).unwrap_err() {
+            TenantFileError::Syntax {
+                file,
+                line,
+                message,
+                ..
+            } => {
+                assert_eq!(file, path.display().to_string());
+                assert_eq!(line, 4);
+                assert!(message.contains("unknown field `termz`"), "{message}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // JSON syntax error on line 2 (missing comma), message names the file.
+        let (_d, path) = write("bad.json", "{\"tenant_id\": \"t1\"\n \"version\": 2}");
+        let err = TenantConfig::from_path(&path).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                TenantFileError::Syntax {
+                    line: 2,
+                    column: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains("bad.json, line 2, column 2: expected `,` or `}`"),
+            "{text}"
+        );
+        // Wrong type.
+        let (_d, path) = write("bad.json", "{\"tenant_id\": \"t1\", \"version\": \"two\"}");
+        assert!(matches!(
+            TenantConfig::from_path(&path).unwrap_err(),
+            TenantFileError::Syntax { line: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn file_errors_name_the_file() {
+        let (_d, path) = write("tenant.toml", ISSUE_EXAMPLE);
+        assert!(matches!(
+            TenantConfig::from_path(&path).unwrap_err(),
+            TenantFileError::UnknownFormat { .. }
+        ));
+        let missing = std::path::Path::new("/nonexistent/tenant.json");
+        let err = TenantConfig::from_path(missing).unwrap_err();
+        assert!(matches!(err, TenantFileError::Read { .. }));
+        assert!(err.to_string().contains("/nonexistent/tenant.json"));
+        let (_d, path) = write(
+            "t.json",
+            r#"{"tenant_id": "t1", "trackers": [{"name": "a", "terms": ["x", ""]}]}"#,
+        );
+        let err = TenantConfig::from_path(&path).unwrap_err();
+        assert_eq!(
+            err,
+            TenantFileError::Invalid {
+                file: path.display().to_string(),
+                source: ConfigError::EmptyTerm {
+                    kind: "tracker",
+                    name: "a".into(),
+                    at: "terms[1]".into()
+                }
+            }
+        );
+        assert!(
+            err.to_string()
+                .ends_with("t.json: tracker `a`: terms[1] is empty"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn invalid_configurations_give_the_reason() {
+        let e = |c: TenantConfig| c.validate().unwrap_err();
+        assert_eq!(e(TenantConfig::default()), ConfigError::EmptyTenantId);
+        assert_eq!(
+            e(TenantConfig {
+                version: -1,
+                ..with(vec![])
+            }),
+            ConfigError::NegativeVersion { version: -1 }
+        );
+        assert_eq!(
+            e(with(vec![tracker("a", &["\"\""])])),
+            ConfigError::EmptyTerm {
+                kind: "tracker",
+                name: "a".into(),
+                at: "terms[0]".into()
+            }
+        );
+        assert_eq!(
+            e(with(vec![tracker("a", &["ok", "?!"])])),
+            ConfigError::TermWithoutWords {
+                kind: "tracker",
+                name: "a".into(),
+                at: "terms[1]".into(),
+                term: "?!".into()
+            }
+        );
+        assert_eq!(
+            e(with(vec![
+                tracker("Pricing", &["x"]),
+                tracker(" pricing ", &["y"])
+            ])),
+            ConfigError::DuplicateName {
+                kind: "tracker",
+                name: "pricing".into()
+            }
+        );
+        assert_eq!(
+            e(with(vec![tracker(" ", &["x"])])),
+            ConfigError::EmptyName {
+                kind: "tracker",
+                index: 0
+            }
+        );
+        assert_eq!(
+            e(with(vec![tracker("a", &[])])),
+            ConfigError::NoTerms {
+                kind: "tracker",
+                name: "a".into()
+            }
+        );
+        let mut t = tracker("a", &["x"]);
+        t.languages.insert("english".into(), vec!["y".into()]);
+        assert_eq!(
+            e(with(vec![t])),
+            ConfigError::InvalidLanguage {
+                kind: "tracker",
+                name: "a".into(),
+                language: "english".into()
+            }
+        );
+        let mut t = tracker("a", &["x"]);
+        t.languages.insert("fr".into(), vec!["".into()]);
+        assert_eq!(
+            e(with(vec![t])),
+            ConfigError::EmptyTerm {
+                kind: "tracker",
+                name: "a".into(),
+                at: "languages.fr[0]".into()
+            }
+        );
+        let mut t = tracker("a", &["x"]);
+        t.teams = vec!["".into()];
+        assert_eq!(
+            e(with(vec![t])),
+            ConfigError::EmptyTeam {
+                kind: "tracker",
+                name: "a".into(),
+                index: 0
+            }
+        );
+        let mut c = with(vec![]);
+        c.competitors = vec![
+            CompetitorConfig {
+                name: "SAP".into(),
+                ..CompetitorConfig::default()
+            },
+            CompetitorConfig {
+                name: "sap".into(),
+                ..CompetitorConfig::default()
+            },
+        ];
+        assert_eq!(
+            e(c.clone()),
+            ConfigError::DuplicateName {
+                kind: "competitor",
+                name: "sap".into()
+            }
+        );
+        c.competitors[1] = CompetitorConfig {
+            name: "Gong".into(),
+            aliases: vec![" ".into()],
+            ..CompetitorConfig::default()
+        };
+        assert_eq!(
+            e(c),
+            ConfigError::EmptyTerm {
+                kind: "competitor",
+                name: "Gong".into(),
+                at: "aliases[0]".into()
+            }
+        );
+        // A tracker and a competitor may share a name (their kind tells them apart).
+        let mut c = with(vec![tracker("Gong", &["gong"])]);
+        c.competitors = vec![CompetitorConfig {
+            name: "Gong".into(),
+            ..CompetitorConfig::default()
+        }];
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn limits_are_enforced() {
+        let e = |c: TenantConfig| c.validate().unwrap_err();
+        let long = "a".repeat(MAX_TERM_CHARS + 1);
+        assert_eq!(
+            e(with(vec![tracker("a", &[&long])])),
+            ConfigError::TermTooLong {
+                kind: "tracker",
+                name: "a".into(),
+                at: "terms[0]".into(),
+                term: format!("{}…", "a".repeat(40)),
+                chars: 201,
+                max: 200
+            }
+        );
+        // Exactly at the limits: accepted.
+        let ok = "é".repeat(MAX_TERM_CHARS);
+        let words = vec!["w"; MAX_TERM_WORDS].join(" ");
+        assert_eq!(with(vec![tracker("a", &[&ok, &words])]).validate(), Ok(()));
+        let too_many = vec!["w"; MAX_TERM_WORDS + 1].join(" ");
+        assert!(matches!(
+            e(with(vec![tracker("a", &[&too_many])])),
+            ConfigError::TooManyWords {
+                words: 21,
+                max: 20,
+                ..
+            }
+        ));
+        let terms: Vec<String> = (0..MAX_TERMS).map(|i| format!("t{i}")).collect();
+        let big = TrackerConfig {
+            name: "big".into(),
+            terms,
+            ..TrackerConfig::default()
+        };
+        assert_eq!(with(vec![big.clone()]).validate(), Ok(()));
+        let mut over = with(vec![big]);
+        over.competitors = vec![CompetitorConfig {
+            name: "one more".into(),
+            ..CompetitorConfig::default()
+        }];
+        assert_eq!(
+            e(over),
+            ConfigError::TooManyTerms {
+                count: 50_001,
+                max: 50_000
+            }
+        );
+        let trackers: Vec<TrackerConfig> = (0..=MAX_TRACKERS)
+            .map(|i| tracker(&format!("t{i}"), &["x"]))
+            .collect();
+        assert_eq!(
+            e(with(trackers)),
+            ConfigError::TooManyTrackers {
+                count: 1_001,
+                max: 1_000
+            }
+        );
+    }
+
+    #[test]
+    fn internal_side_rules() {
+        let mut c = with(vec![]);
+        c.internal_domains = vec!["acme.com".into(), "@Example.ORG".into()];
+        c.internal_speakers = vec!["spk_0".into()];
+        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(c.side_for("ann@acme.com"), Some(Side::Internal));
+        assert_eq!(c.side_for(" Bob@ACME.COM "), Some(Side::Internal));
+        assert_eq!(c.side_for("carl@example.org"), Some(Side::Internal));
+        assert_eq!(c.side_for("SPK_0"), Some(Side::Internal));
+        assert_eq!(c.side_for("dan@eu.acme.com"), None);
+        assert_eq!(c.side_for("acme.com"), None);
+        assert_eq!(c.side_for("spk_1"), None);
+        assert_eq!(c.side_for(""), None);
+        c.internal_domains = vec!["ann@acme.com".into()];
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::InvalidDomain { index: 0, .. })
+        ));
+        c.internal_domains = vec!["@".into()];
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::InvalidDomain {
+                reason: "it is empty",
+                ..
+            })
+        ));
+        c.internal_domains = vec![];
+        c.internal_speakers = vec![" ".into()];
+        assert_eq!(c.validate(), Err(ConfigError::EmptySpeaker { index: 0 }));
     }
 }
