@@ -1,16 +1,213 @@
-//! Action-item extraction (stub: owned by the action-items work).
+//! Action-item extraction: native in English, French, German and Spanish (Portuguese,
+//! Italian and Dutch with smaller grammars), on clean text and on raw speech transcripts.
+//!
+//! How it works (details in `docs/action_items.md`):
+//! 1. [`tokens`] cuts each segment into lower-cased words with character offsets, dropping
+//!    speech fragments and fillers and collapsing repetitions; written text is split into
+//!    sentences. A sentence (or a whole unpunctuated speech segment) is a *unit*.
+//! 2. [`grammar`] maps per-language surface cues ("I'll", "je vais", "ich werde", "voy a") to
+//!    language-independent [`grammar::Cue`]s and action verbs to call/email/meeting/task.
+//! 3. [`features`] turns cues, context (neighbouring units, speaker changes) and, in English,
+//!    word n-grams into hashed binary features; [`model`] scores them with a logistic
+//!    regression trained by `debrief train action-items` (weights in `models/`, embedded).
+//! 4. Units at or above the model's threshold become items; [`owner`] decides the owner and
+//!    state, [`due`] resolves due dates, and the confidence is the calibrated probability.
+//!
+//! Pure: no IO, no clock; the only global is the embedded model, parsed once.
 
-use crate::insight::ActionItem;
+pub mod due;
+pub mod features;
+pub mod grammar;
+pub mod lang_de;
+pub mod lang_en;
+pub mod lang_es;
+pub mod lang_fr;
+pub mod lang_it;
+pub mod lang_nl;
+pub mod lang_pt;
+pub mod model;
+pub mod owner;
+pub mod tokens;
+
+use crate::insight::{ActionItem, ActionType, Evidence};
 use crate::model::Conversation;
 use chrono::{DateTime, FixedOffset};
+use features::{featurize, ConvFeatures, Scratch, CORE};
+use grammar::{grammar, Cue};
+use model::{LinearModel, ModelFile, Style};
+use tokens::{tokenize, Tokens};
 
-/// Extracts action items from a conversation in language `lang` (ISO 639-1). `reference` is
-/// the conversation start used to resolve relative due dates, `time_zone` an IANA zone name.
+/// Longest item text, in characters; longer texts are cut at a word boundary with "…".
+pub const MAX_TEXT_CHARS: usize = 200;
+
+/// The language an extraction runs in: a supported code, or English.
+pub fn effective_language(lang: &str) -> &'static str {
+    let l = lang.trim().to_ascii_lowercase();
+    let l = l.split(['-', '_']).next().unwrap_or("");
+    match l {
+        "fr" => "fr",
+        "de" => "de",
+        "es" => "es",
+        "pt" => "pt",
+        "it" => "it",
+        "nl" => "nl",
+        _ => "en",
+    }
+}
+
+/// The model used for a language: `en` (with n-grams) for English, `universal` otherwise.
+pub fn model_for<'m>(models: &'m ModelFile, lang: &str) -> (&'m LinearModel, bool) {
+    if lang == "en" {
+        (&models.en, true)
+    } else {
+        (&models.universal, false)
+    }
+}
+
+/// Units, features and margins of a conversation under `models`.
+pub fn score(conv: &Conversation, lang: &str, models: &ModelFile) -> (ConvFeatures, Vec<f32>, Style) {
+    let lang = effective_language(lang);
+    let (m, ngrams) = model_for(models, lang);
+    let mut scratch = Scratch::default();
+    let f = featurize(conv, lang, ngrams, &mut scratch);
+    let margins = (0..f.units.len()).map(|i| m.margin(f.unit_feats(i))).collect();
+    let style = if f.written { Style::Written } else { Style::Speech };
+    (f, margins, style)
+}
+
+/// Extracts action items from a conversation in language `lang` (ISO 639-1; unsupported
+/// languages use the English grammar). `reference` is the conversation start used to resolve
+/// relative due dates (`None`: only dates with a year are resolved); `time_zone` is an IANA
+/// zone name (an unknown zone falls back to the reference's UTC offset).
+///
+/// Items are in evidence order (segment, then character). Evidence spans are in Unicode scalar
+/// values of the segment text.
 pub fn extract(
-    _conv: &Conversation,
-    _lang: &str,
-    _reference: Option<DateTime<FixedOffset>>,
-    _time_zone: &str,
+    conv: &Conversation,
+    lang: &str,
+    reference: Option<DateTime<FixedOffset>>,
+    time_zone: &str,
 ) -> Vec<ActionItem> {
-    Vec::new()
+    match model::shipped() {
+        Some(m) => extract_with(conv, lang, reference, time_zone, m),
+        None => Vec::new(),
+    }
+}
+
+/// [`extract`] with an explicit model (used by evaluation and cross-validation).
+pub fn extract_with(
+    conv: &Conversation,
+    lang: &str,
+    reference: Option<DateTime<FixedOffset>>,
+    time_zone: &str,
+    models: &ModelFile,
+) -> Vec<ActionItem> {
+    let lang = effective_language(lang);
+    let (f, margins, style) = score(conv, lang, models);
+    let (m, _) = model_for(models, lang);
+    let op = m.operating(style);
+    let names = owner::speaker_names(conv);
+    let g = grammar(lang);
+    let mut toks = Tokens::default();
+    let mut items: Vec<(usize, ActionItem)> = Vec::new();
+    for (i, u) in f.units.iter().enumerate() {
+        if margins[i] < op.threshold {
+            continue;
+        }
+        let seg = &conv.segments[u.segment];
+        tokenize(&seg.text, lang, &mut toks);
+        let in_unit: Vec<usize> = (0..toks.len())
+            .filter(|&k| toks.list[k].start >= u.start_char && toks.list[k].end <= u.end_char)
+            .collect();
+        let words: Vec<&str> = in_unit.iter().map(|&k| toks.word(k)).collect();
+        let (owner, state) = owner::owner_and_state(&f, i, &words, &names);
+        let action_type = in_unit
+            .iter()
+            .filter(|&&k| toks.list[k].start >= u.anchor_char)
+            .find_map(|&k| g.verb(toks.list[k].hash))
+            .or(u.verb)
+            .map(|k| k.action_type())
+            .unwrap_or(ActionType::Task);
+        let due = due::find(&seg.text, &toks, &in_unit, lang, reference, time_zone);
+        let text = item_text(&seg.text, &toks, &in_unit, u.anchor_char);
+        let confidence = (op.confidence(margins[i]) * 1000.0).round() / 1000.0;
+        let evidence = Evidence {
+            segment_id: seg.id.clone(),
+            start_char: u.start_char as i64,
+            end_char: u.end_char as i64,
+        };
+        // A speech unit that continues the previous item of the same speaker is merged.
+        if let Some((pi, prev)) = items.last_mut() {
+            let pu = &f.units[*pi];
+            if !f.written && *pi + 1 == i && pu.speaker == u.speaker && u.cues & CORE == 0 {
+                prev.evidence.push(evidence);
+                if prev.due.is_none() {
+                    prev.due = due;
+                }
+                let joined = format!("{} {}", prev.text, text.trim_start_matches(char::is_uppercase));
+                prev.text = cap_text(&joined);
+                prev.confidence = prev.confidence.max(confidence);
+                *pi = i;
+                continue;
+            }
+        }
+        items.push((
+            i,
+            ActionItem {
+                text,
+                evidence: vec![evidence],
+                owner,
+                due,
+                action_type,
+                state,
+                confidence,
+                language: lang.to_string(),
+            },
+        ));
+    }
+    items.into_iter().map(|(_, it)| it).collect()
+}
+
+/// Readable item text: the unit's words from the anchor on, in their original spelling,
+/// without fragments, fillers or repetitions, first letter upper-cased.
+fn item_text(text: &str, toks: &Tokens, in_unit: &[usize], anchor: u32) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let from: Vec<usize> = in_unit.iter().copied().filter(|&k| toks.list[k].start >= anchor).collect();
+    let list = if from.len() >= 2 { &from[..] } else { in_unit };
+    for &k in list {
+        let t = &toks.list[k];
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(chars[t.start as usize..t.end as usize].iter().map(|&c| if c == '’' { '\'' } else { c }));
+    }
+    let out = out.replace("o_k", "OK").replace('_', " ");
+    cap_text(&out)
+}
+
+fn cap_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    if let Some(c) = chars.next() {
+        out.extend(c.to_uppercase());
+    }
+    let mut n = 1;
+    for c in chars {
+        if n >= MAX_TEXT_CHARS {
+            if let Some(sp) = out.rfind(' ') {
+                out.truncate(sp);
+            }
+            out.push('…');
+            return out;
+        }
+        out.push(c);
+        n += 1;
+    }
+    out
+}
+
+/// Whether a unit has the cue (used by tests and docs).
+pub fn unit_has(f: &ConvFeatures, i: usize, c: Cue) -> bool {
+    f.units.get(i).is_some_and(|u| u.has(c))
 }

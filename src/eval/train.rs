@@ -1,0 +1,140 @@
+//! Training of the action-item models from labelled files, with thresholds and calibration
+//! chosen on out-of-fold scores (so the operating point is not fitted on the data it was
+//! trained on). Folds are by group (meeting, or sentence), assigned round-robin over the
+//! sorted group names: deterministic.
+
+use super::data::Labelled;
+use crate::extract::action_items::effective_language;
+use crate::extract::action_items::features::{featurize, ConvFeatures, Scratch};
+use crate::extract::action_items::model::{
+    best_threshold, platt, train, Example, LinearModel, ModelFile, Operating, Style, TrainParams, MODEL_FORMAT,
+};
+use crate::extract::action_items::features::HASH_BITS;
+use std::collections::BTreeMap;
+
+/// A labelled conversation with its features computed for both models.
+#[derive(Debug)]
+pub struct Doc {
+    /// Cross-validation group.
+    pub group: String,
+    /// Source dataset index.
+    pub dataset: usize,
+    /// Features with English n-grams (English documents only; otherwise same as `uni`).
+    pub en: ConvFeatures,
+    /// Cue and context features only.
+    pub uni: ConvFeatures,
+    /// Per segment labels.
+    pub labels: Vec<bool>,
+    /// Style.
+    pub style: Style,
+}
+
+/// Computes the features of labelled conversations.
+pub fn prepare(sets: &[(usize, &Labelled)]) -> Vec<Doc> {
+    let mut scratch = Scratch::default();
+    sets.iter()
+        .map(|&(dataset, l)| {
+            let lang = effective_language(&l.lang);
+            let en = featurize(&l.conv, lang, lang == "en", &mut scratch);
+            let uni = featurize(&l.conv, lang, false, &mut scratch);
+            let style = if uni.written { Style::Written } else { Style::Speech };
+            Doc { group: l.group.clone(), dataset, en, uni, labels: l.labels.clone(), style }
+        })
+        .collect()
+}
+
+/// Fold of each document for `k` folds: groups sorted by name, dealt round-robin.
+pub fn folds(docs: &[Doc], k: usize) -> Vec<usize> {
+    let mut groups: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in docs {
+        groups.entry(d.group.as_str()).or_insert(0);
+    }
+    for (i, v) in groups.values_mut().enumerate() {
+        *v = i % k.max(1);
+    }
+    docs.iter().map(|d| groups[d.group.as_str()]).collect()
+}
+
+fn examples<'a>(docs: &[&'a Doc], en: bool) -> Vec<Example<'a>> {
+    let mut out = Vec::new();
+    for d in docs {
+        let f = if en { &d.en } else { &d.uni };
+        for (i, u) in f.units.iter().enumerate() {
+            let label = d.labels.get(u.segment).copied().unwrap_or(false);
+            out.push(Example { feats: f.unit_feats(i), label });
+        }
+    }
+    out
+}
+
+/// Segment-level scores (max over the segment's units; segments without units are skipped)
+/// and labels, per style.
+fn segment_scores(doc: &Doc, en: bool, w: &[f32], out: &mut [(Vec<f32>, Vec<bool>); 2]) {
+    let f = if en { &doc.en } else { &doc.uni };
+    let mut best: BTreeMap<usize, f32> = BTreeMap::new();
+    for (i, u) in f.units.iter().enumerate() {
+        let m: f32 = f.unit_feats(i).iter().map(|&x| w[x as usize]).sum();
+        let e = best.entry(u.segment).or_insert(f32::NEG_INFINITY);
+        *e = e.max(m);
+    }
+    let slot = match doc.style {
+        Style::Speech => 0,
+        Style::Written => 1,
+    };
+    for (s, m) in best {
+        out[slot].0.push(m);
+        out[slot].1.push(doc.labels.get(s).copied().unwrap_or(false));
+    }
+}
+
+/// Trains one model variant (`en` with n-grams or universal) with operating points chosen on
+/// `inner_k`-fold out-of-fold scores.
+pub fn fit_variant(docs: &[&Doc], en: bool, p: &TrainParams, inner_k: usize) -> LinearModel {
+    let mut oof: [(Vec<f32>, Vec<bool>); 2] = [(Vec::new(), Vec::new()), (Vec::new(), Vec::new())];
+    if inner_k >= 2 {
+        let owned: Vec<&Doc> = docs.to_vec();
+        let mut groups: BTreeMap<&str, usize> = BTreeMap::new();
+        for d in &owned {
+            groups.entry(d.group.as_str()).or_insert(0);
+        }
+        for (i, v) in groups.values_mut().enumerate() {
+            *v = i % inner_k;
+        }
+        for k in 0..inner_k {
+            let train_docs: Vec<&Doc> = owned.iter().copied().filter(|d| groups[d.group.as_str()] != k).collect();
+            let w = train(&examples(&train_docs, en), p);
+            for d in owned.iter().filter(|d| groups[d.group.as_str()] == k) {
+                segment_scores(d, en, &w, &mut oof);
+            }
+        }
+    }
+    let w = train(&examples(docs, en), p);
+    let op = |s: &(Vec<f32>, Vec<bool>)| {
+        if s.0.is_empty() {
+            return Operating { threshold: 0.0, a: 1.0, b: 0.0 };
+        }
+        let (t, _) = best_threshold(&s.0, &s.1);
+        let t = if t.is_finite() { t } else { 1e9 };
+        let (a, b) = platt(&s.0, &s.1);
+        Operating { threshold: t, a, b }
+    };
+    let speech = op(&oof[0]);
+    let mut written = op(&oof[1]);
+    if oof[1].0.is_empty() {
+        // No written training text: use the speech operating point.
+        written = speech;
+    }
+    let speech = if oof[0].0.is_empty() { written } else { speech };
+    LinearModel::from_dense(w, speech, written)
+}
+
+/// Trains both models.
+pub fn fit(docs: &[&Doc], p: &TrainParams, inner_k: usize, trained_on: Vec<String>) -> ModelFile {
+    ModelFile {
+        format: MODEL_FORMAT,
+        hash_bits: HASH_BITS,
+        trained_on,
+        en: fit_variant(docs, true, p, inner_k),
+        universal: fit_variant(docs, false, p, inner_k),
+    }
+}

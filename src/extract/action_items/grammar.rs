@@ -1,0 +1,361 @@
+//! Per-language cue grammars: surface phrases ("I'll", "je vais", "ich werde", "voy a") mapped
+//! to language-independent [`Cue`]s, and action verbs mapped to an [`ActionType`].
+//!
+//! A grammar is a list of phrases. A phrase is words separated by spaces; a slot may list
+//! alternatives with `|` (`"can|could|would you"`); several phrases may share one entry,
+//! separated by `;` (`"demain ; après demain"`). Words are written lower-case as the tokenizer
+//! produces them (French `j'` elisions are separate words). While matching, up to two
+//! per-language adverbs ("just", "aussi", "dann", "también") may sit between the words of a
+//! phrase. Phrases are compiled once into a trie keyed by word hash.
+
+use super::tokens::{fnv1a, Tokens};
+use crate::insight::ActionType;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Language-independent cue classes. The same cue in every language feeds the same model
+/// feature, so extraction in French or German is native, not translated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Cue {
+    /// First-person singular commitment: "I'll", "je vais", "ich werde", "voy a".
+    CommitSelf = 0,
+    /// First-person plural plan: "we'll", "on va", "wir werden", "vamos a".
+    CommitGroup,
+    /// Request to the listener: "can you", "pourriez-vous", "könnten Sie", "¿puedes".
+    Request,
+    /// Directive to the listener: "you should", "tu dois", "du solltest", "debes".
+    Directive,
+    /// Obligation: "we need to", "il faut", "wir müssen", "hay que".
+    Obligation,
+    /// Suggestion: "let's", "why don't we", "on pourrait", "lass uns", "podríamos".
+    Suggest,
+    /// Wish or intention: "I'd like to", "je voudrais", "ich möchte", "quiero".
+    Want,
+    /// Attempt: "try to", "essayer de", "versuchen".
+    Try,
+    /// Plan words: "the plan is", "next step", "action item", "prochaine étape".
+    Plan,
+    /// Stated time ahead: "tomorrow", "next week", "by Friday", "demain", "morgen".
+    TimeAhead,
+    /// Past: "did", "yesterday", "last week", "hier", "gestern", "ayer".
+    Past,
+    /// Reported speech: "he said", "il a dit", "er sagte", "dijo".
+    Reported,
+    /// Negation: "not", "pas", "nicht", "no".
+    Negation,
+    /// Hedge: "maybe", "peut-être", "vielleicht", "quizás".
+    Hedge,
+    /// Question opener: "did you", "est-ce que", "hast du", "¿has".
+    QuestionStart,
+    /// Acknowledgement: "ok", "sure", "d'accord", "einverstanden", "vale".
+    Ack,
+    /// Thanks: "thanks", "merci", "danke", "gracias".
+    Thanks,
+    /// Condition: "if", "si", "wenn", "falls".
+    Conditional,
+    /// First-person singular pronoun.
+    FirstSg,
+    /// First-person plural pronoun.
+    FirstPl,
+    /// Second-person pronoun.
+    SecondPerson,
+    /// Politeness marker: "please", "s'il vous plaît", "bitte", "por favor".
+    Please,
+    /// Offer: "shall I", "do you want me to", "voulez-vous que je", "soll ich".
+    Offer,
+    /// Acceptance of a task: "I'll do it", "je m'en occupe", "mach ich", "me encargo".
+    Accept,
+}
+
+/// Number of [`Cue`] variants.
+pub const CUE_COUNT: usize = 24;
+
+impl Cue {
+    /// Every cue, in discriminant order.
+    pub const ALL: [Cue; CUE_COUNT] = [
+        Cue::CommitSelf,
+        Cue::CommitGroup,
+        Cue::Request,
+        Cue::Directive,
+        Cue::Obligation,
+        Cue::Suggest,
+        Cue::Want,
+        Cue::Try,
+        Cue::Plan,
+        Cue::TimeAhead,
+        Cue::Past,
+        Cue::Reported,
+        Cue::Negation,
+        Cue::Hedge,
+        Cue::QuestionStart,
+        Cue::Ack,
+        Cue::Thanks,
+        Cue::Conditional,
+        Cue::FirstSg,
+        Cue::FirstPl,
+        Cue::SecondPerson,
+        Cue::Please,
+        Cue::Offer,
+        Cue::Accept,
+    ];
+
+    /// Stable short name used in feature names and docs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cue::CommitSelf => "commit_self",
+            Cue::CommitGroup => "commit_group",
+            Cue::Request => "request",
+            Cue::Directive => "directive",
+            Cue::Obligation => "obligation",
+            Cue::Suggest => "suggest",
+            Cue::Want => "want",
+            Cue::Try => "try",
+            Cue::Plan => "plan",
+            Cue::TimeAhead => "time_ahead",
+            Cue::Past => "past",
+            Cue::Reported => "reported",
+            Cue::Negation => "negation",
+            Cue::Hedge => "hedge",
+            Cue::QuestionStart => "question_start",
+            Cue::Ack => "ack",
+            Cue::Thanks => "thanks",
+            Cue::Conditional => "conditional",
+            Cue::FirstSg => "first_sg",
+            Cue::FirstPl => "first_pl",
+            Cue::SecondPerson => "second_person",
+            Cue::Please => "please",
+            Cue::Offer => "offer",
+            Cue::Accept => "accept",
+        }
+    }
+
+    /// Bit of this cue in a [`CueSet`].
+    pub fn bit(self) -> u32 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of cues as a bit mask.
+pub type CueSet = u32;
+
+/// What kind of action a verb names; `Generic` verbs make a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerbKind {
+    /// Calling: "call", "appeler", "anrufen", "llamar".
+    Call,
+    /// Writing or sending: "email", "send", "envoyer", "schicken", "enviar".
+    Email,
+    /// Meeting: "meet", "schedule", "réunion", "Termin", "reunión".
+    Meeting,
+    /// Any other work verb: "check", "fix", "prepare", "vérifier", "prüfen", "revisar".
+    Generic,
+}
+
+impl VerbKind {
+    /// The action type this verb gives an item.
+    pub fn action_type(self) -> ActionType {
+        match self {
+            VerbKind::Call => ActionType::Call,
+            VerbKind::Email => ActionType::Email,
+            VerbKind::Meeting => ActionType::Meeting,
+            VerbKind::Generic => ActionType::Task,
+        }
+    }
+}
+
+/// The source of one language's grammar.
+pub struct GrammarSource {
+    /// ISO 639-1 code.
+    pub lang: &'static str,
+    /// Phrases and the cue each signals.
+    pub phrases: &'static [(&'static str, Cue)],
+    /// Action verbs (all forms that matter: infinitive, imperative, 1st person) and nouns that
+    /// name an action ("email", "meeting").
+    pub verbs: &'static [(&'static str, VerbKind)],
+    /// Adverbs allowed inside a phrase ("just", "aussi").
+    pub skippable: &'static [&'static str],
+}
+
+/// A cue found in a token sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CueMatch {
+    /// The cue.
+    pub cue: Cue,
+    /// First token index.
+    pub first: usize,
+    /// Last token index (inclusive).
+    pub last: usize,
+}
+
+/// A compiled grammar.
+#[derive(Debug)]
+pub struct Grammar {
+    /// ISO 639-1 code.
+    pub lang: &'static str,
+    edges: HashMap<(u32, u64), u32>,
+    ends: Vec<Vec<Cue>>,
+    verbs: HashMap<u64, VerbKind>,
+    skippable: Vec<u64>,
+}
+
+impl Grammar {
+    /// Compiles a grammar source.
+    pub fn compile(src: &GrammarSource) -> Grammar {
+        let mut g = Grammar {
+            lang: src.lang,
+            edges: HashMap::new(),
+            ends: vec![Vec::new()],
+            verbs: HashMap::new(),
+            skippable: src.skippable.iter().map(|w| fnv1a(w.as_bytes())).collect(),
+        };
+        for &(phrases, cue) in src.phrases {
+            for phrase in phrases.split(';') {
+                g.add(phrase, cue);
+            }
+        }
+        for &(w, kind) in src.verbs {
+            g.verbs.entry(fnv1a(w.as_bytes())).or_insert(kind);
+        }
+        g
+    }
+
+    fn add(&mut self, phrase: &str, cue: Cue) {
+        let g = self;
+        {
+            let slots: Vec<Vec<&str>> = phrase.split_whitespace().map(|s| s.split('|').collect()).collect();
+            let mut frontier = vec![0u32];
+            for slot in &slots {
+                let mut next = Vec::new();
+                for &node in &frontier {
+                    for w in slot {
+                        let key = (node, fnv1a(w.as_bytes()));
+                        let child = match g.edges.get(&key) {
+                            Some(&c) => c,
+                            None => {
+                                g.ends.push(Vec::new());
+                                let c = (g.ends.len() - 1) as u32;
+                                g.edges.insert(key, c);
+                                c
+                            }
+                        };
+                        if !next.contains(&child) {
+                            next.push(child);
+                        }
+                    }
+                }
+                frontier = next;
+            }
+            for node in frontier {
+                let e = &mut g.ends[node as usize];
+                if !e.contains(&cue) {
+                    e.push(cue);
+                }
+            }
+        }
+    }
+
+    /// The verb kind of a token hash, if it is an action verb.
+    pub fn verb(&self, hash: u64) -> Option<VerbKind> {
+        self.verbs.get(&hash).copied()
+    }
+
+    /// Appends every cue match of `toks[from..to]` to `out`, in order of first token. Matches
+    /// never cross a sentence boundary.
+    pub fn find(&self, toks: &Tokens, from: usize, to: usize, out: &mut Vec<CueMatch>) {
+        for start in from..to {
+            let mut node = 0u32;
+            let mut i = start;
+            let sentence = toks.list[start].sentence;
+            let mut skipped = 0;
+            while i < to && toks.list[i].sentence == sentence {
+                let h = toks.list[i].hash;
+                match self.edges.get(&(node, h)) {
+                    Some(&child) => {
+                        node = child;
+                        for &cue in &self.ends[node as usize] {
+                            out.push(CueMatch { cue, first: start, last: i });
+                        }
+                        i += 1;
+                    }
+                    None if node != 0 && skipped < 2 && self.skippable.contains(&h) => {
+                        skipped += 1;
+                        i += 1;
+                    }
+                    None => break,
+                }
+            }
+        }
+    }
+}
+
+/// The compiled grammar for `lang`; English for unsupported languages.
+pub fn grammar(lang: &str) -> &'static Grammar {
+    static CELLS: [OnceLock<Grammar>; 7] = [
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+        OnceLock::new(),
+    ];
+    let (i, src) = match lang {
+        "fr" => (1, &super::lang_fr::SOURCE),
+        "de" => (2, &super::lang_de::SOURCE),
+        "es" => (3, &super::lang_es::SOURCE),
+        "pt" => (4, &super::lang_pt::SOURCE),
+        "it" => (5, &super::lang_it::SOURCE),
+        "nl" => (6, &super::lang_nl::SOURCE),
+        _ => (0, &super::lang_en::SOURCE),
+    };
+    CELLS[i].get_or_init(|| Grammar::compile(src))
+}
+
+/// Whether `lang` has its own grammar (others fall back to English).
+pub fn supported(lang: &str) -> bool {
+    matches!(lang, "en" | "fr" | "de" | "es" | "pt" | "it" | "nl")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tokens::tokenize;
+    use super::*;
+
+    fn cues(text: &str, lang: &str) -> Vec<Cue> {
+        let mut t = Tokens::default();
+        tokenize(text, lang, &mut t);
+        let mut m = Vec::new();
+        grammar(lang).find(&t, 0, t.len(), &mut m);
+        let mut c: Vec<Cue> = m.into_iter().map(|m| m.cue).collect();
+        c.sort();
+        c.dedup();
+        c
+    }
+
+    #[test]
+    fn phrases_match_with_alternatives_and_adverbs() {
+        assert!(cues("i'll just send it", "en").contains(&Cue::CommitSelf));
+        assert!(cues("could you send me the deck", "en").contains(&Cue::Request));
+        assert!(cues("we really need to fix it", "en").contains(&Cue::Obligation));
+        assert!(cues("je vais vous envoyer le devis", "fr").contains(&Cue::CommitSelf));
+        assert!(cues("Il faut qu'on en parle", "fr").contains(&Cue::Obligation));
+        assert!(cues("ich werde das prüfen", "de").contains(&Cue::CommitSelf));
+        assert!(cues("wir müssen das klären", "de").contains(&Cue::Obligation));
+        assert!(cues("voy a llamar al cliente", "es").contains(&Cue::CommitSelf));
+        assert!(cues("hay que revisar el contrato", "es").contains(&Cue::Obligation));
+    }
+
+    #[test]
+    fn every_language_compiles_and_has_verbs() {
+        for lang in ["en", "fr", "de", "es", "pt", "it", "nl"] {
+            let g = grammar(lang);
+            assert_eq!(g.lang, lang);
+            assert!(g.verbs.len() > 10, "{lang} has too few verbs");
+            assert!(g.edges.len() > 30, "{lang} has too few phrases");
+        }
+        assert!(supported("nl"));
+        assert!(!supported("ja"));
+        assert_eq!(grammar("ja").lang, "en");
+    }
+}
