@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod eval;
 pub mod events;
 pub mod extract;
 pub mod insight;
