@@ -69,7 +69,9 @@ fn monologues(sorted: &[Timed], speakers: usize) -> Vec<Option<i64>> {
     for t in sorted {
         match run {
             Some((sp, first, last)) if sp == t.speaker => run = Some((sp, first, last.max(t.end))),
-            Some(_) if t.backchannel => {}
+            // Another speaker's backchannel does not break the run; it is a (short) run of its
+            // own speaker.
+            Some(_) if t.backchannel => close((t.speaker, t.start, t.end), &mut best),
             Some(r) => {
                 close(r, &mut best);
                 run = Some((t.speaker, t.start, t.end));

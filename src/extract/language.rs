@@ -67,32 +67,58 @@ pub fn unknown() -> LanguageReport {
     LanguageReport { code: None, confidence: 0.0, source: LanguageSource::Unknown, speakers: Vec::new() }
 }
 
-/// Joins up to `budget` bytes of the texts, taking whole texts spread evenly over the list.
-fn sample<'a>(texts: &[&'a str], budget: usize) -> String {
+/// Texts are detected in chunks of about this many bytes, and the chunks vote.
+pub const CHUNK_BYTES: usize = 150;
+
+/// Chunks of up to about [`CHUNK_BYTES`] bytes made of whole texts, at most `budget` bytes in
+/// all, taken evenly over the list so the sample covers the whole conversation.
+fn chunks(texts: &[&str], budget: usize) -> Vec<String> {
     let total: usize = texts.iter().map(|t| t.len() + 1).sum();
-    let mut out = String::with_capacity(budget.min(total));
-    if total <= budget {
-        for t in texts {
-            out.push_str(t);
-            out.push(' ');
-        }
-        return out;
-    }
-    // Take every k-th text so the sample covers the whole conversation.
-    let step = total.div_ceil(budget).max(1);
+    let step = total.div_ceil(budget.max(1)).max(1);
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut used = 0;
     for t in texts.iter().step_by(step) {
-        if out.len() + t.len() + 1 > budget {
+        if used + t.len() + 1 > budget && used > 0 {
             break;
         }
-        out.push_str(t);
-        out.push(' ');
+        used += t.len() + 1;
+        current.push_str(t);
+        current.push(' ');
+        if current.len() >= CHUNK_BYTES {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.trim().is_empty() {
+        out.push(current);
     }
     out
 }
 
-fn detect_text(text: &str) -> Option<(&'static str, f64)> {
-    let info = detector().detect(text)?;
-    Some((iso639_1(info.lang())?, info.confidence()))
+/// Detects each chunk and lets them vote with weight `bytes × confidence`. Returns the winner
+/// and its weight over the bytes of all chunks (so both disagreement and uncertainty lower it).
+fn detect_texts(texts: &[&str], budget: usize) -> Option<(&'static str, f64)> {
+    let mut votes: Vec<(&'static str, f64)> = Vec::new();
+    let mut total = 0.0;
+    for chunk in chunks(texts, budget) {
+        let bytes = chunk.len() as f64;
+        total += bytes;
+        if let Some(info) = detector().detect(&chunk) {
+            if let Some(code) = iso639_1(info.lang()) {
+                let w = bytes * info.confidence();
+                match votes.iter_mut().find(|(c, _)| *c == code) {
+                    Some(v) => v.1 += w,
+                    None => votes.push((code, w)),
+                }
+            }
+        }
+    }
+    // Highest weight wins; ties go to the language listed first in LANGS (deterministic).
+    let rank = |c: &str| LANGS.iter().position(|(_, x)| *x == c).unwrap_or(usize::MAX);
+    let (code, w) = votes
+        .into_iter()
+        .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| rank(b.0).cmp(&rank(a.0))))?;
+    (total > 0.0 && w > 0.0).then(|| (code, ((w / total) * 10_000.0).round() / 10_000.0))
 }
 
 /// The conversation's language: the publisher's (conversation, else the segments' when they
@@ -107,10 +133,10 @@ pub fn detect(conv: &Conversation) -> LanguageReport {
     let texts: Vec<&str> = conv.segments.iter().map(|s| s.text.as_str()).filter(|t| !t.trim().is_empty()).collect();
     let mut report = match given {
         Some(code) => LanguageReport { code: Some(code), confidence: 1.0, source: LanguageSource::Given, speakers: Vec::new() },
-        None => match detect_text(&sample(&texts, SAMPLE_BYTES)) {
+        None => match detect_texts(&texts, SAMPLE_BYTES) {
             Some((code, conf)) => LanguageReport {
                 code: Some(code.to_string()),
-                confidence: (conf * 10_000.0).round() / 10_000.0,
+                confidence: conf,
                 source: LanguageSource::Detected,
                 speakers: Vec::new(),
             },
@@ -128,12 +154,12 @@ pub fn detect(conv: &Conversation) -> LanguageReport {
             if texts.iter().map(|t| t.len()).sum::<usize>() < SPEAKER_MIN_BYTES {
                 continue;
             }
-            if let Some((code, conf)) = detect_text(&sample(&texts, SPEAKER_SAMPLE_BYTES)) {
+            if let Some((code, conf)) = detect_texts(&texts, SPEAKER_SAMPLE_BYTES) {
                 if conf >= SPEAKER_MIN_CONFIDENCE && report.code.as_deref() != Some(code) {
                     report.speakers.push(SpeakerLanguage {
                         speaker: speaker.to_string(),
                         code: code.to_string(),
-                        confidence: (conf * 10_000.0).round() / 10_000.0,
+                        confidence: conf,
                     });
                 }
             }
@@ -187,7 +213,7 @@ mod tests {
     fn speaker_in_another_language_is_listed() {
         let en = "we need to send the revised proposal to the customer before the end of the week and then we will schedule a call with their procurement team to discuss the contract terms and the price";
         let de = "wir müssen dem Kunden das überarbeitete Angebot bis Ende der Woche schicken und dann vereinbaren wir einen Termin mit dem Einkauf, um die Vertragsbedingungen und den Preis zu besprechen";
-        let r = detect(&conv(None, &[("a", en), ("b", de), ("a", en)]));
+        let r = detect(&conv(None, &[("a", en), ("b", de), ("a", en), ("b", de)]));
         assert_eq!(r.code.as_deref(), Some("en"));
         assert_eq!(r.speakers.len(), 1);
         assert_eq!(r.speakers[0].speaker, "b");

@@ -186,3 +186,76 @@ mod tests {
         assert!(!client_too_old(None, "1.0.9"));
     }
 }
+
+#[cfg(test)]
+mod property_tests {
+    use super::*;
+    use crate::model::{Segment, Side};
+    use proptest::prelude::*;
+
+    fn arb_conversation() -> impl Strategy<Value = Conversation> {
+        let seg = (
+            0usize..3,
+            proptest::option::of(-5_000i64..50_000),
+            proptest::option::of(-5_000i64..50_000),
+            "[a-zA-Zéà ?.!,']{0,60}",
+        )
+            .prop_map(|(sp, start, end, text)| Segment {
+                speaker: format!("sp{sp}"),
+                side: [Side::Internal, Side::External, Side::Unknown][sp],
+                start_ms: start,
+                end_ms: end,
+                text,
+                ..Segment::default()
+            });
+        (proptest::collection::vec(seg, 0..25), proptest::option::of("[0-9]\\.[0-9]\\.[0-9]{1,2}")).prop_map(
+            |(segments, client_version)| Conversation {
+                id: "c".into(),
+                tenant_id: "t".into(),
+                client_version,
+                segments: segments
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, mut s)| {
+                        s.id = i.to_string();
+                        s
+                    })
+                    .collect(),
+                ..Conversation::default()
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn analyse_never_panics_and_is_byte_identical(conv in arb_conversation(), min_chars in 0usize..200) {
+            let settings = Settings { min_summary_chars: min_chars, ..Settings::default() };
+            let ctx = ExtractContext { settings: &settings, tenant: None, finalised_by: FinalisedBy::File, reference_time: None };
+            let a = serde_json::to_vec(&analyse(&conv, &ctx)).unwrap();
+            let b = serde_json::to_vec(&analyse(&conv, &ctx)).unwrap();
+            prop_assert_eq!(a, b);
+        }
+    }
+
+    #[test]
+    fn old_client_is_skipped_and_short_content_is_partial() {
+        let settings = Settings::default();
+        let ctx = ExtractContext { settings: &settings, tenant: None, finalised_by: FinalisedBy::File, reference_time: None };
+        let mut conv = Conversation {
+            id: "c".into(),
+            client_version: Some("1.0.8".into()),
+            segments: vec![Segment { id: "0".into(), speaker: "a".into(), start_ms: Some(0), end_ms: Some(1000), text: "I will send the offer tomorrow.".into(), ..Segment::default() }],
+            ..Conversation::default()
+        };
+        let skipped = analyse(&conv, &ctx);
+        assert_eq!(skipped.outcome, Outcome::Skipped);
+        assert_eq!(skipped.skip_reasons, vec![SkipReason::ClientVersion]);
+        assert!(skipped.kpis.is_none());
+        conv.client_version = Some("1.0.9".into());
+        let short = analyse(&conv, &ctx);
+        assert_eq!(short.outcome, Outcome::Partial);
+        assert_eq!(short.skip_reasons, vec![SkipReason::ShortContent]);
+        assert!(short.kpis.is_some(), "short content still gets KPIs");
+        assert!(short.action_items.is_empty());
+    }
+}
