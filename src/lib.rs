@@ -12,4 +12,5 @@ pub mod extract;
 pub mod insight;
 pub mod metrics;
 pub mod model;
+pub mod schema;
 pub mod tenant;

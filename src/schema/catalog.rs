@@ -1,0 +1,212 @@
+//! The contract's Avro schemas, compiled into the binary from `schemas/*.avsc`, parsed and
+//! fingerprinted once per process.
+
+use super::resolve::SchemaNames;
+use super::SchemaError;
+use apache_avro::rabin::Rabin;
+use apache_avro::{GenericSingleObjectReader, Schema};
+use std::sync::OnceLock;
+
+/// Largest string, byte array or collection length apache-avro may allocate for while
+/// decoding a schema that is not the current one (16 MiB). Kafka's default record size limit
+/// is 1 MiB, so no valid record comes near it; a corrupt length prefix fails fast instead of
+/// reserving gigabytes. Set once per process, before the first decode.
+pub const MAX_AVRO_ALLOCATION_BYTES: usize = 16 * 1024 * 1024;
+
+/// The record types of the contract, one per `.avsc` file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RecordKind {
+    /// `TranscriptEvent` (`schemas/transcript_event.avsc`).
+    TranscriptEvent,
+    /// `MeetingInsight`, the Rust `Insight` (`schemas/meeting_insight.avsc`).
+    MeetingInsight,
+    /// `InteractionTelemetry` (`schemas/interaction_telemetry.avsc`).
+    InteractionTelemetry,
+    /// `DeadLetter` (`schemas/dead_letter.avsc`).
+    DeadLetter,
+    /// `TenantConfig` (`schemas/tenant_config.avsc`).
+    TenantConfig,
+    /// `ErasureRequest` (`schemas/erasure_request.avsc`).
+    ErasureRequest,
+}
+
+impl RecordKind {
+    /// Every record kind, in a fixed order.
+    pub const ALL: [RecordKind; 6] = [
+        RecordKind::TranscriptEvent,
+        RecordKind::MeetingInsight,
+        RecordKind::InteractionTelemetry,
+        RecordKind::DeadLetter,
+        RecordKind::TenantConfig,
+        RecordKind::ErasureRequest,
+    ];
+
+    /// The schema file's stem (`transcript_event`, `meeting_insight`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::TranscriptEvent => "transcript_event",
+            RecordKind::MeetingInsight => "meeting_insight",
+            RecordKind::InteractionTelemetry => "interaction_telemetry",
+            RecordKind::DeadLetter => "dead_letter",
+            RecordKind::TenantConfig => "tenant_config",
+            RecordKind::ErasureRequest => "erasure_request",
+        }
+    }
+
+    /// The schema's JSON text, as shipped in `schemas/`.
+    pub fn schema_json(self) -> &'static str {
+        match self {
+            RecordKind::TranscriptEvent => include_str!("../../schemas/transcript_event.avsc"),
+            RecordKind::MeetingInsight => include_str!("../../schemas/meeting_insight.avsc"),
+            RecordKind::InteractionTelemetry => {
+                include_str!("../../schemas/interaction_telemetry.avsc")
+            }
+            RecordKind::DeadLetter => include_str!("../../schemas/dead_letter.avsc"),
+            RecordKind::TenantConfig => include_str!("../../schemas/tenant_config.avsc"),
+            RecordKind::ErasureRequest => include_str!("../../schemas/erasure_request.avsc"),
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            RecordKind::TranscriptEvent => 0,
+            RecordKind::MeetingInsight => 1,
+            RecordKind::InteractionTelemetry => 2,
+            RecordKind::DeadLetter => 3,
+            RecordKind::TenantConfig => 4,
+            RecordKind::ErasureRequest => 5,
+        }
+    }
+}
+
+impl std::fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One parsed schema of the contract.
+pub struct SchemaEntry {
+    /// Which record.
+    pub kind: RecordKind,
+    /// The parsed schema.
+    pub schema: Schema,
+    /// CRC-64-AVRO (Rabin) fingerprint of the Parsing Canonical Form, as the single-object
+    /// header carries it (little-endian on the wire).
+    pub fingerprint: u64,
+    /// The schema JSON as shipped (what is registered with a schema registry).
+    pub json: &'static str,
+}
+
+/// The current version of every schema of the contract.
+pub struct Schemas {
+    entries: Vec<SchemaEntry>,
+    /// Named types of each entry's schema (same order).
+    names: Vec<SchemaNames>,
+}
+
+impl Schemas {
+    /// The schemas, parsed on first use and kept for the life of the process.
+    ///
+    /// Errors only if a shipped `.avsc` does not parse (a build defect the tests catch).
+    pub fn get() -> Result<&'static Schemas, SchemaError> {
+        static SCHEMAS: OnceLock<Result<Schemas, String>> = OnceLock::new();
+        SCHEMAS
+            .get_or_init(|| {
+                apache_avro::max_allocation_bytes(MAX_AVRO_ALLOCATION_BYTES);
+                Schemas::load()
+            })
+            .as_ref()
+            .map_err(|e| SchemaError::Config(e.clone()))
+    }
+
+    fn load() -> Result<Schemas, String> {
+        let mut entries = Vec::with_capacity(RecordKind::ALL.len());
+        let mut names = Vec::with_capacity(RecordKind::ALL.len());
+        for kind in RecordKind::ALL {
+            let json = kind.schema_json();
+            let schema = Schema::parse_str(json)
+                .map_err(|e| format!("schemas/{}.avsc does not parse: {e}", kind.name()))?;
+            let fingerprint = rabin_fingerprint(&schema);
+            names.push(SchemaNames::of(&schema));
+            entries.push(SchemaEntry {
+                kind,
+                schema,
+                fingerprint,
+                json,
+            });
+        }
+        Ok(Schemas { entries, names })
+    }
+
+    /// The entry of one record kind.
+    pub fn entry(&self, kind: RecordKind) -> &SchemaEntry {
+        &self.entries[kind.index()]
+    }
+
+    /// The parsed schema of one record kind.
+    pub fn schema(&self, kind: RecordKind) -> &Schema {
+        &self.entry(kind).schema
+    }
+
+    /// The Rabin fingerprint of one record kind's current schema.
+    pub fn fingerprint(&self, kind: RecordKind) -> u64 {
+        self.entry(kind).fingerprint
+    }
+
+    /// The named types of one record kind's schema.
+    pub(crate) fn names(&self, kind: RecordKind) -> &SchemaNames {
+        &self.names[kind.index()]
+    }
+
+    /// The record kind whose current schema has this fingerprint.
+    pub fn kind_of_fingerprint(&self, fingerprint: u64) -> Option<RecordKind> {
+        self.entries
+            .iter()
+            .find(|e| e.fingerprint == fingerprint)
+            .map(|e| e.kind)
+    }
+}
+
+/// CRC-64-AVRO fingerprint of a schema's Parsing Canonical Form, as a number (the
+/// single-object header holds its 8 bytes little-endian).
+pub fn rabin_fingerprint(schema: &Schema) -> u64 {
+    let fp = schema.fingerprint::<Rabin>();
+    let mut bytes = [0u8; 8];
+    for (dst, src) in bytes.iter_mut().zip(fp.bytes.iter()) {
+        *dst = *src;
+    }
+    u64::from_le_bytes(bytes)
+}
+
+/// A writer schema other than the current one (an older or newer version, or one fetched from
+/// a registry), with what is needed to decode its records and resolve them to the current
+/// schema.
+pub(crate) struct ForeignWriter {
+    /// Record kind it was registered for; `None` when unknown (fetched by id).
+    pub kind: Option<RecordKind>,
+    /// Reads header + body with the writer schema (names resolved once).
+    pub reader: GenericSingleObjectReader,
+    /// The writer schema.
+    pub schema: Schema,
+    /// Its named types.
+    pub names: SchemaNames,
+}
+
+impl ForeignWriter {
+    /// A decoder for records written with `schema` behind the header `header`.
+    pub fn new<H: apache_avro::headers::HeaderBuilder>(
+        kind: Option<RecordKind>,
+        schema: Schema,
+        header: H,
+    ) -> Result<ForeignWriter, apache_avro::Error> {
+        let names = SchemaNames::of(&schema);
+        let reader = GenericSingleObjectReader::new_with_header_builder(schema.clone(), header)?;
+        Ok(ForeignWriter {
+            kind,
+            reader,
+            schema,
+            names,
+        })
+    }
+}

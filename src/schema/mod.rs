@@ -1,0 +1,635 @@
+//! The Avro event contract (`schemas/*.avsc`, documented in `docs/contract.md`) and the codecs
+//! that put the contract's Rust types on the wire.
+//!
+//! Three encodings, chosen by configuration ([`Encoding`]):
+//! - `avro_single_object` (default): `C3 01`, the 8-byte little-endian CRC-64-AVRO (Rabin)
+//!   fingerprint of the writer schema, then the Avro binary body. No registry needed.
+//! - `confluent`: `00`, the 4-byte big-endian schema-registry id, then the Avro binary body;
+//!   schemas are registered under `<topic>-value` and looked up by id, ids cached in memory.
+//! - `json`: the serde JSON of the Rust types, for debugging.
+//!
+//! ```
+//! use debrief::events::{EventHeader, SegmentBody, TranscriptEvent, TranscriptPayload, topics};
+//! use debrief::schema::{Codec, Encoding};
+//!
+//! let codec = Codec::new(Encoding::AvroSingleObject, None).unwrap();
+//! let event = TranscriptEvent {
+//!     header: EventHeader { tenant_id: "acme".into(), ..Default::default() },
+//!     conversation_id: "c1".into(),
+//!     payload: TranscriptPayload::Segment(SegmentBody { text: "hello".into(), ..Default::default() }),
+//! };
+//! let bytes = codec.encode(topics::TRANSCRIPTS, &event).unwrap();
+//! assert_eq!(&bytes[..2], &[0xC3, 0x01]);
+//! assert_eq!(codec.decode::<TranscriptEvent>(&bytes).unwrap(), event);
+//! ```
+//!
+//! Decoding checks the length and the magic first, then looks the writer schema up (an
+//! unknown fingerprint or id is [`SchemaError::UnknownSchema`], never a panic). Records
+//! written with the current schema are read by a direct binary reader (no intermediate
+//! `Value`, no schema walk); records written with another version of a schema (accepted with
+//! [`Codec::accept_writer_schema`], or fetched from the registry) are decoded by apache-avro
+//! and resolved to the current schema.
+
+mod catalog;
+mod error;
+pub mod mapping;
+mod registry;
+mod resolve;
+
+pub use catalog::{rabin_fingerprint, RecordKind, SchemaEntry, Schemas, MAX_AVRO_ALLOCATION_BYTES};
+pub use error::SchemaError;
+pub use registry::RegistryClient;
+
+use crate::events::{DeadLetter, ErasureRequest, InteractionTelemetry, TranscriptEvent};
+use crate::insight::Insight;
+use crate::tenant::TenantConfig;
+use apache_avro::headers::{HeaderBuilder, RabinFingerprintHeader};
+use apache_avro::schema_compatibility::SchemaCompatibility;
+use apache_avro::Schema;
+use catalog::ForeignWriter;
+use mapping::{BinReader, FromAvro, ReadAvro, ReadError, ToAvro};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Read;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Magic of the Avro single-object encoding.
+pub const SINGLE_OBJECT_MAGIC: [u8; 2] = [0xC3, 0x01];
+/// Length of the single-object header: magic + 8-byte fingerprint.
+pub const SINGLE_OBJECT_HEADER_LEN: usize = 10;
+/// Magic byte of the Confluent wire format.
+pub const CONFLUENT_MAGIC: u8 = 0x00;
+/// Length of the Confluent header: magic + 4-byte schema id.
+pub const CONFLUENT_HEADER_LEN: usize = 5;
+/// Timeout of one schema-registry request.
+pub const REGISTRY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How records are put on the wire. Configuration value (serde): `avro_single_object`
+/// (default), `confluent`, `json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// Avro single-object encoding: `C3 01` + 8-byte LE Rabin fingerprint + Avro binary.
+    #[default]
+    AvroSingleObject,
+    /// Confluent wire format: `00` + 4-byte BE schema id + Avro binary; needs a registry.
+    Confluent,
+    /// serde JSON of the Rust types (debugging only: no schema id, no evolution rules).
+    Json,
+}
+
+/// A Rust type of the contract with its own schema: [`TranscriptEvent`], [`Insight`],
+/// [`InteractionTelemetry`], [`DeadLetter`], [`TenantConfig`], [`ErasureRequest`].
+pub trait ContractRecord:
+    ToAvro + FromAvro + ReadAvro + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// Which schema.
+    const KIND: RecordKind;
+}
+
+impl ContractRecord for TranscriptEvent {
+    const KIND: RecordKind = RecordKind::TranscriptEvent;
+}
+impl ContractRecord for Insight {
+    const KIND: RecordKind = RecordKind::MeetingInsight;
+}
+impl ContractRecord for InteractionTelemetry {
+    const KIND: RecordKind = RecordKind::InteractionTelemetry;
+}
+impl ContractRecord for DeadLetter {
+    const KIND: RecordKind = RecordKind::DeadLetter;
+}
+impl ContractRecord for TenantConfig {
+    const KIND: RecordKind = RecordKind::TenantConfig;
+}
+impl ContractRecord for ErasureRequest {
+    const KIND: RecordKind = RecordKind::ErasureRequest;
+}
+
+/// The registry subject of a topic's values: `<topic>-value` (TopicNameStrategy).
+pub fn subject_for_topic(topic: &str) -> String {
+    format!("{topic}-value")
+}
+
+/// A writer schema known by registry id.
+struct IdEntry {
+    /// Record kind when the schema is one of the current ones.
+    kind: Option<RecordKind>,
+    /// Decoder for a schema that is not a current one (resolved to the current schema).
+    foreign: Option<ForeignWriter>,
+}
+
+/// Registry client plus the in-memory caches (ids never change meaning in a registry).
+struct Registry {
+    client: RegistryClient,
+    subject_ids: RwLock<HashMap<(String, RecordKind), u32>>,
+    by_id: RwLock<HashMap<u32, Arc<IdEntry>>>,
+}
+
+impl Registry {
+    fn subject_id(&self, subject: &str, kind: RecordKind) -> Option<u32> {
+        let map = self.subject_ids.read().unwrap_or_else(|p| p.into_inner());
+        map.get(&(subject.to_owned(), kind)).copied()
+    }
+
+    fn entry(&self, id: u32) -> Option<Arc<IdEntry>> {
+        let map = self.by_id.read().unwrap_or_else(|p| p.into_inner());
+        map.get(&id).cloned()
+    }
+
+    fn insert(
+        &self,
+        subject: Option<(String, RecordKind)>,
+        id: u32,
+        entry: IdEntry,
+    ) -> Arc<IdEntry> {
+        if let Some(key) = subject {
+            self.subject_ids
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, id);
+        }
+        let mut map = self.by_id.write().unwrap_or_else(|p| p.into_inner());
+        map.entry(id).or_insert_with(|| Arc::new(entry)).clone()
+    }
+}
+
+/// The Confluent header `00` + id, so apache-avro's single-object reader can check it.
+struct ConfluentHeader(u32);
+
+impl HeaderBuilder for ConfluentHeader {
+    fn build_header(&self) -> Vec<u8> {
+        let mut h = Vec::with_capacity(CONFLUENT_HEADER_LEN);
+        h.push(CONFLUENT_MAGIC);
+        h.extend_from_slice(&self.0.to_be_bytes());
+        h
+    }
+}
+
+/// Encodes and decodes the contract's records in one [`Encoding`]. Build one at start-up
+/// and share it (`Arc<Codec>`): it is `Send + Sync`, schemas are parsed once per process, and
+/// the single-object and JSON paths never lock or allocate beyond the output.
+pub struct Codec {
+    encoding: Encoding,
+    schemas: &'static Schemas,
+    /// Extra single-object writer schemas (other versions), by fingerprint.
+    writers: HashMap<u64, ForeignWriter>,
+    /// Present for the Confluent encoding.
+    registry: Option<Registry>,
+}
+
+impl std::fmt::Debug for Codec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Codec")
+            .field("encoding", &self.encoding)
+            .field("extra_writer_schemas", &self.writers.len())
+            .field(
+                "registry",
+                &self.registry.as_ref().map(|r| r.client.base_url()),
+            )
+            .finish()
+    }
+}
+
+impl Codec {
+    /// A codec for `encoding`. The Confluent encoding needs `registry_url`
+    /// (`http://host:8081`); the others ignore it.
+    pub fn new(encoding: Encoding, registry_url: Option<&str>) -> Result<Codec, SchemaError> {
+        let schemas = Schemas::get()?;
+        let registry = match (encoding, registry_url) {
+            (Encoding::Confluent, Some(url)) => Some(Registry {
+                client: RegistryClient::new(url, REGISTRY_TIMEOUT)?,
+                subject_ids: RwLock::default(),
+                by_id: RwLock::default(),
+            }),
+            (Encoding::Confluent, None) => {
+                return Err(SchemaError::Config(
+                    "the confluent encoding needs a schema registry URL".into(),
+                ))
+            }
+            _ => None,
+        };
+        Ok(Codec {
+            encoding,
+            schemas,
+            writers: HashMap::new(),
+            registry,
+        })
+    }
+
+    /// The encoding this codec writes and expects.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Accepts records written with another version of `kind`'s schema (single-object
+    /// encoding): they are decoded with `schema_json` and resolved to the current schema
+    /// (new fields take their defaults, removed fields are dropped). Refused with
+    /// [`SchemaError::Config`] when the current schema cannot read data written with it.
+    /// Returns the writer schema's fingerprint.
+    pub fn accept_writer_schema(
+        &mut self,
+        kind: RecordKind,
+        schema_json: &str,
+    ) -> Result<u64, SchemaError> {
+        let schema = Schema::parse_str(schema_json).map_err(|e| {
+            SchemaError::Config(format!("writer schema for {kind} does not parse: {e}"))
+        })?;
+        let fingerprint = rabin_fingerprint(&schema);
+        if fingerprint == self.schemas.fingerprint(kind) {
+            return Ok(fingerprint);
+        }
+        SchemaCompatibility::can_read(&schema, self.schemas.schema(kind)).map_err(|e| {
+            SchemaError::Config(format!(
+                "the current {kind} schema cannot read this writer schema: {e}"
+            ))
+        })?;
+        let header = RabinFingerprintHeader::from_schema(&schema);
+        let writer = ForeignWriter::new(Some(kind), schema, header)
+            .map_err(|e| SchemaError::Config(format!("writer schema for {kind}: {e}")))?;
+        self.writers.insert(fingerprint, writer);
+        Ok(fingerprint)
+    }
+
+    /// Registers `kind`'s schema for `topic` with the registry (Confluent encoding) and caches
+    /// the id, so that the synchronous [`encode`](Codec::encode) works for that topic. Returns
+    /// the id; `None` for the other encodings (nothing to do).
+    pub async fn register(
+        &self,
+        topic: &str,
+        kind: RecordKind,
+    ) -> Result<Option<u32>, SchemaError> {
+        let Some(reg) = &self.registry else {
+            return Ok(None);
+        };
+        let subject = subject_for_topic(topic);
+        if let Some(id) = reg.subject_id(&subject, kind) {
+            return Ok(Some(id));
+        }
+        let id = reg.client.register(&subject, kind.schema_json()).await?;
+        reg.insert(
+            Some((subject, kind)),
+            id,
+            IdEntry {
+                kind: Some(kind),
+                foreign: None,
+            },
+        );
+        Ok(Some(id))
+    }
+
+    /// Encodes `value` for `topic`. Synchronous: with the Confluent encoding the topic's
+    /// schema id must be cached ([`register`](Codec::register) or
+    /// [`encode_async`](Codec::encode_async) once), else [`SchemaError::NotCached`].
+    pub fn encode<T: ContractRecord>(
+        &self,
+        topic: &str,
+        value: &T,
+    ) -> Result<Vec<u8>, SchemaError> {
+        match self.encoding {
+            Encoding::AvroSingleObject => {
+                let fp = self.schemas.fingerprint(T::KIND);
+                let mut out = Vec::with_capacity(256);
+                out.extend_from_slice(&SINGLE_OBJECT_MAGIC);
+                out.extend_from_slice(&fp.to_le_bytes());
+                self.write_body(value, &mut out)?;
+                Ok(out)
+            }
+            Encoding::Confluent => {
+                let subject = subject_for_topic(topic);
+                let id = self.registry()?.subject_id(&subject, T::KIND).ok_or_else(|| {
+                    SchemaError::NotCached(format!(
+                        "no schema id for subject {subject} ({}) yet: call register or encode_async first",
+                        T::KIND
+                    ))
+                })?;
+                Ok(self.confluent_bytes(id, value)?)
+            }
+            Encoding::Json => serde_json::to_vec(value)
+                .map_err(|e| SchemaError::Encode(format!("{} as JSON: {e}", T::KIND))),
+        }
+    }
+
+    /// Encodes `value` for `topic`, registering the schema first if needed (Confluent).
+    pub async fn encode_async<T: ContractRecord>(
+        &self,
+        topic: &str,
+        value: &T,
+    ) -> Result<Vec<u8>, SchemaError> {
+        if let (Encoding::Confluent, Some(reg)) = (self.encoding, &self.registry) {
+            let subject = subject_for_topic(topic);
+            let id = match reg.subject_id(&subject, T::KIND) {
+                Some(id) => id,
+                None => self.register(topic, T::KIND).await?.unwrap_or_default(),
+            };
+            return self.confluent_bytes(id, value);
+        }
+        self.encode(topic, value)
+    }
+
+    /// Decodes one record. Synchronous: with the Confluent encoding the record's schema id
+    /// must be cached, else [`SchemaError::NotCached`] (retryable: call
+    /// [`decode_async`](Codec::decode_async)).
+    pub fn decode<T: ContractRecord>(&self, bytes: &[u8]) -> Result<T, SchemaError> {
+        match self.encoding {
+            Encoding::AvroSingleObject => self.decode_single_object(bytes),
+            Encoding::Confluent => {
+                let id = confluent_id(bytes)?;
+                let entry = self.registry()?.entry(id).ok_or_else(|| {
+                    SchemaError::NotCached(format!(
+                        "schema id {id} is not cached yet: use decode_async"
+                    ))
+                })?;
+                self.decode_confluent(id, &entry, bytes)
+            }
+            Encoding::Json => decode_json(bytes),
+        }
+    }
+
+    /// Decodes one record, fetching an unknown schema id from the registry first (Confluent;
+    /// a 404 is [`SchemaError::UnknownSchema`]). Costs the same as [`decode`](Codec::decode)
+    /// when nothing has to be fetched.
+    pub async fn decode_async<T: ContractRecord>(&self, bytes: &[u8]) -> Result<T, SchemaError> {
+        let (Encoding::Confluent, Some(reg)) = (self.encoding, &self.registry) else {
+            return self.decode(bytes);
+        };
+        let id = confluent_id(bytes)?;
+        let entry = match reg.entry(id) {
+            Some(entry) => entry,
+            None => {
+                let json = reg.client.schema_by_id(id).await?;
+                reg.insert(None, id, self.id_entry(id, &json)?)
+            }
+        };
+        self.decode_confluent(id, &entry, bytes)
+    }
+
+    /// [`encode_async`](Codec::encode_async) for an insight.
+    pub async fn encode_insight(
+        &self,
+        topic: &str,
+        insight: &Insight,
+    ) -> Result<Vec<u8>, SchemaError> {
+        self.encode_async(topic, insight).await
+    }
+
+    /// [`decode`](Codec::decode) for a transcript event (the pipeline's hot path).
+    pub fn decode_transcript_event(&self, bytes: &[u8]) -> Result<TranscriptEvent, SchemaError> {
+        self.decode(bytes)
+    }
+
+    fn registry(&self) -> Result<&Registry, SchemaError> {
+        self.registry.as_ref().ok_or_else(|| {
+            SchemaError::Config("the confluent encoding needs a schema registry".into())
+        })
+    }
+
+    fn write_body<T: ContractRecord>(
+        &self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), SchemaError> {
+        let body = apache_avro::to_avro_datum(self.schemas.schema(T::KIND), value.to_avro())
+            .map_err(|e| SchemaError::Encode(format!("{}: {e}", T::KIND)))?;
+        out.extend_from_slice(&body);
+        Ok(())
+    }
+
+    fn confluent_bytes<T: ContractRecord>(
+        &self,
+        id: u32,
+        value: &T,
+    ) -> Result<Vec<u8>, SchemaError> {
+        let mut out = Vec::with_capacity(256);
+        out.push(CONFLUENT_MAGIC);
+        out.extend_from_slice(&id.to_be_bytes());
+        self.write_body(value, &mut out)?;
+        Ok(out)
+    }
+
+    fn decode_single_object<T: ContractRecord>(&self, bytes: &[u8]) -> Result<T, SchemaError> {
+        check_header(
+            bytes,
+            &SINGLE_OBJECT_MAGIC,
+            SINGLE_OBJECT_HEADER_LEN,
+            "single-object",
+        )?;
+        let mut fp = [0u8; 8];
+        fp.copy_from_slice(&bytes[2..SINGLE_OBJECT_HEADER_LEN]);
+        let fp = u64::from_le_bytes(fp);
+        if fp == self.schemas.fingerprint(T::KIND) {
+            return read_body(&bytes[SINGLE_OBJECT_HEADER_LEN..]);
+        }
+        if let Some(w) = self.writers.get(&fp) {
+            if w.kind == Some(T::KIND) {
+                return self.decode_foreign(w, bytes);
+            }
+        }
+        Err(SchemaError::UnknownSchema(
+            match self.schemas.kind_of_fingerprint(fp) {
+                Some(kind) => format!(
+                    "fingerprint {fp:#018x} is the {kind} schema, expected {}",
+                    T::KIND
+                ),
+                None => format!("fingerprint {fp:#018x} is not a known {} schema", T::KIND),
+            },
+        ))
+    }
+
+    fn decode_confluent<T: ContractRecord>(
+        &self,
+        id: u32,
+        entry: &IdEntry,
+        bytes: &[u8],
+    ) -> Result<T, SchemaError> {
+        match (&entry.foreign, entry.kind) {
+            (None, Some(kind)) if kind == T::KIND => read_body(&bytes[CONFLUENT_HEADER_LEN..]),
+            (None, Some(kind)) => Err(SchemaError::UnknownSchema(format!(
+                "schema id {id} is the {kind} schema, expected {}",
+                T::KIND
+            ))),
+            (Some(writer), _) => self.decode_foreign(writer, bytes),
+            (None, None) => Err(SchemaError::UnknownSchema(format!(
+                "schema id {id} has no decoder"
+            ))),
+        }
+    }
+
+    /// A cache entry for a schema fetched by id.
+    fn id_entry(&self, id: u32, json: &str) -> Result<IdEntry, SchemaError> {
+        let schema = Schema::parse_str(json).map_err(|e| {
+            SchemaError::UnknownSchema(format!(
+                "schema id {id} from the registry does not parse: {e}"
+            ))
+        })?;
+        let fp = rabin_fingerprint(&schema);
+        if let Some(kind) = self.schemas.kind_of_fingerprint(fp) {
+            return Ok(IdEntry {
+                kind: Some(kind),
+                foreign: None,
+            });
+        }
+        let writer = ForeignWriter::new(None, schema, ConfluentHeader(id))
+            .map_err(|e| SchemaError::UnknownSchema(format!("schema id {id}: {e}")))?;
+        Ok(IdEntry {
+            kind: None,
+            foreign: Some(writer),
+        })
+    }
+
+    /// Decodes with apache-avro and a writer schema that is not the current one, then
+    /// resolves to the current schema of `T`. `bytes` includes the header.
+    fn decode_foreign<T: ContractRecord>(
+        &self,
+        writer: &ForeignWriter,
+        bytes: &[u8],
+    ) -> Result<T, SchemaError> {
+        let mut src = Tracked {
+            buf: bytes,
+            overran: false,
+        };
+        let decoded = writer.reader.read_value(&mut src);
+        if src.overran {
+            return Err(SchemaError::Truncated(format!(
+                "{} body ends early",
+                T::KIND
+            )));
+        }
+        let value = decoded.map_err(|e| SchemaError::Malformed(format!("{}: {e}", T::KIND)))?;
+        if !src.buf.is_empty() {
+            return Err(SchemaError::Malformed(format!(
+                "{} bytes after the end of the {} record",
+                src.buf.len(),
+                T::KIND
+            )));
+        }
+        let current = self.schemas.schema(T::KIND);
+        let current_names = self.schemas.names(T::KIND);
+        let value = resolve::resolve(value, &writer.schema, &writer.names, current, current_names)
+            .map_err(|e| {
+                SchemaError::UnknownSchema(format!(
+                    "writer schema does not resolve to the current {} schema: {e}",
+                    T::KIND
+                ))
+            })?;
+        T::from_avro(value).map_err(SchemaError::Malformed)
+    }
+}
+
+/// Reads a body written with the current schema of `T`; the whole body must be used.
+fn read_body<T: ContractRecord>(body: &[u8]) -> Result<T, SchemaError> {
+    let mut r = BinReader::new(body);
+    let value = T::read_avro(&mut r).map_err(|e| match e {
+        ReadError::Truncated(m) => SchemaError::Truncated(m),
+        ReadError::Malformed(m) => SchemaError::Malformed(m),
+    })?;
+    match r.remaining() {
+        0 => Ok(value),
+        n => Err(SchemaError::Malformed(format!(
+            "{n} bytes after the end of the {} record",
+            T::KIND
+        ))),
+    }
+}
+
+/// Checks that `bytes` starts with `magic` and holds at least the header.
+fn check_header(
+    bytes: &[u8],
+    magic: &[u8],
+    header_len: usize,
+    what: &str,
+) -> Result<(), SchemaError> {
+    if bytes.is_empty() {
+        return Err(SchemaError::Truncated("empty record".into()));
+    }
+    let n = bytes.len().min(magic.len());
+    if bytes[..n] != magic[..n] {
+        return Err(SchemaError::BadMagic(format!(
+            "expected {what} magic {}, found {}{}",
+            hex(magic),
+            hex(&bytes[..magic.len().min(bytes.len())]),
+            looks_like(bytes)
+        )));
+    }
+    if bytes.len() < header_len {
+        return Err(SchemaError::Truncated(format!(
+            "{} bytes, the {what} header alone needs {header_len}",
+            bytes.len()
+        )));
+    }
+    Ok(())
+}
+
+fn confluent_id(bytes: &[u8]) -> Result<u32, SchemaError> {
+    check_header(bytes, &[CONFLUENT_MAGIC], CONFLUENT_HEADER_LEN, "Confluent")?;
+    let mut id = [0u8; 4];
+    id.copy_from_slice(&bytes[1..CONFLUENT_HEADER_LEN]);
+    Ok(u32::from_be_bytes(id))
+}
+
+fn decode_json<T: ContractRecord>(bytes: &[u8]) -> Result<T, SchemaError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => Err(SchemaError::Truncated("empty record".into())),
+        Some(b'{') => serde_json::from_slice(bytes).map_err(|e| {
+            let msg = format!("{} JSON: {e}", T::KIND);
+            if e.is_eof() {
+                SchemaError::Truncated(msg)
+            } else {
+                SchemaError::Malformed(msg)
+            }
+        }),
+        Some(b) => Err(SchemaError::BadMagic(format!(
+            "expected a JSON object, found byte {b:#04x}{}",
+            looks_like(bytes)
+        ))),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A hint naming the encoding the bytes seem to be in (a misconfigured `encoding`).
+fn looks_like(bytes: &[u8]) -> &'static str {
+    match bytes {
+        [0xC3, 0x01, ..] => " (looks like Avro single-object encoding: check the encoding setting)",
+        [0x00, ..] if bytes.len() >= CONFLUENT_HEADER_LEN => {
+            " (looks like the Confluent wire format: check the encoding setting)"
+        }
+        [b'{', ..] => " (looks like JSON: check the encoding setting)",
+        _ => "",
+    }
+}
+
+/// A reader over a slice that remembers whether the decoder asked for more bytes than there
+/// are: apache-avro reads a union cut at its index as `null` and a cut string as `null`, so a
+/// successful decode that overran is still a truncated record.
+struct Tracked<'a> {
+    buf: &'a [u8],
+    overran: bool,
+}
+
+impl Read for Tracked<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        if self.buf.is_empty() {
+            self.overran = true;
+            return Ok(0);
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.buf = &self.buf[n..];
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests;
