@@ -327,19 +327,20 @@ impl Config {
                 .and_then(|e| e.to_str())
                 .unwrap_or("")
                 .to_ascii_lowercase();
-            figment =
-                match ext.as_str() {
-                    "toml" => figment.merge(Toml::file_exact(path)),
-                    "yaml" | "yml" => figment.merge(Yaml::file_exact(path)),
-                    "json" => figment.merge(Json::file_exact(path)),
-                    other => return Err(invalid(
+            figment = match ext.as_str() {
+                "toml" => figment.merge(Toml::file_exact(path)),
+                "yaml" | "yml" => figment.merge(Yaml::file_exact(path)),
+                "json" => figment.merge(Json::file_exact(path)),
+                other => {
+                    return Err(invalid(
                         "--config",
                         format!(
                             "unknown file type `.{other}` of {}: use .toml, .yaml, .yml or .json",
                             path.display()
                         ),
-                    )),
-                };
+                    ))
+                }
+            };
         }
         let options_prefix = "kafka__options__";
         let env = Env::prefixed(prefix)

@@ -6,11 +6,14 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod emit;
 pub mod eval;
 pub mod events;
 pub mod extract;
+pub mod http;
 pub mod insight;
 pub mod metrics;
 pub mod model;
+pub mod pipeline;
 pub mod schema;
 pub mod tenant;

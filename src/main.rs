@@ -17,6 +17,14 @@ struct Cli {
 enum Command {
     /// Extract insights from transcript files (.jsonl, .vtt, .json) to JSON Lines.
     Process(debrief::process::ProcessArgs),
+    /// Run the Kafka pipeline service until SIGTERM/SIGINT (configuration: file and DEBRIEF__* variables).
+    Run(debrief::pipeline::cli::RunArgs),
+}
+
+fn run(args: debrief::pipeline::cli::RunArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(debrief::pipeline::cli::run(args))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn process(args: debrief::process::ProcessArgs) -> anyhow::Result<ExitCode> {
@@ -49,6 +57,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Process(args) => process(args),
+        Command::Run(args) => run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,260 @@
+//! The Kafka service behind `debrief run` (and the embedded `demo` and `bench` runs):
+//! transcript events in, insights, telemetry and dead letters out, offsets committed only
+//! past what is safe.
+//!
+//! ```text
+//!  transcripts ──poll──▶ decode ─▶ validate ─▶ assemble ─▶ analyse ─▶ produce ─▶ CRM topic
+//!  (group)                 │           │          │ (idle tick)              ├─▶ telemetry
+//!                          └───────────┴──────────┴─────▶ dead letters ◀──────┘
+//!  tenant config ──(whole topic, every instance)──▶ compile ─▶ in force for the next conversation
+//! ```
+//!
+//! Delivery (at-least-once mode, the default): `enable.auto.offset.store=false`; a partition's
+//! offset is stored only up to the first offset of its oldest open conversation and of its
+//! oldest record with an unacknowledged output ([`offsets`]); librdkafka auto-commits what is
+//! stored; on revocation and shutdown the producer is flushed and the offsets committed
+//! synchronously, and revoked partitions' open conversations are dropped (the next owner
+//! replays them). The producer is idempotent; insights are keyed by conversation id and
+//! deterministic, so replays give identical records. Transactional mode commits outputs and
+//! offsets together every `delivery.transaction_interval_ms`.
+//!
+//! Errors are classified: a record that cannot be read or is invalid is dead-lettered and the
+//! offset moves on; a schema registry that cannot be reached is retried with back-off
+//! without advancing; a record that cannot be delivered stops the pipeline (non-zero exit)
+//! without committing past it.
+
+pub mod cli;
+mod kafka;
+pub mod offsets;
+pub mod tenants;
+mod worker;
+
+use crate::config::{Config, ConfigError};
+use crate::http::{self, Health, HttpState};
+use crate::ingest::assemble::Assembler;
+use crate::metrics::Metrics;
+use crate::schema::{Codec, Encoding, RecordKind, SchemaError};
+use kafka::{consumer_config, producer_config, ConsumerCtx, ProducerCtx};
+use offsets::OffsetBook;
+use rdkafka::error::KafkaError;
+use std::collections::HashSet;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tenants::{TenantReader, TenantRegistry};
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
+
+/// How long the pipeline waits at start for the tenant configurations already in the topic
+/// before consuming transcripts anyway.
+pub const TENANT_CATCH_UP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the pipeline stopped with an error (a fatal error: the process should exit non-zero).
+#[derive(Debug, Error)]
+pub enum PipelineError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A Kafka client call failed.
+    #[error("kafka: {context}: {source}")]
+    Kafka {
+        /// What the pipeline was doing.
+        context: String,
+        /// The client's error.
+        source: KafkaError,
+    },
+    /// The codec could not be built or a schema not registered, or a record of ours could not
+    /// be encoded.
+    #[error("schema: {0}")]
+    Schema(#[from] SchemaError),
+    /// The operations endpoint could not listen.
+    #[error("http: cannot listen on {addr}: {source}")]
+    Http {
+        /// The address.
+        addr: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The metrics could not be registered.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// A produced record was not acknowledged (the offsets were not committed past its source).
+    #[error("delivery: {0}")]
+    Delivery(String),
+    /// A pipeline thread ended abnormally.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl PipelineError {
+    fn kafka(context: &str, source: KafkaError) -> PipelineError {
+        PipelineError::Kafka {
+            context: context.to_string(),
+            source,
+        }
+    }
+}
+
+/// What a run did, returned when it stops cleanly.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PipelineSummary {
+    /// Transcript records read (tenant-config records not included).
+    pub records_consumed: u64,
+    /// Conversations finalised (all reasons).
+    pub conversations_finalised: u64,
+    /// Insights handed to the producer (acknowledged ones are in the metrics).
+    pub insights_produced: u64,
+    /// Transcript records dead-lettered.
+    pub dead_letters: u64,
+    /// Conversations still open at shutdown, left uncommitted for the next run to replay.
+    pub open_conversations_handed_back: usize,
+    /// Time spent consuming.
+    pub elapsed: Duration,
+}
+
+/// Runs the service until `shutdown` is cancelled, serving `/metrics`, `/healthz` and
+/// `/readyz` on `config.http.listen` meanwhile. Works against any brokers string, including
+/// librdkafka's mock cluster (`rdkafka::mocking::MockCluster::bootstrap_servers`; create the
+/// topics with its `create_topic` first: the pipeline creates none).
+///
+/// On cancellation: stops consuming, flushes, commits, and returns the summary. Returns an
+/// error (after committing what is safe) on a fatal failure.
+pub async fn run_pipeline(
+    config: Config,
+    shutdown: CancellationToken,
+    metrics: Arc<Metrics>,
+) -> Result<PipelineSummary, PipelineError> {
+    config.validate()?;
+    let health = Arc::new(Health::default());
+    let addr = config.http_listen()?;
+    let listener = http::bind(addr)
+        .await
+        .map_err(|source| PipelineError::Http {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let http_stop = CancellationToken::new();
+    let state = HttpState {
+        metrics: metrics.clone(),
+        health: health.clone(),
+    };
+    let server = tokio::spawn(http::serve(listener, state, http_stop.clone()));
+    tracing::info!(%addr, "operations endpoint listening");
+    let result = run_pipeline_with(config, shutdown, metrics, health).await;
+    http_stop.cancel();
+    if let Ok(Err(e)) = server.await {
+        tracing::warn!(error = %e, "operations endpoint");
+    }
+    result
+}
+
+/// [`run_pipeline`] without the HTTP endpoint: the caller serves (or ignores) `health`.
+pub async fn run_pipeline_with(
+    config: Config,
+    shutdown: CancellationToken,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+) -> Result<PipelineSummary, PipelineError> {
+    config.validate()?;
+    let config = Arc::new(config);
+    let codec = Arc::new(Codec::new(
+        config.encoding,
+        config.schema_registry.url.as_deref(),
+    )?);
+    if config.encoding == Encoding::Confluent {
+        for (topic, kind) in [
+            (&config.crm.dynamics, RecordKind::MeetingInsight),
+            (&config.crm.salesforce, RecordKind::MeetingInsight),
+            (
+                &config.kafka.topics.telemetry,
+                RecordKind::InteractionTelemetry,
+            ),
+            (&config.kafka.topics.dead_letter, RecordKind::DeadLetter),
+        ] {
+            codec.register(topic, kind).await?;
+        }
+    }
+    let book = Arc::new(Mutex::new(OffsetBook::default()));
+    let producer: kafka::Producer = producer_config(&config)
+        .create_with_context(ProducerCtx {
+            book: book.clone(),
+            metrics: metrics.clone(),
+        })
+        .map_err(|e| PipelineError::kafka("creating the producer", e))?;
+    let in_transaction = Arc::new(AtomicBool::new(false));
+    let consumer: kafka::TranscriptConsumer = consumer_config(&config)
+        .create_with_context(ConsumerCtx {
+            book: book.clone(),
+            producer: producer.clone(),
+            metrics: metrics.clone(),
+            health: health.clone(),
+            mode: config.delivery.mode,
+            deadline: Duration::from_millis(config.shutdown_deadline_ms),
+            transcript_topics: config
+                .kafka
+                .topics
+                .transcripts
+                .iter()
+                .cloned()
+                .collect::<HashSet<_>>(),
+            in_transaction: in_transaction.clone(),
+        })
+        .map_err(|e| PipelineError::kafka("creating the consumer", e))?;
+
+    let runtime = tokio::runtime::Handle::current();
+    let reader_stop = shutdown.child_token();
+    let (events_tx, events_rx) = std::sync::mpsc::channel();
+    let (caught_up_tx, caught_up_rx) = tokio::sync::oneshot::channel();
+    let reader = TenantReader {
+        config: config.clone(),
+        codec: codec.clone(),
+        producer: producer.clone(),
+        metrics: metrics.clone(),
+        events: events_tx,
+        caught_up: Some(caught_up_tx),
+        shutdown: reader_stop.clone(),
+        runtime: runtime.clone(),
+    };
+    let reader = std::thread::Builder::new()
+        .name("debrief-tenants".into())
+        .spawn(move || reader.run())
+        .map_err(|e| PipelineError::Internal(format!("cannot start the tenant reader: {e}")))?;
+    tokio::select! {
+        r = tokio::time::timeout(TENANT_CATCH_UP_TIMEOUT, caught_up_rx) => {
+            if r.is_err() {
+                tracing::warn!("tenant configurations not read within {:?}; consuming anyway", TENANT_CATCH_UP_TIMEOUT);
+            }
+        }
+        _ = shutdown.cancelled() => {}
+    }
+
+    let worker = worker::Worker {
+        assembler: Assembler::new(config.assembly),
+        config: config.clone(),
+        codec,
+        metrics,
+        health,
+        book,
+        producer,
+        tenant_events: events_rx,
+        shutdown: shutdown.clone(),
+        runtime,
+        in_transaction,
+        registry: TenantRegistry::default(),
+        summary: PipelineSummary::default(),
+        finalised: Vec::new(),
+    };
+    let result = tokio::task::spawn_blocking(move || worker.run(consumer))
+        .await
+        .map_err(|e| PipelineError::Internal(format!("the consumer loop ended abnormally: {e}")))
+        .and_then(|r| r);
+    reader_stop.cancel();
+    let reader_result = tokio::task::spawn_blocking(move || reader.join())
+        .await
+        .map_err(|e| PipelineError::Internal(e.to_string()))?
+        .map_err(|_| PipelineError::Internal("the tenant reader panicked".into()))?;
+    if let Err(e) = reader_result {
+        tracing::warn!(error = %e, "tenant reader");
+    }
+    result
+}

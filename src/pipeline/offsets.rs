@@ -1,0 +1,297 @@
+//! Which offset of each assigned partition may be committed.
+//!
+//! An offset may be committed (as "the next offset to read") when, on that partition:
+//! - every record before it has been processed (`next`),
+//! - no conversation still open started before it (`open_floor`: the assembler's
+//!   [`min_open_offset`](crate::ingest::assemble::Assembler::min_open_offset)), and
+//! - every record produced from an earlier source record has been acknowledged
+//!   (`in_flight`: a hold at the source offset per produced record, released by the
+//!   producer's delivery callback; an insight holds its conversation's first offset).
+//!
+//! The book is shared (behind a mutex) by the consumer loop, the rebalance callback (which
+//! commits revoked partitions) and the producer's delivery callback.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// Lane id of a topic-partition (see [`crate::ingest::assemble::Position`]).
+pub type Lane = u32;
+
+#[derive(Debug, Default)]
+struct LaneState {
+    /// Offset after the last processed record; `None` before the first.
+    next: Option<i64>,
+    /// First offset of the oldest open conversation.
+    open_floor: Option<i64>,
+    /// Source offsets of records produced and not yet acknowledged, with their counts.
+    in_flight: BTreeMap<i64, u32>,
+    /// Last offset handed to the consumer for commit.
+    stored: Option<i64>,
+    /// Incremented on every (re)assignment so that late acknowledgements of a previous
+    /// assignment do not release holds of the current one.
+    epoch: u64,
+}
+
+/// A hold on a source offset until a produced record is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold {
+    /// Source lane.
+    pub lane: Lane,
+    /// Source offset held.
+    pub offset: i64,
+    /// Assignment epoch of the lane when the hold was taken.
+    pub epoch: u64,
+}
+
+/// Per-partition offset bookkeeping. See the module documentation.
+#[derive(Debug, Default)]
+pub struct OffsetBook {
+    lanes: HashMap<Lane, LaneState>,
+    ids: HashMap<(Arc<str>, i32), Lane>,
+    names: Vec<(Arc<str>, i32)>,
+    revoked: Vec<Lane>,
+    epoch: u64,
+    fatal: Option<String>,
+}
+
+impl OffsetBook {
+    /// The lane id of a topic-partition (stable for the life of the book).
+    pub fn lane(&mut self, topic: &str, partition: i32) -> Lane {
+        if let Some(&lane) = self.ids.get(&(Arc::from(topic), partition)) {
+            return lane;
+        }
+        let lane = self.names.len() as Lane;
+        let topic: Arc<str> = Arc::from(topic);
+        self.ids.insert((topic.clone(), partition), lane);
+        self.names.push((topic, partition));
+        lane
+    }
+
+    /// The topic-partition of a lane.
+    pub fn name(&self, lane: Lane) -> Option<(&str, i32)> {
+        self.names.get(lane as usize).map(|(t, p)| (&**t, *p))
+    }
+
+    /// Starts (or restarts) tracking a partition after an assignment.
+    pub fn assign(&mut self, lane: Lane) {
+        self.epoch += 1;
+        self.lanes.insert(
+            lane,
+            LaneState {
+                epoch: self.epoch,
+                ..LaneState::default()
+            },
+        );
+    }
+
+    /// Stops tracking a revoked partition; the loop learns about it through
+    /// [`take_revoked`](OffsetBook::take_revoked) and drops the partition's open conversations.
+    pub fn revoke(&mut self, lane: Lane) {
+        if self.lanes.remove(&lane).is_some() {
+            self.revoked.push(lane);
+        }
+    }
+
+    /// Lanes revoked since the last call.
+    pub fn take_revoked(&mut self) -> Vec<Lane> {
+        std::mem::take(&mut self.revoked)
+    }
+
+    /// Lanes currently assigned, in id order.
+    pub fn assigned(&self) -> Vec<Lane> {
+        let mut lanes: Vec<Lane> = self.lanes.keys().copied().collect();
+        lanes.sort_unstable();
+        lanes
+    }
+
+    /// Records that the record at `offset` was processed. A record of a lane that is not
+    /// assigned (revoked meanwhile) starts tracking it.
+    pub fn processed(&mut self, lane: Lane, offset: i64) {
+        if !self.lanes.contains_key(&lane) {
+            self.assign(lane);
+        }
+        if let Some(s) = self.lanes.get_mut(&lane) {
+            s.next = Some(s.next.map_or(offset + 1, |n| n.max(offset + 1)));
+        }
+    }
+
+    /// Sets the first offset of the oldest open conversation of a lane.
+    pub fn set_open_floor(&mut self, lane: Lane, floor: Option<i64>) {
+        if let Some(s) = self.lanes.get_mut(&lane) {
+            s.open_floor = floor;
+        }
+    }
+
+    /// Holds `offset` until [`release`](OffsetBook::release) is called with the returned hold.
+    /// `None` when the lane is not assigned (nothing to protect).
+    pub fn hold(&mut self, lane: Lane, offset: i64) -> Option<Hold> {
+        let s = self.lanes.get_mut(&lane)?;
+        *s.in_flight.entry(offset).or_insert(0) += 1;
+        Some(Hold {
+            lane,
+            offset,
+            epoch: s.epoch,
+        })
+    }
+
+    /// Releases a hold (its record was acknowledged). Holds of an earlier assignment are
+    /// ignored.
+    pub fn release(&mut self, hold: Hold) {
+        let Some(s) = self.lanes.get_mut(&hold.lane) else {
+            return;
+        };
+        if s.epoch != hold.epoch {
+            return;
+        }
+        if let Some(n) = s.in_flight.get_mut(&hold.offset) {
+            *n -= 1;
+            if *n == 0 {
+                s.in_flight.remove(&hold.offset);
+            }
+        }
+    }
+
+    /// Number of produced records not yet acknowledged, over all lanes.
+    pub fn in_flight(&self) -> u64 {
+        self.lanes
+            .values()
+            .flat_map(|s| s.in_flight.values())
+            .map(|&n| u64::from(n))
+            .sum()
+    }
+
+    /// The offset that may be committed for a lane (the next offset to read after a
+    /// restart), `None` when nothing was processed yet. With `count_in_flight = false`
+    /// unacknowledged records are ignored (transactional mode: the commit of the transaction
+    /// acknowledges them together with the offsets).
+    pub fn safe(&self, lane: Lane, count_in_flight: bool) -> Option<i64> {
+        let s = self.lanes.get(&lane)?;
+        let mut safe = s.next?;
+        if let Some(f) = s.open_floor {
+            safe = safe.min(f);
+        }
+        if count_in_flight {
+            if let Some((&f, _)) = s.in_flight.iter().next() {
+                safe = safe.min(f);
+            }
+        }
+        Some(safe)
+    }
+
+    /// Lanes whose safe offset moved past the last stored one, with that offset; marks them
+    /// stored.
+    pub fn to_store(&mut self, count_in_flight: bool) -> Vec<(Lane, i64)> {
+        let mut out = Vec::new();
+        for lane in self.assigned() {
+            if let Some(safe) = self.safe(lane, count_in_flight) {
+                if let Some(s) = self.lanes.get_mut(&lane) {
+                    if s.stored.is_none_or(|st| safe > st) {
+                        s.stored = Some(safe);
+                        out.push((lane, safe));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Records a failure that must stop the pipeline (a record that could not be delivered).
+    pub fn set_fatal(&mut self, reason: String) {
+        self.fatal.get_or_insert(reason);
+    }
+
+    /// The failure recorded by [`set_fatal`](OffsetBook::set_fatal), if any.
+    pub fn fatal(&self) -> Option<&str> {
+        self.fatal.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_offset_is_the_minimum_of_next_open_floor_and_in_flight() {
+        let mut b = OffsetBook::default();
+        let l = b.lane("t", 0);
+        b.assign(l);
+        assert_eq!(b.safe(l, true), None, "nothing processed yet");
+        b.processed(l, 9);
+        assert_eq!(b.safe(l, true), Some(10));
+        b.set_open_floor(l, Some(4));
+        assert_eq!(b.safe(l, true), Some(4));
+        let h1 = b.hold(l, 2).unwrap();
+        let h2 = b.hold(l, 2).unwrap();
+        assert_eq!(b.safe(l, true), Some(2));
+        assert_eq!(
+            b.safe(l, false),
+            Some(4),
+            "transactional mode ignores in-flight records"
+        );
+        b.release(h1);
+        assert_eq!(
+            b.safe(l, true),
+            Some(2),
+            "one of two records still unacknowledged"
+        );
+        b.release(h2);
+        assert_eq!(b.safe(l, true), Some(4));
+        b.set_open_floor(l, None);
+        assert_eq!(b.safe(l, true), Some(10));
+        assert_eq!(b.in_flight(), 0);
+    }
+
+    #[test]
+    fn to_store_reports_only_progress() {
+        let mut b = OffsetBook::default();
+        let a = b.lane("t", 0);
+        let c = b.lane("t", 1);
+        assert_eq!((a, c), (0, 1));
+        assert_eq!(b.lane("t", 0), 0);
+        b.assign(a);
+        b.assign(c);
+        b.processed(a, 0);
+        assert_eq!(b.to_store(true), vec![(a, 1)]);
+        assert_eq!(b.to_store(true), vec![]);
+        b.processed(a, 1);
+        b.set_open_floor(a, Some(1));
+        assert_eq!(
+            b.to_store(true),
+            vec![],
+            "held back by an open conversation"
+        );
+        b.processed(c, 5);
+        b.set_open_floor(a, None);
+        assert_eq!(b.to_store(true), vec![(a, 2), (c, 6)]);
+    }
+
+    #[test]
+    fn holds_of_a_previous_assignment_are_ignored() {
+        let mut b = OffsetBook::default();
+        let l = b.lane("t", 0);
+        b.assign(l);
+        b.processed(l, 3);
+        let old = b.hold(l, 3).unwrap();
+        b.revoke(l);
+        assert_eq!(b.take_revoked(), vec![l]);
+        assert!(b.take_revoked().is_empty());
+        assert!(b.hold(l, 3).is_none(), "revoked lanes take no holds");
+        b.assign(l);
+        b.processed(l, 7);
+        let new = b.hold(l, 7).unwrap();
+        b.release(old);
+        assert_eq!(b.safe(l, true), Some(7));
+        b.release(new);
+        assert_eq!(b.safe(l, true), Some(8));
+        assert_eq!(b.name(l), Some(("t", 0)));
+    }
+
+    #[test]
+    fn first_fatal_error_wins() {
+        let mut b = OffsetBook::default();
+        assert_eq!(b.fatal(), None);
+        b.set_fatal("a".into());
+        b.set_fatal("b".into());
+        assert_eq!(b.fatal(), Some("a"));
+    }
+}

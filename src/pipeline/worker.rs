@@ -1,0 +1,619 @@
+//! The consumer loop: one OS thread that polls the transcript consumer, decodes, assembles,
+//! extracts and produces, and stores offsets as acknowledgements come back. Blocking calls
+//! (flush, commit, transactions) are natural here, and the rebalance callbacks run inside
+//! `poll` on this same thread.
+
+use super::kafka::{
+    commit_at_least_once, commit_transaction, lock, now_ms, store_progress, Delivery, Produced,
+    Producer, TranscriptConsumer,
+};
+use super::offsets::{Hold, Lane, OffsetBook};
+use super::tenants::{Applied, TenantEvent, TenantRegistry};
+use super::{PipelineError, PipelineSummary};
+use crate::config::{Config, DeliveryMode};
+use crate::emit::{self, SourceRef};
+use crate::events::{DeadLetterKind, TranscriptEvent};
+use crate::extract::{analyse, ExtractContext};
+use crate::http::Health;
+use crate::ingest::assemble::{apply_tenant_sides, Absorbed, Assembler, Finalised, Position};
+use crate::insight::FinalisedBy;
+use crate::metrics::{outcome, Metrics};
+use crate::schema::Codec;
+use rdkafka::consumer::Consumer;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, Producer as _};
+use rdkafka::topic_partition_list::Offset;
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::util::Timeout;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// How long one poll waits for a record, at most.
+const POLL: Duration = Duration::from_millis(50);
+/// Longest pause between retries of a retryable decoding error (schema registry down).
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Everything the loop owns.
+pub(crate) struct Worker {
+    pub config: Arc<Config>,
+    pub codec: Arc<Codec>,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    pub book: Arc<Mutex<OffsetBook>>,
+    pub producer: Producer,
+    pub tenant_events: Receiver<TenantEvent>,
+    pub shutdown: CancellationToken,
+    pub runtime: tokio::runtime::Handle,
+    pub in_transaction: Arc<AtomicBool>,
+    pub registry: TenantRegistry,
+    pub assembler: Assembler,
+    pub summary: PipelineSummary,
+    pub finalised: Vec<Finalised>,
+}
+
+/// How a record was taken in.
+enum Step {
+    /// Processed (whatever the outcome).
+    Done,
+    /// Shutdown while retrying: the record was not processed.
+    Interrupted,
+}
+
+impl Worker {
+    /// Runs until shutdown or a fatal error, then hands back open work and commits.
+    pub fn run(mut self, consumer: TranscriptConsumer) -> Result<PipelineSummary, PipelineError> {
+        let started = Instant::now();
+        if self.config.delivery.mode == DeliveryMode::Transactional {
+            self.producer
+                .init_transactions(Timeout::After(self.deadline()))
+                .map_err(|e| PipelineError::kafka("initialising transactions", e))?;
+            self.producer
+                .begin_transaction()
+                .map_err(|e| PipelineError::kafka("beginning a transaction", e))?;
+            self.in_transaction.store(true, Ordering::SeqCst);
+        }
+        let topics: Vec<&str> = self
+            .config
+            .kafka
+            .topics
+            .transcripts
+            .iter()
+            .map(String::as_str)
+            .collect();
+        consumer
+            .subscribe(&topics)
+            .map_err(|e| PipelineError::kafka("subscribing", e))?;
+        tracing::info!(topics = ?topics, group = %self.config.kafka.group_id, "consuming");
+        self.health.set_consuming(true);
+        let result = self.consume(&consumer);
+        self.health.set_consuming(false);
+        let close = self.close(&consumer);
+        drop(consumer);
+        self.summary.elapsed = started.elapsed();
+        result.and(close).map(|()| self.summary.clone())
+    }
+
+    fn deadline(&self) -> Duration {
+        Duration::from_millis(self.config.shutdown_deadline_ms)
+    }
+
+    fn consume(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
+        let tick_every =
+            Duration::from_millis((self.config.assembly.idle_timeout_ms / 4).clamp(10, 100));
+        let txn_every = Duration::from_millis(self.config.delivery.transaction_interval_ms);
+        let mut next_tick = Instant::now();
+        let mut next_txn = Instant::now() + txn_every;
+        while !self.shutdown.is_cancelled() {
+            if let Some(reason) = lock(&self.book).fatal() {
+                return Err(PipelineError::Delivery(reason.to_string()));
+            }
+            self.health.polled();
+            self.apply_tenant_events();
+            let polled = consumer.poll(POLL);
+            self.drop_revoked();
+            match polled {
+                Some(Ok(msg)) => {
+                    if let Step::Interrupted = self.handle(&msg)? {
+                        break;
+                    }
+                }
+                Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
+                None => {}
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                next_tick = now + tick_every;
+                self.tick(consumer)?;
+            }
+            if self.config.delivery.mode == DeliveryMode::Transactional && now >= next_txn {
+                next_txn = now + txn_every;
+                self.commit_transaction(consumer)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stop: flush, commit what is safe, leave the group. Open conversations are handed back
+    /// (not finalised): their first offsets were never committed, so the next owner replays them.
+    fn close(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
+        let started = Instant::now();
+        let committed = match self.config.delivery.mode {
+            DeliveryMode::AtLeastOnce => {
+                commit_at_least_once(consumer, &self.producer, &self.book, self.deadline())
+                    .map_err(|e| PipelineError::kafka("committing offsets at shutdown", e))
+            }
+            DeliveryMode::Transactional => self.commit_transaction(consumer),
+        };
+        self.summary.open_conversations_handed_back = self.assembler.open_count();
+        consumer.unsubscribe();
+        tracing::info!(
+            handed_back = self.summary.open_conversations_handed_back,
+            took_ms = started.elapsed().as_millis() as u64,
+            "stopped consuming"
+        );
+        committed
+    }
+
+    fn drop_revoked(&mut self) {
+        let revoked = lock(&self.book).take_revoked();
+        for lane in revoked {
+            let n = self.assembler.drop_lane(lane);
+            if n > 0 {
+                tracing::info!(
+                    lane,
+                    handed_back = n,
+                    "open conversations of a revoked partition dropped"
+                );
+            }
+        }
+        self.metrics
+            .conversations_open
+            .set(self.assembler.open_count() as i64);
+    }
+
+    fn apply_tenant_events(&mut self) {
+        while let Ok(event) = self.tenant_events.try_recv() {
+            let topic = &self.config.kafka.topics.tenant_config;
+            let (tenant, applied) = match event {
+                TenantEvent::Apply(rt) => {
+                    let tenant = rt.config.tenant_id.clone();
+                    let version = rt.config.version;
+                    let applied = self.registry.apply(rt);
+                    tracing::info!(tenant = %tenant, version, ?applied, "tenant configuration");
+                    (tenant, applied)
+                }
+                TenantEvent::Remove(tenant) => (tenant.clone(), self.registry.remove(&tenant)),
+                TenantEvent::Reject(..) => continue,
+            };
+            let label = match applied {
+                Applied::InForce => outcome::CONFIG_APPLIED,
+                Applied::Stale => outcome::DUPLICATE,
+                Applied::Removed => outcome::CONFIG_REMOVED,
+            };
+            let _ = tenant;
+            self.metrics
+                .records_consumed
+                .with_label_values(&[topic.as_str(), label])
+                .inc();
+        }
+    }
+
+    fn tick(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
+        self.assembler.tick(now_ms(), &mut self.finalised);
+        let mut touched = BTreeSet::new();
+        self.emit_finalised(None, &mut touched)?;
+        self.update_floors(&touched);
+        self.metrics
+            .conversations_open
+            .set(self.assembler.open_count() as i64);
+        self.metrics
+            .producer_queue_depth
+            .set(i64::from(self.producer.in_flight_count()));
+        if self.config.delivery.mode == DeliveryMode::AtLeastOnce {
+            if let Err(e) = store_progress(consumer, &self.book) {
+                tracing::warn!(error = %e, "storing offsets");
+            }
+        }
+        Ok(())
+    }
+
+    fn update_floors(&self, lanes: &BTreeSet<Lane>) {
+        let mut book = lock(&self.book);
+        for &lane in lanes {
+            book.set_open_floor(lane, self.assembler.min_open_offset(lane));
+        }
+    }
+
+    fn handle(&mut self, msg: &BorrowedMessage<'_>) -> Result<Step, PipelineError> {
+        let source = SourceRef {
+            topic: msg.topic(),
+            partition: msg.partition(),
+            offset: msg.offset(),
+            key: msg.key(),
+            value: msg.payload(),
+        };
+        let lane = lock(&self.book).lane(source.topic, source.partition);
+        let now = now_ms();
+        let decoded = match self.decode(source) {
+            Some(d) => d,
+            None => return Ok(Step::Interrupted),
+        };
+        self.summary.records_consumed += 1;
+        let mut touched = BTreeSet::from([lane]);
+        let label = match decoded {
+            Err((kind, reason)) => {
+                self.dead_letter(Some(lane), source, kind, &reason)?;
+                outcome::DEAD_LETTER
+            }
+            Ok(event) => {
+                let pos = Position {
+                    lane,
+                    offset: source.offset,
+                };
+                let absorbed = self.assembler.push(event, pos, now, &mut self.finalised);
+                let event_ms = msg.timestamp().to_millis().unwrap_or(now);
+                self.emit_finalised(Some((source.offset, event_ms)), &mut touched)?;
+                match absorbed {
+                    Absorbed::Assembled => outcome::ASSEMBLED,
+                    Absorbed::Duplicate => outcome::DUPLICATE,
+                    Absorbed::SegmentLimit => outcome::SEGMENT_LIMIT,
+                    Absorbed::Late => outcome::LATE,
+                }
+            }
+        };
+        self.metrics
+            .records_consumed
+            .with_label_values(&[source.topic, label])
+            .inc();
+        lock(&self.book).processed(lane, source.offset);
+        self.update_floors(&touched);
+        Ok(Step::Done)
+    }
+
+    /// Decodes and validates a transcript record. `None`: shutdown while the schema registry
+    /// was unreachable (the record is left for the next run).
+    #[allow(clippy::type_complexity)]
+    fn decode(
+        &self,
+        source: SourceRef<'_>,
+    ) -> Option<Result<TranscriptEvent, (DeadLetterKind, String)>> {
+        let Some(value) = source.value else {
+            return Some(Err((
+                DeadLetterKind::Invalid,
+                "empty value (tombstone) on a transcript topic".into(),
+            )));
+        };
+        let mut backoff = Duration::from_millis(100);
+        let event = loop {
+            let attempt = match self.codec.decode::<TranscriptEvent>(value) {
+                Err(e) if e.is_retryable() => self
+                    .runtime
+                    .block_on(self.codec.decode_async::<TranscriptEvent>(value)),
+                other => other,
+            };
+            match attempt {
+                Ok(event) => break event,
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "cannot decode yet");
+                    if self.shutdown.is_cancelled() {
+                        return None;
+                    }
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(e) => return Some(Err((DeadLetterKind::Undecodable, e.to_string()))),
+            }
+        };
+        Some(validate(event, source.key))
+    }
+
+    fn emit_finalised(
+        &mut self,
+        trigger: Option<(i64, i64)>,
+        touched: &mut BTreeSet<Lane>,
+    ) -> Result<(), PipelineError> {
+        let finalised = std::mem::take(&mut self.finalised);
+        for f in finalised {
+            touched.insert(f.lane);
+            // Latency is measured from the finalising record's Kafka timestamp, or from the
+            // decision for idle timeouts and evictions.
+            let from_ms = match (trigger, f.finalising_offset) {
+                (Some((offset, ms)), Some(o)) if o == offset => ms,
+                _ => f.finalised_at_ms,
+            };
+            self.emit(f, from_ms)?;
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, f: Finalised, from_ms: i64) -> Result<(), PipelineError> {
+        let reason = match f.finalised_by {
+            FinalisedBy::EndEvent => "end_event",
+            FinalisedBy::CompleteTranscript => "complete_transcript",
+            FinalisedBy::IdleTimeout => "idle_timeout",
+            FinalisedBy::Evicted => "evicted",
+            FinalisedBy::File => "file",
+        };
+        self.metrics
+            .conversations_finalised
+            .with_label_values(&[reason])
+            .inc();
+        self.summary.conversations_finalised += 1;
+        let tenant = self.registry.get(&f.conversation.tenant_id).cloned();
+        if tenant.as_ref().is_some_and(|t| t.config.opted_out) {
+            tracing::info!(tenant = %f.conversation.tenant_id, "tenant opted out: no insight");
+            return Ok(());
+        }
+        let mut conv = f.conversation;
+        if let Some(t) = &tenant {
+            apply_tenant_sides(&mut conv, &t.config);
+        }
+        let ctx = ExtractContext {
+            settings: &self.config.settings,
+            tenant: tenant.as_deref(),
+            finalised_by: f.finalised_by,
+            reference_time: f.ended_at,
+        };
+        let started = Instant::now();
+        let mut insight = analyse(&conv, &ctx);
+        let took = started.elapsed();
+        self.metrics
+            .extractor_seconds
+            .with_label_values(&["analyse"])
+            .observe(took.as_secs_f64());
+        emit::mark_segment_limit(&mut insight, f.dropped_segments);
+        let crm = tenant.as_ref().map(|t| t.config.crm).unwrap_or_default();
+        if let Some(topic) = emit::insight_topic(crm, &self.config.crm) {
+            let bytes = self.codec.encode(topic, &insight)?;
+            let hold = lock(&self.book).hold(f.lane, f.first_offset);
+            let what = Produced::Insight {
+                topic: Arc::from(topic),
+                finalised_at_ms: from_ms,
+            };
+            self.send(topic, Some(conv.id.as_bytes()), &bytes, None, hold, what)?;
+            self.summary.insights_produced += 1;
+        }
+        let now = now_ms();
+        let telemetry = emit::insight_telemetry(
+            &insight,
+            took.as_micros() as i64,
+            Some((now - from_ms).max(0)),
+            now,
+        );
+        let topic = &self.config.kafka.topics.telemetry;
+        let bytes = self.codec.encode(topic, &telemetry)?;
+        let hold = lock(&self.book).hold(f.lane, f.first_offset);
+        self.send(
+            topic,
+            Some(conv.tenant_id.as_bytes()),
+            &bytes,
+            None,
+            hold,
+            Produced::Telemetry,
+        )?;
+        tracing::debug!(
+            conversation = %conv.id,
+            tenant = %conv.tenant_id,
+            segments = conv.segments.len(),
+            finalised_by = reason,
+            analyse_us = took.as_micros() as u64,
+            "insight produced"
+        );
+        Ok(())
+    }
+
+    fn dead_letter(
+        &mut self,
+        lane: Option<Lane>,
+        source: SourceRef<'_>,
+        kind: DeadLetterKind,
+        reason: &str,
+    ) -> Result<(), PipelineError> {
+        let dl = emit::dead_letter(source, kind, reason, now_ms());
+        let topic = &self.config.kafka.topics.dead_letter;
+        let bytes = self.codec.encode(topic, &dl)?;
+        let hold = lane.and_then(|l| lock(&self.book).hold(l, source.offset));
+        tracing::warn!(
+            topic = source.topic,
+            partition = source.partition,
+            offset = source.offset,
+            kind = emit::kind_name(kind),
+            reason,
+            "dead letter"
+        );
+        let headers = emit::dead_letter_headers(&dl);
+        self.send(
+            topic,
+            source.key,
+            &bytes,
+            Some(headers),
+            hold,
+            Produced::DeadLetter {
+                reason: emit::kind_name(kind),
+            },
+        )?;
+        self.summary.dead_letters += 1;
+        Ok(())
+    }
+
+    fn send(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        headers: Option<OwnedHeaders>,
+        hold: Option<Hold>,
+        what: Produced,
+    ) -> Result<(), PipelineError> {
+        send(
+            &self.producer,
+            topic,
+            key,
+            payload,
+            headers,
+            Box::new(Delivery { hold, what }),
+        )
+    }
+
+    fn commit_transaction(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
+        match commit_transaction(
+            consumer,
+            &self.producer,
+            &self.book,
+            self.deadline(),
+            &self.in_transaction,
+        ) {
+            Ok(()) => Ok(()),
+            Err(KafkaError::Transaction(e)) if e.txn_requires_abort() => {
+                tracing::warn!(error = %e, "transaction aborted; rewinding to the last committed offsets");
+                self.producer
+                    .abort_transaction(Timeout::After(self.deadline()))
+                    .map_err(|e| PipelineError::kafka("aborting a transaction", e))?;
+                self.rewind(consumer)?;
+                self.producer
+                    .begin_transaction()
+                    .map_err(|e| PipelineError::kafka("beginning a transaction", e))?;
+                self.in_transaction.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(KafkaError::Transaction(e)) if e.is_retriable() => {
+                tracing::warn!(error = %e, "transaction commit will be retried");
+                Ok(())
+            }
+            Err(e) => Err(PipelineError::kafka("committing a transaction", e)),
+        }
+    }
+
+    /// After an aborted transaction: forget everything since the last commit and read again
+    /// from the committed offsets.
+    fn rewind(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
+        let committed = consumer
+            .committed(Timeout::After(self.deadline()))
+            .map_err(|e| PipelineError::kafka("reading committed offsets", e))?;
+        let mut book = lock(&self.book);
+        for e in committed.elements() {
+            let lane = book.lane(e.topic(), e.partition());
+            self.assembler.drop_lane(lane);
+            book.assign(lane);
+            let offset = match e.offset() {
+                Offset::Offset(o) => Offset::Offset(o),
+                _ => Offset::Beginning,
+            };
+            if let Err(err) = consumer.seek(
+                e.topic(),
+                e.partition(),
+                offset,
+                Timeout::After(self.deadline()),
+            ) {
+                return Err(PipelineError::kafka(
+                    "seeking back after an aborted transaction",
+                    err,
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Produces one record, waiting while the producer's queue is full.
+pub(crate) fn send(
+    producer: &Producer,
+    topic: &str,
+    key: Option<&[u8]>,
+    payload: &[u8],
+    headers: Option<OwnedHeaders>,
+    delivery: Box<Delivery>,
+) -> Result<(), PipelineError> {
+    let mut record: BaseRecord<'_, [u8], [u8], Box<Delivery>> =
+        BaseRecord::with_opaque_to(topic, delivery).payload(payload);
+    if let Some(k) = key {
+        record = record.key(k);
+    }
+    if let Some(h) = headers {
+        record = record.headers(h);
+    }
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                record = r;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err((e, _)) => return Err(PipelineError::kafka(&format!("producing to {topic}"), e)),
+        }
+    }
+}
+
+/// Checks what the codec cannot: the key is the conversation id, and ids are present.
+fn validate(
+    event: TranscriptEvent,
+    key: Option<&[u8]>,
+) -> Result<TranscriptEvent, (DeadLetterKind, String)> {
+    let invalid = |reason: String| Err((DeadLetterKind::Invalid, reason));
+    let key = match key.map(std::str::from_utf8) {
+        None => return invalid("missing key (the conversation id)".into()),
+        Some(Err(_)) => return invalid("the key is not UTF-8".into()),
+        Some(Ok(k)) => k,
+    };
+    if event.conversation_id.trim().is_empty() {
+        return invalid("conversation_id is empty".into());
+    }
+    if key != event.conversation_id {
+        return invalid(format!(
+            "the key `{key}` differs from conversation_id `{}`",
+            event.conversation_id
+        ));
+    }
+    if event.header.tenant_id.trim().is_empty() {
+        return invalid("header.tenant_id is empty".into());
+    }
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{EventHeader, SegmentBody, TranscriptPayload};
+
+    fn event(conv: &str, tenant: &str) -> TranscriptEvent {
+        TranscriptEvent {
+            header: EventHeader {
+                tenant_id: tenant.into(),
+                ..Default::default()
+            },
+            conversation_id: conv.into(),
+            payload: TranscriptPayload::Segment(SegmentBody::default()),
+        }
+    }
+
+    #[test]
+    fn validation_names_what_is_wrong() {
+        assert!(validate(event("c1", "t"), Some(b"c1")).is_ok());
+        let reason = |r: Result<TranscriptEvent, (DeadLetterKind, String)>| r.unwrap_err().1;
+        assert_eq!(
+            reason(validate(event("c1", "t"), None)),
+            "missing key (the conversation id)"
+        );
+        assert_eq!(
+            reason(validate(event("c1", "t"), Some(b"\xff"))),
+            "the key is not UTF-8"
+        );
+        assert_eq!(
+            reason(validate(event("c1", "t"), Some(b"c2"))),
+            "the key `c2` differs from conversation_id `c1`"
+        );
+        assert_eq!(
+            reason(validate(event("", "t"), Some(b""))),
+            "conversation_id is empty"
+        );
+        assert_eq!(
+            reason(validate(event("c1", " "), Some(b"c1"))),
+            "header.tenant_id is empty"
+        );
+    }
+}
