@@ -213,7 +213,7 @@ mod tests {
     fn speaker_in_another_language_is_listed() {
         let en = "we need to send the revised proposal to the customer before the end of the week and then we will schedule a call with their procurement team to discuss the contract terms and the price";
         let de = "wir müssen dem Kunden das überarbeitete Angebot bis Ende der Woche schicken und dann vereinbaren wir einen Termin mit dem Einkauf, um die Vertragsbedingungen und den Preis zu besprechen";
-        let r = detect(&conv(None, &[("a", en), ("b", de), ("a", en), ("b", de)]));
+        let r = detect(&conv(None, &[("a", en), ("b", de), ("a", en), ("b", de), ("a", en)]));
         assert_eq!(r.code.as_deref(), Some("en"));
         assert_eq!(r.speakers.len(), 1);
         assert_eq!(r.speakers[0].speaker, "b");
