@@ -701,7 +701,8 @@ mode = "transactional"
 
     #[test]
     fn invalid_values_name_their_key() {
-        let cases: Vec<(&str, fn(&mut Config))> = vec![
+        type Breaker = fn(&mut Config);
+        let cases: Vec<(&str, Breaker)> = vec![
             ("kafka.brokers", |c| c.kafka.brokers = " ".into()),
             ("kafka.group_id", |c| c.kafka.group_id = String::new()),
             ("kafka.topics.transcripts", |c| {
