@@ -5,7 +5,9 @@
 //! to Kafka. See `ARCHITECTURE.md`.
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod config;
+pub mod demo;
 pub mod emit;
 pub mod eval;
 pub mod events;
@@ -15,5 +17,6 @@ pub mod insight;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
+pub mod produce;
 pub mod schema;
 pub mod tenant;

@@ -19,6 +19,12 @@ enum Command {
     Process(debrief::process::ProcessArgs),
     /// Run the Kafka pipeline service until SIGTERM/SIGINT (configuration: file and DEBRIEF__* variables).
     Run(debrief::pipeline::cli::RunArgs),
+    /// Publish transcript files to Kafka as contract events (segment streams or complete transcripts).
+    Produce(debrief::produce::ProduceArgs),
+    /// Run the whole service on an in-process mock Kafka cluster with the sample conversations.
+    Demo(debrief::demo::DemoArgs),
+    /// Measure throughput, latency and memory end to end through a broker with replayed transcripts.
+    Bench(debrief::bench::BenchArgs),
 }
 
 fn run(args: debrief::pipeline::cli::RunArgs) -> anyhow::Result<ExitCode> {
@@ -58,6 +64,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Process(args) => process(args),
         Command::Run(args) => run(args),
+        Command::Produce(args) => debrief::produce::command(args).map_err(Into::into),
+        Command::Demo(args) => debrief::demo::command(args).map_err(Into::into),
+        Command::Bench(args) => debrief::bench::command(args).map_err(Into::into),
     };
     match result {
         Ok(code) => code,
