@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use debrief::config::{Config, DeliveryMode};
-use debrief::events::{ConversationEnded, EventHeader, SegmentBody, TranscriptEvent, TranscriptPayload};
+use debrief::events::{
+    ConversationEnded, EventHeader, SegmentBody, TranscriptEvent, TranscriptPayload,
+};
 use debrief::http::Health;
 use debrief::insight::{FinalisedBy, Insight};
 use debrief::metrics::Metrics;
@@ -22,8 +24,16 @@ use tokio_util::sync::CancellationToken;
 const WAIT: Duration = Duration::from_secs(60);
 
 fn events(id: &str, segments: usize) -> Vec<TranscriptEvent> {
-    let header = EventHeader { tenant_id: "acme".into(), client_version: "1.1.0".into(), ..Default::default() };
-    let ev = |payload| TranscriptEvent { header: header.clone(), conversation_id: id.into(), payload };
+    let header = EventHeader {
+        tenant_id: "acme".into(),
+        client_version: "1.1.0".into(),
+        ..Default::default()
+    };
+    let ev = |payload| TranscriptEvent {
+        header: header.clone(),
+        conversation_id: id.into(),
+        payload,
+    };
     let mut out: Vec<TranscriptEvent> = (0..segments)
         .map(|i| {
             ev(TranscriptPayload::Segment(SegmentBody {
@@ -37,7 +47,10 @@ fn events(id: &str, segments: usize) -> Vec<TranscriptEvent> {
             }))
         })
         .collect();
-    out.push(ev(TranscriptPayload::Ended(ConversationEnded { ended_at_ms: None, segment_count: Some(segments as i32) })));
+    out.push(ev(TranscriptPayload::Ended(ConversationEnded {
+        ended_at_ms: None,
+        segment_count: Some(segments as i32),
+    })));
     out
 }
 
@@ -50,8 +63,16 @@ async fn run_on_mock(mode: DeliveryMode) {
     config.delivery.mode = mode;
     config.shutdown_deadline_ms = 5_000;
     config.kafka.topics.transcripts = vec!["transcripts".into()];
-    for topic in ["transcripts", "tenants", "telemetry", "dlq", "dynamics", "salesforce"] {
-        mock.create_topic(topic, if topic == "transcripts" { 2 } else { 1 }, 1).unwrap();
+    for topic in [
+        "transcripts",
+        "tenants",
+        "telemetry",
+        "dlq",
+        "dynamics",
+        "salesforce",
+    ] {
+        mock.create_topic(topic, if topic == "transcripts" { 2 } else { 1 }, 1)
+            .unwrap();
     }
     config.kafka.topics.tenant_config = "tenants".into();
     config.kafka.topics.telemetry = "telemetry".into();
@@ -60,19 +81,43 @@ async fn run_on_mock(mode: DeliveryMode) {
     config.crm.salesforce = "salesforce".into();
 
     let codec = Codec::new(Encoding::AvroSingleObject, None).unwrap();
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", &brokers).create().unwrap();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
     let ids: Vec<String> = (0..10).map(|i| format!("c{i}")).collect();
     for id in &ids {
         for e in events(id, 3) {
             let bytes = codec.encode("transcripts", &e).unwrap();
-            producer.send(FutureRecord::to("transcripts").key(id.as_str()).payload(&bytes), WAIT).await.unwrap();
+            producer
+                .send(
+                    FutureRecord::to("transcripts")
+                        .key(id.as_str())
+                        .payload(&bytes),
+                    WAIT,
+                )
+                .await
+                .unwrap();
         }
     }
-    producer.send(FutureRecord::to("transcripts").key("bad").payload(&b"nope"[..]), WAIT).await.unwrap();
+    producer
+        .send(
+            FutureRecord::to("transcripts")
+                .key("bad")
+                .payload(&b"nope"[..]),
+            WAIT,
+        )
+        .await
+        .unwrap();
 
     let stop = CancellationToken::new();
     let metrics = Arc::new(Metrics::new().unwrap());
-    let task = tokio::spawn(run_pipeline_with(config, stop.clone(), metrics.clone(), Arc::new(Health::default())));
+    let task = tokio::spawn(run_pipeline_with(
+        config,
+        stop.clone(),
+        metrics.clone(),
+        Arc::new(Health::default()),
+    ));
 
     let reader: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
@@ -85,8 +130,14 @@ async fn run_on_mock(mode: DeliveryMode) {
     let deadline = Instant::now() + WAIT;
     let mut by_id: BTreeMap<String, Insight> = BTreeMap::new();
     while by_id.len() < ids.len() {
-        assert!(Instant::now() < deadline, "{mode:?}: {} of {} insights", by_id.len(), ids.len());
-        if let Some(Ok(m)) = tokio::task::block_in_place(|| reader.poll(Duration::from_millis(100))) {
+        assert!(
+            Instant::now() < deadline,
+            "{mode:?}: {} of {} insights",
+            by_id.len(),
+            ids.len()
+        );
+        if let Some(Ok(m)) = tokio::task::block_in_place(|| reader.poll(Duration::from_millis(100)))
+        {
             let insight: Insight = codec.decode(m.payload().unwrap()).unwrap();
             by_id.insert(insight.conversation_id.clone(), insight);
         }

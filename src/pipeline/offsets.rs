@@ -47,7 +47,7 @@ pub struct Hold {
 #[derive(Debug, Default)]
 pub struct OffsetBook {
     lanes: HashMap<Lane, LaneState>,
-    ids: HashMap<(Arc<str>, i32), Lane>,
+    ids: HashMap<Arc<str>, HashMap<i32, Lane>>,
     names: Vec<(Arc<str>, i32)>,
     revoked: Vec<Lane>,
     epoch: u64,
@@ -57,12 +57,16 @@ pub struct OffsetBook {
 impl OffsetBook {
     /// The lane id of a topic-partition (stable for the life of the book).
     pub fn lane(&mut self, topic: &str, partition: i32) -> Lane {
-        if let Some(&lane) = self.ids.get(&(Arc::from(topic), partition)) {
+        // Looked up for every record: no allocation unless the partition is new.
+        if let Some(&lane) = self.ids.get(topic).and_then(|parts| parts.get(&partition)) {
             return lane;
         }
         let lane = self.names.len() as Lane;
         let topic: Arc<str> = Arc::from(topic);
-        self.ids.insert((topic.clone(), partition), lane);
+        self.ids
+            .entry(topic.clone())
+            .or_default()
+            .insert(partition, lane);
         self.names.push((topic, partition));
         lane
     }
