@@ -18,12 +18,12 @@
 //! deterministic, so replays give identical records. Transactional mode commits outputs and
 //! offsets together every `delivery.transaction_interval_ms`.
 //!
-//! Known limitation of the at-least-once mode: the committed offset is the first offset of
-//! the oldest *open* conversation, so after a crash a conversation that had already been
-//! finalised, but whose first event lies before that offset, is replayed only in part (its
-//! tail) and can produce a second, shorter insight under the same key. Removing it needs the
-//! ids of such conversations kept with the commit (commit metadata) or the transactional
-//! mode; graceful shutdowns and rebalances are not affected (their commits are exact).
+//! Known limitation (both modes): the committed offset is the first offset of the oldest
+//! *open* conversation, so after a crash a conversation that had already been finalised, but
+//! whose first event lies before that offset while its last lies after, is replayed only in
+//! part (its tail) and can produce a second, shorter insight under the same key. Removing it
+//! needs the ids of such conversations kept with the commit (offset commit metadata, which
+//! tansu 0.6 does not keep) or in a checkpoint topic.
 //!
 //! Errors are classified: a record that cannot be read or is invalid is dead-lettered and the
 //! offset moves on; a schema registry that cannot be reached is retried with back-off
