@@ -455,6 +455,9 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     config.encoding = Encoding::AvroSingleObject;
     config.assembly.idle_timeout_ms = 60_000;
     config.http.listen = "127.0.0.1:0".into();
+    // Some brokers (tansu) complete a group join only after half the session timeout: a
+    // short one keeps the start quick. An explicit -X setting wins.
+    config.kafka.options.insert("session.timeout.ms".into(), "6000".into());
     for (k, v) in &args.options {
         config.kafka.options.insert(k.clone(), v.clone());
     }
