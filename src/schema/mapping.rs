@@ -4,8 +4,8 @@
 //! - [`ToAvro`] / [`FromAvro`]: to and from `apache_avro::types::Value`, used to encode (with
 //!   apache-avro's schema-validating encoder) and to read records written with another version
 //!   of a schema (after apache-avro's schema resolution);
-//! - [`ReadAvro`]: a direct binary reader for records written with the *current* schema, the
-//!   hot path. It allocates only the Rust value, checks every length against the bytes left
+//! - [`ReadAvro`] / [`WriteAvro`]: a direct binary reader and writer for the *current*
+//!   schema, the hot path. It allocates only the Rust value, checks every length against the bytes left
 //!   (a corrupt length cannot reserve memory) and reports truncation precisely.
 //!
 //! The field lists below must follow the `.avsc` field order; the tests encode with
@@ -61,6 +61,29 @@ impl ReadError {
 pub trait ReadAvro: Sized {
     /// Reads one value and advances the reader past it.
     fn read_avro(r: &mut BinReader<'_>) -> Result<Self, ReadError>;
+}
+
+/// Writes a value in Avro binary encoding for the contract's current schema. Infallible: the
+/// Rust types are the schema (the tests check the bytes against apache-avro's
+/// schema-validating encoder).
+pub trait WriteAvro {
+    /// Appends the encoding of `self` to `out`.
+    fn write_avro(&self, out: &mut Vec<u8>);
+}
+
+/// Appends a zigzag varint (Avro `int` and `long`).
+fn write_long(v: i64, out: &mut Vec<u8>) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8 & 0x7f) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+fn write_bytes(b: &[u8], out: &mut Vec<u8>) {
+    write_long(b.len() as i64, out);
+    out.extend_from_slice(b);
 }
 
 /// A cursor over Avro binary data.
@@ -213,6 +236,11 @@ impl FromAvro for String {
         }
     }
 }
+impl WriteAvro for String {
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        write_bytes(self.as_bytes(), out);
+    }
+}
 impl ReadAvro for String {
     fn read_avro(r: &mut BinReader<'_>) -> Result<Self, ReadError> {
         let b = r.bytes()?;
@@ -237,6 +265,11 @@ impl FromAvro for i64 {
         }
     }
 }
+impl WriteAvro for i64 {
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        write_long(*self, out);
+    }
+}
 impl ReadAvro for i64 {
     fn read_avro(r: &mut BinReader<'_>) -> Result<Self, ReadError> {
         r.long()
@@ -254,6 +287,11 @@ impl FromAvro for i32 {
             Value::Int(v) => Ok(v),
             other => mismatch("int", &other),
         }
+    }
+}
+impl WriteAvro for i32 {
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        write_long(i64::from(*self), out);
     }
 }
 impl ReadAvro for i32 {
@@ -274,6 +312,11 @@ impl FromAvro for f64 {
             Value::Float(v) => Ok(f64::from(v)),
             other => mismatch("double", &other),
         }
+    }
+}
+impl WriteAvro for f64 {
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
     }
 }
 impl ReadAvro for f64 {
@@ -298,6 +341,11 @@ impl FromAvro for f32 {
         }
     }
 }
+impl WriteAvro for f32 {
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+}
 impl ReadAvro for f32 {
     fn read_avro(r: &mut BinReader<'_>) -> Result<Self, ReadError> {
         let b = r.take(4)?;
@@ -318,6 +366,11 @@ impl FromAvro for bool {
             Value::Boolean(v) => Ok(v),
             other => mismatch("boolean", &other),
         }
+    }
+}
+impl WriteAvro for bool {
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        out.push(u8::from(*self));
     }
 }
 impl ReadAvro for bool {
@@ -353,6 +406,17 @@ impl<T: FromAvro> FromAvro for Option<T> {
         }
     }
 }
+impl<T: WriteAvro> WriteAvro for Option<T> {
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        match self {
+            None => out.push(0),
+            Some(v) => {
+                out.push(2);
+                v.write_avro(out);
+            }
+        }
+    }
+}
 impl<T: ReadAvro> ReadAvro for Option<T> {
     fn read_avro(r: &mut BinReader<'_>) -> Result<Self, ReadError> {
         match r.union_index(2)? {
@@ -377,6 +441,18 @@ impl<T: FromAvro> FromAvro for Vec<T> {
                 .collect(),
             other => mismatch("array", &other),
         }
+    }
+}
+/// One block with every item, then the empty block (nothing but the end for an empty list).
+impl<T: WriteAvro> WriteAvro for Vec<T> {
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        if !self.is_empty() {
+            write_long(self.len() as i64, out);
+            for v in self {
+                v.write_avro(out);
+            }
+        }
+        out.push(0);
     }
 }
 impl<T: ReadAvro> ReadAvro for Vec<T> {
@@ -418,6 +494,18 @@ impl<T: FromAvro> FromAvro for BTreeMap<String, T> {
         }
     }
 }
+impl<T: WriteAvro> WriteAvro for BTreeMap<String, T> {
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        if !self.is_empty() {
+            write_long(self.len() as i64, out);
+            for (k, v) in self {
+                write_bytes(k.as_bytes(), out);
+                v.write_avro(out);
+            }
+        }
+        out.push(0);
+    }
+}
 impl<T: ReadAvro> ReadAvro for BTreeMap<String, T> {
     fn read_avro(r: &mut BinReader<'_>) -> Result<Self, ReadError> {
         let mut out = BTreeMap::new();
@@ -447,6 +535,11 @@ impl FromAvro for Vec<u8> {
             Value::Bytes(b) => Ok(b),
             other => mismatch("bytes", &other),
         }
+    }
+}
+impl WriteAvro for Vec<u8> {
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        write_bytes(self, out);
     }
 }
 impl ReadAvro for Vec<u8> {
@@ -505,7 +598,7 @@ macro_rules! field_name {
     };
 }
 
-/// Implements the three traits for a record from its field list, in schema order.
+/// Implements the four traits for a record from its field list, in schema order.
 /// `field = "name"` gives a field whose Avro (and serde) name differs from the Rust one.
 macro_rules! record {
     ($ty:ident $name:literal { $($field:ident $(= $rename:literal)?),* $(,)? }) => {
@@ -522,6 +615,11 @@ macro_rules! record {
                 Ok($ty { $($field: f.take(field_name!($field $(, $rename)?))?,)* })
             }
         }
+        impl WriteAvro for $ty {
+            fn write_avro(&self, out: &mut Vec<u8>) {
+                $(self.$field.write_avro(out);)*
+            }
+        }
         impl ReadAvro for $ty {
             fn read_avro(r: &mut BinReader<'_>) -> Result<Self, ReadError> {
                 Ok($ty {
@@ -533,7 +631,7 @@ macro_rules! record {
     };
 }
 
-/// Implements the three traits for an enum from its symbols, in schema order.
+/// Implements the four traits for an enum from its symbols, in schema order.
 macro_rules! enumeration {
     ($ty:ident $name:literal { $($var:ident = $sym:literal),* $(,)? }) => {
         impl ToAvro for $ty {
@@ -553,6 +651,13 @@ macro_rules! enumeration {
                     },
                     other => mismatch("enum", &other),
                 }
+            }
+        }
+        impl WriteAvro for $ty {
+            fn write_avro(&self, out: &mut Vec<u8>) {
+                const ALL: &[$ty] = &[$($ty::$var),*];
+                let idx = ALL.iter().position(|v| v == self).unwrap_or_default();
+                write_long(idx as i64, out);
             }
         }
         impl ReadAvro for $ty {
@@ -611,6 +716,28 @@ impl FromAvro for TranscriptPayload {
             }
             Value::Union(i, _) => Err(format!("payload union branch {i} of 4")),
             other => mismatch("union", &other),
+        }
+    }
+}
+impl WriteAvro for TranscriptPayload {
+    fn write_avro(&self, out: &mut Vec<u8>) {
+        match self {
+            TranscriptPayload::Started(p) => {
+                out.push(0);
+                p.write_avro(out);
+            }
+            TranscriptPayload::Segment(p) => {
+                out.push(2);
+                p.write_avro(out);
+            }
+            TranscriptPayload::Ended(p) => {
+                out.push(4);
+                p.write_avro(out);
+            }
+            TranscriptPayload::Complete(p) => {
+                out.push(6);
+                p.write_avro(out);
+            }
         }
     }
 }

@@ -36,6 +36,12 @@ impl RegistryClient {
                 "schema registry URL {base_url:?} is not a URL: {e}"
             ))
         })?;
+        if base.scheme() != "http" {
+            return Err(SchemaError::Config(format!(
+                "schema registry URL {base_url:?}: only http:// is supported (this build has no \
+                 TLS for the registry client)"
+            )));
+        }
         if base.cannot_be_a_base() {
             return Err(SchemaError::Config(format!(
                 "schema registry URL {base_url:?} cannot have a path"
@@ -319,6 +325,8 @@ mod tests {
             RegistryClient::new("not a url", T).unwrap_err().kind(),
             "config"
         );
+        let e = RegistryClient::new("https://reg:8081", T).unwrap_err();
+        assert!(e.to_string().contains("only http://"), "{e}");
     }
 
     #[test]
