@@ -170,7 +170,7 @@ export DEBRIEF_REQUIRE_BROKER=1
 stage "cargo test --all-targets (DEBRIEF_TEST_BROKERS=$DEBRIEF_TEST_BROKERS, limit $TEST_TIMEOUT)"
 # `timeout` puts cargo and the test binaries in their own process group and forwards a
 # TERM to all of them, both at the time limit and from on_signal.
-timeout --kill-after=30s "$TEST_TIMEOUT" cargo test --all-targets &
+timeout --kill-after=30s "$TEST_TIMEOUT" cargo test --all-targets --no-fail-fast &
 CHILD_PID=$!
 status=0
 wait "$CHILD_PID" || status=$?
