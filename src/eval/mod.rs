@@ -424,12 +424,11 @@ pub fn run_train(args: &ActionItemsTrain, out: &mut dyn Write) -> Result<(), Eva
         .map_err(|e| EvalError::Write { what: args.out.display().to_string(), source: e })?;
     writeln!(
         out,
-        "wrote {}: en {} weights (speech threshold {:.3}, written {:.3}), universal {} weights",
+        "wrote {}: {} weights, speech threshold {:.3}, written threshold {:.3}",
         args.out.display(),
-        m.en.index.len(),
-        m.en.speech.threshold,
-        m.en.written.threshold,
-        m.universal.index.len()
+        m.model.index.len(),
+        m.model.speech.threshold,
+        m.model.written.threshold
     )
     .map_err(|e| EvalError::Write { what: "output".to_string(), source: e })?;
     Ok(())

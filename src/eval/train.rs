@@ -19,10 +19,8 @@ pub struct Doc {
     pub group: String,
     /// Source dataset index.
     pub dataset: usize,
-    /// Features with English n-grams (English documents only; otherwise same as `uni`).
-    pub en: ConvFeatures,
-    /// Cue and context features only.
-    pub uni: ConvFeatures,
+    /// Units and features.
+    pub feats: ConvFeatures,
     /// Per segment labels.
     pub labels: Vec<bool>,
     /// Style.
@@ -35,10 +33,9 @@ pub fn prepare(sets: &[(usize, &Labelled)]) -> Vec<Doc> {
     sets.iter()
         .map(|&(dataset, l)| {
             let lang = effective_language(&l.lang);
-            let en = featurize(&l.conv, lang, lang == "en", &mut scratch);
-            let uni = featurize(&l.conv, lang, false, &mut scratch);
-            let style = if uni.written { Style::Written } else { Style::Speech };
-            Doc { group: l.group.clone(), dataset, en, uni, labels: l.labels.clone(), style }
+            let feats = featurize(&l.conv, lang, &mut scratch);
+            let style = if feats.written { Style::Written } else { Style::Speech };
+            Doc { group: l.group.clone(), dataset, feats, labels: l.labels.clone(), style }
         })
         .collect()
 }
@@ -55,10 +52,10 @@ pub fn folds(docs: &[Doc], k: usize) -> Vec<usize> {
     docs.iter().map(|d| groups[d.group.as_str()]).collect()
 }
 
-fn examples<'a>(docs: &[&'a Doc], en: bool) -> Vec<Example<'a>> {
+fn examples<'a>(docs: &[&'a Doc]) -> Vec<Example<'a>> {
     let mut out = Vec::new();
     for d in docs {
-        let f = if en { &d.en } else { &d.uni };
+        let f = &d.feats;
         for (i, u) in f.units.iter().enumerate() {
             let label = d.labels.get(u.segment).copied().unwrap_or(false);
             out.push(Example { feats: f.unit_feats(i), label });
@@ -69,8 +66,8 @@ fn examples<'a>(docs: &[&'a Doc], en: bool) -> Vec<Example<'a>> {
 
 /// Segment-level scores (max over the segment's units; segments without units are skipped)
 /// and labels, per style.
-fn segment_scores(doc: &Doc, en: bool, w: &[f32], out: &mut [(Vec<f32>, Vec<bool>); 2]) {
-    let f = if en { &doc.en } else { &doc.uni };
+fn segment_scores(doc: &Doc, w: &[f32], out: &mut [(Vec<f32>, Vec<bool>); 2]) {
+    let f = &doc.feats;
     let mut best: BTreeMap<usize, f32> = BTreeMap::new();
     for (i, u) in f.units.iter().enumerate() {
         let m: f32 = f.unit_feats(i).iter().map(|&x| w[x as usize]).sum();
@@ -87,9 +84,9 @@ fn segment_scores(doc: &Doc, en: bool, w: &[f32], out: &mut [(Vec<f32>, Vec<bool
     }
 }
 
-/// Trains one model variant (`en` with n-grams or universal) with operating points chosen on
+/// Trains the model, with operating points (threshold and calibration per style) chosen on
 /// `inner_k`-fold out-of-fold scores.
-pub fn fit_variant(docs: &[&Doc], en: bool, p: &TrainParams, inner_k: usize) -> LinearModel {
+pub fn fit_model(docs: &[&Doc], p: &TrainParams, inner_k: usize) -> LinearModel {
     let mut oof: [(Vec<f32>, Vec<bool>); 2] = [(Vec::new(), Vec::new()), (Vec::new(), Vec::new())];
     if inner_k >= 2 {
         let owned: Vec<&Doc> = docs.to_vec();
@@ -102,13 +99,13 @@ pub fn fit_variant(docs: &[&Doc], en: bool, p: &TrainParams, inner_k: usize) -> 
         }
         for k in 0..inner_k {
             let train_docs: Vec<&Doc> = owned.iter().copied().filter(|d| groups[d.group.as_str()] != k).collect();
-            let w = train(&examples(&train_docs, en), p);
+            let w = train(&examples(&train_docs), p);
             for d in owned.iter().filter(|d| groups[d.group.as_str()] == k) {
-                segment_scores(d, en, &w, &mut oof);
+                segment_scores(d, &w, &mut oof);
             }
         }
     }
-    let w = train(&examples(docs, en), p);
+    let w = train(&examples(docs), p);
     let op = |s: &(Vec<f32>, Vec<bool>)| {
         if s.0.is_empty() {
             return Operating { threshold: 0.0, a: 1.0, b: 0.0 };
@@ -128,13 +125,7 @@ pub fn fit_variant(docs: &[&Doc], en: bool, p: &TrainParams, inner_k: usize) -> 
     LinearModel::from_dense(w, speech, written)
 }
 
-/// Trains both models.
+/// Trains the model file.
 pub fn fit(docs: &[&Doc], p: &TrainParams, inner_k: usize, trained_on: Vec<String>) -> ModelFile {
-    ModelFile {
-        format: MODEL_FORMAT,
-        hash_bits: HASH_BITS,
-        trained_on,
-        en: fit_variant(docs, true, p, inner_k),
-        universal: fit_variant(docs, false, p, inner_k),
-    }
+    ModelFile { format: MODEL_FORMAT, hash_bits: HASH_BITS, trained_on, model: fit_model(docs, p, inner_k) }
 }

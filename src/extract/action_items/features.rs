@@ -10,11 +10,10 @@
 //! - context features: the core cues of the previous and next unit, whether they are by the
 //!   same speaker, an answer to a request or question by someone else, an acknowledgement
 //!   after it, and the position in the conversation (tenths);
-//! - for English only (`ngrams = true`): word unigrams and bigrams, and the first word.
 //!
 //! The hashing is FNV-1a based and stable: shipped weights depend on it.
 
-use super::grammar::{grammar, Cue, CueMatch, CueSet, VerbKind, CUE_COUNT};
+use super::grammar::{grammar, morphology, Cue, CueMatch, CueSet, VerbKind, CUE_COUNT};
 use super::tokens::{fnv1a, mix, tokenize, Tokens};
 use crate::model::Conversation;
 use std::collections::HashMap;
@@ -168,22 +167,15 @@ fn names() -> &'static Names {
 pub struct Scratch {
     toks: Tokens,
     matches: Vec<CueMatch>,
-    /// Per unit: its n-gram feature range in `ngram_feats`.
-    ngram_feats: Vec<u32>,
-    ngram_offsets: Vec<u32>,
 }
 
-/// Computes the units and features of a conversation in language `lang`. `ngrams` adds the
-/// English word n-gram features.
-pub fn featurize(conv: &Conversation, lang: &str, ngrams: bool, scratch: &mut Scratch) -> ConvFeatures {
+/// Computes the units and features of a conversation in language `lang`.
+pub fn featurize(conv: &Conversation, lang: &str, scratch: &mut Scratch) -> ConvFeatures {
     let g = grammar(lang);
     let mut out = ConvFeatures::default();
     let mut speaker_ix: HashMap<&str, u32> = HashMap::new();
     let mut written_votes = 0usize;
     let mut voted = 0usize;
-    scratch.ngram_feats.clear();
-    scratch.ngram_offsets.clear();
-    scratch.ngram_offsets.push(0);
     for (si, seg) in conv.segments.iter().enumerate() {
         if seg.text.trim().is_empty() {
             continue;
@@ -233,10 +225,15 @@ pub fn featurize(conv: &Conversation, lang: &str, ngrams: bool, scratch: &mut Sc
                     core_end = Some(core_end.map_or(m.last, |e: usize| e.max(m.last)));
                 }
             }
+            let (extra, imperative_form) = morphology(lang, toks, first, last, qmark);
+            cues |= extra;
+            if extra & Cue::Suggest.bit() != 0 && anchor.is_none() {
+                anchor = Some(toks.list[first].start);
+            }
             let mut verb = None;
             let mut verb_kinds = 0u8;
             let mut verb_after_core = None;
-            let mut imperative = false;
+            let mut imperative = imperative_form;
             for i in first..=last {
                 if let Some(k) = g.verb(toks.list[i].hash) {
                     if verb.is_none() {
@@ -268,23 +265,6 @@ pub fn featurize(conv: &Conversation, lang: &str, ngrams: bool, scratch: &mut Sc
                 question_mark: qmark,
                 speaker,
             };
-            // Local features (n-grams) now, while the tokens are at hand.
-            if ngrams {
-                let nf = &mut scratch.ngram_feats;
-                let ns_w = h("w");
-                let ns_b = h("b");
-                let ns_w0 = h("w0");
-                nf.push(slot(mix(ns_w0, toks.list[first].hash)));
-                let mut prev = h("<s>");
-                for i in first..=last {
-                    let t = toks.list[i].hash;
-                    nf.push(slot(mix(ns_w, t)));
-                    nf.push(slot(mix(mix(ns_b, prev), t)));
-                    prev = t;
-                }
-                nf.push(slot(mix(mix(ns_b, prev), h("</s>"))));
-            }
-            scratch.ngram_offsets.push(scratch.ngram_feats.len() as u32);
             out.units.push(unit);
             first = last + 1;
         }
@@ -396,11 +376,6 @@ pub fn featurize(conv: &Conversation, lang: &str, ngrams: bool, scratch: &mut Sc
                 f.push(slot(mix(h("pos"), decile)));
             }
         }
-        if ngrams {
-            let a = scratch.ngram_offsets[i] as usize;
-            let b = scratch.ngram_offsets[i + 1] as usize;
-            f.extend_from_slice(&scratch.ngram_feats[a..b]);
-        }
         // Deduplicate so binary features count once.
         f[base..].sort_unstable();
         let mut w = base;
@@ -460,7 +435,7 @@ mod tests {
     fn units_are_sentences_in_written_text_and_segments_in_speech() {
         let mut s = Scratch::default();
         let c = conv(&[("a", "Thanks for the call. I'll send the deck tomorrow."), ("b", "ok")]);
-        let f = featurize(&c, "en", true, &mut s);
+        let f = featurize(&c, "en", &mut s);
         assert!(f.written);
         assert_eq!(f.units.len(), 3);
         assert_eq!((f.units[1].start_char, f.units[1].end_char), (21, 49));
@@ -469,7 +444,7 @@ mod tests {
         assert_eq!(f.units[1].verb, Some(VerbKind::Email));
         assert_eq!(f.units[1].anchor_char, 21);
         let c = conv(&[("a", "so i i'll send it"), ("b", "you should call him")]);
-        let f = featurize(&c, "en", false, &mut s);
+        let f = featurize(&c, "en", &mut s);
         assert!(!f.written);
         assert_eq!(f.units.len(), 2);
         assert!(f.units[1].has(Cue::Directive));
@@ -480,8 +455,8 @@ mod tests {
     fn features_are_sorted_unique_and_deterministic() {
         let mut s = Scratch::default();
         let c = conv(&[("a", "we need to we need to send it"), ("b", "sure")]);
-        let f1 = featurize(&c, "en", true, &mut s);
-        let f2 = featurize(&c, "en", true, &mut s);
+        let f1 = featurize(&c, "en", &mut s);
+        let f2 = featurize(&c, "en", &mut s);
         assert_eq!(f1.feats, f2.feats);
         let u = f1.unit_feats(0);
         assert!(u.windows(2).all(|w| w[0] < w[1]));

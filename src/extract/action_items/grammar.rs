@@ -289,6 +289,176 @@ impl Grammar {
     }
 }
 
+/// Cues that word forms give and phrase lists cannot express: compound past tenses
+/// (auxiliary followed by a participle: "I've sent", "j'ai envoyé", "ich habe ... geschickt",
+/// "he enviado"), intonation questions ("Tu as la carte ?"), group proposals as questions
+/// ("On y va ?") and first-person-plural imperatives ("Faisons ça", "Hagamos"). Returns the
+/// cues and whether the unit is an imperative ("Signez ici", "Schicken Sie mir ...").
+pub fn morphology(lang: &str, toks: &Tokens, first: usize, last: usize, question: bool) -> (CueSet, bool) {
+    let mut cues: CueSet = 0;
+    let mut imperative = false;
+    let w = |i: usize| toks.word(i);
+    let n = last + 1;
+    let first_word = w(first);
+    let second = if first < last { w(first + 1) } else { "" };
+    for i in first..n {
+        let x = w(i);
+        let aux = match lang {
+            "en" => matches!(x, "have" | "has" | "had" | "i've" | "we've" | "you've" | "they've" | "haven't" | "hasn't"),
+            "fr" => {
+                matches!(x, "ai" | "as" | "avons" | "avez" | "ont" | "suis" | "sommes" | "êtes" | "sont")
+                    || (x == "a" && i > first && matches!(w(i - 1), "il" | "elle" | "on" | "qui" | "y"))
+                    || (x == "est" && !(i > first && matches!(w(i - 1), "c'" | "ce")))
+            }
+            "de" => matches!(x, "habe" | "hab" | "hast" | "hat" | "haben" | "habt" | "bin" | "bist" | "ist" | "sind" | "seid"),
+            "es" => matches!(x, "he" | "has" | "ha" | "hemos" | "habéis" | "han"),
+            "it" => matches!(x, "ho" | "hai" | "ha" | "abbiamo" | "avete" | "hanno"),
+            "pt" => matches!(x, "tenho" | "temos" | "tem"),
+            "nl" => matches!(x, "heb" | "hebt" | "heeft" | "hebben"),
+            _ => false,
+        };
+        if !aux {
+            continue;
+        }
+        let window = if lang == "de" || lang == "nl" { n } else { (i + 4).min(n) };
+        for j in i + 1..window {
+            if participle(lang, w(j)) {
+                cues |= Cue::Past.bit();
+                break;
+            }
+        }
+    }
+    // Simple future after a subject pronoun: "je l'enverrai", "on trouvera", "tu me les
+    // montreras", "enviaré", "haremos".
+    for i in first..n {
+        let x = w(i);
+        let subject = match lang {
+            "fr" => match x {
+                "je" | "j'" => Some(Cue::CommitSelf),
+                "on" | "nous" => Some(Cue::CommitGroup),
+                "tu" | "vous" => Some(Cue::Directive),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(cue) = subject {
+            let mut j = i + 1;
+            while j < n && matches!(w(j), "me" | "te" | "le" | "la" | "les" | "lui" | "leur" | "en" | "y" | "vous" | "nous" | "l'" | "m'" | "t'" | "s'" | "ne" | "n'") {
+                j += 1;
+            }
+            if j < n {
+                let v = w(j);
+                let fut = match cue {
+                    Cue::CommitSelf => v.ends_with("rai"),
+                    Cue::CommitGroup => v.ends_with("rons") || (x == "on" && v.ends_with("ra")),
+                    _ => v.ends_with("ras") || v.ends_with("rez"),
+                };
+                let conditional = matches!(cue, Cue::Directive) && (v.ends_with("rais") || v.ends_with("riez"));
+                if fut && v.chars().count() >= 5 && !question {
+                    cues |= cue.bit();
+                } else if conditional && v.chars().count() >= 6 {
+                    cues |= if question { Cue::Request.bit() } else { Cue::Suggest.bit() };
+                }
+            }
+        }
+        if lang == "es" && !question && x.chars().count() >= 5 {
+            if x.ends_with("aré") || x.ends_with("eré") || x.ends_with("iré") {
+                cues |= Cue::CommitSelf.bit();
+            } else if x.ends_with("aremos") || x.ends_with("eremos") || x.ends_with("iremos") {
+                cues |= Cue::CommitGroup.bit();
+            }
+        }
+    }
+    let starts_pronoun = |set: &[&str]| set.contains(&first_word);
+    if question {
+        let group = match lang {
+            "fr" => starts_pronoun(&["on", "nous"]),
+            "es" => starts_pronoun(&["vamos", "nosotros"]),
+            _ => false,
+        };
+        if group {
+            cues |= Cue::Suggest.bit();
+        } else {
+            cues |= Cue::QuestionStart.bit();
+        }
+    }
+    let count = n - first;
+    match lang {
+        "fr" if count >= 2 => {
+            if first_word.ends_with("ons") && !first_word.ends_with("ions") && first_word.chars().count() >= 5 {
+                cues |= Cue::Suggest.bit();
+            }
+            if first_word.ends_with("ez") && first_word.chars().count() >= 4 && !matches!(second, "vous" | "-vous") && !question {
+                imperative = true;
+            }
+        }
+        "de" if count >= 2 && !question => {
+            let verb_first = first_word.ends_with("en") && first_word.chars().count() >= 5;
+            if verb_first && second == "sie" {
+                imperative = true;
+            } else if verb_first && second == "wir" {
+                cues |= Cue::Suggest.bit();
+            }
+        }
+        "es" if count >= 2 => {
+            if (first_word.ends_with("emos") && first_word.chars().count() >= 6)
+                || matches!(first_word, "hagamos" | "vayamos" | "pongamos" | "digamos" | "veamos")
+            {
+                cues |= Cue::Suggest.bit();
+            }
+        }
+        _ => {}
+    }
+    (cues, imperative)
+}
+
+/// Whether a word looks like a past participle in `lang`.
+fn participle(lang: &str, x: &str) -> bool {
+    let len = x.chars().count();
+    match lang {
+        "en" => {
+            (x.ends_with("ed") && len >= 4)
+                || matches!(
+                    x,
+                    "sent" | "done" | "been" | "got" | "gotten" | "gone" | "written" | "made" | "told" | "seen" | "given"
+                        | "taken" | "had" | "spoken" | "brought" | "bought" | "thought" | "found" | "met" | "put" | "read"
+                        | "said" | "heard" | "left" | "begun" | "run" | "already"
+                )
+        }
+        "fr" => {
+            len >= 3
+                && (x.ends_with('é') || x.ends_with("ée") || x.ends_with("és") || x.ends_with("ées")
+                    || x.ends_with("it") || x.ends_with("is") || x.ends_with("u") || x.ends_with("ue")
+                    || x.ends_with("us") || x.ends_with("ert") || x.ends_with("erte") || x.ends_with('i'))
+                && !matches!(
+                    x,
+                    "lui" | "qui" | "oui" | "aussi" | "ici" | "ceci" | "parmi" | "mais" | "plus" | "tu" | "vu" | "sur"
+                        | "nous" | "vous" | "tous" | "sous" | "jus" | "puis" | "depuis" | "permis" | "amis" | "pris"
+                        | "merci" | "midi" | "samedi" | "lundi" | "mardi" | "mercredi" | "jeudi" | "vendredi" | "fruit"
+                        | "nuit" | "petit" | "huit" | "bruit" | "produit" | "esprit" | "tout" | "bout" | "beaucoup"
+                        | "trop" | "peu" | "besoin" | "envie" | "faim" | "soif" | "peur" | "raison" | "tort"
+                )
+        }
+        "de" => {
+            (x.starts_with("ge") && len >= 6 && (x.ends_with('t') || x.ends_with("en")))
+                || matches!(
+                    x,
+                    "erledigt" | "besprochen" | "vergessen" | "bekommen" | "verschickt" | "erhalten" | "versucht"
+                        | "bestellt" | "besucht" | "erzählt" | "erklärt" | "überprüft" | "verstanden" | "angerufen"
+                        | "eingeladen" | "abgeschickt" | "angefangen" | "vorbereitet" | "informiert" | "telefoniert"
+                )
+        }
+        "es" | "it" | "pt" => {
+            len >= 4
+                && (x.ends_with("ado") || x.ends_with("ido") || x.ends_with("ato") || x.ends_with("ito")
+                    || x.ends_with("uto") || x.ends_with("cho") || x.ends_with("sto") || x.ends_with("tto")
+                    || x.ends_with("crito") || x.ends_with("uesto") || x.ends_with("ierto"))
+        }
+        "nl" => (x.starts_with("ge") && len >= 5) || (x.ends_with('d') && len >= 6),
+        _ => false,
+    }
+}
+
 /// The compiled grammar for `lang`; English for unsupported languages.
 pub fn grammar(lang: &str) -> &'static Grammar {
     static CELLS: [OnceLock<Grammar>; 7] = [

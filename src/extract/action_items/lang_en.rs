@@ -52,7 +52,7 @@ const PHRASES: &[(&str, Cue)] = &[
     ("you're gonna have|need|want", Directive),
     ("you're going to have|need|want", Directive),
     ("make sure", Directive),
-    ("don't forget", Directive),
+    ("don't forget|hesitate", Directive),
     ("remember to", Directive),
     ("be sure to", Directive),
     ("we need|must|gotta|ought", Obligation),

@@ -54,7 +54,7 @@ const PHRASES: &[(&str, Cue)] = &[
     ("ayer|anteayer|ya ; anoche", Past),
     ("la semana pasada ; el mes pasado ; el año pasado ; la última vez", Past),
     ("hace", Past),
-    ("he|has|ha|hemos|habéis|han|había|hice|hizo|hicimos|envié|mandé|llamé|fui|fue|era|estaba|estuve", Past),
+    ("había|hice|hizo|hicimos|envié|mandé|llamé|fui|fue|era|estaba|estuve", Past),
     ("dijo|dijeron|comentó|contó|preguntó ; me dijo ; nos dijo ; según", Reported),
     ("no|nunca|nada|ningún|ninguna|tampoco|jamás", Negation),
     ("quizás|quizá|probablemente|posiblemente", Hedge),

@@ -7,8 +7,8 @@
 //!    sentences. A sentence (or a whole unpunctuated speech segment) is a *unit*.
 //! 2. [`grammar`] maps per-language surface cues ("I'll", "je vais", "ich werde", "voy a") to
 //!    language-independent [`grammar::Cue`]s and action verbs to call/email/meeting/task.
-//! 3. [`features`] turns cues, context (neighbouring units, speaker changes) and, in English,
-//!    word n-grams into hashed binary features; [`model`] scores them with a logistic
+//! 3. [`features`] turns cues and context (neighbouring units, speaker changes) into hashed
+//!    binary features, the same in every language; [`model`] scores them with a logistic
 //!    regression trained by `debrief train action-items` (weights in `models/`, embedded).
 //! 4. Units at or above the model's threshold become items; [`owner`] decides the owner and
 //!    state, [`due`] resolves due dates, and the confidence is the calibrated probability.
@@ -34,7 +34,7 @@ use crate::model::Conversation;
 use chrono::{DateTime, FixedOffset};
 use features::{featurize, ConvFeatures, Scratch, CORE};
 use grammar::{grammar, Cue};
-use model::{LinearModel, ModelFile, Style};
+use model::{ModelFile, Style};
 use tokens::{tokenize, Tokens};
 
 /// Longest item text, in characters; longer texts are cut at a word boundary with "…".
@@ -55,21 +55,12 @@ pub fn effective_language(lang: &str) -> &'static str {
     }
 }
 
-/// The model used for a language: `en` (with n-grams) for English, `universal` otherwise.
-pub fn model_for<'m>(models: &'m ModelFile, lang: &str) -> (&'m LinearModel, bool) {
-    if lang == "en" {
-        (&models.en, true)
-    } else {
-        (&models.universal, false)
-    }
-}
-
 /// Units, features and margins of a conversation under `models`.
 pub fn score(conv: &Conversation, lang: &str, models: &ModelFile) -> (ConvFeatures, Vec<f32>, Style) {
     let lang = effective_language(lang);
-    let (m, ngrams) = model_for(models, lang);
+    let m = &models.model;
     let mut scratch = Scratch::default();
-    let f = featurize(conv, lang, ngrams, &mut scratch);
+    let f = featurize(conv, lang, &mut scratch);
     let margins = (0..f.units.len()).map(|i| m.margin(f.unit_feats(i))).collect();
     let style = if f.written { Style::Written } else { Style::Speech };
     (f, margins, style)
@@ -104,8 +95,7 @@ pub fn extract_with(
 ) -> Vec<ActionItem> {
     let lang = effective_language(lang);
     let (f, margins, style) = score(conv, lang, models);
-    let (m, _) = model_for(models, lang);
-    let op = m.operating(style);
+    let op = models.model.operating(style);
     let names = owner::speaker_names(conv);
     let g = grammar(lang);
     let mut toks = Tokens::default();
@@ -211,3 +201,6 @@ fn cap_text(s: &str) -> String {
 pub fn unit_has(f: &ConvFeatures, i: usize, c: Cue) -> bool {
     f.units.get(i).is_some_and(|u| u.has(c))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,228 @@
+//! Hand-written sentences in every supported language: detection, owner, type, state, due
+//! dates and sentences that must not be flagged. Expected values are worked out by hand.
+
+use super::*;
+use crate::insight::{ActionState, ActionType};
+use crate::model::Segment;
+
+/// 2025-01-29 is a Wednesday; 10:00 in Paris.
+const REF: &str = "2025-01-29T10:00:00+01:00";
+
+fn conv(lines: &[(&str, &str)]) -> Conversation {
+    Conversation {
+        id: "c".to_string(),
+        segments: lines
+            .iter()
+            .enumerate()
+            .map(|(i, (speaker, text))| Segment {
+                id: format!("s{i}"),
+                speaker: speaker.to_string(),
+                speaker_name: Some(match *speaker {
+                    "a" => "Alice Martin".to_string(),
+                    "b" => "Bruno Keller".to_string(),
+                    _ => "Carmen Ruiz".to_string(),
+                }),
+                text: text.to_string(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn run(lines: &[(&str, &str)], lang: &str) -> Vec<ActionItem> {
+    let r = DateTime::parse_from_rfc3339(REF).unwrap();
+    extract(&conv(lines), lang, Some(r), "Europe/Paris")
+}
+
+/// The single item whose evidence is segment `seg`.
+fn item_at<'a>(items: &'a [ActionItem], seg: &str) -> &'a ActionItem {
+    let found: Vec<&ActionItem> = items.iter().filter(|i| i.evidence.iter().any(|e| e.segment_id == seg)).collect();
+    assert_eq!(found.len(), 1, "expected one item on {seg}, got {items:#?}");
+    found[0]
+}
+
+fn flagged(items: &[ActionItem], seg: &str) -> bool {
+    items.iter().any(|i| i.evidence.iter().any(|e| e.segment_id == seg))
+}
+
+#[test]
+fn english_commitment_with_owner_type_state_and_due() {
+    let items = run(
+        &[("a", "Thanks everyone for joining."), ("b", "I'll send you the revised proposal by Friday."), ("a", "Great.")],
+        "en",
+    );
+    let it = item_at(&items, "s1");
+    assert_eq!(it.owner.as_deref(), Some("b"));
+    assert_eq!(it.action_type, ActionType::Email);
+    assert_eq!(it.state, ActionState::Committed);
+    let due = it.due.as_ref().unwrap();
+    assert_eq!(due.date, "2025-01-31");
+    assert_eq!(due.phrase, "by Friday");
+    assert_eq!(it.language, "en");
+    assert!(it.text.starts_with("I'll send you the revised proposal"), "{}", it.text);
+    assert_eq!((it.evidence[0].start_char, it.evidence[0].end_char), (0, 45));
+    assert!(it.confidence > 0.0 && it.confidence <= 1.0);
+    assert!(!flagged(&items, "s0") && !flagged(&items, "s2"));
+}
+
+#[test]
+fn english_request_in_two_party_call_is_owned_by_the_other_party() {
+    let items = run(&[("a", "Could you call me back tomorrow at 3pm?"), ("b", "Sure, I will.")], "en");
+    let it = item_at(&items, "s0");
+    assert_eq!(it.owner.as_deref(), Some("b"));
+    assert_eq!(it.action_type, ActionType::Call);
+    // Bruno accepts in the next turn: committed.
+    assert_eq!(it.state, ActionState::Committed);
+    assert_eq!(it.due.as_ref().unwrap().datetime.as_deref(), Some("2025-01-30T15:00:00+01:00"));
+}
+
+#[test]
+fn vocative_name_picks_the_owner_in_a_group_and_no_name_gives_none() {
+    let lines = [
+        ("a", "Let's review the budget."),
+        ("c", "Bruno, can you schedule a meeting with the finance team next week?"),
+        ("b", "Hmm."),
+        ("c", "Someone should update the slides."),
+    ];
+    let items = run(&lines, "en");
+    let it = item_at(&items, "s1");
+    assert_eq!(it.owner.as_deref(), Some("b"));
+    assert_eq!(it.action_type, ActionType::Meeting);
+    assert_eq!(it.due.as_ref().unwrap().date, "2025-02-07");
+    // Three speakers, nobody named: no owner.
+    if let Some(it) = items.iter().find(|i| i.evidence[0].segment_id == "s3") {
+        assert_eq!(it.owner, None);
+        assert_eq!(it.state, ActionState::Suggested);
+    }
+}
+
+#[test]
+fn english_speech_transcript_with_disfluencies() {
+    let lines = [
+        ("me011", "yeah we had a long discussion about that"),
+        ("me013", "so i i'll uh i'll send the w- the the notes to everybody"),
+        ("me011", "o_k"),
+    ];
+    let items = run(&lines, "en");
+    let it = item_at(&items, "s1");
+    assert_eq!(it.owner.as_deref(), Some("me013"));
+    assert_eq!(it.action_type, ActionType::Email);
+    assert_eq!(it.text, "I'll send the notes to everybody");
+    assert!(!flagged(&items, "s0"));
+}
+
+#[test]
+fn english_negatives_are_not_flagged() {
+    let lines = [
+        ("a", "We did send the email last week."),
+        ("b", "Did you call them yesterday?"),
+        ("a", "He said he would send the contract."),
+        ("b", "The weather was lovely."),
+    ];
+    let items = run(&lines, "en");
+    assert!(items.is_empty(), "{items:#?}");
+}
+
+#[test]
+fn french_commitment_request_and_negatives() {
+    let lines = [
+        ("a", "Bonjour à tous."),
+        ("b", "Je vous envoie le devis d'ici vendredi."),
+        ("a", "Pourriez-vous appeler le client demain matin ?"),
+        ("b", "Nous avons déjà envoyé le courriel la semaine dernière."),
+        ("a", "Il a dit qu'il enverrait le contrat."),
+    ];
+    let items = run(&lines, "fr");
+    let it = item_at(&items, "s1");
+    assert_eq!(it.owner.as_deref(), Some("b"));
+    assert_eq!(it.state, ActionState::Committed);
+    assert_eq!(it.action_type, ActionType::Email);
+    let due = it.due.as_ref().unwrap();
+    assert_eq!((due.date.as_str(), due.phrase.as_str()), ("2025-01-31", "d'ici vendredi"));
+    assert_eq!(it.language, "fr");
+    let it = item_at(&items, "s2");
+    assert_eq!(it.owner.as_deref(), Some("b"));
+    assert_eq!(it.action_type, ActionType::Call);
+    assert_eq!(it.due.as_ref().unwrap().date, "2025-01-30");
+    assert!(!flagged(&items, "s0") && !flagged(&items, "s3") && !flagged(&items, "s4"), "{items:#?}");
+}
+
+#[test]
+fn german_commitment_obligation_and_negatives() {
+    let lines = [
+        ("a", "Guten Morgen zusammen."),
+        ("b", "Ich schicke Ihnen das Angebot bis Freitag."),
+        ("a", "Wir müssen nächste Woche einen Termin mit dem Kunden vereinbaren."),
+        ("b", "Wir haben die E-Mail letzte Woche schon geschickt."),
+    ];
+    let items = run(&lines, "de");
+    let it = item_at(&items, "s1");
+    assert_eq!(it.owner.as_deref(), Some("b"));
+    assert_eq!(it.state, ActionState::Committed);
+    assert_eq!(it.action_type, ActionType::Email);
+    assert_eq!(it.due.as_ref().unwrap().date, "2025-01-31");
+    assert_eq!(it.due.as_ref().unwrap().phrase, "bis Freitag");
+    let it = item_at(&items, "s2");
+    assert_eq!(it.owner, None, "a group obligation has no owner");
+    assert_eq!(it.action_type, ActionType::Meeting);
+    assert_eq!(it.due.as_ref().unwrap().date, "2025-02-07");
+    assert!(!flagged(&items, "s0") && !flagged(&items, "s3"), "{items:#?}");
+}
+
+#[test]
+fn spanish_commitment_request_and_negatives() {
+    let lines = [
+        ("a", "Buenos días a todos."),
+        ("b", "Voy a llamar al cliente el lunes."),
+        ("a", "¿Puedes enviarme el informe mañana?"),
+        ("b", "Ya enviamos el correo la semana pasada."),
+    ];
+    let items = run(&lines, "es");
+    let it = item_at(&items, "s1");
+    assert_eq!(it.owner.as_deref(), Some("b"));
+    assert_eq!(it.state, ActionState::Committed);
+    assert_eq!(it.action_type, ActionType::Call);
+    assert_eq!(it.due.as_ref().unwrap().date, "2025-02-03");
+    let it = item_at(&items, "s2");
+    assert_eq!(it.owner.as_deref(), Some("b"));
+    assert_eq!(it.action_type, ActionType::Email);
+    assert_eq!(it.due.as_ref().unwrap().date, "2025-01-30");
+    assert!(!flagged(&items, "s0") && !flagged(&items, "s3"), "{items:#?}");
+}
+
+#[test]
+fn portuguese_italian_dutch_commitments() {
+    let pt = run(&[("a", "Olá."), ("b", "Vou enviar o relatório amanhã.")], "pt");
+    assert_eq!(item_at(&pt, "s1").owner.as_deref(), Some("b"));
+    let it = run(&[("a", "Ciao."), ("b", "Ti manderò il contratto domani.")], "it");
+    assert_eq!(item_at(&it, "s1").due.as_ref().unwrap().date, "2025-01-30");
+    let nl = run(&[("a", "Hallo."), ("b", "Ik stuur je morgen de offerte.")], "nl");
+    assert_eq!(item_at(&nl, "s1").owner.as_deref(), Some("b"));
+}
+
+#[test]
+fn output_is_deterministic_and_ordered() {
+    let lines = [
+        ("a", "I'll send the minutes tonight. Bruno, please book the room for Monday."),
+        ("b", "Sure. I will also call the vendor."),
+    ];
+    let a = run(&lines, "en");
+    let b = run(&lines, "en");
+    assert_eq!(a, b);
+    let keys: Vec<(String, i64)> = a.iter().map(|i| (i.evidence[0].segment_id.clone(), i.evidence[0].start_char)).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    assert!(a.len() >= 2, "{a:#?}");
+}
+
+#[test]
+fn empty_and_odd_input_does_not_panic() {
+    assert!(run(&[], "en").is_empty());
+    assert!(run(&[("a", ""), ("b", "   "), ("a", "?!…")], "fr").is_empty());
+    let weird = "ǅ\u{301}𝔘 i'll — by 31/02 at 25:99 le 99 mars";
+    let _ = run(&[("a", weird)], "xx");
+    assert_eq!(effective_language("pt-BR"), "pt");
+    assert_eq!(effective_language("ja"), "en");
+}
