@@ -13,7 +13,7 @@
 //!
 //! The hashing is FNV-1a based and stable: shipped weights depend on it.
 
-use super::grammar::{grammar, morphology, Cue, CueMatch, CueSet, VerbKind, CUE_COUNT};
+use super::grammar::{grammar, infinitive, morphology, Cue, CueMatch, CueSet, VerbKind, CUE_COUNT};
 use super::tokens::{fnv1a, mix, tokenize, Tokens};
 use crate::model::Conversation;
 use std::collections::HashMap;
@@ -225,8 +225,9 @@ pub fn featurize(conv: &Conversation, lang: &str, scratch: &mut Scratch) -> Conv
                     core_end = Some(core_end.map_or(m.last, |e: usize| e.max(m.last)));
                 }
             }
-            let (extra, imperative_form) = morphology(lang, toks, first, last, qmark);
+            let (extra, extra_start, imperative_form) = morphology(lang, toks, first, last, qmark);
             cues |= extra;
+            cues_start |= extra_start;
             if extra & Cue::Suggest.bit() != 0 && anchor.is_none() {
                 anchor = Some(toks.list[first].start);
             }
@@ -240,13 +241,25 @@ pub fn featurize(conv: &Conversation, lang: &str, scratch: &mut Scratch) -> Conv
                         verb = Some(k);
                     }
                     verb_kinds |= verb_bit(k);
-                    if i == first {
+                    if i == first && !qmark && cues_start & Cue::QuestionStart.bit() == 0 {
                         imperative = true;
                     }
                     if let Some(e) = core_end {
                         if i > e && i <= e + 4 && verb_after_core.is_none() {
                             verb_after_core = Some(k);
                         }
+                    }
+                }
+            }
+            // An infinitive right after a commitment or modal is an action verb even when the
+            // lexicon does not list it ("je vais *renseigner*", "wir müssen das *klären*").
+            if verb_after_core.is_none() {
+                if let Some(e) = core_end {
+                    let end = if matches!(lang, "de" | "nl") { last } else { (e + 3).min(last) };
+                    if (e + 1..=end).any(|i| infinitive(lang, toks.word(i))) {
+                        verb_after_core = Some(VerbKind::Generic);
+                        verb_kinds |= verb_bit(VerbKind::Generic);
+                        verb = verb.or(Some(VerbKind::Generic));
                     }
                 }
             }

@@ -293,9 +293,11 @@ impl Grammar {
 /// (auxiliary followed by a participle: "I've sent", "j'ai envoyé", "ich habe ... geschickt",
 /// "he enviado"), intonation questions ("Tu as la carte ?"), group proposals as questions
 /// ("On y va ?") and first-person-plural imperatives ("Faisons ça", "Hagamos"). Returns the
-/// cues and whether the unit is an imperative ("Signez ici", "Schicken Sie mir ...").
-pub fn morphology(lang: &str, toks: &Tokens, first: usize, last: usize, question: bool) -> (CueSet, bool) {
+/// the cues found anywhere, the cues that the first word gives, and whether the unit is an
+/// imperative ("Signez ici", "Schicken Sie mir ...").
+pub fn morphology(lang: &str, toks: &Tokens, first: usize, last: usize, question: bool) -> (CueSet, CueSet, bool) {
     let mut cues: CueSet = 0;
+    let mut start: CueSet = 0;
     let mut imperative = false;
     let w = |i: usize| toks.word(i);
     let n = last + 1;
@@ -377,16 +379,16 @@ pub fn morphology(lang: &str, toks: &Tokens, first: usize, last: usize, question
             _ => false,
         };
         if group {
-            cues |= Cue::Suggest.bit();
+            start |= Cue::Suggest.bit();
         } else {
-            cues |= Cue::QuestionStart.bit();
+            start |= Cue::QuestionStart.bit();
         }
     }
     let count = n - first;
     match lang {
         "fr" if count >= 2 => {
             if first_word.ends_with("ons") && !first_word.ends_with("ions") && first_word.chars().count() >= 5 {
-                cues |= Cue::Suggest.bit();
+                start |= Cue::Suggest.bit();
             }
             if first_word.ends_with("ez") && first_word.chars().count() >= 4 && !matches!(second, "vous" | "-vous") && !question {
                 imperative = true;
@@ -397,19 +399,33 @@ pub fn morphology(lang: &str, toks: &Tokens, first: usize, last: usize, question
             if verb_first && second == "sie" {
                 imperative = true;
             } else if verb_first && second == "wir" {
-                cues |= Cue::Suggest.bit();
+                start |= Cue::Suggest.bit();
             }
         }
         "es" if count >= 2 => {
             if (first_word.ends_with("emos") && first_word.chars().count() >= 6)
                 || matches!(first_word, "hagamos" | "vayamos" | "pongamos" | "digamos" | "veamos")
             {
-                cues |= Cue::Suggest.bit();
+                start |= Cue::Suggest.bit();
             }
         }
         _ => {}
     }
-    (cues, imperative)
+    (cues | start, start, imperative)
+}
+
+/// Whether a word looks like an infinitive in `lang` (used after a modal or a commitment:
+/// "je vais *vérifier*", "voy a *revisar*", "wir müssen das *klären*").
+pub fn infinitive(lang: &str, x: &str) -> bool {
+    let len = x.chars().count();
+    len >= 4
+        && match lang {
+            "fr" => x.ends_with("er") || x.ends_with("ir") || x.ends_with("re") || x.ends_with("oir"),
+            "es" | "pt" => x.ends_with("ar") || x.ends_with("er") || x.ends_with("ir"),
+            "it" => x.ends_with("are") || x.ends_with("ere") || x.ends_with("ire"),
+            "de" | "nl" => x.ends_with("en"),
+            _ => false,
+        }
 }
 
 /// Whether a word looks like a past participle in `lang`.

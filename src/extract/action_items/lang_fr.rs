@@ -117,7 +117,7 @@ const PHRASES: &[(&str, Cue)] = &[
     ("qu' est ce", QuestionStart),
     ("quand|où|qui|pourquoi|comment|quel|quelle|quels|quelles|combien", QuestionStart),
     ("as tu ; avez vous", QuestionStart),
-    ("ok|okay|oui|entendu|parfait|volontiers|super|exactement ; d' accord ; bien sûr ; très bien", Ack),
+    ("ok|okay|oui|entendu|parfait|volontiers|super|exactement|génial|cool|nickel|excellent ; d' accord ; bien sûr ; très bien", Ack),
     ("merci", Thanks),
     ("si ; s' il ; sauf si ; à condition", Conditional),
     ("voulez vous|veux tu que je|j'", Offer),
