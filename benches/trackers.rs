@@ -5,10 +5,18 @@
 //!
 //! `cargo bench --bench trackers`
 //!
-//! Terms are generated deterministically: meeting words below the 100 most frequent, meeting
-//! bigrams, and synthetic words, ten terms per tracker, all trackers stemming (English).
+//! Times are CPU time of the benchmark thread (Linux `/proc/thread-self/schedstat`), so that
+//! "MB/s per core" holds on a machine shared with other work; wall-clock time is used where
+//! that file cannot be read.
+//!
+//! Terms are generated deterministically from meeting words below the 100 most frequent,
+//! meeting bigrams and synthetic words, ten terms per tracker, all trackers stemming
+//! (English). Scenarios: `typical` (10 terms occur in the meeting, the rest do not, also
+//! measured `cold`: no word seen before) and `dense` (60 % of the terms are meeting words and
+//! bigrams: nearly every content word is a hit).
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use debrief::extract::trackers::TrackerSet;
 use debrief::model::{Conversation, Segment};
 use debrief::tenant::{TenantConfig, TrackerConfig};
@@ -16,6 +24,57 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::PathBuf;
+
+/// CPU time of the calling thread, in nanoseconds (see the module docs).
+struct ThreadCpu {
+    wall: WallTime,
+    start: std::time::Instant,
+}
+
+impl ThreadCpu {
+    fn new() -> ThreadCpu {
+        if Self::cpu_ns().is_none() {
+            eprintln!("/proc/thread-self/schedstat unreadable: measuring wall-clock time");
+        }
+        ThreadCpu {
+            wall: WallTime,
+            start: std::time::Instant::now(),
+        }
+    }
+
+    fn cpu_ns() -> Option<u64> {
+        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        stat.split_whitespace().next()?.parse().ok()
+    }
+
+    fn now(&self) -> u64 {
+        Self::cpu_ns().unwrap_or_else(|| self.start.elapsed().as_nanos() as u64)
+    }
+}
+
+impl Measurement for ThreadCpu {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        self.now()
+    }
+    fn end(&self, start: u64) -> u64 {
+        self.now().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, v: &u64) -> f64 {
+        *v as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        // Nanoseconds, formatted like wall time.
+        self.wall.formatter()
+    }
+}
 
 #[derive(Deserialize)]
 struct Meeting {
@@ -75,9 +134,8 @@ fn longest_meeting() -> Option<Conversation> {
     })
 }
 
-/// `n` distinct terms: 40 % meeting words (skipping the 100 most frequent), 20 % meeting
-/// bigrams, the rest synthetic words from a fixed-seed generator.
-fn terms(conv: &Conversation, n: usize) -> Vec<String> {
+/// Meeting words and bigrams below the 100 most frequent words, most frequent first.
+fn meeting_terms(conv: &Conversation) -> (Vec<String>, Vec<String>) {
     let words: Vec<String> = conv
         .segments
         .iter()
@@ -89,34 +147,56 @@ fn terms(conv: &Conversation, n: usize) -> Vec<String> {
     for w in &words {
         *freq.entry(w).or_default() += 1;
     }
-    let mut vocab: Vec<(&str, usize)> = freq.into_iter().collect();
+    let mut vocab: Vec<(&str, usize)> = freq.iter().map(|(w, n)| (*w, *n)).collect();
     vocab.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let common: std::collections::HashSet<&str> = vocab.iter().take(100).map(|(w, _)| *w).collect();
+    let singles = vocab.iter().skip(100).map(|(w, _)| w.to_string()).collect();
+    let bigrams = words
+        .windows(2)
+        .step_by(7)
+        .filter(|p| !common.contains(p[0].as_str()) && !common.contains(p[1].as_str()))
+        .map(|p| format!("{} {}", p[0], p[1]))
+        .collect();
+    (singles, bigrams)
+}
+
+/// `n` distinct terms: `real` from the meeting (two thirds words, one third bigrams), the
+/// rest synthetic words and two-word phrases from a fixed-seed generator.
+fn terms(conv: &Conversation, n: usize, real: usize) -> Vec<String> {
+    let (singles, bigrams) = meeting_terms(conv);
     let mut out: Vec<String> = Vec::with_capacity(n);
     let mut seen = std::collections::HashSet::new();
     let mut push = |t: String, out: &mut Vec<String>| {
-        if seen.insert(t.clone()) {
+        if out.len() < n && seen.insert(t.clone()) {
             out.push(t);
         }
     };
-    for (w, _) in vocab.iter().skip(100).take(n * 4 / 10) {
-        push(w.to_string(), &mut out);
+    for w in singles.into_iter().take(real * 2 / 3) {
+        push(w, &mut out);
     }
-    for pair in words.windows(2).step_by(7) {
-        if out.len() >= n * 6 / 10 {
+    for b in bigrams {
+        if out.len() >= real.min(n) {
             break;
         }
-        push(format!("{} {}", pair[0], pair[1]), &mut out);
+        push(b, &mut out);
     }
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    while out.len() < n {
+    let mut word = || {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         let len = 4 + (state >> 60) as usize % 6;
-        let word: String = (0..len)
+        (0..len)
             .map(|i| (b'a' + ((state >> (i * 5)) % 26) as u8) as char)
-            .collect();
-        push(word, &mut out);
+            .collect::<String>()
+    };
+    while out.len() < n {
+        let t = if out.len() % 5 == 0 {
+            format!("{} {}", word(), word())
+        } else {
+            word()
+        };
+        push(t, &mut out);
     }
     out
 }
@@ -140,7 +220,7 @@ fn config(terms: Vec<String>) -> TenantConfig {
     }
 }
 
-fn bench(c: &mut Criterion) {
+fn bench(c: &mut Criterion<ThreadCpu>) {
     let Some(conv) = longest_meeting() else {
         return;
     };
@@ -158,21 +238,39 @@ fn bench(c: &mut Criterion) {
         conv.segments.len()
     );
 
-    let mut g = c.benchmark_group("trackers_find");
-    g.throughput(Throughput::BytesDecimal(bytes as u64));
-    for n in [10, 1_000, 10_000] {
-        let set = TrackerSet::compile(&config(terms(&conv, n))).unwrap();
-        let (hits, _) = set.find(&conv, "en");
-        eprintln!("{n} terms: {} hits", hits.len());
-        g.bench_function(format!("{n}_terms"), |b| {
-            b.iter(|| set.find(black_box(&conv), "en"))
-        });
+    // Typical: 10 terms that occur in the meeting, the rest synthetic (as product names,
+    // competitors and phrases mostly absent from any one call). Dense: 60 % of the terms are
+    // meeting words and bigrams (every content word of the meeting is tracked).
+    let scenarios: [(&str, fn(usize) -> usize); 2] =
+        [("typical", |_| 10), ("dense", |n| n * 6 / 10)];
+    for (name, real) in scenarios {
+        let mut g = c.benchmark_group(format!("trackers_find_{name}"));
+        g.throughput(Throughput::BytesDecimal(bytes as u64));
+        for n in [10, 1_000, 10_000] {
+            let set = TrackerSet::compile(&config(terms(&conv, n, real(n)))).unwrap();
+            let (hits, _) = set.find(&conv, "en");
+            eprintln!("{name}, {n} terms: {} hits", hits.len());
+            g.bench_function(format!("{n}_terms"), |b| {
+                b.iter(|| set.find(black_box(&conv), "en"))
+            });
+            if name == "typical" {
+                // A meeting whose words were never seen by this matcher: every distinct word is
+                // normalised and stemmed.
+                g.bench_function(format!("{n}_terms_cold"), |b| {
+                    b.iter_batched(
+                        || set.forget_words(),
+                        |()| set.find(black_box(&conv), "en"),
+                        BatchSize::PerIteration,
+                    )
+                });
+            }
+        }
+        g.finish();
     }
-    g.finish();
 
     let mut g = c.benchmark_group("trackers_compile");
     g.sample_size(10);
-    let cfg = config(terms(&conv, 10_000));
+    let cfg = config(terms(&conv, 10_000, 10));
     let tiny = Conversation {
         segments: vec![Segment {
             text: "x".into(),
@@ -189,5 +287,9 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+criterion_group! {
+    name = benches;
+    config = Criterion::default().with_measurement(ThreadCpu::new());
+    targets = bench
+}
 criterion_main!(benches);

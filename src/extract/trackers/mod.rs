@@ -24,7 +24,9 @@
 //! Cost: compiling validates the configuration and builds the automaton for languages without a
 //! stemmer; the automaton of each stemming language is built on its first use and shared by
 //! every clone. Matching a conversation costs one pass over its text plus one normalisation
-//! (and stemming) per distinct word, whatever the number of terms.
+//! (and stemming) per distinct word never seen before, whatever the number of terms: each
+//! language matcher remembers the word ids of up to 100,000 distinct raw words across
+//! conversations (a memo of a pure function, so results never depend on it).
 
 mod normalise;
 #[cfg(test)]
@@ -36,13 +38,14 @@ pub(crate) use normalise::{canonical_language, word_count};
 use crate::insight::{TrackerCount, TrackerHit, TrackerKind};
 use crate::model::{Conversation, Segment, Side};
 use crate::tenant::TenantConfig;
+use ahash::RandomState;
 use aho_corasick::{AhoCorasick, MatchKind};
 use normalise::{normalise_word, stem_in_place, stemmer_for, tokenize, Token, STEMMED_LANGUAGES};
 use rust_stemmers::{Algorithm, Stemmer};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 /// Compiled matcher for one tenant configuration. Cheap to clone (shared state behind an
 /// `Arc`); `Send + Sync`. The default value has no trackers and finds nothing.
@@ -60,6 +63,8 @@ struct Tracker {
     stemming: bool,
     fold_accents: bool,
     terms: Vec<Term>,
+    /// Position of (name, kind) among all trackers: the order of counts.
+    order: u32,
 }
 
 /// One configured term.
@@ -71,6 +76,8 @@ struct Term {
     language: Option<String>,
     /// Quoted in the configuration: never stemmed.
     exact: bool,
+    /// Position of (tracker name, term, kind) among all terms: the order of hits at one place.
+    rank: u32,
 }
 
 #[derive(Default)]
@@ -91,7 +98,14 @@ struct Compiled {
 /// The automata for one language: one view per (accent folding, stemmer) combination used.
 struct Matcher {
     views: Vec<View>,
+    /// Memo of [`Matcher::word_ids`] for raw words of earlier conversations, shared by every
+    /// task (at most [`MAX_CACHED_WORDS`] entries; then new words are computed each time).
+    /// Only speed depends on it: the ids of a word never change.
+    words: RwLock<HashMap<Box<str>, WordIds, RandomState>>,
 }
+
+/// Most raw words remembered per language matcher (about 6 MB).
+const MAX_CACHED_WORDS: usize = 100_000;
 
 /// Most views in a matcher: accent folding on/off × stemming on/off.
 const MAX_VIEWS: usize = 4;
@@ -104,7 +118,7 @@ struct View {
     fold_accents: bool,
     stemmer: Option<Algorithm>,
     /// Normal form (stem) of every word of every term → word id (from 1).
-    vocab: HashMap<Box<str>, u32>,
+    vocab: HashMap<Box<str>, u32, RandomState>,
     /// Automaton over word ids, each id written as one UTF-8 character (0 for unknown words),
     /// so that matches always start and end on word boundaries.
     automaton: AhoCorasick,
@@ -177,6 +191,7 @@ fn push_terms(out: &mut Vec<Term>, terms: &[String], language: Option<&str>) {
             text,
             language: language.map(str::to_string),
             exact,
+            rank: 0,
         });
     }
 }
@@ -188,6 +203,76 @@ fn push_language_terms(out: &mut Vec<Term>, languages: &BTreeMap<String, Vec<Str
         if let Some(l) = canonical_language(language) {
             push_terms(out, terms, Some(&l));
         }
+    }
+}
+
+/// Sets `order` and `rank` (see their docs).
+fn rank_trackers(trackers: &mut [Tracker]) {
+    let mut order: Vec<usize> = (0..trackers.len()).collect();
+    order.sort_by(|&a, &b| {
+        (&trackers[a].name, trackers[a].kind).cmp(&(&trackers[b].name, trackers[b].kind))
+    });
+    for (i, &t) in order.iter().enumerate() {
+        trackers[t].order = i as u32;
+    }
+    let mut terms: Vec<(usize, usize)> = trackers
+        .iter()
+        .enumerate()
+        .flat_map(|(t, x)| (0..x.terms.len()).map(move |k| (t, k)))
+        .collect();
+    let key = |&(t, k): &(usize, usize)| {
+        (
+            &trackers[t].name,
+            &trackers[t].terms[k].text,
+            trackers[t].kind,
+        )
+    };
+    terms.sort_by(|a, b| key(a).cmp(&key(b)));
+    let ranks: Vec<((usize, usize), u32)> = terms
+        .iter()
+        .enumerate()
+        .map(|(r, &tk)| (tk, r as u32))
+        .collect();
+    for ((t, k), r) in ranks {
+        trackers[t].terms[k].rank = r;
+    }
+}
+
+/// The word `text[start..end]` as a number when it has at most 16 bytes (zero-padded: words
+/// never contain NUL). Reads 16 bytes at once where the text allows it.
+fn pack(text: &[u8], start: usize, end: usize) -> Option<u128> {
+    let len = end.checked_sub(start).filter(|l| (1..=16).contains(l))?;
+    if let Some(window) = text.get(start..start + 16) {
+        let mask = if len == 16 {
+            u128::MAX
+        } else {
+            (1u128 << (len * 8)) - 1
+        };
+        return Some(u128::from_le_bytes(window.try_into().ok()?) & mask);
+    }
+    if let Some(window) = end.checked_sub(16).and_then(|s| text.get(s..end)) {
+        return Some(u128::from_le_bytes(window.try_into().ok()?) >> ((16 - len) * 8));
+    }
+    let word = text.get(start..end)?;
+    Some(
+        word.iter()
+            .rev()
+            .fold(0u128, |v, &b| (v << 8) | u128::from(b)),
+    )
+}
+
+/// Appends word id `id` as its UTF-8 character.
+fn push_id(buffer: &mut Vec<u8>, id: u32) {
+    if id < 0x80 {
+        buffer.push(id as u8);
+    } else {
+        let mut utf8 = [0u8; 4];
+        buffer.extend_from_slice(
+            id_char(id)
+                .unwrap_or('\0')
+                .encode_utf8(&mut utf8)
+                .as_bytes(),
+        );
     }
 }
 
@@ -204,7 +289,7 @@ fn id_char(id: u32) -> Option<char> {
 struct ViewBuilder {
     fold_accents: bool,
     stemmer: Option<Algorithm>,
-    vocab: HashMap<Box<str>, u32>,
+    vocab: HashMap<Box<str>, u32, RandomState>,
     patterns: HashMap<String, usize>,
     pattern_list: Vec<String>,
     entries: Vec<Vec<Entry>>,
@@ -215,7 +300,7 @@ impl ViewBuilder {
         ViewBuilder {
             fold_accents,
             stemmer,
-            vocab: HashMap::new(),
+            vocab: HashMap::default(),
             patterns: HashMap::new(),
             pattern_list: Vec::new(),
             entries: Vec::new(),
@@ -316,7 +401,10 @@ impl Compiled {
             .into_iter()
             .map(ViewBuilder::build)
             .collect::<Result<_, _>>()?;
-        Ok(Matcher { views })
+        Ok(Matcher {
+            views,
+            words: RwLock::new(HashMap::default()),
+        })
     }
 
     /// The matcher for a conversation language, built on first use. A language-specific
@@ -361,30 +449,50 @@ impl Compiled {
 
 impl Matcher {
     /// Word ids of one raw word in every view.
-    fn word_ids(
-        &self,
-        raw: &str,
-        word: &mut String,
-        stems: &mut Vec<(bool, Option<Algorithm>, String)>,
-    ) -> WordIds {
+    fn word_ids(&self, raw: &str, forms: &mut [String; 2]) -> WordIds {
         let mut ids = [0; MAX_VIEWS];
-        stems.clear();
+        let mut done = [false; 2];
         for (i, v) in self.views.iter().enumerate() {
-            let key = (v.fold_accents, v.stemmer);
-            let form = match stems.iter().position(|(f, s, _)| (*f, *s) == key) {
-                Some(p) => p,
-                None => {
-                    normalise_word(raw, v.fold_accents, word);
-                    if let Some(a) = v.stemmer {
-                        stem_in_place(&Stemmer::create(a), word);
-                    }
-                    stems.push((key.0, key.1, word.clone()));
-                    stems.len() - 1
+            let f = usize::from(v.fold_accents);
+            if !done[f] {
+                normalise_word(raw, v.fold_accents, &mut forms[f]);
+                done[f] = true;
+            }
+            let form = forms[f].as_str();
+            let id = match v.stemmer {
+                None => v.vocab.get(form),
+                Some(a) => {
+                    let stemmer = Stemmer::create(a);
+                    let stem = stemmer.stem(form);
+                    v.vocab.get(if stem.is_empty() { form } else { &*stem })
                 }
             };
-            ids[i] = v.vocab.get(stems[form].2.as_str()).copied().unwrap_or(0);
+            ids[i] = id.copied().unwrap_or(0);
         }
         ids
+    }
+
+    /// Word ids from the shared memo, if there.
+    fn remembered(&self, raw: &str) -> Option<WordIds> {
+        self.words
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(raw)
+            .copied()
+    }
+
+    /// Adds newly computed word ids to the shared memo, up to its capacity.
+    fn remember(&self, fresh: &[(&str, WordIds)]) {
+        if fresh.is_empty() {
+            return;
+        }
+        let mut words = self.words.write().unwrap_or_else(PoisonError::into_inner);
+        for (raw, ids) in fresh {
+            if words.len() >= MAX_CACHED_WORDS {
+                break;
+            }
+            words.insert((*raw).into(), *ids);
+        }
     }
 }
 
@@ -406,6 +514,7 @@ impl TrackerSet {
                 stemming: t.stemming,
                 fold_accents: t.accent_insensitive,
                 terms,
+                order: 0,
             });
         }
         for c in &config.competitors {
@@ -420,8 +529,10 @@ impl TrackerSet {
                 stemming: false,
                 fold_accents: true,
                 terms,
+                order: 0,
             });
         }
+        rank_trackers(&mut trackers);
         let mut languages: Vec<String> = STEMMED_LANGUAGES.iter().map(|l| l.to_string()).collect();
         languages.extend(
             trackers
@@ -466,6 +577,18 @@ impl TrackerSet {
         })
     }
 
+    /// Empties the shared memo of word ids (see the module docs), so that the next `find`
+    /// runs as on a conversation of words never seen: for benchmarks.
+    #[doc(hidden)]
+    pub fn forget_words(&self) {
+        for m in self.inner.matchers.iter().filter_map(OnceLock::get) {
+            m.words
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
+        }
+    }
+
     /// Finds every hit in the conversation, whose language is `lang` (ISO 639-1; a region
     /// suffix is ignored; an unknown or unsupported language matches without stemming).
     /// Team-scoped trackers are skipped (no team known). Hits are sorted by segment order,
@@ -477,9 +600,9 @@ impl TrackerSet {
 
     /// Like [`TrackerSet::find`] for a conversation of a known team (`Some`): trackers scoped
     /// to that team (exact team id) apply as well as the tenant-wide ones.
-    pub fn find_in_team(
+    pub fn find_in_team<'a>(
         &self,
-        conv: &Conversation,
+        conv: &'a Conversation,
         lang: &str,
         team: Option<&str>,
     ) -> (Vec<TrackerHit>, Vec<TrackerCount>) {
@@ -499,15 +622,40 @@ impl TrackerSet {
             })
             .collect();
         let views = &matcher.views;
-        let mut cache: HashMap<&str, WordIds> = HashMap::new();
-        let mut word = String::new();
-        let mut stems = Vec::new();
+        // Word ids per raw word: words of up to 16 bytes keyed as numbers, longer ones as text.
+        let mut short: HashMap<u128, WordIds, RandomState> = HashMap::default();
+        let mut long: HashMap<&str, WordIds, RandomState> = HashMap::default();
+        let mut fresh: Vec<(&str, WordIds)> = Vec::new();
+        let mut forms = [String::new(), String::new()];
+        let mut lookup = |text: &'a str, t: &Token| -> WordIds {
+            let raw = &text[t.start_byte as usize..t.end_byte as usize];
+            let key = pack(text.as_bytes(), t.start_byte as usize, t.end_byte as usize);
+            let known = match key {
+                Some(key) => short.get(&key),
+                None => long.get(raw),
+            };
+            if let Some(ids) = known {
+                return *ids;
+            }
+            let ids = matcher.remembered(raw).unwrap_or_else(|| {
+                let ids = matcher.word_ids(raw, &mut forms);
+                fresh.push((raw, ids));
+                ids
+            });
+            match key {
+                Some(key) => short.insert(key, ids),
+                None => long.insert(raw, ids),
+            };
+            ids
+        };
         let mut tokens = Vec::new();
         let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); views.len()];
         let mut offsets: Vec<Vec<u32>> = vec![Vec::new(); views.len()];
         let mut candidates: Vec<Candidate> = Vec::new();
+        let mut chosen: Vec<Candidate> = Vec::new();
         let mut hits = Vec::new();
-        for (si, seg) in conv.segments.iter().enumerate() {
+        let mut counts = vec![[0i64; 3]; c.trackers.len()];
+        for seg in &conv.segments {
             let text = seg.text.as_str();
             tokenize(text, &mut tokens);
             if tokens.is_empty() {
@@ -517,20 +665,20 @@ impl TrackerSet {
                 b.clear();
                 o.clear();
             }
+            let mut known = [false; MAX_VIEWS];
             for t in &tokens {
-                let raw = &text[t.start_byte as usize..t.end_byte as usize];
-                let ids = *cache
-                    .entry(raw)
-                    .or_insert_with(|| matcher.word_ids(raw, &mut word, &mut stems));
+                let ids = lookup(text, t);
                 for (v, (b, o)) in buffers.iter_mut().zip(offsets.iter_mut()).enumerate() {
                     o.push(b.len() as u32);
-                    let ch = id_char(ids[v]).unwrap_or('\0');
-                    let mut utf8 = [0u8; 4];
-                    b.extend_from_slice(ch.encode_utf8(&mut utf8).as_bytes());
+                    known[v] |= ids[v] != 0;
+                    push_id(b, ids[v]);
                 }
             }
             candidates.clear();
             for (v, view) in views.iter().enumerate() {
+                if !known[v] {
+                    continue;
+                }
                 let (b, o) = (&buffers[v], &mut offsets[v]);
                 o.push(b.len() as u32);
                 for m in view.automaton.find_overlapping_iter(b.as_slice()) {
@@ -559,57 +707,63 @@ impl TrackerSet {
             }
             // Leftmost-longest per tracker, first configured term on a tie.
             candidates.sort_unstable_by_key(|k| (k.tracker, k.first, Reverse(k.end), k.term));
-            let side = c.side(seg);
-            let mut last: Option<(u32, u32)> = None;
+            chosen.clear();
             for k in &candidates {
-                if last.is_some_and(|(t, end)| t == k.tracker && k.first < end) {
+                if chosen
+                    .last()
+                    .is_some_and(|l| l.tracker == k.tracker && k.first < l.end)
+                {
                     continue;
                 }
-                last = Some((k.tracker, k.end));
+                chosen.push(*k);
+            }
+            // Output order: start, then (tracker, term, kind), then end.
+            let rank = |k: &Candidate| c.trackers[k.tracker as usize].terms[k.term as usize].rank;
+            chosen.sort_unstable_by_key(|k| (k.first, rank(k), k.end));
+            let side = c.side(seg);
+            let side_index = match side {
+                Side::Internal => 0,
+                Side::External => 1,
+                Side::Unknown => 2,
+            };
+            for k in &chosen {
                 let tracker = &c.trackers[k.tracker as usize];
+                counts[k.tracker as usize][side_index] += 1;
                 let (a, z) = (tokens[k.first as usize], tokens[k.end as usize - 1]);
-                hits.push((
-                    si,
-                    TrackerHit {
-                        tracker: tracker.name.clone(),
-                        kind: tracker.kind,
-                        term: tracker.terms[k.term as usize].text.clone(),
-                        heard: text[a.start_byte as usize..z.end_byte as usize].to_string(),
-                        speaker: seg.speaker.clone(),
-                        side,
-                        segment_id: seg.id.clone(),
-                        offset_ms: seg.start_ms,
-                        start_char: i64::from(a.start_char),
-                        end_char: i64::from(z.end_char),
-                    },
-                ));
+                hits.push(TrackerHit {
+                    tracker: tracker.name.clone(),
+                    kind: tracker.kind,
+                    term: tracker.terms[k.term as usize].text.clone(),
+                    heard: text[a.start_byte as usize..z.end_byte as usize].to_string(),
+                    speaker: seg.speaker.clone(),
+                    side,
+                    segment_id: seg.id.clone(),
+                    offset_ms: seg.start_ms,
+                    start_char: i64::from(a.start_char),
+                    end_char: i64::from(z.end_char),
+                });
             }
         }
-        hits.sort_by(|(sa, a), (sb, b)| {
-            (sa, a.start_char, &a.tracker, &a.term, a.kind, a.end_char).cmp(&(
-                sb,
-                b.start_char,
-                &b.tracker,
-                &b.term,
-                b.kind,
-                b.end_char,
-            ))
-        });
-        let mut counts: BTreeMap<(&str, TrackerKind, Side), i64> = BTreeMap::new();
-        for (_, h) in &hits {
-            *counts
-                .entry((h.tracker.as_str(), h.kind, h.side))
-                .or_insert(0) += 1;
+        matcher.remember(&fresh);
+        let mut order: Vec<usize> = (0..c.trackers.len()).collect();
+        order.sort_unstable_by_key(|&t| c.trackers[t].order);
+        let mut tracker_counts = Vec::new();
+        for t in order {
+            let tracker = &c.trackers[t];
+            for (side, count) in [Side::Internal, Side::External, Side::Unknown]
+                .into_iter()
+                .zip(counts[t])
+            {
+                if count > 0 {
+                    tracker_counts.push(TrackerCount {
+                        tracker: tracker.name.clone(),
+                        kind: tracker.kind,
+                        side,
+                        count,
+                    });
+                }
+            }
         }
-        let counts = counts
-            .into_iter()
-            .map(|((tracker, kind, side), count)| TrackerCount {
-                tracker: tracker.to_string(),
-                kind,
-                side,
-                count,
-            })
-            .collect();
-        (hits.into_iter().map(|(_, h)| h).collect(), counts)
+        (hits, tracker_counts)
     }
 }

@@ -53,6 +53,15 @@ fn is_word_char(c: char) -> bool {
 /// than 4 GiB are cut at 4 GiB (segments are far smaller).
 pub(crate) fn tokenize(text: &str, out: &mut Vec<Token>) {
     out.clear();
+    if text.is_ascii() {
+        tokenize_ascii(text.as_bytes(), out);
+    } else {
+        tokenize_unicode(text, out);
+    }
+}
+
+/// [`tokenize`] for any text.
+fn tokenize_unicode(text: &str, out: &mut Vec<Token>) {
     let mut chars = 0u32;
     let mut current: Option<Token> = None;
     for (byte, c) in text.char_indices() {
@@ -87,6 +96,38 @@ pub(crate) fn tokenize(text: &str, out: &mut Vec<Token>) {
         chars += 1;
     }
     out.extend(current);
+}
+
+/// ASCII letters and digits.
+static ASCII_WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    t
+};
+
+/// [`tokenize`] for ASCII text, where characters are bytes.
+fn tokenize_ascii(bytes: &[u8], out: &mut Vec<Token>) {
+    let bytes = &bytes[..bytes.len().min(u32::MAX as usize)];
+    let mut i = 0;
+    while let Some(skip) = bytes[i..].iter().position(|&b| ASCII_WORD[usize::from(b)]) {
+        let start = i + skip;
+        let len = bytes[start..]
+            .iter()
+            .position(|&b| !ASCII_WORD[usize::from(b)])
+            .unwrap_or(bytes.len() - start);
+        i = start + len;
+        let (s, e) = (start as u32, i as u32);
+        out.push(Token {
+            start_char: s,
+            end_char: e,
+            start_byte: s,
+            end_byte: e,
+        });
+    }
 }
 
 /// Number of words in `text`.
@@ -235,6 +276,23 @@ mod tests {
         tokenize("re\u{301}sume\u{301} x", &mut t);
         assert_eq!((t[0].start_char, t[0].end_char), (0, 8));
         assert_eq!(t[1].start_char, 9);
+    }
+
+    #[test]
+    fn ascii_fast_path_agrees_with_the_general_path() {
+        for text in [
+            "",
+            "a",
+            " a ",
+            "Price-list, l'offre; SFDC's\nQ3 plan!",
+            "x__y 42 ..z",
+            "end.",
+        ] {
+            let (mut fast, mut general) = (Vec::new(), Vec::new());
+            tokenize_ascii(text.as_bytes(), &mut fast);
+            tokenize_unicode(text, &mut general);
+            assert_eq!(fast, general, "{text:?}");
+        }
     }
 
     #[test]

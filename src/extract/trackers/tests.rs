@@ -660,3 +660,26 @@ fn clones_share_and_results_are_deterministic() {
     assert_eq!(clone.find(&c, "en"), first);
     assert_eq!(first.0.len(), 4);
 }
+
+#[test]
+fn packed_words_are_their_zero_padded_bytes() {
+    let text = "a bb price 0123456789abcdef x0123456789abcdefg é end";
+    let mut tokens = Vec::new();
+    tokenize(text, &mut tokens);
+    let mut packed = 0;
+    for t in &tokens {
+        let (s, e) = (t.start_byte as usize, t.end_byte as usize);
+        let word = &text.as_bytes()[s..e];
+        let want = (word.len() <= 16).then(|| {
+            let mut b = [0u8; 16];
+            b[..word.len()].copy_from_slice(word);
+            u128::from_le_bytes(b)
+        });
+        assert_eq!(pack(text.as_bytes(), s, e), want, "{:?}", &text[s..e]);
+        packed += usize::from(want.is_some());
+    }
+    // Seven words, all but the 18-byte one packed; "end" is read through the window ending at
+    // the text's end, "a" through the one starting at it.
+    assert_eq!((tokens.len(), packed), (7, 6));
+    assert_eq!(pack(b"ab", 0, 2), Some(0x6261));
+}
