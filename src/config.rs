@@ -41,6 +41,10 @@
 //! [delivery]
 //! mode = "at_least_once"           # or "transactional"
 //!
+//! [analysis]
+//! workers = 0                      # 0: one per available core
+//! queue_per_worker = 4
+//!
 //! [settings]
 //! min_summary_chars = 1000
 //! min_client_version = "1.0.9"
@@ -91,6 +95,8 @@ pub struct Config {
     pub assembly: AssemblyConfig,
     /// Delivery mode.
     pub delivery: DeliveryConfig,
+    /// Analysis workers.
+    pub analysis: AnalysisConfig,
     /// On SIGTERM/SIGINT or revocation: how long in-flight work may take before the service
     /// stops anyway (open conversations are then handed back: not committed, replayed by the
     /// next owner), ms. Keep it below the group's session timeout. Default 10,000.
@@ -109,6 +115,7 @@ impl Default for Config {
             schema_registry: SchemaRegistryConfig::default(),
             assembly: AssemblyConfig::default(),
             delivery: DeliveryConfig::default(),
+            analysis: AnalysisConfig::default(),
             shutdown_deadline_ms: 10_000,
             settings: Settings::default(),
         }
@@ -273,6 +280,41 @@ impl Default for DeliveryConfig {
             transaction_interval_ms: 100,
             transactional_id: None,
         }
+    }
+}
+
+/// `[analysis]`: the threads that analyse finalised conversations and produce their
+/// insights, off the consumer loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// Number of analysis threads; 0 (default) means one per available core
+    /// ([`std::thread::available_parallelism`]).
+    pub workers: usize,
+    /// Finalised conversations waiting per thread before the consumer loop stops polling
+    /// (back-pressure; each holds a whole conversation in memory). Default 4, at least 1.
+    pub queue_per_worker: usize,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        AnalysisConfig {
+            workers: 0,
+            queue_per_worker: 4,
+        }
+    }
+}
+
+impl AnalysisConfig {
+    /// The number of threads to start: `workers`, or the available cores when it is 0
+    /// (1 when that cannot be known).
+    pub fn effective_workers(&self) -> usize {
+        if self.workers > 0 {
+            return self.workers;
+        }
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     }
 }
 
@@ -470,6 +512,15 @@ impl Config {
                 ));
             }
         }
+        if self.analysis.queue_per_worker == 0 {
+            return Err(invalid("analysis.queue_per_worker", "must be at least 1"));
+        }
+        if self.analysis.workers > 1024 {
+            return Err(invalid(
+                "analysis.workers",
+                "must be at most 1024 (0 means one per core)",
+            ));
+        }
         if self.shutdown_deadline_ms == 0 {
             return Err(invalid("shutdown_deadline_ms", "must be at least 1"));
         }
@@ -611,6 +662,13 @@ mod tests {
         assert_eq!(c.crm.dynamics, "debrief.insights.dynamics.v1");
         assert_eq!(c.delivery.mode, DeliveryMode::AtLeastOnce);
         assert_eq!(c.encoding, Encoding::AvroSingleObject);
+        assert_eq!(c.analysis.workers, 0);
+        assert!(c.analysis.effective_workers() >= 1);
+        let four = AnalysisConfig {
+            workers: 4,
+            ..AnalysisConfig::default()
+        };
+        assert_eq!(four.effective_workers(), 4);
     }
 
     #[test]
@@ -676,6 +734,7 @@ mode = "transactional"
         std::env::set_var("DEBRIEF_T_ENV__KAFKA__GROUP_ID", "12345");
         std::env::set_var("DEBRIEF_T_ENV__KAFKA__TOPICS__TRANSCRIPTS", "x,y");
         std::env::set_var("DEBRIEF_T_ENV__ASSEMBLY__MAX_OPEN_CONVERSATIONS", "7");
+        std::env::set_var("DEBRIEF_T_ENV__ANALYSIS__WORKERS", "3");
         let c = load(
             Some(f.path()),
             "DEBRIEF_T_ENV__",
@@ -689,6 +748,7 @@ mode = "transactional"
             vec!["x".to_string(), "y".to_string()]
         );
         assert_eq!(c.assembly.max_open_conversations, 7);
+        assert_eq!(c.analysis.workers, 3);
         assert_eq!(c.kafka.options["sasl.mechanism"], "PLAIN");
     }
 
@@ -738,6 +798,10 @@ mode = "transactional"
             ("delivery.transaction_interval_ms", |c| {
                 c.delivery.transaction_interval_ms = 0
             }),
+            ("analysis.queue_per_worker", |c| {
+                c.analysis.queue_per_worker = 0
+            }),
+            ("analysis.workers", |c| c.analysis.workers = 5000),
             ("shutdown_deadline_ms", |c| c.shutdown_deadline_ms = 0),
             ("settings.min_client_version", |c| {
                 c.settings.min_client_version = "one".into()

@@ -3,6 +3,7 @@
 //! partitions) and statistics (consumer lag).
 
 use super::offsets::{Hold, OffsetBook};
+use super::pool::Outstanding;
 use crate::config::{Config, DeliveryMode};
 use crate::http::Health;
 use crate::metrics::Metrics;
@@ -112,6 +113,8 @@ pub(crate) struct ConsumerCtx {
     pub transcript_topics: HashSet<String>,
     /// Transactional mode: a transaction is open (set by the loop).
     pub in_transaction: Arc<std::sync::atomic::AtomicBool>,
+    /// Jobs of the analysis workers not finished yet (waited for before committing).
+    pub outstanding: Arc<Outstanding>,
 }
 
 impl ClientContext for ConsumerCtx {
@@ -138,13 +141,18 @@ impl ConsumerContext for ConsumerCtx {
             Rebalance::Revoke(tpl) => {
                 let started = Instant::now();
                 let committed = match self.mode {
-                    DeliveryMode::AtLeastOnce => {
-                        commit_at_least_once(consumer, &self.producer, &self.book, self.deadline)
-                    }
+                    DeliveryMode::AtLeastOnce => commit_at_least_once(
+                        consumer,
+                        &self.producer,
+                        &self.book,
+                        &self.outstanding,
+                        self.deadline,
+                    ),
                     DeliveryMode::Transactional => commit_transaction(
                         consumer,
                         &self.producer,
                         &self.book,
+                        &self.outstanding,
                         self.deadline,
                         &self.in_transaction,
                     ),
@@ -229,14 +237,25 @@ pub(crate) fn store_progress(
     Ok(tpl.count())
 }
 
-/// Flushes the producer (at most `deadline`), stores what is safe and commits synchronously.
+/// Waits for the analysis workers and flushes the producer (together at most `deadline`),
+/// stores what is safe and commits synchronously. Whatever is not finished by then keeps its
+/// holds: its offsets are not committed.
 pub(crate) fn commit_at_least_once<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
     producer: &Producer,
     book: &Mutex<OffsetBook>,
+    workers: &Outstanding,
     deadline: Duration,
 ) -> KafkaResult<()> {
-    if let Err(e) = producer.flush(Timeout::After(deadline)) {
+    let until = Instant::now() + deadline;
+    if !workers.wait_idle(deadline) {
+        tracing::warn!(
+            unfinished = workers.count(),
+            "analysis not finished in time; those conversations are not committed"
+        );
+    }
+    let left = until.saturating_duration_since(Instant::now());
+    if let Err(e) = producer.flush(Timeout::After(left)) {
         tracing::warn!(error = %e, "producer flush did not finish in time; unacknowledged records are not committed");
     }
     let tpl = {
@@ -256,18 +275,26 @@ pub(crate) fn commit_at_least_once<C: ConsumerContext>(
     consumer.commit(&tpl, rdkafka::consumer::CommitMode::Sync)
 }
 
-/// Transactional mode: sends the safe offsets of every assigned partition to the open
-/// transaction, commits it and opens the next one.
+/// Transactional mode: waits for the analysis workers (so that none produces between this
+/// transaction's commit and the next one's start), sends the safe offsets of every assigned
+/// partition to the open transaction, commits it and opens the next one.
 pub(crate) fn commit_transaction<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
     producer: &Producer,
     book: &Mutex<OffsetBook>,
+    workers: &Outstanding,
     deadline: Duration,
     in_transaction: &std::sync::atomic::AtomicBool,
 ) -> KafkaResult<()> {
     use std::sync::atomic::Ordering;
     if !in_transaction.load(Ordering::SeqCst) {
         return Ok(());
+    }
+    if !workers.wait_idle(deadline) {
+        tracing::warn!(
+            unfinished = workers.count(),
+            "analysis not finished in time; committing the transaction without those conversations"
+        );
     }
     let tpl = {
         let b = lock(book);
@@ -317,8 +344,17 @@ pub(crate) fn consumer_config(config: &Config) -> ClientConfig {
     if !config.kafka.options.contains_key("statistics.interval.ms") {
         c.set("statistics.interval.ms", "5000");
     }
+    // librdkafka's default (500 ms) is how long a fetch may wait for data: a broker that
+    // holds fetches that long (tansu does, even with data arriving) adds it to the
+    // end-of-conversation-to-insight latency. An idle consumer then fetches 50 times a second.
+    if !config.kafka.options.contains_key("fetch.wait.max.ms") {
+        c.set("fetch.wait.max.ms", FETCH_WAIT_MAX_MS);
+    }
     c
 }
+
+/// Default `fetch.wait.max.ms` of the transcript consumer.
+pub(crate) const FETCH_WAIT_MAX_MS: &str = "20";
 
 /// The producer's settings (idempotent; transactional in that mode).
 pub(crate) fn producer_config(config: &Config) -> ClientConfig {

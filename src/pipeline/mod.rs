@@ -3,18 +3,27 @@
 //! past what is safe.
 //!
 //! ```text
-//!  transcripts ──poll──▶ decode ─▶ validate ─▶ assemble ─▶ analyse ─▶ produce ─▶ CRM topic
-//!  (group)                 │           │          │ (idle tick)              ├─▶ telemetry
-//!                          └───────────┴──────────┴─────▶ dead letters ◀──────┘
+//!                 consumer loop (one thread)                  analysis workers (N threads)
+//!  transcripts ──poll──▶ decode ─▶ validate ─▶ assemble ══job══▶ analyse ─▶ encode ─▶ produce ─▶ CRM topic
+//!  (group)                 │           │          │ (idle tick)  (bounded queues)          ├─▶ telemetry
+//!                          └───────────┴──────────┴─────────────────────────▶ dead letters
 //!  tenant config ──(whole topic, every instance)──▶ compile ─▶ in force for the next conversation
 //! ```
 //!
+//! The consumer loop only decodes, assembles and keeps the offset book; every finalised
+//! conversation becomes a [`pool`] job (with the tenant configuration in force at that moment)
+//! for one of `analysis.workers` threads (default: one per core), chosen by a hash of the
+//! conversation id. A full queue blocks the loop (back-pressure). Extraction is pure, so the
+//! insight does not depend on which thread ran it; per-extractor times come from
+//! [`analysis`].
+//!
 //! Delivery (at-least-once mode, the default): `enable.auto.offset.store=false`; a partition's
-//! offset is stored only up to the first offset of its oldest open conversation and of its
-//! oldest record with an unacknowledged output ([`offsets`]); librdkafka auto-commits what is
-//! stored; on revocation and shutdown the producer is flushed and the offsets committed
-//! synchronously, and revoked partitions' open conversations are dropped (the next owner
-//! replays them). The producer is idempotent; insights are keyed by conversation id and
+//! offset is stored only up to the first offset of its oldest open conversation, of its
+//! oldest finalised conversation still being analysed, and of its oldest record with an
+//! unacknowledged output ([`offsets`]); librdkafka auto-commits what is stored; on
+//! revocation and shutdown the analysis workers are waited for and the producer flushed
+//! (together within `shutdown_deadline_ms`), the offsets committed synchronously, and revoked
+//! partitions' open conversations are dropped (the next owner replays them). The producer is idempotent; insights are keyed by conversation id and
 //! deterministic, so replays give identical records. Transactional mode commits outputs and
 //! offsets together every `delivery.transaction_interval_ms`.
 //!
@@ -30,9 +39,11 @@
 //! without advancing; a record that cannot be delivered stops the pipeline (non-zero exit)
 //! without committing past it.
 
+pub mod analysis;
 pub mod cli;
 mod kafka;
 pub mod offsets;
+mod pool;
 pub mod tenants;
 mod worker;
 
@@ -43,9 +54,10 @@ use crate::metrics::Metrics;
 use crate::schema::{Codec, Encoding, RecordKind, SchemaError};
 use kafka::{consumer_config, producer_config, ConsumerCtx, ProducerCtx};
 use offsets::OffsetBook;
+use pool::{Outstanding, Pool, Shared};
 use rdkafka::error::KafkaError;
 use std::collections::HashSet;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tenants::{TenantReader, TenantRegistry};
@@ -88,6 +100,10 @@ pub enum PipelineError {
     /// A produced record was not acknowledged (the offsets were not committed past its source).
     #[error("delivery: {0}")]
     Delivery(String),
+    /// An analysis worker could not encode or produce a conversation's records, or its
+    /// analysis panicked (the conversation's offsets were not committed).
+    #[error("analysis: {0}")]
+    Analysis(String),
     /// A pipeline thread ended abnormally.
     #[error("internal: {0}")]
     Internal(String),
@@ -109,7 +125,8 @@ pub struct PipelineSummary {
     pub records_consumed: u64,
     /// Conversations finalised (all reasons).
     pub conversations_finalised: u64,
-    /// Insights handed to the producer (acknowledged ones are in the metrics).
+    /// Insights handed to the producer by the analysis workers (acknowledged ones are in the
+    /// metrics).
     pub insights_produced: u64,
     /// Transcript records dead-lettered.
     pub dead_letters: u64,
@@ -189,6 +206,7 @@ pub async fn run_pipeline_with(
         })
         .map_err(|e| PipelineError::kafka("creating the producer", e))?;
     let in_transaction = Arc::new(AtomicBool::new(false));
+    let outstanding = Arc::new(Outstanding::default());
     let consumer: kafka::TranscriptConsumer = consumer_config(&config)
         .create_with_context(ConsumerCtx {
             book: book.clone(),
@@ -205,6 +223,7 @@ pub async fn run_pipeline_with(
                 .cloned()
                 .collect::<HashSet<_>>(),
             in_transaction: in_transaction.clone(),
+            outstanding: outstanding.clone(),
         })
         .map_err(|e| PipelineError::kafka("creating the consumer", e))?;
 
@@ -235,6 +254,22 @@ pub async fn run_pipeline_with(
         _ = shutdown.cancelled() => {}
     }
 
+    let workers = config.analysis.effective_workers();
+    let pool = Pool::start(
+        Arc::new(Shared {
+            config: config.clone(),
+            codec: codec.clone(),
+            metrics: metrics.clone(),
+            book: book.clone(),
+            producer: producer.clone(),
+            outstanding,
+            insights_produced: AtomicU64::new(0),
+            fatal: Mutex::new(None),
+        }),
+        workers,
+        config.analysis.queue_per_worker,
+    )?;
+    tracing::info!(workers = pool.workers(), "analysis workers started");
     let worker = worker::Worker {
         assembler: Assembler::new(config.assembly),
         config: config.clone(),
@@ -250,6 +285,7 @@ pub async fn run_pipeline_with(
         registry: TenantRegistry::default(),
         summary: PipelineSummary::default(),
         finalised: Vec::new(),
+        pool,
     };
     let result = tokio::task::spawn_blocking(move || worker.run(consumer))
         .await

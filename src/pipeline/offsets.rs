@@ -4,12 +4,16 @@
 //! - every record before it has been processed (`next`),
 //! - no conversation still open started before it (`open_floor`: the assembler's
 //!   [`min_open_offset`](crate::ingest::assemble::Assembler::min_open_offset)), and
+//! - every conversation finalised from an earlier source record has been analysed and its
+//!   records handed to the producer (`pending`: a hold at the conversation's first offset,
+//!   taken by the consumer loop when the conversation is finalised and released by the
+//!   analysis worker once the records are sent; counted in both delivery modes), and
 //! - every record produced from an earlier source record has been acknowledged
 //!   (`in_flight`: a hold at the source offset per produced record, released by the
 //!   producer's delivery callback; an insight holds its conversation's first offset).
 //!
 //! The book is shared (behind a mutex) by the consumer loop, the rebalance callback (which
-//! commits revoked partitions) and the producer's delivery callback.
+//! commits revoked partitions), the analysis workers and the producer's delivery callback.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -23,6 +27,8 @@ struct LaneState {
     next: Option<i64>,
     /// First offset of the oldest open conversation.
     open_floor: Option<i64>,
+    /// First offsets of finalised conversations not yet handed to the producer, with counts.
+    pending: BTreeMap<i64, u32>,
     /// Source offsets of records produced and not yet acknowledged, with their counts.
     in_flight: BTreeMap<i64, u32>,
     /// Last offset handed to the consumer for commit.
@@ -32,7 +38,19 @@ struct LaneState {
     epoch: u64,
 }
 
-/// A hold on a source offset until a produced record is acknowledged.
+/// What a [`Hold`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldKind {
+    /// A finalised conversation waiting for analysis: released once its records are handed
+    /// to the producer. Always holds the offset back, in both delivery modes.
+    Pending,
+    /// A produced record waiting for the broker's acknowledgement. Ignored by the
+    /// transactional mode (the transaction's commit acknowledges records and offsets
+    /// together).
+    Produced,
+}
+
+/// A hold on a source offset until analysis is done or a produced record is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hold {
     /// Source lane.
@@ -41,6 +59,8 @@ pub struct Hold {
     pub offset: i64,
     /// Assignment epoch of the lane when the hold was taken.
     pub epoch: u64,
+    /// What the hold waits for.
+    pub kind: HoldKind,
 }
 
 /// Per-partition offset bookkeeping. See the module documentation.
@@ -126,20 +146,37 @@ impl OffsetBook {
         }
     }
 
-    /// Holds `offset` until [`release`](OffsetBook::release) is called with the returned hold.
-    /// `None` when the lane is not assigned (nothing to protect).
+    /// Holds `offset` for a record about to be produced, until
+    /// [`release`](OffsetBook::release) is called with the returned hold (by the delivery
+    /// callback). `None` when the lane is not assigned (nothing to protect).
     pub fn hold(&mut self, lane: Lane, offset: i64) -> Option<Hold> {
+        self.take_hold(lane, offset, HoldKind::Produced)
+    }
+
+    /// Holds `offset` for a finalised conversation handed to the analysis workers, until
+    /// [`release`](OffsetBook::release) is called with the returned hold (once its records are
+    /// produced, each under its own [`hold`](OffsetBook::hold)). `None` when the lane is not
+    /// assigned.
+    pub fn hold_pending(&mut self, lane: Lane, offset: i64) -> Option<Hold> {
+        self.take_hold(lane, offset, HoldKind::Pending)
+    }
+
+    fn take_hold(&mut self, lane: Lane, offset: i64, kind: HoldKind) -> Option<Hold> {
         let s = self.lanes.get_mut(&lane)?;
-        *s.in_flight.entry(offset).or_insert(0) += 1;
+        let map = match kind {
+            HoldKind::Pending => &mut s.pending,
+            HoldKind::Produced => &mut s.in_flight,
+        };
+        *map.entry(offset).or_insert(0) += 1;
         Some(Hold {
             lane,
             offset,
             epoch: s.epoch,
+            kind,
         })
     }
 
-    /// Releases a hold (its record was acknowledged). Holds of an earlier assignment are
-    /// ignored.
+    /// Releases a hold. Holds of an earlier assignment are ignored.
     pub fn release(&mut self, hold: Hold) {
         let Some(s) = self.lanes.get_mut(&hold.lane) else {
             return;
@@ -147,10 +184,14 @@ impl OffsetBook {
         if s.epoch != hold.epoch {
             return;
         }
-        if let Some(n) = s.in_flight.get_mut(&hold.offset) {
+        let map = match hold.kind {
+            HoldKind::Pending => &mut s.pending,
+            HoldKind::Produced => &mut s.in_flight,
+        };
+        if let Some(n) = map.get_mut(&hold.offset) {
             *n -= 1;
             if *n == 0 {
-                s.in_flight.remove(&hold.offset);
+                map.remove(&hold.offset);
             }
         }
     }
@@ -164,14 +205,26 @@ impl OffsetBook {
             .sum()
     }
 
+    /// Number of finalised conversations not yet handed to the producer, over all lanes.
+    pub fn pending(&self) -> u64 {
+        self.lanes
+            .values()
+            .flat_map(|s| s.pending.values())
+            .map(|&n| u64::from(n))
+            .sum()
+    }
+
     /// The offset that may be committed for a lane (the next offset to read after a
     /// restart), `None` when nothing was processed yet. With `count_in_flight = false`
     /// unacknowledged records are ignored (transactional mode: the commit of the transaction
-    /// acknowledges them together with the offsets).
+    /// acknowledges them together with the offsets); pending analyses always count.
     pub fn safe(&self, lane: Lane, count_in_flight: bool) -> Option<i64> {
         let s = self.lanes.get(&lane)?;
         let mut safe = s.next?;
         if let Some(f) = s.open_floor {
+            safe = safe.min(f);
+        }
+        if let Some((&f, _)) = s.pending.iter().next() {
             safe = safe.min(f);
         }
         if count_in_flight {
@@ -288,6 +341,37 @@ mod tests {
         b.release(new);
         assert_eq!(b.safe(l, true), Some(8));
         assert_eq!(b.name(l), Some(("t", 0)));
+    }
+
+    #[test]
+    fn pending_analyses_hold_the_offset_in_both_modes() {
+        let mut b = OffsetBook::default();
+        let l = b.lane("t", 0);
+        b.assign(l);
+        b.processed(l, 20);
+        // A conversation from offset 5 was finalised and handed to a worker.
+        let pending = b.hold_pending(l, 5).unwrap();
+        assert_eq!(pending.kind, HoldKind::Pending);
+        assert_eq!((b.safe(l, true), b.safe(l, false)), (Some(5), Some(5)));
+        assert_eq!((b.pending(), b.in_flight()), (1, 0));
+        // The worker produced its insight (hold first, then release the pending one).
+        let produced = b.hold(l, 5).unwrap();
+        b.release(pending);
+        assert_eq!(
+            (b.safe(l, true), b.safe(l, false)),
+            (Some(5), Some(21)),
+            "produced, not acknowledged: only the at-least-once mode waits"
+        );
+        assert_eq!((b.pending(), b.in_flight()), (0, 1));
+        b.release(produced);
+        assert_eq!(b.safe(l, true), Some(21));
+        // Releasing a produced hold never releases a pending one at the same offset.
+        let pending = b.hold_pending(l, 7).unwrap();
+        b.release(Hold {
+            kind: HoldKind::Produced,
+            ..pending
+        });
+        assert_eq!(b.safe(l, false), Some(7));
     }
 
     #[test]

@@ -1,19 +1,19 @@
 //! The consumer loop: one OS thread that polls the transcript consumer, decodes, assembles,
-//! extracts and produces, and stores offsets as acknowledgements come back. Blocking calls
-//! (flush, commit, transactions) are natural here, and the rebalance callbacks run inside
-//! `poll` on this same thread.
+//! hands finalised conversations to the analysis workers ([`super::pool`]) and stores offsets
+//! as acknowledgements come back. Blocking calls (flush, commit, transactions) are natural
+//! here, and the rebalance callbacks run inside `poll` on this same thread.
 
 use super::kafka::{
     commit_at_least_once, commit_transaction, lock, now_ms, store_progress, Delivery, Produced,
     Producer, TranscriptConsumer,
 };
 use super::offsets::{Hold, Lane, OffsetBook};
+use super::pool::{Job, Pool};
 use super::tenants::{Applied, TenantEvent, TenantRegistry};
 use super::{PipelineError, PipelineSummary};
 use crate::config::{Config, DeliveryMode};
 use crate::emit::{self, SourceRef};
 use crate::events::{DeadLetterKind, TranscriptEvent};
-use crate::extract::{analyse, ExtractContext};
 use crate::http::Health;
 use crate::ingest::assemble::{apply_tenant_sides, Absorbed, Assembler, Finalised, Position};
 use crate::insight::FinalisedBy;
@@ -54,6 +54,7 @@ pub(crate) struct Worker {
     pub assembler: Assembler,
     pub summary: PipelineSummary,
     pub finalised: Vec<Finalised>,
+    pub pool: Pool,
 }
 
 /// How a record was taken in.
@@ -94,8 +95,15 @@ impl Worker {
         self.health.set_consuming(false);
         let close = self.close(&consumer);
         drop(consumer);
+        self.summary.insights_produced =
+            self.pool.shared().insights_produced.load(Ordering::Relaxed);
         self.summary.elapsed = started.elapsed();
-        result.and(close).map(|()| self.summary.clone())
+        let summary = self.summary.clone();
+        // Normally idle already (close waited for it); after a fatal error, queued jobs
+        // finish or are left to the next run (their offsets were not committed).
+        let deadline = self.deadline();
+        self.pool.shutdown(deadline);
+        result.and(close).map(|()| summary)
     }
 
     fn deadline(&self) -> Duration {
@@ -111,6 +119,9 @@ impl Worker {
         while !self.shutdown.is_cancelled() {
             if let Some(reason) = lock(&self.book).fatal() {
                 return Err(PipelineError::Delivery(reason.to_string()));
+            }
+            if let Some(reason) = self.pool.shared().fatal() {
+                return Err(PipelineError::Analysis(reason));
             }
             self.health.polled();
             self.apply_tenant_events();
@@ -143,10 +154,14 @@ impl Worker {
     fn close(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
         let started = Instant::now();
         let committed = match self.config.delivery.mode {
-            DeliveryMode::AtLeastOnce => {
-                commit_at_least_once(consumer, &self.producer, &self.book, self.deadline())
-                    .map_err(|e| PipelineError::kafka("committing offsets at shutdown", e))
-            }
+            DeliveryMode::AtLeastOnce => commit_at_least_once(
+                consumer,
+                &self.producer,
+                &self.book,
+                &self.pool.shared().outstanding,
+                self.deadline(),
+            )
+            .map_err(|e| PipelineError::kafka("committing offsets at shutdown", e)),
             DeliveryMode::Transactional => self.commit_transaction(consumer),
         };
         self.summary.open_conversations_handed_back = self.assembler.open_count();
@@ -331,6 +346,9 @@ impl Worker {
         Ok(())
     }
 
+    /// Counts a finalised conversation and hands it to the analysis workers (blocks while
+    /// its worker's queue is full). The conversation's first offset stays held until its
+    /// records are produced.
     fn emit(&mut self, f: Finalised, from_ms: i64) -> Result<(), PipelineError> {
         let reason = match f.finalised_by {
             FinalisedBy::EndEvent => "end_event",
@@ -353,58 +371,21 @@ impl Worker {
         if let Some(t) = &tenant {
             apply_tenant_sides(&mut conv, &t.config);
         }
-        let ctx = ExtractContext {
-            settings: &self.config.settings,
-            tenant: tenant.as_deref(),
-            finalised_by: f.finalised_by,
-            reference_time: f.ended_at,
-        };
-        let started = Instant::now();
-        let mut insight = analyse(&conv, &ctx);
-        let took = started.elapsed();
-        self.metrics
-            .extractor_seconds
-            .with_label_values(&["analyse"])
-            .observe(took.as_secs_f64());
-        emit::mark_segment_limit(&mut insight, f.dropped_segments);
         let crm = tenant.as_ref().map(|t| t.config.crm).unwrap_or_default();
-        if let Some(topic) = emit::insight_topic(crm, &self.config.crm) {
-            let bytes = self.codec.encode(topic, &insight)?;
-            let hold = lock(&self.book).hold(f.lane, f.first_offset);
-            let what = Produced::Insight {
-                topic: Arc::from(topic),
-                finalised_at_ms: from_ms,
-            };
-            self.send(topic, Some(conv.id.as_bytes()), &bytes, None, hold, what)?;
-            self.summary.insights_produced += 1;
-        }
-        let now = now_ms();
-        let telemetry = emit::insight_telemetry(
-            &insight,
-            took.as_micros() as i64,
-            Some((now - from_ms).max(0)),
-            now,
-        );
-        let topic = &self.config.kafka.topics.telemetry;
-        let bytes = self.codec.encode(topic, &telemetry)?;
-        let hold = lock(&self.book).hold(f.lane, f.first_offset);
-        self.send(
-            topic,
-            Some(conv.tenant_id.as_bytes()),
-            &bytes,
-            None,
-            hold,
-            Produced::Telemetry,
-        )?;
-        tracing::debug!(
-            conversation = %conv.id,
-            tenant = %conv.tenant_id,
-            segments = conv.segments.len(),
-            finalised_by = reason,
-            analyse_us = took.as_micros() as u64,
-            "insight produced"
-        );
-        Ok(())
+        let insight_topic = emit::insight_topic(crm, &self.config.crm).map(Arc::from);
+        let pending = lock(&self.book).hold_pending(f.lane, f.first_offset);
+        self.pool.submit(Job {
+            conversation: conv,
+            tenant,
+            finalised_by: f.finalised_by,
+            ended_at: f.ended_at,
+            dropped_segments: f.dropped_segments,
+            lane: f.lane,
+            first_offset: f.first_offset,
+            insight_topic,
+            from_ms,
+            pending,
+        })
     }
 
     fn dead_letter(
@@ -465,6 +446,7 @@ impl Worker {
             consumer,
             &self.producer,
             &self.book,
+            &self.pool.shared().outstanding,
             self.deadline(),
             &self.in_transaction,
         ) {
