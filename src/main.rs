@@ -25,6 +25,10 @@ enum Command {
     Demo(debrief::demo::DemoArgs),
     /// Measure throughput, latency and memory end to end through a broker with replayed transcripts.
     Bench(debrief::bench::BenchArgs),
+    /// Score extraction quality on labelled files (`eval action-items FILE... [--cv K] [--json]`).
+    Eval(debrief::eval::EvalArgs),
+    /// Train the action-item model from labelled files (`train action-items FILE... --out PATH`).
+    Train(debrief::eval::TrainArgs),
 }
 
 fn run(args: debrief::pipeline::cli::RunArgs) -> anyhow::Result<ExitCode> {
@@ -67,6 +71,8 @@ fn main() -> ExitCode {
         Command::Produce(args) => debrief::produce::command(args).map_err(Into::into),
         Command::Demo(args) => debrief::demo::command(args).map_err(Into::into),
         Command::Bench(args) => debrief::bench::command(args).map_err(Into::into),
+        Command::Eval(args) => debrief::eval::command_eval(args).map_err(Into::into),
+        Command::Train(args) => debrief::eval::command_train(args).map_err(Into::into),
     };
     match result {
         Ok(code) => code,
