@@ -89,7 +89,8 @@ pub fn run(
     let tenant = match &args.config {
         None => None,
         Some(path) => {
-            let config = TenantConfig::from_path(path).map_err(|e| ProcessError::Config(e.to_string()))?;
+            let config =
+                TenantConfig::from_path(path).map_err(|e| ProcessError::Config(e.to_string()))?;
             let runtime = TenantRuntime::compile(config)
                 .map_err(|e| ProcessError::Config(format!("{}: {e}", path.display())))?;
             Some(runtime)
@@ -106,8 +107,17 @@ pub fn run(
         finalised_by: FinalisedBy::File,
         reference_time: None,
     };
-    let total: u64 = args.inputs.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
-    let bar = if args.no_progress { ProgressBar::hidden() } else { progress_bar(total) };
+    let total: u64 = args
+        .inputs
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = if args.no_progress {
+        ProgressBar::hidden()
+    } else {
+        progress_bar(total)
+    };
     let mut summary = ProcessSummary::default();
     let mut done_bytes = 0u64;
     for path in &args.inputs {
@@ -149,7 +159,9 @@ pub fn run(
 
 fn progress_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+    {
         bar.set_style(style);
     }
     bar

@@ -197,7 +197,14 @@ pub fn compute(conv: &Conversation, lang: &str) -> (Kpis, Vec<Question>) {
 
     let side_talk = |side: Side| -> Option<i64> {
         let present = sides.iter().any(|s| *s == side);
-        (has_time && present).then(|| sides.iter().zip(&talk).filter(|(s, _)| **s == side).map(|(_, t)| *t).sum())
+        (has_time && present).then(|| {
+            sides
+                .iter()
+                .zip(&talk)
+                .filter(|(s, _)| **s == side)
+                .map(|(_, t)| *t)
+                .sum()
+        })
     };
     let internal = side_talk(Side::Internal);
     let external = side_talk(Side::External);
@@ -259,7 +266,12 @@ pub fn compute(conv: &Conversation, lang: &str) -> (Kpis, Vec<Question>) {
         .into_iter()
         .map(|(i, sp, text)| {
             let seg = &conv.segments[i];
-            Question { segment_id: seg.id.clone(), speaker: seg.speaker.clone(), side: sides[sp], text }
+            Question {
+                segment_id: seg.id.clone(),
+                speaker: seg.speaker.clone(),
+                side: sides[sp],
+                text,
+            }
         })
         .collect();
     (kpis, questions)
@@ -291,19 +303,53 @@ mod tests {
                 s
             })
             .collect();
-        Conversation { id: "c".into(), segments, ..Conversation::default() }
+        Conversation {
+            id: "c".into(),
+            segments,
+            ..Conversation::default()
+        }
     }
 
     /// The worked example of docs/kpis.md; every expected number is computed there by hand.
     fn sales_call() -> Conversation {
         use Side::{External as E, Internal as I};
         conv(vec![
-            seg("s", I, Some(0), Some(10_000), "Hi Anna, thanks for joining. Shall we look at the pricing?"),
-            seg("c", E, Some(12_000), Some(20_000), "Yes. What discount can you offer?"),
-            seg("s", I, Some(19_000), Some(30_000), "For a two year contract we can offer ten percent."),
+            seg(
+                "s",
+                I,
+                Some(0),
+                Some(10_000),
+                "Hi Anna, thanks for joining. Shall we look at the pricing?",
+            ),
+            seg(
+                "c",
+                E,
+                Some(12_000),
+                Some(20_000),
+                "Yes. What discount can you offer?",
+            ),
+            seg(
+                "s",
+                I,
+                Some(19_000),
+                Some(30_000),
+                "For a two year contract we can offer ten percent.",
+            ),
             seg("c", E, Some(25_000), Some(25_500), "ok"),
-            seg("s", I, Some(30_500), Some(40_000), "I will send the contract by Friday."),
-            seg("c", E, Some(45_000), Some(60_000), "Great. I need to check with my finance team first. Can we talk next week?"),
+            seg(
+                "s",
+                I,
+                Some(30_500),
+                Some(40_000),
+                "I will send the contract by Friday.",
+            ),
+            seg(
+                "c",
+                E,
+                Some(45_000),
+                Some(60_000),
+                "Great. I need to check with my finance team first. Can we talk next week?",
+            ),
         ])
     }
 
@@ -321,7 +367,14 @@ mod tests {
         assert_eq!(k.average_pause_before_speaking_ms, Some(2_500.0));
         assert_eq!(k.non_talk_time_ms, Some(5_000));
         assert_eq!(k.interruptions, Some(1));
-        assert_eq!(k.questions, QuestionCounts { internal: 1, external: 2, unknown: 0 });
+        assert_eq!(
+            k.questions,
+            QuestionCounts {
+                internal: 1,
+                external: 2,
+                unknown: 0
+            }
+        );
         let s = &k.participants[0];
         assert_eq!((s.speaker.as_str(), s.side), ("s", Side::Internal));
         assert_eq!(s.talk_time_ms, Some(30_500));
@@ -338,7 +391,14 @@ mod tests {
         assert_eq!(c.longest_monologue_ms, Some(15_000));
         assert_eq!((c.questions, c.interruptions), (2, Some(0)));
         let texts: Vec<&str> = q.iter().map(|q| q.text.as_str()).collect();
-        assert_eq!(texts, vec!["Shall we look at the pricing?", "What discount can you offer?", "Can we talk next week?"]);
+        assert_eq!(
+            texts,
+            vec![
+                "Shall we look at the pricing?",
+                "What discount can you offer?",
+                "Can we talk next week?"
+            ]
+        );
         assert_eq!(q[1].segment_id, "1");
         assert_eq!(q[1].side, Side::External);
     }
@@ -347,8 +407,20 @@ mod tests {
     fn overlap_counts_for_both_speakers() {
         // a: 0-10 s, b: 5-15 s. Union per speaker 10 s each; the conversation lasts 15 s.
         let c = conv(vec![
-            seg("a", Side::Internal, Some(0), Some(10_000), "one two three four"),
-            seg("b", Side::External, Some(5_000), Some(15_000), "five six seven eight"),
+            seg(
+                "a",
+                Side::Internal,
+                Some(0),
+                Some(10_000),
+                "one two three four",
+            ),
+            seg(
+                "b",
+                Side::External,
+                Some(5_000),
+                Some(15_000),
+                "five six seven eight",
+            ),
         ]);
         let (k, _) = compute(&c, "en");
         assert_eq!(k.participants[0].talk_time_ms, Some(10_000));
@@ -357,16 +429,31 @@ mod tests {
         assert_eq!(k.duration_ms, Some(15_000));
         assert_eq!(k.interruptions, Some(1));
         assert_eq!(k.participants[1].interruptions, Some(1));
-        assert_eq!(k.average_pause_before_speaking_ms, None, "no external→internal neighbours");
+        assert_eq!(
+            k.average_pause_before_speaking_ms, None,
+            "no external→internal neighbours"
+        );
         assert_eq!(k.non_talk_time_ms, Some(0));
     }
 
     #[test]
     fn backchannel_neither_interrupts_nor_breaks_a_monologue() {
         let c = conv(vec![
-            seg("a", Side::Internal, Some(0), Some(10_000), "let me walk you through the plan"),
+            seg(
+                "a",
+                Side::Internal,
+                Some(0),
+                Some(10_000),
+                "let me walk you through the plan",
+            ),
             seg("b", Side::External, Some(4_000), Some(4_500), "mhm"),
-            seg("a", Side::Internal, Some(10_000), Some(20_000), "and then we go live"),
+            seg(
+                "a",
+                Side::Internal,
+                Some(10_000),
+                Some(20_000),
+                "and then we go live",
+            ),
             seg("b", Side::External, Some(25_000), Some(26_000), "yeah"),
         ]);
         let (k, _) = compute(&c, "en");
@@ -383,7 +470,13 @@ mod tests {
     fn one_speaker() {
         let c = conv(vec![
             seg("a", Side::Internal, Some(1_000), Some(3_000), "hello"),
-            seg("a", Side::Internal, Some(4_000), Some(9_000), "is anyone there"),
+            seg(
+                "a",
+                Side::Internal,
+                Some(4_000),
+                Some(9_000),
+                "is anyone there",
+            ),
         ]);
         let (k, q) = compute(&c, "en");
         assert_eq!(k.duration_ms, Some(8_000));
@@ -410,7 +503,10 @@ mod tests {
         assert_eq!(k.duration_ms, None);
         assert_eq!(k.internal_talk_time_ms, None);
         assert_eq!(k.talk_to_listen_ratio, None);
-        assert_eq!(k.switches, 1, "switches follow input order without timestamps");
+        assert_eq!(
+            k.switches, 1,
+            "switches follow input order without timestamps"
+        );
         assert_eq!(k.switches_per_hour, None);
         assert_eq!(k.longest_monologue_ms, None);
         assert_eq!(k.non_talk_time_ms, None);
@@ -459,7 +555,10 @@ mod tests {
 
     #[test]
     fn union_merges_touching_and_nested() {
-        assert_eq!(union(vec![(5, 9), (0, 3), (3, 4), (6, 7)]), vec![(0, 4), (5, 9)]);
+        assert_eq!(
+            union(vec![(5, 9), (0, 3), (3, 4), (6, 7)]),
+            vec![(0, 4), (5, 9)]
+        );
     }
 
     fn arb_segment() -> impl Strategy<Value = Segment> {

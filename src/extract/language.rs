@@ -1,18 +1,23 @@
-//! Language of a conversation: given by the publisher, or detected with `whatlang` over a
-//! bounded, evenly spread sample of the text (so cost does not grow with meeting length), and
-//! per speaker where speakers use different languages.
+//! Language of a conversation: given by the publisher, or detected with `whatlang`.
+//!
+//! Detection runs once per speaker (the speakers with the most text, at most
+//! [`MAX_SPEAKERS`]), on a bounded sample of whole segments spread over the conversation, so
+//! its cost does not grow with meeting length. The speakers' detections vote for the
+//! conversation's language (weight: the speaker's bytes of text × confidence), and a speaker reliably
+//! detected in another language is listed on its own.
 
 use crate::insight::{LanguageReport, LanguageSource, SpeakerLanguage};
 use crate::model::Conversation;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use whatlang::{Detector, Lang};
 
-/// At most this many bytes of text are sampled for the conversation language.
-pub const SAMPLE_BYTES: usize = 8_192;
-/// At most this many bytes per speaker are sampled for per-speaker languages.
-pub const SPEAKER_SAMPLE_BYTES: usize = 2_048;
-/// Speakers with fewer bytes of text than this are not checked on their own.
+/// At most this many bytes of each speaker's text are sampled.
+pub const SPEAKER_SAMPLE_BYTES: usize = 512;
+/// At most this many speakers (those with the most text) are detected.
+pub const MAX_SPEAKERS: usize = 8;
+/// Speakers with fewer bytes of text than this do not vote on their own; when no speaker has
+/// that much, one detection runs over everyone's text.
 pub const SPEAKER_MIN_BYTES: usize = 200;
 /// A per-speaker detection below this confidence is not reported.
 pub const SPEAKER_MIN_CONFIDENCE: f64 = 0.5;
@@ -58,112 +63,150 @@ fn iso639_1(lang: Lang) -> Option<&'static str> {
 /// Normalises a publisher's language tag (`en-US`, `FR`, `de_DE`) to its ISO 639-1 part;
 /// `None` for an empty tag.
 pub fn normalise_tag(tag: &str) -> Option<String> {
-    let primary = tag.trim().split(['-', '_']).next().unwrap_or("").to_ascii_lowercase();
+    let primary = tag
+        .trim()
+        .split(['-', '_'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
     (!primary.is_empty()).then_some(primary)
 }
 
 /// A report saying the language is unknown.
 pub fn unknown() -> LanguageReport {
-    LanguageReport { code: None, confidence: 0.0, source: LanguageSource::Unknown, speakers: Vec::new() }
+    LanguageReport {
+        code: None,
+        confidence: 0.0,
+        source: LanguageSource::Unknown,
+        speakers: Vec::new(),
+    }
 }
 
-/// Texts are detected in chunks of about this many bytes, and the chunks vote.
-pub const CHUNK_BYTES: usize = 150;
-
-/// Chunks of up to about [`CHUNK_BYTES`] bytes made of whole texts, at most `budget` bytes in
-/// all, taken evenly over the list so the sample covers the whole conversation.
-fn chunks(texts: &[&str], budget: usize) -> Vec<String> {
+/// Joins whole texts, taken evenly over the list, up to `budget` bytes.
+fn sample(texts: &[&str], budget: usize) -> String {
     let total: usize = texts.iter().map(|t| t.len() + 1).sum();
     let step = total.div_ceil(budget.max(1)).max(1);
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut used = 0;
+    let mut out = String::with_capacity(budget.min(total));
     for t in texts.iter().step_by(step) {
-        if used + t.len() + 1 > budget && used > 0 {
+        if !out.is_empty() && out.len() + t.len() + 1 > budget {
             break;
         }
-        used += t.len() + 1;
-        current.push_str(t);
-        current.push(' ');
-        if current.len() >= CHUNK_BYTES {
-            out.push(std::mem::take(&mut current));
-        }
-    }
-    if !current.trim().is_empty() {
-        out.push(current);
+        out.push_str(t);
+        out.push(' ');
     }
     out
 }
 
-/// Detects each chunk and lets them vote with weight `bytes × confidence`. Returns the winner
-/// and its weight over the bytes of all chunks (so both disagreement and uncertainty lower it).
-fn detect_texts(texts: &[&str], budget: usize) -> Option<(&'static str, f64)> {
-    let mut votes: Vec<(&'static str, f64)> = Vec::new();
-    let mut total = 0.0;
-    for chunk in chunks(texts, budget) {
-        let bytes = chunk.len() as f64;
-        total += bytes;
-        if let Some(info) = detector().detect(&chunk) {
-            if let Some(code) = iso639_1(info.lang()) {
-                let w = bytes * info.confidence();
-                match votes.iter_mut().find(|(c, _)| *c == code) {
-                    Some(v) => v.1 += w,
-                    None => votes.push((code, w)),
-                }
-            }
-        }
-    }
-    // Highest weight wins; ties go to the language listed first in LANGS (deterministic).
-    let rank = |c: &str| LANGS.iter().position(|(_, x)| *x == c).unwrap_or(usize::MAX);
-    let (code, w) = votes
-        .into_iter()
-        .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| rank(b.0).cmp(&rank(a.0))))?;
-    (total > 0.0 && w > 0.0).then(|| (code, ((w / total) * 10_000.0).round() / 10_000.0))
+/// One detection over a sample of the texts: language and confidence.
+fn detect_sample(texts: &[&str]) -> Option<(&'static str, f64)> {
+    let text = sample(texts, SPEAKER_SAMPLE_BYTES);
+    let info = detector().detect(&text)?;
+    Some((iso639_1(info.lang())?, info.confidence()))
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
 }
 
 /// The conversation's language: the publisher's (conversation, else the segments' when they
-/// all agree) wins with confidence 1.0; otherwise detected. Per-speaker languages are listed
-/// only when a speaker with enough text is reliably detected in another language.
+/// all agree) wins with confidence 1.0; otherwise the speakers' detections vote, and the
+/// confidence is the winner's weight over the voters' bytes of text (so both disagreement and
+/// uncertainty lower it; weights are each voter's bytes of text × confidence). Speakers reliably detected in another language are listed.
 pub fn detect(conv: &Conversation) -> LanguageReport {
-    let given = conv.language.as_deref().and_then(normalise_tag).or_else(|| {
-        let mut tags = conv.segments.iter().map(|s| s.language.as_deref().and_then(normalise_tag));
-        let first = tags.next()??;
-        tags.all(|t| t.as_deref() == Some(first.as_str())).then_some(first)
-    });
-    let texts: Vec<&str> = conv.segments.iter().map(|s| s.text.as_str()).filter(|t| !t.trim().is_empty()).collect();
-    let mut report = match given {
-        Some(code) => LanguageReport { code: Some(code), confidence: 1.0, source: LanguageSource::Given, speakers: Vec::new() },
-        None => match detect_texts(&texts, SAMPLE_BYTES) {
-            Some((code, conf)) => LanguageReport {
-                code: Some(code.to_string()),
-                confidence: conf,
-                source: LanguageSource::Detected,
-                speakers: Vec::new(),
-            },
-            None => unknown(),
-        },
-    };
-    let mut by_speaker: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let given = conv
+        .language
+        .as_deref()
+        .and_then(normalise_tag)
+        .or_else(|| {
+            let mut tags = conv
+                .segments
+                .iter()
+                .map(|s| s.language.as_deref().and_then(normalise_tag));
+            let first = tags.next()??;
+            tags.all(|t| t.as_deref() == Some(first.as_str()))
+                .then_some(first)
+        });
+    // Texts per speaker, speakers in order of first appearance.
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut speakers: Vec<(&str, Vec<&str>, usize)> = Vec::new();
     for s in &conv.segments {
-        if !s.text.trim().is_empty() {
-            by_speaker.entry(s.speaker.as_str()).or_default().push(s.text.as_str());
+        if s.text.trim().is_empty() {
+            continue;
         }
+        let i = *index.entry(s.speaker.as_str()).or_insert_with(|| {
+            speakers.push((s.speaker.as_str(), Vec::new(), 0));
+            speakers.len() - 1
+        });
+        speakers[i].1.push(s.text.as_str());
+        speakers[i].2 += s.text.len();
     }
-    if by_speaker.len() > 1 {
-        for (speaker, texts) in by_speaker {
-            if texts.iter().map(|t| t.len()).sum::<usize>() < SPEAKER_MIN_BYTES {
-                continue;
-            }
-            if let Some((code, conf)) = detect_texts(&texts, SPEAKER_SAMPLE_BYTES) {
-                if conf >= SPEAKER_MIN_CONFIDENCE && report.code.as_deref() != Some(code) {
-                    report.speakers.push(SpeakerLanguage {
-                        speaker: speaker.to_string(),
-                        code: code.to_string(),
-                        confidence: conf,
-                    });
-                }
+    // Most text first; the stable sort keeps first appearance among equals.
+    speakers.sort_by(|a, b| b.2.cmp(&a.2));
+    let voters: Vec<_> = speakers
+        .iter()
+        .take(MAX_SPEAKERS)
+        .filter(|s| s.2 >= SPEAKER_MIN_BYTES)
+        .filter_map(|(name, texts, bytes)| {
+            detect_sample(texts).map(|(code, conf)| (*name, (code, conf, *bytes)))
+        })
+        .collect();
+    let detected = if voters.is_empty() {
+        let all: Vec<&str> = conv
+            .segments
+            .iter()
+            .map(|s| s.text.as_str())
+            .filter(|t| !t.trim().is_empty())
+            .collect();
+        detect_sample(&all).map(|(code, conf)| (code, round4(conf)))
+    } else {
+        let mut votes: Vec<(&'static str, f64)> = Vec::new();
+        let mut total = 0.0;
+        for (_, (code, conf, bytes)) in &voters {
+            total += *bytes as f64;
+            match votes.iter_mut().find(|(c, _)| c == code) {
+                Some(v) => v.1 += *bytes as f64 * conf,
+                None => votes.push((code, *bytes as f64 * conf)),
             }
         }
+        // Highest weight wins; ties go to the language listed first in LANGS.
+        let rank = |c: &str| {
+            LANGS
+                .iter()
+                .position(|(_, x)| *x == c)
+                .unwrap_or(usize::MAX)
+        };
+        votes
+            .into_iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| rank(b.0).cmp(&rank(a.0))))
+            .filter(|(_, w)| *w > 0.0 && total > 0.0)
+            .map(|(code, w)| (code, round4(w / total)))
+    };
+    let mut report = match (given, detected) {
+        (Some(code), _) => LanguageReport {
+            code: Some(code),
+            confidence: 1.0,
+            source: LanguageSource::Given,
+            speakers: Vec::new(),
+        },
+        (None, Some((code, confidence))) => LanguageReport {
+            code: Some(code.to_string()),
+            confidence,
+            source: LanguageSource::Detected,
+            speakers: Vec::new(),
+        },
+        (None, None) => unknown(),
+    };
+    if voters.len() > 1 || report.source == LanguageSource::Given {
+        for (speaker, (code, conf, _)) in &voters {
+            if *conf >= SPEAKER_MIN_CONFIDENCE && report.code.as_deref() != Some(*code) {
+                report.speakers.push(SpeakerLanguage {
+                    speaker: speaker.to_string(),
+                    code: code.to_string(),
+                    confidence: round4(*conf),
+                });
+            }
+        }
+        report.speakers.sort_by(|a, b| a.speaker.cmp(&b.speaker));
     }
     report
 }
@@ -180,7 +223,12 @@ mod tests {
             segments: texts
                 .iter()
                 .enumerate()
-                .map(|(i, (sp, t))| Segment { id: i.to_string(), speaker: sp.to_string(), text: t.to_string(), ..Segment::default() })
+                .map(|(i, (sp, t))| Segment {
+                    id: i.to_string(),
+                    speaker: sp.to_string(),
+                    text: t.to_string(),
+                    ..Segment::default()
+                })
                 .collect(),
             ..Conversation::default()
         }
@@ -188,7 +236,10 @@ mod tests {
 
     #[test]
     fn given_language_wins() {
-        let r = detect(&conv(Some("fr-FR"), &[("a", "this is clearly an english sentence about prices")]));
+        let r = detect(&conv(
+            Some("fr-FR"),
+            &[("a", "this is clearly an english sentence about prices")],
+        ));
         assert_eq!(r.code.as_deref(), Some("fr"));
         assert_eq!(r.source, LanguageSource::Given);
         assert_eq!(r.confidence, 1.0);
@@ -197,10 +248,22 @@ mod tests {
     #[test]
     fn detects_each_language() {
         for (code, text) in [
-            ("en", "we need to send the revised proposal to the customer before the end of the week"),
-            ("fr", "nous devons envoyer la proposition révisée au client avant la fin de la semaine"),
-            ("de", "wir müssen dem Kunden das überarbeitete Angebot bis Ende der Woche schicken"),
-            ("es", "tenemos que enviar la propuesta revisada al cliente antes del final de la semana"),
+            (
+                "en",
+                "we need to send the revised proposal to the customer before the end of the week",
+            ),
+            (
+                "fr",
+                "nous devons envoyer la proposition révisée au client avant la fin de la semaine",
+            ),
+            (
+                "de",
+                "wir müssen dem Kunden das überarbeitete Angebot bis Ende der Woche schicken",
+            ),
+            (
+                "es",
+                "tenemos que enviar la propuesta revisada al cliente antes del final de la semana",
+            ),
         ] {
             let r = detect(&conv(None, &[("a", text)]));
             assert_eq!(r.code.as_deref(), Some(code), "{text}");
@@ -213,7 +276,10 @@ mod tests {
     fn speaker_in_another_language_is_listed() {
         let en = "we need to send the revised proposal to the customer before the end of the week and then we will schedule a call with their procurement team to discuss the contract terms and the price";
         let de = "wir müssen dem Kunden das überarbeitete Angebot bis Ende der Woche schicken und dann vereinbaren wir einen Termin mit dem Einkauf, um die Vertragsbedingungen und den Preis zu besprechen";
-        let r = detect(&conv(None, &[("a", en), ("b", de), ("a", en), ("b", de), ("a", en)]));
+        let r = detect(&conv(
+            None,
+            &[("a", en), ("b", de), ("a", en), ("b", de), ("a", en)],
+        ));
         assert_eq!(r.code.as_deref(), Some("en"));
         assert_eq!(r.speakers.len(), 1);
         assert_eq!(r.speakers[0].speaker, "b");
@@ -222,7 +288,10 @@ mod tests {
 
     #[test]
     fn no_text_is_unknown() {
-        assert_eq!(detect(&conv(None, &[("a", "  ")])).source, LanguageSource::Unknown);
+        assert_eq!(
+            detect(&conv(None, &[("a", "  ")])).source,
+            LanguageSource::Unknown
+        );
         assert_eq!(normalise_tag("de_DE").as_deref(), Some("de"));
         assert_eq!(normalise_tag(" "), None);
     }

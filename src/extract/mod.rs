@@ -8,7 +8,9 @@ pub mod language;
 pub mod text;
 pub mod trackers;
 
-use crate::insight::{FinalisedBy, Insight, Outcome, SkipReason, EXTRACTOR_VERSION, INSIGHT_SCHEMA_VERSION};
+use crate::insight::{
+    FinalisedBy, Insight, Outcome, SkipReason, EXTRACTOR_VERSION, INSIGHT_SCHEMA_VERSION,
+};
 use crate::model::Conversation;
 use crate::tenant::TenantConfig;
 use chrono::{DateTime, FixedOffset};
@@ -124,7 +126,10 @@ pub fn analyse(conv: &Conversation, ctx: &ExtractContext<'_>) -> Insight {
         tracker_hits: Vec::new(),
         tracker_counts: Vec::new(),
     };
-    if client_too_old(conv.client_version.as_deref(), &ctx.settings.min_client_version) {
+    if client_too_old(
+        conv.client_version.as_deref(),
+        &ctx.settings.min_client_version,
+    ) {
         insight.outcome = Outcome::Skipped;
         insight.skip_reasons.push(SkipReason::ClientVersion);
         return insight;
@@ -135,7 +140,11 @@ pub fn analyse(conv: &Conversation, ctx: &ExtractContext<'_>) -> Insight {
         return insight;
     }
     insight.language = language::detect(conv);
-    let lang = insight.language.code.clone().unwrap_or_else(|| "en".to_string());
+    let lang = insight
+        .language
+        .code
+        .clone()
+        .unwrap_or_else(|| "en".to_string());
     let (kpis, questions) = kpis::compute(conv, &lang);
     if features.kpis {
         insight.kpis = Some(kpis);
@@ -155,7 +164,10 @@ pub fn analyse(conv: &Conversation, ctx: &ExtractContext<'_>) -> Insight {
         insight.questions = questions;
         if features.action_items {
             let reference = conv.started_at.or(ctx.reference_time);
-            let tz = conv.time_zone.as_deref().unwrap_or(&ctx.settings.default_time_zone);
+            let tz = conv
+                .time_zone
+                .as_deref()
+                .unwrap_or(&ctx.settings.default_time_zone);
             insight.action_items = action_items::extract(conv, &lang, reference, tz);
         } else {
             insight.skip_reasons.push(SkipReason::FeatureDisabled);
@@ -208,8 +220,11 @@ mod property_tests {
                 text,
                 ..Segment::default()
             });
-        (proptest::collection::vec(seg, 0..25), proptest::option::of("[0-9]\\.[0-9]\\.[0-9]{1,2}")).prop_map(
-            |(segments, client_version)| Conversation {
+        (
+            proptest::collection::vec(seg, 0..25),
+            proptest::option::of("[0-9]\\.[0-9]\\.[0-9]{1,2}"),
+        )
+            .prop_map(|(segments, client_version)| Conversation {
                 id: "c".into(),
                 tenant_id: "t".into(),
                 client_version,
@@ -222,8 +237,7 @@ mod property_tests {
                     })
                     .collect(),
                 ..Conversation::default()
-            },
-        )
+            })
     }
 
     proptest! {
@@ -240,11 +254,23 @@ mod property_tests {
     #[test]
     fn old_client_is_skipped_and_short_content_is_partial() {
         let settings = Settings::default();
-        let ctx = ExtractContext { settings: &settings, tenant: None, finalised_by: FinalisedBy::File, reference_time: None };
+        let ctx = ExtractContext {
+            settings: &settings,
+            tenant: None,
+            finalised_by: FinalisedBy::File,
+            reference_time: None,
+        };
         let mut conv = Conversation {
             id: "c".into(),
             client_version: Some("1.0.8".into()),
-            segments: vec![Segment { id: "0".into(), speaker: "a".into(), start_ms: Some(0), end_ms: Some(1000), text: "I will send the offer tomorrow.".into(), ..Segment::default() }],
+            segments: vec![Segment {
+                id: "0".into(),
+                speaker: "a".into(),
+                start_ms: Some(0),
+                end_ms: Some(1000),
+                text: "I will send the offer tomorrow.".into(),
+                ..Segment::default()
+            }],
             ..Conversation::default()
         };
         let skipped = analyse(&conv, &ctx);

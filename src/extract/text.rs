@@ -1,9 +1,12 @@
 //! Text helpers shared by the KPI extractors: word tokens, sentences, questions and
 //! backchannels, with the per-language word lists they need.
 
+use std::borrow::Cow;
+
 /// A word is a whitespace-separated token containing at least one letter or digit.
 pub fn words(text: &str) -> impl Iterator<Item = &str> {
-    text.split_whitespace().filter(|t| t.chars().any(char::is_alphanumeric))
+    text.split_whitespace()
+        .filter(|t| t.chars().any(char::is_alphanumeric))
 }
 
 /// Number of words in `text` (see [`words`]).
@@ -36,7 +39,10 @@ pub fn sentences(text: &str) -> Vec<&str> {
             }
             // A terminator glued to a letter or digit on both sides ("3.5", "e.g") is not a
             // sentence end.
-            let next_alnum = text[end..].chars().next().is_some_and(char::is_alphanumeric);
+            let next_alnum = text[end..]
+                .chars()
+                .next()
+                .is_some_and(char::is_alphanumeric);
             if !next_alnum {
                 let s = text[start..end].trim();
                 if s.chars().any(char::is_alphanumeric) {
@@ -58,9 +64,29 @@ pub fn sentences(text: &str) -> Vec<&str> {
 pub fn interrogatives(lang: &str) -> &'static [&'static str] {
     match lang {
         "fr" => &[
-            "qui", "que", "quoi", "quel", "quelle", "quels", "quelles", "pourquoi", "comment",
-            "quand", "où", "combien", "lequel", "laquelle", "est-ce", "est-ce-que", "qu'est-ce",
-            "pouvez-vous", "peux-tu", "avez-vous", "as-tu", "êtes-vous", "voulez-vous",
+            "qui",
+            "que",
+            "quoi",
+            "quel",
+            "quelle",
+            "quels",
+            "quelles",
+            "pourquoi",
+            "comment",
+            "quand",
+            "où",
+            "combien",
+            "lequel",
+            "laquelle",
+            "est-ce",
+            "est-ce-que",
+            "qu'est-ce",
+            "pouvez-vous",
+            "peux-tu",
+            "avez-vous",
+            "as-tu",
+            "êtes-vous",
+            "voulez-vous",
         ],
         "de" => &[
             "wer", "was", "wann", "wo", "warum", "wie", "welche", "welcher", "welches", "wieso",
@@ -73,24 +99,74 @@ pub fn interrogatives(lang: &str) -> &'static [&'static str] {
             "cuál", "cuáles", "cuánto", "cuánta", "cuántos", "cuántas", "puedes", "puede",
             "podría", "podrías", "tienes", "tiene", "hay", "es", "son", "quieres", "quiere",
         ],
-        "pt" => &["quem", "quando", "onde", "porque", "como", "qual", "quais", "quanto", "pode", "podes"],
-        "it" => &["chi", "che", "cosa", "quando", "dove", "perché", "come", "quale", "quanto", "puoi", "può"],
-        "nl" => &["wie", "wat", "wanneer", "waar", "waarom", "hoe", "welke", "kun", "kunt", "kan", "heb", "heeft", "is", "zijn"],
+        "pt" => &[
+            "quem", "quando", "onde", "porque", "como", "qual", "quais", "quanto", "pode", "podes",
+        ],
+        "it" => &[
+            "chi", "che", "cosa", "quando", "dove", "perché", "come", "quale", "quanto", "puoi",
+            "può",
+        ],
+        "nl" => &[
+            "wie", "wat", "wanneer", "waar", "waarom", "hoe", "welke", "kun", "kunt", "kan", "heb",
+            "heeft", "is", "zijn",
+        ],
         _ => &[
-            "what", "who", "whom", "whose", "why", "how", "when", "where", "which", "can",
-            "could", "would", "will", "do", "does", "did", "is", "are", "was", "were", "should",
-            "shall", "may", "have", "has", "had", "isn't", "aren't", "don't", "doesn't",
-            "didn't", "won't", "wouldn't", "couldn't", "can't", "shouldn't", "what's", "who's",
-            "how's", "where's", "when's", "why's",
+            "what",
+            "who",
+            "whom",
+            "whose",
+            "why",
+            "how",
+            "when",
+            "where",
+            "which",
+            "can",
+            "could",
+            "would",
+            "will",
+            "do",
+            "does",
+            "did",
+            "is",
+            "are",
+            "was",
+            "were",
+            "should",
+            "shall",
+            "may",
+            "have",
+            "has",
+            "had",
+            "isn't",
+            "aren't",
+            "don't",
+            "doesn't",
+            "didn't",
+            "won't",
+            "wouldn't",
+            "couldn't",
+            "can't",
+            "shouldn't",
+            "what's",
+            "who's",
+            "how's",
+            "where's",
+            "when's",
+            "why's",
         ],
     }
 }
 
-/// Lower-cases a token and strips surrounding punctuation.
-fn norm_token(t: &str) -> String {
-    t.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-')
-        .trim_matches(['\'', '-'])
-        .to_lowercase()
+/// Lower-cases a token and strips surrounding punctuation; borrows when nothing changes.
+fn norm_token(t: &str) -> Cow<'_, str> {
+    let t = t
+        .trim_matches(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-')
+        .trim_matches(['\'', '-']);
+    if t.chars().any(char::is_uppercase) {
+        Cow::Owned(t.to_lowercase())
+    } else {
+        Cow::Borrowed(t)
+    }
 }
 
 /// Questions in a segment's text. With punctuation anywhere in the conversation
@@ -104,12 +180,22 @@ pub fn questions<'a>(text: &'a str, lang: &str, punctuated: bool) -> Vec<&'a str
             .filter(|s| s.trim_end_matches(['!', '.', '…']).ends_with('?') || s.starts_with('¿'))
             .collect();
     }
-    let mut ws = words(text).map(norm_token);
-    let Some(first) = ws.next() else { return Vec::new() };
+    let mut ws = words(text);
+    let Some(first) = ws.next().map(norm_token) else {
+        return Vec::new();
+    };
+    let second = ws.next().map(norm_token);
     let list = interrogatives(lang);
-    let hit = list.contains(&first.as_str())
-        || ws.next().is_some_and(|second| list.contains(&format!("{first} {second}").as_str()));
-    if hit {
+    // Two-word interrogatives ("por qué"): same length, first word, a space, second word.
+    let pair = |second: &str| {
+        list.iter().any(|e| {
+            e.len() == first.len() + 1 + second.len()
+                && e.starts_with(first.as_ref())
+                && e.ends_with(second)
+                && e.as_bytes()[first.len()] == b' '
+        })
+    };
+    if list.contains(&first.as_ref()) || second.as_deref().is_some_and(pair) {
         vec![text.trim()]
     } else {
         Vec::new()
@@ -124,16 +210,77 @@ const BACKCHANNEL_COMMON: &[&str] = &[
 /// Backchannel words and two-word phrases of a language (lower case, no punctuation).
 fn backchannel_list(lang: &str) -> &'static [&'static str] {
     match lang {
-        "fr" => &["oui", "ouais", "d'accord", "voilà", "exactement", "ok d'accord", "bien sûr", "tout à fait", "je vois", "c'est ça", "bon", "ah oui", "oui oui", "très bien"],
-        "de" => &["ja", "genau", "stimmt", "richtig", "klar", "gut", "alles klar", "ach so", "ja ja", "na gut", "verstehe", "super"],
-        "es" => &["vale", "sí", "si", "claro", "ya", "bueno", "exacto", "de acuerdo", "ajá", "entiendo", "perfecto", "sí sí"],
+        "fr" => &[
+            "oui",
+            "ouais",
+            "d'accord",
+            "voilà",
+            "exactement",
+            "ok d'accord",
+            "bien sûr",
+            "tout à fait",
+            "je vois",
+            "c'est ça",
+            "bon",
+            "ah oui",
+            "oui oui",
+            "très bien",
+        ],
+        "de" => &[
+            "ja",
+            "genau",
+            "stimmt",
+            "richtig",
+            "klar",
+            "gut",
+            "alles klar",
+            "ach so",
+            "ja ja",
+            "na gut",
+            "verstehe",
+            "super",
+        ],
+        "es" => &[
+            "vale",
+            "sí",
+            "si",
+            "claro",
+            "ya",
+            "bueno",
+            "exacto",
+            "de acuerdo",
+            "ajá",
+            "entiendo",
+            "perfecto",
+            "sí sí",
+        ],
         "pt" => &["sim", "certo", "claro", "pois", "exato", "tá"],
         "it" => &["sì", "si", "certo", "esatto", "va bene", "giusto", "ecco"],
         "nl" => &["ja", "precies", "klopt", "prima", "goed"],
         _ => &[
-            "yeah", "yes", "yep", "yup", "right", "sure", "exactly", "uh", "um", "got it", "i see",
-            "makes sense", "all right", "alright", "cool", "great", "true", "okay yeah", "yeah yeah",
-            "right right", "sounds good", "of course", "no",
+            "yeah",
+            "yes",
+            "yep",
+            "yup",
+            "right",
+            "sure",
+            "exactly",
+            "uh",
+            "um",
+            "got it",
+            "i see",
+            "makes sense",
+            "all right",
+            "alright",
+            "cool",
+            "great",
+            "true",
+            "okay yeah",
+            "yeah yeah",
+            "right right",
+            "sounds good",
+            "of course",
+            "no",
         ],
     }
 }
@@ -141,13 +288,17 @@ fn backchannel_list(lang: &str) -> &'static [&'static str] {
 /// `true` when the text is a backchannel: at most two words, and either the whole phrase or
 /// every word is in the backchannel list of `lang` or in the list common to all languages.
 pub fn is_backchannel(text: &str, lang: &str) -> bool {
-    let tokens: Vec<String> = words(text).map(norm_token).filter(|t| !t.is_empty()).collect();
-    if tokens.is_empty() || tokens.len() > 2 {
+    let mut ws = words(text);
+    let (Some(a), b, None) = (ws.next(), ws.next(), ws.next()) else {
         return false;
-    }
+    };
     let list = backchannel_list(lang);
     let known = |w: &str| list.contains(&w) || BACKCHANNEL_COMMON.contains(&w);
-    known(&tokens.join(" ")) || tokens.iter().all(|t| known(t))
+    let a = norm_token(a);
+    match b.map(norm_token) {
+        None => known(&a),
+        Some(b) => (known(&a) && known(&b)) || known(&format!("{a} {b}")),
+    }
 }
 
 #[cfg(test)]
@@ -163,14 +314,23 @@ mod tests {
 
     #[test]
     fn sentence_split_keeps_decimals() {
-        assert_eq!(sentences("It costs 3.5 euros. Really?! ok"), vec!["It costs 3.5 euros.", "Really?!", "ok"]);
+        assert_eq!(
+            sentences("It costs 3.5 euros. Really?! ok"),
+            vec!["It costs 3.5 euros.", "Really?!", "ok"]
+        );
         assert_eq!(sentences("..."), Vec::<&str>::new());
     }
 
     #[test]
     fn punctuated_questions() {
-        assert_eq!(questions("Fine. What is the price? Good.", "en", true), vec!["What is the price?"]);
-        assert_eq!(questions("¿Cuánto cuesta", "es", true), vec!["¿Cuánto cuesta"]);
+        assert_eq!(
+            questions("Fine. What is the price? Good.", "en", true),
+            vec!["What is the price?"]
+        );
+        assert_eq!(
+            questions("¿Cuánto cuesta", "es", true),
+            vec!["¿Cuánto cuesta"]
+        );
         assert!(questions("what is the price", "en", true).is_empty());
         assert_eq!(questions("Really?! Yes.", "en", true), vec!["Really?!"]);
     }

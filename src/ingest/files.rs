@@ -110,7 +110,11 @@ impl FileConversation {
         if self.id.trim().is_empty() {
             return Err("conversation id is empty".into());
         }
-        let started_at = self.started_at.as_deref().map(parse_started_at).transpose()?;
+        let started_at = self
+            .started_at
+            .as_deref()
+            .map(parse_started_at)
+            .transpose()?;
         let mut segments = Vec::with_capacity(self.segments.len());
         for (i, s) in self.segments.into_iter().enumerate() {
             let side = side_of(&s.speaker, s.role.as_deref());
@@ -182,7 +186,10 @@ pub struct ConversationReader {
 }
 
 enum ReaderKind {
-    Lines { lines: std::io::Lines<BufReader<File>>, line: usize },
+    Lines {
+        lines: std::io::Lines<BufReader<File>>,
+        line: usize,
+    },
     Once(Option<Result<Conversation, FileError>>),
 }
 
@@ -221,10 +228,12 @@ impl Iterator for ConversationReader {
                     continue;
                 }
                 let line = *line;
-                return Some(parse_conversation_json(&text).map_err(|message| FileError::Malformed {
-                    path: self.path.clone(),
-                    line,
-                    message,
+                return Some(parse_conversation_json(&text).map_err(|message| {
+                    FileError::Malformed {
+                        path: self.path.clone(),
+                        line,
+                        message,
+                    }
                 }));
             },
         }
@@ -233,11 +242,22 @@ impl Iterator for ConversationReader {
 
 /// Opens a transcript file; the format comes from the extension.
 pub fn open(path: &Path) -> Result<ConversationReader, FileError> {
-    let format = Format::of(path).ok_or_else(|| FileError::UnsupportedType { path: path.to_path_buf() })?;
-    let io = |source| FileError::Io { path: path.to_path_buf(), source };
+    let format = Format::of(path).ok_or_else(|| FileError::UnsupportedType {
+        path: path.to_path_buf(),
+    })?;
+    let io = |source| FileError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = File::open(path).map_err(io)?;
     let (inner, bytes_read) = match format {
-        Format::JsonLines => (ReaderKind::Lines { lines: BufReader::new(file).lines(), line: 0 }, 0),
+        Format::JsonLines => (
+            ReaderKind::Lines {
+                lines: BufReader::new(file).lines(),
+                line: 0,
+            },
+            0,
+        ),
         Format::Json | Format::WebVtt => {
             let mut text = String::new();
             BufReader::new(file).read_to_string(&mut text).map_err(io)?;
@@ -248,7 +268,10 @@ pub fn open(path: &Path) -> Result<ConversationReader, FileError> {
                     message,
                 })
             } else {
-                let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or("conversation");
+                let id = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("conversation");
                 parse_vtt(id, &text).map_err(|(line, message)| FileError::Malformed {
                     path: path.to_path_buf(),
                     line,
@@ -258,7 +281,11 @@ pub fn open(path: &Path) -> Result<ConversationReader, FileError> {
             (ReaderKind::Once(Some(parsed)), text.len() as u64)
         }
     };
-    Ok(ConversationReader { path: path.to_path_buf(), inner, bytes_read })
+    Ok(ConversationReader {
+        path: path.to_path_buf(),
+        inner,
+        bytes_read,
+    })
 }
 
 /// serde_json reports "at line L column C" in its messages; use it for the error position.
@@ -280,7 +307,13 @@ fn parse_vtt_time(s: &str) -> Option<i64> {
     let parts: Vec<&str> = clock.split(':').collect();
     let nums: Option<Vec<i64>> = parts
         .iter()
-        .map(|p| if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) { p.parse().ok() } else { None })
+        .map(|p| {
+            if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+                p.parse().ok()
+            } else {
+                None
+            }
+        })
         .collect();
     let nums = nums?;
     let (h, m, sec) = match nums.as_slice() {
@@ -321,12 +354,18 @@ fn split_voice(payload: &str) -> (String, String) {
         rest = &rest[open + close + 1..];
     }
     text.push_str(rest);
-    let text = text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ");
+    let text = text
+        .replace("&amp;", "&")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&nbsp;", " ");
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match speaker {
         Some(s) => (s, text),
         None => match text.split_once(": ") {
-            Some((name, body)) if !name.is_empty() && name.len() <= 40 && !name.contains(['.', '?', '!']) => {
+            Some((name, body))
+                if !name.is_empty() && name.len() <= 40 && !name.contains(['.', '?', '!']) =>
+            {
                 (name.to_string(), body.to_string())
             }
             _ => ("unknown".to_string(), text),
@@ -367,7 +406,10 @@ pub fn parse_vtt(id: &str, text: &str) -> Result<Conversation, (usize, String)> 
         } else if block.len() > 1 && block[1].contains("-->") {
             (1, Some(block[0].trim().to_string()))
         } else {
-            return Err((block_start + 1, "cue without a timing line (expected `start --> end`)".into()));
+            return Err((
+                block_start + 1,
+                "cue without a timing line (expected `start --> end`)".into(),
+            ));
         };
         let line_no = block_start + timing_idx + 1;
         let timing = block[timing_idx];
@@ -377,7 +419,8 @@ pub fn parse_vtt(id: &str, text: &str) -> Result<Conversation, (usize, String)> 
         let end = rest.split_whitespace().next().unwrap_or("");
         let start_ms = parse_vtt_time(start.trim())
             .ok_or_else(|| (line_no, format!("bad cue start time {:?}", start.trim())))?;
-        let end_ms = parse_vtt_time(end).ok_or_else(|| (line_no, format!("bad cue end time {end:?}")))?;
+        let end_ms =
+            parse_vtt_time(end).ok_or_else(|| (line_no, format!("bad cue end time {end:?}")))?;
         let payload = block[timing_idx + 1..].join("\n");
         let (speaker, body) = split_voice(&payload);
         let side = Side::from_role(&speaker).unwrap_or(Side::Unknown);
@@ -416,18 +459,27 @@ mod tests {
         assert_eq!(c.segments[0].id, "0");
         assert_eq!(c.segments[0].side, Side::Internal);
         assert_eq!(c.segments[0].start_ms, None);
-        assert_eq!(c.segments[1].side, Side::External, "speaker id that is a role name");
+        assert_eq!(
+            c.segments[1].side,
+            Side::External,
+            "speaker id that is a role name"
+        );
         assert_eq!(c.segments[1].end_ms, Some(20));
     }
 
     #[test]
     fn other_roles_are_unknown_and_bad_dates_are_errors() {
-        let c = parse_conversation_json(r#"{"id":"c","segments":[{"speaker":"a","role":"chair","text":""}]}"#)
-            .unwrap();
+        let c = parse_conversation_json(
+            r#"{"id":"c","segments":[{"speaker":"a","role":"chair","text":""}]}"#,
+        )
+        .unwrap();
         assert_eq!(c.segments[0].side, Side::Unknown);
-        let e = parse_conversation_json(r#"{"id":"c","started_at":"yesterday","segments":[]}"#).unwrap_err();
+        let e = parse_conversation_json(r#"{"id":"c","started_at":"yesterday","segments":[]}"#)
+            .unwrap_err();
         assert!(e.contains("RFC 3339"), "{e}");
-        assert!(parse_conversation_json(r#"{"segments":[]}"#).unwrap_err().contains("id"));
+        assert!(parse_conversation_json(r#"{"segments":[]}"#)
+            .unwrap_err()
+            .contains("id"));
     }
 
     #[test]
@@ -439,7 +491,10 @@ mod tests {
         assert_eq!(c.segments[0].id, "1");
         assert_eq!(c.segments[0].speaker, "Alice Martin");
         assert_eq!(c.segments[0].text, "Hello there");
-        assert_eq!((c.segments[0].start_ms, c.segments[0].end_ms), (Some(1000), Some(4500)));
+        assert_eq!(
+            (c.segments[0].start_ms, c.segments[0].end_ms),
+            (Some(1000), Some(4500))
+        );
         assert_eq!(c.segments[1].speaker, "Bob");
         assert_eq!(c.segments[1].text, "Can you & me meet?");
         assert_eq!(c.segments[1].start_ms, Some(62_250));
@@ -485,7 +540,13 @@ mod tests {
             other => panic!("expected malformed line 3, got {other:?}"),
         }
         assert_eq!(items[2].as_ref().unwrap().id, "b");
-        assert!(matches!(open(&dir.path().join("x.txt")), Err(FileError::UnsupportedType { .. })));
-        assert!(matches!(open(&dir.path().join("missing.jsonl")), Err(FileError::Io { .. })));
+        assert!(matches!(
+            open(&dir.path().join("x.txt")),
+            Err(FileError::UnsupportedType { .. })
+        ));
+        assert!(matches!(
+            open(&dir.path().join("missing.jsonl")),
+            Err(FileError::Io { .. })
+        ));
     }
 }
