@@ -16,8 +16,14 @@
 //!   arriving on the CRM topic, p50/p90/p99/max;
 //! - memory: `VmHWM` and `VmRSS` of this process at every tenth of the run. The bench's own
 //!   fixed costs are in it (the source transcripts, the pre-built events). With the mock
-//!   cluster the broker's log is in this process too and grows with N: use a real broker
-//!   to see the pipeline's memory alone.
+//!   cluster the broker's log is in this process too: use a real broker to see the
+//!   pipeline's memory alone. The mock cluster also keeps only the last 5 MiB (100,000
+//!   records) of a partition, so a producer far ahead of the pipeline loses records there.
+//!
+//! Broker tuning the bench applies to the pipeline (`-X` overrides): `session.timeout.ms=6000`
+//! (tansu completes a group join after half the session timeout) and
+//! `fetch.wait.max.ms=10` (tansu holds a fetch up to that long even when records are there;
+//! the default 500 ms would dominate the latency).
 //!
 //! `--preload` publishes everything before the pipeline starts, to measure the pipeline's
 //! consumption rate without the producer competing for the CPU (no latency then).
@@ -59,6 +65,9 @@ pub const BENCH_TENANT: &str = "bench-tenant";
 
 /// Client version of every replay (recent enough for full extraction).
 pub const BENCH_CLIENT_VERSION: &str = "1.2.0";
+
+/// `fetch.wait.max.ms` of the pipeline's consumers in the bench (override with `-X`).
+pub const PIPELINE_FETCH_WAIT_MS: u32 = 10;
 
 /// How long the bench waits for the pipeline to be assigned its partitions before sending.
 const JOIN_WAIT: Duration = Duration::from_secs(30);
@@ -214,6 +223,11 @@ pub struct BenchReport {
     pub insights: usize,
     /// End event sent → insight received, µs, sorted.
     pub latencies_us: Vec<u64>,
+    /// Of the latency: end event sent → insight produced by the pipeline (the insight
+    /// record's CreateTime), ms, sorted.
+    pub to_produced_ms: Vec<u64>,
+    /// Of the latency: insight produced → received by the bench's reader, ms, sorted.
+    pub to_received_ms: Vec<u64>,
     /// Memory at every tenth of the insights.
     pub checkpoints: Vec<Checkpoint>,
     /// The pipeline's summary.
@@ -377,6 +391,15 @@ async fn create_topics(brokers: &str, wanted: &[(&str, i32)]) -> Result<(), Benc
     Ok(())
 }
 
+/// Waits until the pipeline has its partitions (a group join takes seconds on some brokers),
+/// at most [`JOIN_WAIT`], or until it stopped; the clock starts after.
+async fn wait_for_assignment<T>(pipeline: &tokio::task::JoinHandle<T>, health: &Health) {
+    let deadline = tokio::time::Instant::now() + JOIN_WAIT;
+    while !pipeline.is_finished() && !health.is_ready() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Mean of a histogram (sum / count), `None` when empty.
 fn mean_of(h: &prometheus::Histogram) -> Option<f64> {
     let n = h.get_sample_count();
@@ -430,6 +453,11 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         }
         None => create_topics(&brokers, &topics.all(args.partitions)).await?,
     }
+    if cluster.is_some() && args.rate.is_none() {
+        eprintln!(
+            "note: the mock cluster keeps only the last 5 MiB (100,000 records) of each partition: a producer far ahead of the pipeline loses records there; use --rate, or a real broker with --brokers"
+        );
+    }
     eprintln!(
         "bench {run_id}: {} conversation(s) replayed from {} source conversation(s) ({from}), {} events ({} segments), broker {}{}, {} partition(s), concurrency {}, rate {}",
         args.conversations,
@@ -457,7 +485,16 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     config.http.listen = "127.0.0.1:0".into();
     // Some brokers (tansu) complete a group join only after half the session timeout: a
     // short one keeps the start quick. An explicit -X setting wins.
-    config.kafka.options.insert("session.timeout.ms".into(), "6000".into());
+    config
+        .kafka
+        .options
+        .insert("session.timeout.ms".into(), "6000".into());
+    // tansu answers a fetch after up to fetch.wait.max.ms even when records are waiting: the
+    // default 500 ms would be most of the measured latency.
+    config.kafka.options.insert(
+        "fetch.wait.max.ms".into(),
+        PIPELINE_FETCH_WAIT_MS.to_string(),
+    );
     for (k, v) in &args.options {
         config.kafka.options.insert(k.clone(), v.clone());
     }
@@ -472,12 +509,12 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         .await?;
     publisher.flush(Duration::from_secs(30)).await?;
 
-    let watcher = crate::demo::reader(&brokers, &format!("debrief-bench-{run_id}-watch"))
+    let watcher = crate::demo::reader(&brokers, &format!("debrief-bench-{run_id}-watch"), 5)
         .map_err(kafka("creating the insight reader"))?;
     crate::demo::assign_all(&watcher, &[&topics.dynamics, &topics.salesforce])
         .map_err(kafka("assigning the insight reader"))?;
 
-    let sent_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let sent_at: Arc<Mutex<HashMap<String, (Instant, i64)>>> = Arc::default();
     let metrics = Arc::new(Metrics::new()?);
     let shutdown = CancellationToken::new();
     let health = Arc::new(Health::default());
@@ -496,9 +533,8 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     let sent_map = sent_at.clone();
     let produce = async move {
         let started = Instant::now();
-        let mut sent = 0u64;
         let n = templates.len();
-        for (r, e) in interleave(&lens, concurrency) {
+        for (sent, (r, e)) in interleave(&lens, concurrency).enumerate() {
             if let Some(rate) = rate {
                 while sent as f64 >= started.elapsed().as_secs_f64() * rate {
                     tokio::time::sleep(Duration::from_millis(1)).await;
@@ -509,16 +545,15 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
             event.conversation_id.push_str(&replay_id(&run_id, r));
             if let TranscriptPayload::Ended(_) = event.payload {
                 let mut map = sent_map.lock().unwrap_or_else(|p| p.into_inner());
-                map.insert(event.conversation_id.clone(), Instant::now());
+                map.insert(event.conversation_id.clone(), (Instant::now(), now_ms()));
             }
             publisher.send_event(&topic, event, true).await?;
-            sent += 1;
         }
         publisher.flush(Duration::from_secs(120)).await?;
         Ok::<_, ProduceError>((publisher.stats, started.elapsed()))
     };
 
-    let (pipeline, producing, t0) = if args.preload {
+    let (pipeline, producing) = if args.preload {
         let (stats, took) = produce.await?;
         eprintln!(
             "preloaded {} events in {:.1}s ({:.0} events/s); starting the pipeline",
@@ -527,24 +562,15 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
             per_second(stats.records, took)
         );
         sent_at.lock().unwrap_or_else(|p| p.into_inner()).clear();
-        let t0 = Instant::now();
-        (
-            start_pipeline(config),
-            tokio::spawn(async move { Ok((stats, took)) }),
-            t0,
-        )
+        let pipeline = start_pipeline(config);
+        wait_for_assignment(&pipeline, &health).await;
+        (pipeline, tokio::spawn(async move { Ok((stats, took)) }))
     } else {
         let pipeline = start_pipeline(config);
-        // Let the pipeline join its group before the clock starts (a join takes seconds on
-        // some brokers); start anyway after a while, the latencies will show it.
-        let joined = tokio::time::Instant::now() + JOIN_WAIT;
-        while !health.is_ready() && tokio::time::Instant::now() < joined && !pipeline.is_finished()
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let t0 = Instant::now();
-        (pipeline, tokio::spawn(produce), t0)
+        wait_for_assignment(&pipeline, &health).await;
+        (pipeline, tokio::spawn(produce))
     };
+    let t0 = Instant::now();
 
     let mut report = BenchReport {
         conversations: args.conversations,
@@ -589,12 +615,19 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
             continue;
         }
         last_insight = now;
-        if let Some(at) = sent_at
+        if let Some((at, at_ms)) = sent_at
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(key)
         {
             latencies.push(now.saturating_duration_since(at).as_micros() as u64);
+            // The insight's timestamp is when the pipeline produced it (CreateTime).
+            if let Some(created) = msg.timestamp().to_millis() {
+                report.to_produced_ms.push((created - at_ms).max(0) as u64);
+                report
+                    .to_received_ms
+                    .push((now_ms() - created).max(0) as u64);
+            }
         }
         if seen.len() % step == 0 || seen.len() == args.conversations {
             let cp = Checkpoint {
@@ -629,6 +662,8 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         mean_of(&metrics.extractor_seconds.with_label_values(&["analyse"])).map(|s| s * 1e6);
     latencies.sort_unstable();
     report.latencies_us = latencies;
+    report.to_produced_ms.sort_unstable();
+    report.to_received_ms.sort_unstable();
     drop(watcher);
     drop(cluster);
     Ok(report)
@@ -661,7 +696,7 @@ pub fn render(r: &BenchReport, preload: bool) -> String {
         r.insights,
         r.conversations,
         r.elapsed.as_secs_f64(),
-        if preload { "pipeline start to last insight" } else { "first event sent to last insight" },
+        if preload { "pipeline assigned to last insight" } else { "first event sent to last insight" },
         r.segments_per_second(),
         r.conversations_per_second()
     ));
@@ -673,6 +708,19 @@ pub fn render(r: &BenchReport, preload: bool) -> String {
             ms(quantile(l, 0.90)),
             ms(quantile(l, 0.99)),
             ms(l.last().copied())
+        ));
+        let (p, q) = (&r.to_produced_ms, &r.to_received_ms);
+        let at = |v: &[u64], x: f64| {
+            quantile(v, x)
+                .map(|m| format!("{m} ms"))
+                .unwrap_or("-".into())
+        };
+        s.push_str(&format!(
+            "  of which   sent -> insight produced by the pipeline: p50 {}, p99 {}; produced -> received: p50 {}, p99 {}\n",
+            at(p, 0.5),
+            at(p, 0.99),
+            at(q, 0.5),
+            at(q, 0.99)
         ));
     }
     if let Some(a) = r.mean_analyse_us {

@@ -89,7 +89,7 @@ pub enum DemoError {
     },
     /// The sample tenant configuration is invalid.
     #[error(transparent)]
-    Tenant(#[from] TenantFileError),
+    Tenant(Box<TenantFileError>),
     /// The mock cluster or a client failed.
     #[error("kafka: {context}: {source}")]
     Kafka {
@@ -150,7 +150,8 @@ pub fn sample_conversations() -> Result<Vec<Conversation>, DemoError> {
 
 /// The embedded sample tenant configuration, validated.
 pub fn sample_tenant() -> Result<TenantConfig, DemoError> {
-    let config = TenantConfig::parse(SAMPLE_TENANT, FileFormat::Yaml)?;
+    let config = TenantConfig::parse(SAMPLE_TENANT, FileFormat::Yaml)
+        .map_err(|e| DemoError::Tenant(Box::new(e)))?;
     config.validate().map_err(|e| DemoError::Sample {
         what: "tenant",
         reason: e.to_string(),
@@ -319,8 +320,14 @@ pub(crate) fn assign_all(consumer: &StreamConsumer, topics: &[&str]) -> Result<(
     consumer.assign(&tpl)
 }
 
-/// A consumer without group membership (it only reads), from `brokers`.
-pub(crate) fn reader(brokers: &str, name: &str) -> Result<StreamConsumer, KafkaError> {
+/// A consumer without group membership (it only reads), from `brokers`; `fetch_wait_ms` is
+/// its `fetch.wait.max.ms` (brokers that hold a fetch that long even when records are there
+/// add it to every measured latency).
+pub(crate) fn reader(
+    brokers: &str,
+    name: &str,
+    fetch_wait_ms: u32,
+) -> Result<StreamConsumer, KafkaError> {
     ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", name)
@@ -328,7 +335,7 @@ pub(crate) fn reader(brokers: &str, name: &str) -> Result<StreamConsumer, KafkaE
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        .set("fetch.wait.max.ms", "20")
+        .set("fetch.wait.max.ms", fetch_wait_ms.to_string())
         .create()
 }
 
@@ -455,7 +462,7 @@ pub async fn run(args: &DemoArgs) -> Result<DemoSummary, DemoError> {
     ));
 
     let watcher =
-        reader(&brokers, "debrief-demo-watch").map_err(kafka("creating the insight reader"))?;
+        reader(&brokers, "debrief-demo-watch", 20).map_err(kafka("creating the insight reader"))?;
     let mut watched: Vec<&str> = crm_topics.iter().map(String::as_str).collect();
     watched.push(&dead_letter_topic);
     watched.push(&telemetry_topic);

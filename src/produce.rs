@@ -327,7 +327,7 @@ pub enum ProduceError {
     File(#[from] FileError),
     /// The tenant configuration file is unreadable or invalid.
     #[error(transparent)]
-    TenantFile(#[from] TenantFileError),
+    TenantFile(Box<TenantFileError>),
     /// The codec could not be built or a record not encoded.
     #[error("schema: {0}")]
     Schema(#[from] SchemaError),
@@ -654,7 +654,8 @@ pub async fn run(
         .tenant_config
         .as_deref()
         .map(TenantConfig::from_path)
-        .transpose()?;
+        .transpose()
+        .map_err(|e| ProduceError::TenantFile(Box::new(e)))?;
     let opts = ConvertOptions {
         mode: args.mode,
         partials: args.partials,
