@@ -8,11 +8,11 @@
 //! |---|---|---|
 //! | `debrief_records_consumed_total` | counter | `topic`, `outcome` ([`outcome`]) |
 //! | `debrief_conversations_open` | gauge | |
-//! | `debrief_conversations_finalised_total` | counter | `reason` (`end_event`, `complete_transcript`, `idle_timeout`, `evicted`) |
+//! | `debrief_conversations_finalised_total` | counter | `reason` (`end_event`, `complete_transcript`, `idle_timeout`, `evicted`, `replayed_tail`: no insight, see `pipeline`) |
 //! | `debrief_insights_produced_total` | counter | `topic` |
 //! | `debrief_dead_letters_total` | counter | `reason` (the dead-letter kind) |
 //! | `debrief_insight_latency_seconds` | histogram | |
-//! | `debrief_extractor_seconds` | histogram | `extractor` |
+//! | `debrief_extractor_seconds` | histogram | `extractor` (`analyse`: the whole analysis; `language`, `kpis`, `trackers`, `action_items`) |
 //! | `debrief_consumer_lag` | gauge | `topic`, `partition` |
 //! | `debrief_producer_queue_depth` | gauge | |
 //!
@@ -62,7 +62,9 @@ pub struct Metrics {
     pub records_consumed: IntCounterVec,
     /// `debrief_conversations_open`: conversations being assembled right now.
     pub conversations_open: IntGauge,
-    /// `debrief_conversations_finalised_total{reason}`: conversations closed, by what closed them.
+    /// `debrief_conversations_finalised_total{reason}`: conversations closed, by what closed
+    /// them; `replayed_tail` ones (the end of a conversation an earlier run already produced)
+    /// get no insight.
     pub conversations_finalised: IntCounterVec,
     /// `debrief_insights_produced_total{topic}`: insights acknowledged by the broker.
     pub insights_produced: IntCounterVec,
@@ -71,7 +73,9 @@ pub struct Metrics {
     /// `debrief_insight_latency_seconds`: from the finalising event (its Kafka timestamp, or the
     /// idle-timeout decision) to the insight's acknowledgement by the broker, seconds.
     pub insight_latency: Histogram,
-    /// `debrief_extractor_seconds{extractor}`: time spent in extraction, seconds.
+    /// `debrief_extractor_seconds{extractor}`: time spent in extraction per conversation,
+    /// seconds: `analyse` for the whole, and each extractor that ran
+    /// (`crate::pipeline::analysis::label`).
     pub extractor_seconds: HistogramVec,
     /// `debrief_consumer_lag{topic,partition}`: messages between the consumer position and
     /// the partition's high watermark (from librdkafka statistics).

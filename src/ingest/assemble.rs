@@ -24,6 +24,15 @@
 //!   - `IdleTimeout`: no event for `idle_timeout_ms`, checked by [`Assembler::tick`].
 //!   - `Evicted`: a new conversation arrives while `max_open_conversations` are open: the
 //!     least recently active one is finalised to make room.
+//! - A conversation finalised (by idle timeout or eviction) while still waiting for the
+//!   `segment_count` of its end event, whose `ConversationStarted` was never seen, is a
+//!   **replayed tail** ([`Finalised::replayed_tail`]): after a crash or a rebalance the
+//!   pipeline resumes at the first offset of the oldest conversation that was open, which
+//!   can lie inside a conversation already finalised and produced; only its last events are
+//!   read again, and their insight would overwrite the complete one with a shorter one. The
+//!   caller produces nothing for it. Without `segment_count`, or with the start event seen,
+//!   an incomplete conversation is analysed as it is (a publisher that lost segments still
+//!   gets a partial insight); publishers should therefore send both.
 //! - Memory is bounded: at most `max_open_conversations` open, at most
 //!   `max_segments_per_conversation` distinct segments each (more are dropped and counted,
 //!   [`Absorbed::SegmentLimit`], and the finalised conversation says so). Ids of recently
@@ -117,6 +126,10 @@ pub struct Finalised {
     /// When the conversation ended (from `ConversationEnded.ended_at_ms`), for resolving
     /// relative due dates when there is no start time.
     pub ended_at: Option<DateTime<FixedOffset>>,
+    /// The end of a conversation whose beginning was read by an earlier run (see the module
+    /// docs): no `ConversationStarted` seen, and fewer final segments (plus segments dropped
+    /// at the limit) than the end event's `segment_count`. No insight should be produced.
+    pub replayed_tail: bool,
 }
 
 /// Assembles conversations from transcript events. See the module documentation.
@@ -147,6 +160,8 @@ struct Open {
     dropped: u64,
     /// `Some(expected)` once the end event arrived; `expected` is `segment_count` if given.
     ended: Option<Option<usize>>,
+    /// A `ConversationStarted` event was seen.
+    started: bool,
     ended_at_ms: Option<i64>,
 }
 
@@ -359,6 +374,7 @@ impl Assembler {
         conv.meta.header(&event.header);
         let (absorbed, finalise) = match event.payload {
             TranscriptPayload::Started(s) => {
+                conv.started = true;
                 conv.meta
                     .start(s.started_at_ms, s.time_zone.as_ref(), s.language.as_ref());
                 (Absorbed::Assembled, None)
@@ -457,6 +473,7 @@ impl Assembler {
             finals: 0,
             dropped: 0,
             ended: None,
+            started: false,
             ended_at_ms: None,
         };
         self.by_lane
@@ -498,7 +515,22 @@ impl Assembler {
     }
 }
 
+/// `true` for the replayed tail of a conversation already finalised (see the module docs).
+fn is_replayed_tail(conv: &Open, by: FinalisedBy) -> bool {
+    let waiting = match conv.ended {
+        Some(Some(expected)) => {
+            let seen = conv
+                .finals
+                .saturating_add(usize::try_from(conv.dropped).unwrap_or(usize::MAX));
+            seen < expected
+        }
+        _ => false,
+    };
+    waiting && !conv.started && by != FinalisedBy::CompleteTranscript
+}
+
 fn build(id: &str, conv: Open, by: FinalisedBy, offset: Option<i64>, now_ms: i64) -> Finalised {
+    let replayed_tail = is_replayed_tail(&conv, by);
     let meta = conv.meta;
     let mut segments: Vec<Segment> = conv
         .segments
@@ -536,6 +568,7 @@ fn build(id: &str, conv: Open, by: FinalisedBy, offset: Option<i64>, now_ms: i64
         finalised_at_ms: now_ms,
         dropped_segments: conv.dropped,
         ended_at: conv.ended_at_ms.and_then(|ms| to_datetime(ms, tz)),
+        replayed_tail,
     }
 }
 
@@ -756,6 +789,122 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].finalised_by, FinalisedBy::IdleTimeout);
         assert_eq!(out[0].finalising_offset, None);
+        assert!(
+            out[0].replayed_tail,
+            "no start event and 1 of 2 segments: a replayed tail"
+        );
+    }
+
+    fn started() -> TranscriptPayload {
+        TranscriptPayload::Started(ConversationStarted {
+            started_at_ms: Some(1_700_000_000_000),
+            time_zone: None,
+            language: None,
+            title: None,
+        })
+    }
+
+    /// Offsets 0..=6 of one partition: conversation `c` (start, three segments, end with
+    /// `segment_count` 3) interleaved with `d`, which is still open after offset 6.
+    fn crash_stream() -> Vec<(i64, TranscriptEvent)> {
+        vec![
+            (0, ev("c", started())),
+            (1, ev("c", seg("1", 0, true, Some(0), "one"))),
+            (2, ev("d", started())),
+            (3, ev("c", seg("2", 0, true, Some(10), "two"))),
+            (4, ev("c", seg("3", 0, true, Some(20), "three"))),
+            (5, ev("c", end(Some(3)))),
+            (6, ev("d", seg("1", 0, true, Some(0), "dee"))),
+        ]
+    }
+
+    #[test]
+    fn a_conversation_replayed_from_inside_is_a_replayed_tail() {
+        // First run: c is complete at offset 5; d, open since offset 2, holds the commit
+        // there.
+        let mut first = Assembler::new(limits(1000, 10, 10));
+        let mut out = Vec::new();
+        for (offset, e) in crash_stream() {
+            first.push(e, at(offset), 0, &mut out);
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!(texts(&out[0]), vec!["one", "two", "three"]);
+        assert!(!out[0].replayed_tail);
+        assert_eq!(first.min_open_offset(0), Some(2), "the committed offset");
+
+        // After a crash the next run reads from offset 2: c's start and first segment are
+        // gone, its end asks for 3 segments and only 2 come.
+        let mut second = Assembler::new(limits(1000, 10, 10));
+        let mut out = Vec::new();
+        for (offset, e) in crash_stream().into_iter().filter(|(o, _)| *o >= 2) {
+            second.push(e, at(offset), 0, &mut out);
+        }
+        assert!(out.is_empty(), "c waits for its third segment");
+        second.tick(1000, &mut out);
+        let by_id: BTreeMap<&str, &Finalised> = out
+            .iter()
+            .map(|f| (f.conversation.id.as_str(), f))
+            .collect();
+        assert_eq!(by_id.len(), 2);
+        assert!(by_id["c"].replayed_tail);
+        assert_eq!(texts(by_id["c"]), vec!["two", "three"]);
+        assert!(
+            !by_id["d"].replayed_tail,
+            "d was open: replayed whole, its start seen"
+        );
+    }
+
+    #[test]
+    fn without_segment_count_or_with_a_start_event_nothing_is_a_replayed_tail() {
+        let run = |events: Vec<TranscriptPayload>| {
+            let mut a = Assembler::new(limits(1000, 10, 10));
+            let mut out = Vec::new();
+            for (i, p) in events.into_iter().enumerate() {
+                a.push(ev("c", p), at(i as i64), 0, &mut out);
+            }
+            a.tick(1000, &mut out);
+            assert_eq!(out.len(), 1);
+            out.pop().unwrap()
+        };
+        // No segment count: finalised at the end event, analysed as it is.
+        let f = run(vec![seg("2", 0, true, Some(10), "two"), end(None)]);
+        assert_eq!(
+            (f.finalised_by, f.replayed_tail),
+            (FinalisedBy::EndEvent, false)
+        );
+        // Start seen, a segment lost: a partial conversation, not a tail.
+        let f = run(vec![
+            started(),
+            seg("2", 0, true, Some(10), "two"),
+            end(Some(2)),
+        ]);
+        assert_eq!(
+            (f.finalised_by, f.replayed_tail),
+            (FinalisedBy::IdleTimeout, false)
+        );
+        // No start, but every counted segment arrived: complete.
+        let f = run(vec![
+            seg("1", 0, true, Some(0), "one"),
+            seg("2", 0, true, Some(10), "two"),
+            end(Some(2)),
+        ]);
+        assert_eq!(
+            (f.finalised_by, f.replayed_tail),
+            (FinalisedBy::EndEvent, false)
+        );
+        // A complete transcript is never a tail.
+        let complete = TranscriptPayload::Complete(CompleteTranscript {
+            started_at_ms: None,
+            time_zone: None,
+            language: None,
+            title: None,
+            segments: vec![],
+        });
+        let f = run(vec![end(Some(5)), complete]);
+        assert_eq!(
+            (f.finalised_by, f.replayed_tail),
+            (FinalisedBy::CompleteTranscript, false)
+        );
     }
 
     #[test]

@@ -27,12 +27,32 @@
 //! deterministic, so replays give identical records. Transactional mode commits outputs and
 //! offsets together every `delivery.transaction_interval_ms`.
 //!
-//! Known limitation (both modes): the committed offset is the first offset of the oldest
-//! *open* conversation, so after a crash a conversation that had already been finalised, but
-//! whose first event lies before that offset while its last lies after, is replayed only in
-//! part (its tail) and can produce a second, shorter insight under the same key. Removing it
-//! needs the ids of such conversations kept with the commit (offset commit metadata, which
-//! tansu 0.6 does not keep) or in a checkpoint topic.
+//! Crash replay (both modes): the committed offset is the first offset of the oldest
+//! conversation open at the commit, so the next owner replays every open conversation whole.
+//! A conversation already finalised whose first event lies before that offset and whose last
+//! lies after it is replayed only in part (its tail), and on its own that tail would give a
+//! second, shorter insight under the same key, replacing the complete one on the compacted
+//! CRM topic. The guard
+//! ([`Finalised::replayed_tail`](crate::ingest::assemble::Finalised::replayed_tail)): a
+//! conversation finalised without its `ConversationStarted` having been seen, while its
+//! `ConversationEnded.segment_count` asks for more final segments than were assembled, is a
+//! replayed tail: no insight, counted as
+//! `debrief_conversations_finalised_total{reason="replayed_tail"}`, logged (a warning with
+//! the conversation id and offsets, no text). Its costs: the tail waits for its missing
+//! segments until the idle timeout, holding its partition's committed offset back that long
+//! after a restart; and a publisher that sends `segment_count` but no start event and loses
+//! segments gets no insight for that conversation (counted the same way). Without
+//! `segment_count` a tail cannot be told from a conversation that lost segments, and it is
+//! processed as before. `docs/contract.md` asks publishers for both.
+//!
+//! Rules considered and not taken, within tansu 0.6's limits: keeping the ids of the
+//! conversations that span the committed offset with the commit (exact, but tansu keeps no
+//! offset-commit metadata, and a checkpoint topic needs compaction or a read-back protocol);
+//! committing further back, to the first offset of every finalised conversation overlapping
+//! the oldest open one (the overlaps chain back without bound on a busy partition); deciding
+//! at the end event instead of the idle timeout (frees the offset sooner, but drops the
+//! insight of an out-of-order publisher that sends no start event). The guard needs nothing
+//! but the replayed events themselves.
 //!
 //! Errors are classified: a record that cannot be read or is invalid is dead-lettered and the
 //! offset moves on; a schema registry that cannot be reached is retried with back-off

@@ -33,6 +33,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+/// `reason` label of `debrief_conversations_finalised_total` for a replayed tail
+/// ([`Finalised::replayed_tail`]): counted, no insight.
+pub(crate) const REPLAYED_TAIL: &str = "replayed_tail";
+
 /// How long one poll waits for a record, at most.
 const POLL: Duration = Duration::from_millis(50);
 /// Longest pause between retries of a retryable decoding error (schema registry down).
@@ -350,18 +354,35 @@ impl Worker {
     /// its worker's queue is full). The conversation's first offset stays held until its
     /// records are produced.
     fn emit(&mut self, f: Finalised, from_ms: i64) -> Result<(), PipelineError> {
-        let reason = match f.finalised_by {
-            FinalisedBy::EndEvent => "end_event",
-            FinalisedBy::CompleteTranscript => "complete_transcript",
-            FinalisedBy::IdleTimeout => "idle_timeout",
-            FinalisedBy::Evicted => "evicted",
-            FinalisedBy::File => "file",
+        let reason = if f.replayed_tail {
+            REPLAYED_TAIL
+        } else {
+            match f.finalised_by {
+                FinalisedBy::EndEvent => "end_event",
+                FinalisedBy::CompleteTranscript => "complete_transcript",
+                FinalisedBy::IdleTimeout => "idle_timeout",
+                FinalisedBy::Evicted => "evicted",
+                FinalisedBy::File => "file",
+            }
         };
         self.metrics
             .conversations_finalised
             .with_label_values(&[reason])
             .inc();
         self.summary.conversations_finalised += 1;
+        if f.replayed_tail {
+            // Its beginning lies before the committed offset: an earlier run produced its
+            // insight from every segment; this shorter one must not replace it.
+            tracing::warn!(
+                conversation = %f.conversation.id,
+                tenant = %f.conversation.tenant_id,
+                lane = f.lane,
+                first_offset = f.first_offset,
+                segments = f.conversation.segments.len(),
+                "replayed tail of a conversation already finalised: no insight"
+            );
+            return Ok(());
+        }
         let tenant = self.registry.get(&f.conversation.tenant_id).cloned();
         if tenant.as_ref().is_some_and(|t| t.config.opted_out) {
             tracing::info!(tenant = %f.conversation.tenant_id, "tenant opted out: no insight");
