@@ -42,6 +42,7 @@ die() {
     exit 1
 }
 
+SCRIPT_PID=$$
 BROKER_PID=""
 BROKER_LOG=""
 stop_broker() {
@@ -186,6 +187,12 @@ else
     "$TANSU" --version
     stage "broker: start tansu"
     start_broker "$TANSU"
+    # Watchdog: stops the broker even if this script is killed with SIGKILL (no trap runs).
+    (
+        trap '' INT TERM
+        while kill -0 "$SCRIPT_PID" 2>/dev/null; do sleep 2; done
+        kill "$BROKER_PID" 2>/dev/null
+    ) </dev/null >/dev/null 2>&1 &
 fi
 export DEBRIEF_TEST_BROKERS="$BROKERS"
 export DEBRIEF_REQUIRE_BROKER=1
