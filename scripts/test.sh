@@ -43,9 +43,14 @@ die() {
 }
 
 SCRIPT_PID=$$
+WATCHDOG_PID=""
 BROKER_PID=""
 BROKER_LOG=""
 stop_broker() {
+    if [ -n "$WATCHDOG_PID" ]; then
+        kill "$WATCHDOG_PID" 2>/dev/null || true
+        WATCHDOG_PID=""
+    fi
     if [ -n "$BROKER_PID" ] && kill -0 "$BROKER_PID" 2>/dev/null; then
         kill "$BROKER_PID" 2>/dev/null || true
         wait "$BROKER_PID" 2>/dev/null || true
@@ -193,6 +198,7 @@ else
         while kill -0 "$SCRIPT_PID" 2>/dev/null; do sleep 2; done
         kill "$BROKER_PID" 2>/dev/null
     ) </dev/null >/dev/null 2>&1 &
+    WATCHDOG_PID=$!
 fi
 export DEBRIEF_TEST_BROKERS="$BROKERS"
 export DEBRIEF_REQUIRE_BROKER=1
