@@ -42,6 +42,10 @@ pub mod outcome {
     pub const CONFIG_APPLIED: &str = "config_applied";
     /// A tenant configuration deletion (tombstone): the tenant falls back to no configuration.
     pub const CONFIG_REMOVED: &str = "config_removed";
+    /// A rejected tenant configuration read at start-up and followed by a later record of the
+    /// same tenant: not dead-lettered (a rejection already dead-lettered in this run counts
+    /// as `duplicate`).
+    pub const SUPERSEDED: &str = "superseded";
 }
 
 /// Buckets of `debrief_insight_latency_seconds`: 1 ms to about 65 s.

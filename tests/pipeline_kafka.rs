@@ -887,3 +887,109 @@ async fn graceful_shutdown_commits_and_exits_zero() {
         "committed up to the open conversation's first event"
     );
 }
+
+/// Source offsets of the dead letters of the tenant-config topic.
+fn tenant_dead_letter_offsets(msgs: &[OwnedMessage], tenant_topic: &str) -> Vec<i64> {
+    msgs.iter()
+        .map(|m| codec().decode::<DeadLetter>(m.payload().unwrap()).unwrap())
+        .filter(|d| d.source_topic == tenant_topic)
+        .map(|d| d.source_offset)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_tenant_configuration_is_reported_once_per_run() {
+    let Some(brokers) = brokers() else { return };
+    let (t, config) = setup(&brokers, "rejections", 1).await;
+    let p = producer(&brokers);
+    let tracker = |term: &str| TrackerConfig {
+        name: "pricing".into(),
+        terms: vec![term.into()],
+        ..Default::default()
+    };
+    let cfg = |tenant: &str, version: i64, term: &str| TenantConfig {
+        tenant_id: tenant.into(),
+        version,
+        trackers: vec![tracker(term)],
+        ..Default::default()
+    };
+    // Offsets 0..=4: acme's invalid v2 is superseded by v3; globex's invalid v5 is the
+    // tenant's latest record (published twice).
+    for c in [
+        cfg("acme", 1, "price"),
+        cfg("acme", 2, ""),
+        cfg("acme", 3, "budget"),
+        cfg("globex", 5, ""),
+        cfg("globex", 5, ""),
+    ] {
+        publish_tenant(&p, &t.tenant_config, &c).await;
+    }
+
+    // Each run catches up on the tenant topic before it consumes transcripts, so once a
+    // conversation's insight is out, the start-up rejections are reported.
+    let run_once = |id: &'static str, config: Config| {
+        let (brokers, t, p) = (brokers.clone(), t.clone(), p.clone());
+        async move {
+            let run = start(config);
+            run.wait_assigned().await;
+            publish(&p, &t.transcripts, &conversation(id, "acme", 2, true)).await;
+            tokio::task::spawn_blocking({
+                let (b, topic) = (brokers.clone(), t.dynamics.clone());
+                move || read_until(&b, &topic, |m| insight_with_version(m, id).is_some())
+            })
+            .await
+            .unwrap();
+            run
+        }
+    };
+    let first = run_once("c-1", config.clone()).await;
+    let text = first.metrics.render();
+    first.stop().await;
+    assert!(
+        text.contains(&format!(
+            "debrief_records_consumed_total{{outcome=\"superseded\",topic=\"{}\"}} 2",
+            t.tenant_config
+        )),
+        "{text}"
+    );
+    let dlq = read_all(&brokers, &t.dead_letter);
+    assert_eq!(
+        tenant_dead_letter_offsets(&dlq, &t.tenant_config),
+        vec![4],
+        "only globex's latest record, once"
+    );
+
+    // A restart reports the standing rejection once more; while it runs, the same version
+    // again is not reported, a new invalid version is.
+    let second = run_once("c-2", config).await;
+    publish_tenant(&p, &t.tenant_config, &cfg("globex", 5, "")).await;
+    publish_tenant(&p, &t.tenant_config, &cfg("globex", 6, "")).await;
+    tokio::task::spawn_blocking({
+        let (b, topic, tenants) = (
+            brokers.clone(),
+            t.dead_letter.clone(),
+            t.tenant_config.clone(),
+        );
+        move || {
+            read_until(&b, &topic, |m| {
+                tenant_dead_letter_offsets(m, &tenants).contains(&6)
+            })
+        }
+    })
+    .await
+    .unwrap();
+    let text = second.metrics.render();
+    second.stop().await;
+    assert!(
+        text.contains(&format!(
+            "debrief_records_consumed_total{{outcome=\"duplicate\",topic=\"{}\"}} 1",
+            t.tenant_config
+        )),
+        "{text}"
+    );
+    let dlq = read_all(&brokers, &t.dead_letter);
+    assert_eq!(
+        tenant_dead_letter_offsets(&dlq, &t.tenant_config),
+        vec![4, 4, 6]
+    );
+}

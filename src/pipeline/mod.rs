@@ -260,6 +260,7 @@ pub async fn run_pipeline_with(
         caught_up: Some(caught_up_tx),
         shutdown: reader_stop.clone(),
         runtime: runtime.clone(),
+        state: Default::default(),
     };
     let reader = std::thread::Builder::new()
         .name("debrief-tenants".into())
