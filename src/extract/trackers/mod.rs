@@ -101,7 +101,46 @@ struct Matcher {
     /// Memo of [`Matcher::word_ids`] for raw words of earlier conversations, shared by every
     /// task (at most [`MAX_CACHED_WORDS`] entries; then new words are computed each time).
     /// Only speed depends on it: the ids of a word never change.
-    words: RwLock<HashMap<Box<str>, WordIds, RandomState>>,
+    words: RwLock<WordTable<Box<str>>>,
+}
+
+/// Word ids by raw word: words of up to 16 bytes keyed as numbers ([`pack`]), longer ones by
+/// their text.
+struct WordTable<K> {
+    short: HashMap<u128, WordIds, RandomState>,
+    long: HashMap<K, WordIds, RandomState>,
+}
+
+impl<K: std::borrow::Borrow<str> + std::hash::Hash + Eq> WordTable<K> {
+    fn with_capacity(n: usize) -> Self {
+        WordTable {
+            short: HashMap::with_capacity_and_hasher(n, RandomState::new()),
+            long: HashMap::default(),
+        }
+    }
+
+    fn get(&self, key: Option<u128>, raw: &str) -> Option<WordIds> {
+        match key {
+            Some(k) => self.short.get(&k).copied(),
+            None => self.long.get(raw).copied(),
+        }
+    }
+
+    fn insert(&mut self, key: Option<u128>, raw: K, ids: WordIds) {
+        match key {
+            Some(k) => self.short.insert(k, ids),
+            None => self.long.insert(raw, ids),
+        };
+    }
+
+    fn len(&self) -> usize {
+        self.short.len() + self.long.len()
+    }
+
+    fn clear(&mut self) {
+        self.short.clear();
+        self.long.clear();
+    }
 }
 
 /// Most raw words remembered per language matcher (about 6 MB).
@@ -403,7 +442,7 @@ impl Compiled {
             .collect::<Result<_, _>>()?;
         Ok(Matcher {
             views,
-            words: RwLock::new(HashMap::default()),
+            words: RwLock::new(WordTable::with_capacity(0)),
         })
     }
 
@@ -473,25 +512,24 @@ impl Matcher {
     }
 
     /// Word ids from the shared memo, if there.
-    fn remembered(&self, raw: &str) -> Option<WordIds> {
+    fn remembered(&self, key: Option<u128>, raw: &str) -> Option<WordIds> {
         self.words
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(raw)
-            .copied()
+            .get(key, raw)
     }
 
     /// Adds newly computed word ids to the shared memo, up to its capacity.
-    fn remember(&self, fresh: &[(&str, WordIds)]) {
+    fn remember(&self, fresh: &[(Option<u128>, &str, WordIds)]) {
         if fresh.is_empty() {
             return;
         }
         let mut words = self.words.write().unwrap_or_else(PoisonError::into_inner);
-        for (raw, ids) in fresh {
+        for (key, raw, ids) in fresh {
             if words.len() >= MAX_CACHED_WORDS {
                 break;
             }
-            words.insert((*raw).into(), *ids);
+            words.insert(*key, (*raw).into(), *ids);
         }
     }
 }
@@ -622,30 +660,23 @@ impl TrackerSet {
             })
             .collect();
         let views = &matcher.views;
-        // Word ids per raw word: words of up to 16 bytes keyed as numbers, longer ones as text.
-        let mut short: HashMap<u128, WordIds, RandomState> = HashMap::default();
-        let mut long: HashMap<&str, WordIds, RandomState> = HashMap::default();
-        let mut fresh: Vec<(&str, WordIds)> = Vec::new();
+        // Sized for a typical number of distinct words (about one per 48 bytes of text).
+        let bytes: usize = conv.segments.iter().map(|s| s.text.len()).sum();
+        let mut local: WordTable<&str> = WordTable::with_capacity((bytes / 48).min(1 << 16));
+        let mut fresh: Vec<(Option<u128>, &str, WordIds)> = Vec::new();
         let mut forms = [String::new(), String::new()];
         let mut lookup = |text: &'a str, t: &Token| -> WordIds {
             let raw = &text[t.start_byte as usize..t.end_byte as usize];
             let key = pack(text.as_bytes(), t.start_byte as usize, t.end_byte as usize);
-            let known = match key {
-                Some(key) => short.get(&key),
-                None => long.get(raw),
-            };
-            if let Some(ids) = known {
-                return *ids;
+            if let Some(ids) = local.get(key, raw) {
+                return ids;
             }
-            let ids = matcher.remembered(raw).unwrap_or_else(|| {
+            let ids = matcher.remembered(key, raw).unwrap_or_else(|| {
                 let ids = matcher.word_ids(raw, &mut forms);
-                fresh.push((raw, ids));
+                fresh.push((key, raw, ids));
                 ids
             });
-            match key {
-                Some(key) => short.insert(key, ids),
-                None => long.insert(raw, ids),
-            };
+            local.insert(key, raw, ids);
             ids
         };
         let mut tokens = Vec::new();
