@@ -291,7 +291,8 @@ pub struct AnalysisConfig {
     /// Number of analysis threads; 0 (default) means one per available core
     /// ([`std::thread::available_parallelism`]).
     pub workers: usize,
-    /// Finalised conversations waiting per thread before the consumer loop stops polling
+    /// Finalised conversations waiting for a thread, per thread (the threads share one queue
+    /// of `workers × queue_per_worker`); when it is full the consumer loop stops polling
     /// (back-pressure; each holds a whole conversation in memory). Default 4, at least 1.
     pub queue_per_worker: usize,
 }

@@ -74,7 +74,7 @@ use crate::metrics::Metrics;
 use crate::schema::{Codec, Encoding, RecordKind, SchemaError};
 use kafka::{consumer_config, producer_config, ConsumerCtx, ProducerCtx};
 use offsets::OffsetBook;
-use pool::{Outstanding, Pool, Shared};
+use pool::{JobQueue, Pool, Shared};
 use rdkafka::error::KafkaError;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -226,7 +226,8 @@ pub async fn run_pipeline_with(
         })
         .map_err(|e| PipelineError::kafka("creating the producer", e))?;
     let in_transaction = Arc::new(AtomicBool::new(false));
-    let outstanding = Arc::new(Outstanding::default());
+    let workers = config.analysis.effective_workers();
+    let jobs = Arc::new(JobQueue::new(workers * config.analysis.queue_per_worker));
     let consumer: kafka::TranscriptConsumer = consumer_config(&config)
         .create_with_context(ConsumerCtx {
             book: book.clone(),
@@ -243,7 +244,7 @@ pub async fn run_pipeline_with(
                 .cloned()
                 .collect::<HashSet<_>>(),
             in_transaction: in_transaction.clone(),
-            outstanding: outstanding.clone(),
+            jobs: jobs.clone(),
         })
         .map_err(|e| PipelineError::kafka("creating the consumer", e))?;
 
@@ -275,7 +276,6 @@ pub async fn run_pipeline_with(
         _ = shutdown.cancelled() => {}
     }
 
-    let workers = config.analysis.effective_workers();
     let pool = Pool::start(
         Arc::new(Shared {
             config: config.clone(),
@@ -283,12 +283,11 @@ pub async fn run_pipeline_with(
             metrics: metrics.clone(),
             book: book.clone(),
             producer: producer.clone(),
-            outstanding,
+            jobs,
             insights_produced: AtomicU64::new(0),
             fatal: Mutex::new(None),
         }),
         workers,
-        config.analysis.queue_per_worker,
     )?;
     tracing::info!(workers = pool.workers(), "analysis workers started");
     let worker = worker::Worker {

@@ -1,18 +1,20 @@
 //! The analysis workers: a few OS threads that analyse finalised conversations, encode their
 //! insight and telemetry and hand them to the producer, off the consumer loop.
 //!
-//! - **Bounded**: each worker has a queue of `analysis.queue_per_worker` jobs; when it is
-//!   full, [`Pool::submit`] blocks the consumer loop, which stops polling (back-pressure
-//!   instead of unbounded memory).
+//! - **Bounded**: the workers share one queue of `workers × analysis.queue_per_worker` jobs;
+//!   when it is full, [`Pool::submit`] blocks the consumer loop, which stops polling
+//!   (back-pressure instead of unbounded memory). The first idle worker takes the oldest job,
+//!   so a long conversation delays only itself.
 //! - **Deterministic**: a conversation's insight depends only on the conversation, the tenant
 //!   configuration in force when it was finalised (captured in the [`Job`]) and the settings,
-//!   never on which worker ran it or when. Jobs are routed to a worker by a hash of the
-//!   conversation id, so two finalisations of one conversation are produced in order.
+//!   never on which worker ran it or when. Two finalisations of one conversation id are never
+//!   in the pool together ([`Pool::submit`] waits for the first to be produced), so they are
+//!   produced in order.
 //! - **Offsets**: the consumer loop takes a [pending hold](super::offsets::OffsetBook::hold_pending)
 //!   on the conversation's first offset before submitting; the worker takes a produced hold
 //!   per record it sends and only then releases the pending one, so the offset book never
 //!   lets a commit pass a conversation whose outputs are not acknowledged.
-//! - **Shutdown and revocation**: [`Outstanding::wait_idle`] waits, up to a deadline, until
+//! - **Shutdown and revocation**: [`JobQueue::wait_idle`] waits, up to a deadline, until
 //!   every submitted job has been handed to the producer; the caller then flushes and
 //!   commits. Jobs still running at the deadline keep their holds: their offsets are not
 //!   committed, and the next owner replays them.
@@ -30,10 +32,9 @@ use crate::metrics::Metrics;
 use crate::model::Conversation;
 use crate::schema::Codec;
 use chrono::{DateTime, FixedOffset};
-use std::hash::{Hash, Hasher};
+use std::collections::{HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -63,47 +64,118 @@ pub(crate) struct Job {
     pub pending: Option<Hold>,
 }
 
-/// Jobs submitted and not finished, with a condition variable to wait for zero.
+/// The jobs waiting and running, shared by the consumer loop (which submits and waits for
+/// idleness), the workers (which take and finish jobs) and the rebalance callback (which waits
+/// for idleness before committing).
 #[derive(Debug, Default)]
-pub(crate) struct Outstanding {
-    count: Mutex<usize>,
-    idle: Condvar,
+pub(crate) struct JobQueue {
+    state: Mutex<QueueState>,
+    changed: Condvar,
 }
 
-impl Outstanding {
-    fn lock(&self) -> MutexGuard<'_, usize> {
-        self.count.lock().unwrap_or_else(|p| p.into_inner())
-    }
+#[derive(Debug, Default)]
+struct QueueState {
+    waiting: VecDeque<Job>,
+    /// Ids of the conversations waiting or running.
+    active: HashSet<String>,
+    running: usize,
+    capacity: usize,
+    closed: bool,
+}
 
-    fn add(&self) {
-        *self.lock() += 1;
+impl QueueState {
+    /// `true` when a job of conversation `id` must wait before it is queued: the queue is
+    /// full, or a job of the same conversation is waiting or running.
+    fn must_wait(&self, id: &str) -> bool {
+        !self.closed && (self.waiting.len() >= self.capacity || self.active.contains(id))
     }
+}
 
-    fn done(&self) {
-        let mut n = self.lock();
-        *n = n.saturating_sub(1);
-        if *n == 0 {
-            self.idle.notify_all();
+impl JobQueue {
+    /// An empty queue holding at most `capacity` waiting jobs (at least 1).
+    pub fn new(capacity: usize) -> JobQueue {
+        JobQueue {
+            state: Mutex::new(QueueState {
+                capacity: capacity.max(1),
+                ..QueueState::default()
+            }),
+            changed: Condvar::new(),
         }
     }
 
-    /// Jobs submitted and not finished.
-    pub fn count(&self) -> usize {
-        *self.lock()
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits until every submitted job is finished or `timeout` passes; `true` when idle.
-    /// Only the consumer loop submits, so once it waits here (itself, or in a rebalance
-    /// callback it runs) no new job can arrive.
+    fn wait<'a>(&self, guard: MutexGuard<'a, QueueState>) -> MutexGuard<'a, QueueState> {
+        self.changed.wait(guard).unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a job; blocks while the queue is full or a job of the same conversation id is
+    /// waiting or running. `false` when the queue is closed (the job is dropped).
+    fn push(&self, job: Job) -> bool {
+        let mut st = self.lock();
+        while st.must_wait(&job.conversation.id) {
+            st = self.wait(st);
+        }
+        if st.closed {
+            return false;
+        }
+        st.active.insert(job.conversation.id.clone());
+        st.waiting.push_back(job);
+        self.changed.notify_all();
+        true
+    }
+
+    /// The oldest waiting job (blocks while there is none); `None` once the queue is closed
+    /// and empty.
+    fn take(&self) -> Option<Job> {
+        let mut st = self.lock();
+        loop {
+            if let Some(job) = st.waiting.pop_front() {
+                st.running += 1;
+                self.changed.notify_all();
+                return Some(job);
+            }
+            if st.closed {
+                return None;
+            }
+            st = self.wait(st);
+        }
+    }
+
+    /// A job taken by [`take`](JobQueue::take) is finished.
+    fn finish(&self, id: &str) {
+        let mut st = self.lock();
+        st.running = st.running.saturating_sub(1);
+        st.active.remove(id);
+        self.changed.notify_all();
+    }
+
+    /// No more jobs: workers stop once the waiting ones are done.
+    fn close(&self) {
+        self.lock().closed = true;
+        self.changed.notify_all();
+    }
+
+    /// Jobs waiting or running.
+    pub fn count(&self) -> usize {
+        let st = self.lock();
+        st.waiting.len() + st.running
+    }
+
+    /// Waits until no job is waiting or running, or `timeout` passes; `true` when idle. Only
+    /// the consumer loop submits, so once it waits here (itself, or in a rebalance callback
+    /// it runs) no new job can arrive.
     pub fn wait_idle(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut n = self.lock();
-        while *n > 0 {
+        let mut st = self.lock();
+        while !st.waiting.is_empty() || st.running > 0 {
             let now = Instant::now();
             if now >= deadline {
                 return false;
             }
-            n = match self.idle.wait_timeout(n, deadline - now) {
+            st = match self.changed.wait_timeout(st, deadline - now) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
@@ -119,7 +191,7 @@ pub(crate) struct Shared {
     pub metrics: Arc<Metrics>,
     pub book: Arc<Mutex<OffsetBook>>,
     pub producer: Producer,
-    pub outstanding: Arc<Outstanding>,
+    pub jobs: Arc<JobQueue>,
     /// Insights handed to the producer.
     pub insights_produced: AtomicU64,
     /// First failure of a worker (the pipeline stops on it).
@@ -140,33 +212,23 @@ impl Shared {
 
 /// The running workers.
 pub(crate) struct Pool {
-    senders: Vec<SyncSender<Job>>,
     threads: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
 }
 
-/// The worker a conversation id goes to (stable within a process).
-fn route(id: &str, workers: usize) -> usize {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    id.hash(&mut h);
-    (h.finish() % workers.max(1) as u64) as usize
-}
-
 impl Pool {
-    /// Starts `workers` threads (at least 1), each with a queue of `queue` jobs (at least 1).
-    pub fn start(shared: Arc<Shared>, workers: usize, queue: usize) -> Result<Pool, PipelineError> {
-        let mut senders = Vec::new();
+    /// Starts `workers` threads (at least 1) taking jobs from `shared.jobs`.
+    pub fn start(shared: Arc<Shared>, workers: usize) -> Result<Pool, PipelineError> {
         let mut threads = Vec::new();
         for i in 0..workers.max(1) {
-            let (tx, rx) = sync_channel::<Job>(queue.max(1));
-            let shared = shared.clone();
+            let mine = shared.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("debrief-analysis-{i}"))
                 .spawn(move || {
-                    for job in rx {
+                    while let Some(job) = mine.jobs.take() {
                         let id = job.conversation.id.clone();
                         let pending = job.pending;
-                        let result = catch_unwind(AssertUnwindSafe(|| process(&shared, job)));
+                        let result = catch_unwind(AssertUnwindSafe(|| process(&mine, job)));
                         let failure = match result {
                             Ok(Ok(())) => None,
                             Ok(Err(e)) => Some(e),
@@ -175,39 +237,41 @@ impl Pool {
                         if let Some(reason) = failure {
                             // The pending hold stays: the conversation is never committed past.
                             tracing::error!(conversation = %id, reason = %reason, "analysis worker");
-                            shared.set_fatal(reason);
+                            mine.set_fatal(reason);
                         } else if let Some(hold) = pending {
-                            lock(&shared.book).release(hold);
+                            lock(&mine.book).release(hold);
                         }
-                        shared.outstanding.done();
+                        mine.jobs.finish(&id);
                     }
-                })
-                .map_err(|e| {
-                    PipelineError::Internal(format!("cannot start an analysis worker: {e}"))
-                })?;
-            senders.push(tx);
-            threads.push(thread);
+                });
+            match thread {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    shared.jobs.close();
+                    return Err(PipelineError::Internal(format!(
+                        "cannot start an analysis worker: {e}"
+                    )));
+                }
+            }
         }
-        Ok(Pool {
-            senders,
-            threads,
-            shared,
-        })
+        Ok(Pool { threads, shared })
     }
 
     /// Number of workers.
     pub fn workers(&self) -> usize {
-        self.senders.len()
+        self.threads.len()
     }
 
-    /// Hands a job to its worker; blocks while that worker's queue is full.
+    /// Hands a job to the workers; blocks while the queue is full or the same conversation
+    /// id is still being analysed.
     pub fn submit(&self, job: Job) -> Result<(), PipelineError> {
-        let i = route(&job.conversation.id, self.senders.len());
-        self.shared.outstanding.add();
-        self.senders[i].send(job).map_err(|_| {
-            self.shared.outstanding.done();
-            PipelineError::Internal("an analysis worker stopped".into())
-        })
+        if self.shared.jobs.push(job) {
+            Ok(())
+        } else {
+            Err(PipelineError::Internal(
+                "the analysis workers are stopped".into(),
+            ))
+        }
     }
 
     /// What the workers share (counters, the first failure).
@@ -219,20 +283,16 @@ impl Pool {
     /// if they finished (otherwise leaves them to finish on their own: their holds keep the
     /// offsets back). `true` when every job finished.
     pub fn shutdown(self, timeout: Duration) -> bool {
-        let Pool {
-            senders,
-            threads,
-            shared,
-        } = self;
-        drop(senders);
-        let idle = shared.outstanding.wait_idle(timeout);
+        let Pool { threads, shared } = self;
+        shared.jobs.close();
+        let idle = shared.jobs.wait_idle(timeout);
         if idle {
             for t in threads {
                 let _ = t.join();
             }
         } else {
             tracing::warn!(
-                unfinished = shared.outstanding.count(),
+                unfinished = shared.jobs.count(),
                 "analysis workers did not finish within the deadline; their conversations are replayed by the next run"
             );
         }
@@ -313,36 +373,93 @@ fn process(shared: &Shared, job: Job) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn routing_is_stable_and_within_range() {
-        for workers in 1..5 {
-            for id in ["a", "conv-1", "conv-2", ""] {
-                let w = route(id, workers);
-                assert!(w < workers);
-                assert_eq!(w, route(id, workers), "same id, same worker");
-            }
+    fn job(id: &str) -> Job {
+        Job {
+            conversation: Conversation {
+                id: id.into(),
+                ..Conversation::default()
+            },
+            tenant: None,
+            finalised_by: FinalisedBy::EndEvent,
+            ended_at: None,
+            dropped_segments: 0,
+            lane: 0,
+            first_offset: 0,
+            insight_topic: None,
+            from_ms: 0,
+            pending: None,
         }
-        assert_eq!(route("x", 0), 0, "zero workers is treated as one");
+    }
+
+    // The hour-long timeouts below only turn a bug into a failure instead of a hang; no
+    // assertion depends on how fast another thread runs.
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn jobs_are_taken_oldest_first_and_idleness_waits_for_running_ones() {
+        let q = JobQueue::new(4);
+        assert!(q.wait_idle(Duration::ZERO), "idle at start");
+        assert!(q.push(job("a")));
+        assert!(q.push(job("b")));
+        assert_eq!(q.count(), 2);
+        let a = q.take().unwrap();
+        assert_eq!(a.conversation.id, "a");
+        assert_eq!(q.count(), 2, "one waiting, one running");
+        let b = q.take().unwrap();
+        assert_eq!(b.conversation.id, "b");
+        assert!(!q.wait_idle(Duration::from_millis(1)), "two jobs running");
+        q.finish("a");
+        q.finish("b");
+        assert!(q.wait_idle(Duration::ZERO));
+        q.close();
+        assert!(q.take().is_none(), "closed and empty");
+        assert!(!q.push(job("c")), "closed");
     }
 
     #[test]
-    fn outstanding_waits_for_zero() {
-        let o = Arc::new(Outstanding::default());
-        assert!(o.wait_idle(Duration::ZERO), "idle at start");
-        o.add();
-        o.add();
-        assert!(!o.wait_idle(Duration::from_millis(1)), "two jobs running");
-        let o2 = o.clone();
-        let t = std::thread::spawn(move || {
-            o2.done();
-            o2.done();
-        });
-        // Not a timing assertion: the wait ends when the other thread finishes both jobs,
-        // and the hour only turns a bug into a failure instead of a hang.
-        assert!(o.wait_idle(Duration::from_secs(3600)));
-        t.join().unwrap();
-        assert_eq!(o.count(), 0);
-        o.done();
-        assert_eq!(o.count(), 0, "never below zero");
+    fn a_full_queue_blocks_the_submitter_until_a_worker_takes_a_job() {
+        let q = Arc::new(JobQueue::new(1));
+        assert!(q.push(job("a")));
+        let q2 = q.clone();
+        let submitter = std::thread::spawn(move || q2.push(job("b")));
+        // The submitter can only finish once "a" leaves the queue.
+        let a = q.take().unwrap();
+        assert_eq!(a.conversation.id, "a");
+        assert!(submitter.join().unwrap());
+        assert_eq!(q.take().unwrap().conversation.id, "b");
+        q.finish("a");
+        q.finish("b");
+        assert!(q.wait_idle(HOUR));
+    }
+
+    #[test]
+    fn a_second_job_of_one_conversation_waits_for_the_first_to_finish() {
+        let q = Arc::new(JobQueue::new(8));
+        assert!(q.push(job("same")));
+        let first = q.take().unwrap();
+        assert!(q.lock().must_wait("same"), "the first one is running");
+        assert!(!q.lock().must_wait("other"));
+        let q2 = q.clone();
+        let submitter = std::thread::spawn(move || q2.push(job("same")));
+        q.finish(&first.conversation.id);
+        assert!(submitter.join().unwrap());
+        assert_eq!(q.take().unwrap().conversation.id, "same");
+        q.finish("same");
+        assert!(q.wait_idle(HOUR));
+    }
+
+    #[test]
+    fn closing_wakes_a_blocked_submitter() {
+        let q = Arc::new(JobQueue::new(1));
+        assert!(q.push(job("a")));
+        let q2 = q.clone();
+        let submitter = std::thread::spawn(move || q2.push(job("b")));
+        q.close();
+        assert!(!submitter.join().unwrap(), "the job is refused, not queued");
+        assert_eq!(
+            q.take().unwrap().conversation.id,
+            "a",
+            "waiting jobs still run"
+        );
     }
 }

@@ -162,7 +162,7 @@ impl Worker {
                 consumer,
                 &self.producer,
                 &self.book,
-                &self.pool.shared().outstanding,
+                &self.pool.shared().jobs,
                 self.deadline(),
             )
             .map_err(|e| PipelineError::kafka("committing offsets at shutdown", e)),
@@ -467,7 +467,7 @@ impl Worker {
             consumer,
             &self.producer,
             &self.book,
-            &self.pool.shared().outstanding,
+            &self.pool.shared().jobs,
             self.deadline(),
             &self.in_transaction,
         ) {
