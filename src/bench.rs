@@ -5,9 +5,10 @@
 //! `../shared/eval/meetings_en_ami_actions_heuristic.jsonl` when present, else the embedded
 //! samples) as live segment streams: `--conversations N` replays, each under a fresh
 //! conversation id, `--concurrency` of them interleaved event by event (as concurrent
-//! meetings), optionally limited to `--rate` events/s. The pipeline runs in this process
-//! against `--brokers` (default: an in-process mock cluster); a reader on the CRM topics
-//! notes when each insight arrives.
+//! meetings), optionally limited to `--rate` events/s, and never more than `--max-pending`
+//! conversations unanswered (a closed loop: the producer waits for insights). The pipeline
+//! runs in this process against `--brokers` (default: an in-process mock cluster); a reader
+//! on the CRM topics notes when each insight arrives.
 //!
 //! Reported:
 //! - throughput: segment events and conversations per second, from the first event sent to
@@ -48,6 +49,7 @@ use rdkafka::message::Message;
 use rdkafka::mocking::MockCluster;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use thiserror::Error;
@@ -81,6 +83,12 @@ pub struct BenchArgs {
     /// Conversations streamed at once (interleaved event by event).
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Conversations started and not yet answered by an insight, at most: beyond, the
+    /// producer waits before starting another (a closed loop, so that an unlimited producer
+    /// cannot pile up an unbounded backlog in the broker). Default: twice --concurrency;
+    /// 0: no limit. Not applied with --preload.
+    #[arg(long)]
+    pub max_pending: Option<usize>,
     /// Transcript events per second to send at most (default: as fast as possible).
     #[arg(long)]
     pub rate: Option<f64>,
@@ -228,7 +236,7 @@ pub struct BenchReport {
     pub to_produced_ms: Vec<u64>,
     /// Of the latency: insight produced → received by the bench's reader, ms, sorted.
     pub to_received_ms: Vec<u64>,
-    /// Memory at every tenth of the insights.
+    /// Memory when the clock starts (0 insights), then at every tenth of the insights.
     pub checkpoints: Vec<Checkpoint>,
     /// The pipeline's summary.
     pub pipeline: PipelineSummary,
@@ -453,13 +461,13 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         }
         None => create_topics(&brokers, &topics.all(args.partitions)).await?,
     }
-    if cluster.is_some() && args.rate.is_none() {
+    if cluster.is_some() && (args.preload || args.max_pending == Some(0)) {
         eprintln!(
-            "note: the mock cluster keeps only the last 5 MiB (100,000 records) of each partition: a producer far ahead of the pipeline loses records there; use --rate, or a real broker with --brokers"
+            "note: the mock cluster keeps only the last 5 MiB (100,000 records) of each partition: a producer far ahead of the pipeline loses records there; keep --max-pending, or use a real broker with --brokers"
         );
     }
     eprintln!(
-        "bench {run_id}: {} conversation(s) replayed from {} source conversation(s) ({from}), {} events ({} segments), broker {}{}, {} partition(s), concurrency {}, rate {}",
+        "bench {run_id}: {} conversation(s) replayed from {} source conversation(s) ({from}), {} events ({} segments), broker {}{}, {} partition(s), concurrency {}, max pending {}, rate {}",
         args.conversations,
         templates.len(),
         total_events,
@@ -468,6 +476,11 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         if cluster.is_some() { " (in-process mock cluster)" } else { "" },
         args.partitions,
         args.concurrency,
+        match (args.preload, args.max_pending) {
+            (true, _) | (false, Some(0)) => "none".to_string(),
+            (false, Some(n)) => n.to_string(),
+            (false, None) => (args.concurrency.max(1) * 2).to_string(),
+        },
         args.rate.map(|r| format!("{r:.0} events/s")).unwrap_or_else(|| "unlimited".into()),
     );
 
@@ -530,6 +543,13 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     let topic = topics.transcripts.clone();
     let rate = args.rate;
     let concurrency = args.concurrency;
+    let max_pending = match (args.preload, args.max_pending) {
+        (true, _) | (false, Some(0)) => usize::MAX,
+        (false, Some(n)) => n,
+        (false, None) => concurrency.max(1).saturating_mul(2),
+    };
+    let received = Arc::new(AtomicUsize::new(0));
+    let answered = received.clone();
     let sent_map = sent_at.clone();
     let produce = async move {
         let started = Instant::now();
@@ -537,6 +557,12 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         for (sent, (r, e)) in interleave(&lens, concurrency).enumerate() {
             if let Some(rate) = rate {
                 while sent as f64 >= started.elapsed().as_secs_f64() * rate {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            if e == 0 {
+                // A new conversation: wait while too many are unanswered.
+                while r >= answered.load(Ordering::Relaxed).saturating_add(max_pending) {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
             }
@@ -580,6 +606,12 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     };
     let mut latencies = Vec::with_capacity(args.conversations);
     let mut seen = std::collections::HashSet::with_capacity(args.conversations);
+    // Baseline: sources loaded, clients and pipeline started, nothing processed yet.
+    report.checkpoints.push(Checkpoint {
+        insights: 0,
+        elapsed: Duration::ZERO,
+        memory: memory(),
+    });
     let step = args.conversations.div_ceil(10).max(1);
     let mut last_progress = tokio::time::Instant::now();
     let mut producer_done: Option<tokio::time::Instant> = None;
@@ -614,6 +646,7 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         if !seen.insert(key.to_string()) {
             continue;
         }
+        received.store(seen.len(), Ordering::Relaxed);
         last_insight = now;
         if let Some((at, at_ms)) = sent_at
             .lock()
