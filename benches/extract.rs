@@ -24,7 +24,12 @@ fn bench(c: &mut Criterion) {
         return;
     };
     let bytes: usize = conv.segments.iter().map(|s| s.text.len()).sum();
-    eprintln!("meeting {}: {} segments, {} bytes of text", conv.id, conv.segments.len(), bytes);
+    eprintln!(
+        "meeting {}: {} segments, {} bytes of text",
+        conv.id,
+        conv.segments.len(),
+        bytes
+    );
     let mut group = c.benchmark_group("extract");
     group.throughput(Throughput::Bytes(bytes as u64));
     group.bench_function("kpis_and_language", |b| {
@@ -45,8 +50,15 @@ fn bench(c: &mut Criterion) {
         })
     });
     let settings = Settings::default();
-    let ctx = ExtractContext { settings: &settings, tenant: None, finalised_by: FinalisedBy::File, reference_time: None };
-    group.bench_function("analyse_all", |b| b.iter(|| black_box(analyse(black_box(&undeclared), &ctx))));
+    let ctx = ExtractContext {
+        settings: &settings,
+        tenant: None,
+        finalised_by: FinalisedBy::File,
+        reference_time: None,
+    };
+    group.bench_function("analyse_all", |b| {
+        b.iter(|| black_box(analyse(black_box(&undeclared), &ctx)))
+    });
     group.finish();
 }
 

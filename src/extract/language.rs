@@ -110,8 +110,9 @@ fn round4(x: f64) -> f64 {
 
 /// The conversation's language: the publisher's (conversation, else the segments' when they
 /// all agree) wins with confidence 1.0; otherwise the speakers' detections vote, and the
-/// confidence is the winner's weight over the voters' bytes of text (so both disagreement and
-/// uncertainty lower it; weights are each voter's bytes of text × confidence). Speakers reliably detected in another language are listed.
+/// confidence is the winner's weight over the voters' bytes of text, each voter weighing its
+/// bytes of text × its confidence (so both disagreement and uncertainty lower it). Speakers
+/// reliably detected in another language are listed.
 pub fn detect(conv: &Conversation) -> LanguageReport {
     let given = conv
         .language

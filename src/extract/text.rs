@@ -5,8 +5,13 @@ use std::borrow::Cow;
 
 /// A word is a whitespace-separated token containing at least one letter or digit.
 pub fn words(text: &str) -> impl Iterator<Item = &str> {
-    text.split_whitespace()
-        .filter(|t| t.chars().any(char::is_alphanumeric))
+    text.split_whitespace().filter(|t| is_word(t))
+}
+
+/// `true` when the token contains a letter or digit (ASCII fast path first).
+fn is_word(t: &str) -> bool {
+    t.bytes().any(|b| b.is_ascii_alphanumeric())
+        || (!t.is_ascii() && t.chars().any(char::is_alphanumeric))
 }
 
 /// Number of words in `text` (see [`words`]).
