@@ -196,7 +196,7 @@ pub fn compute(conv: &Conversation, lang: &str) -> (Kpis, Vec<Question>) {
         .collect();
 
     let side_talk = |side: Side| -> Option<i64> {
-        let present = sides.iter().any(|s| *s == side);
+        let present = sides.contains(&side);
         (has_time && present).then(|| {
             sides
                 .iter()

@@ -142,7 +142,7 @@ pub fn detect(conv: &Conversation) -> LanguageReport {
         speakers[i].2 += s.text.len();
     }
     // Most text first; the stable sort keeps first appearance among equals.
-    speakers.sort_by(|a, b| b.2.cmp(&a.2));
+    speakers.sort_by_key(|s| std::cmp::Reverse(s.2));
     let voters: Vec<_> = speakers
         .iter()
         .take(MAX_SPEAKERS)
