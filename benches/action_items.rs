@@ -29,16 +29,34 @@ fn bench(c: &mut Criterion) {
         eprintln!("skipping action_items bench: {} not found", icsi.display());
         return;
     };
-    let Some(longest) = set.labelled.iter().max_by_key(|l| text_bytes(&l.conv)).map(|l| l.conv.clone()) else {
-        eprintln!("skipping action_items bench: no meeting in {}", icsi.display());
+    let Some(longest) = set
+        .labelled
+        .iter()
+        .max_by_key(|l| text_bytes(&l.conv))
+        .map(|l| l.conv.clone())
+    else {
+        eprintln!(
+            "skipping action_items bench: no meeting in {}",
+            icsi.display()
+        );
         return;
     };
     let reference = chrono::DateTime::parse_from_rfc3339("2025-01-29T10:00:00+01:00").ok();
     let mut g = c.benchmark_group("action_items");
     g.throughput(Throughput::Bytes(text_bytes(&longest)));
-    g.bench_function(format!("icsi_longest_{}_segments", longest.segments.len()), |b| {
-        b.iter(|| black_box(extract(black_box(&longest), "en", reference, "Europe/Paris")))
-    });
+    g.bench_function(
+        format!("icsi_longest_{}_segments", longest.segments.len()),
+        |b| {
+            b.iter(|| {
+                black_box(extract(
+                    black_box(&longest),
+                    "en",
+                    reference,
+                    "Europe/Paris",
+                ))
+            })
+        },
+    );
     let diabla = eval_dir().join("dialogues_fr_en_diabla.jsonl");
     if let Ok(d) = data::load(&diabla) {
         let mut fr = Conversation::default();

@@ -89,12 +89,20 @@ pub struct Dataset {
 fn segment_of(i: usize, v: &Value) -> Segment {
     Segment {
         id: i.to_string(),
-        speaker: v.get("speaker").and_then(Value::as_str).unwrap_or("unknown").to_string(),
+        speaker: v
+            .get("speaker")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown")
+            .to_string(),
         speaker_name: None,
         side: Side::Unknown,
         start_ms: v.get("start_ms").and_then(Value::as_i64),
         end_ms: v.get("end_ms").and_then(Value::as_i64),
-        text: v.get("text").and_then(Value::as_str).unwrap_or("").to_string(),
+        text: v
+            .get("text")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
         language: None,
         confidence: None,
     }
@@ -103,13 +111,19 @@ fn segment_of(i: usize, v: &Value) -> Segment {
 /// Reads one evaluation file.
 pub fn load(path: &Path) -> Result<Dataset, DataError> {
     let p = path.display().to_string();
-    let body = std::fs::read_to_string(path).map_err(|source| DataError::Io { path: p.clone(), source })?;
+    let body = std::fs::read_to_string(path).map_err(|source| DataError::Io {
+        path: p.clone(),
+        source,
+    })?;
     parse(&p, &body)
 }
 
 /// Parses the text of an evaluation file named `path`.
 pub fn parse(path: &str, body: &str) -> Result<Dataset, DataError> {
-    let name = Path::new(path).file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| path.to_string());
+    let name = Path::new(path)
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| path.to_string());
     let mut labelled = Vec::new();
     let mut sentences = 0usize;
     let mut segmented = 0usize;
@@ -119,23 +133,44 @@ pub fn parse(path: &str, body: &str) -> Result<Dataset, DataError> {
         if line.trim().is_empty() {
             continue;
         }
-        let err = |message: String| DataError::Parse { path: path.to_string(), line: ln + 1, message };
+        let err = |message: String| DataError::Parse {
+            path: path.to_string(),
+            line: ln + 1,
+            message,
+        };
         let v: Value = serde_json::from_str(line).map_err(|e| err(format!("invalid JSON: {e}")))?;
-        let id = v.get("id").and_then(Value::as_str).unwrap_or("").to_string();
-        let lang = v.get("language").and_then(Value::as_str).unwrap_or("en").to_string();
+        let id = v
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let lang = v
+            .get("language")
+            .and_then(Value::as_str)
+            .unwrap_or("en")
+            .to_string();
         if let Some(segs) = v.get("segments").and_then(Value::as_array) {
             let conv = Conversation {
                 id: id.clone(),
                 tenant_id: "eval".to_string(),
                 language: Some(lang.clone()),
-                segments: segs.iter().enumerate().map(|(i, s)| segment_of(i, s)).collect(),
+                segments: segs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| segment_of(i, s))
+                    .collect(),
                 ..Default::default()
             };
             let has_labels = segs.iter().any(|s| s.get("action_item_label").is_some());
             if has_labels {
                 let labels = segs
                     .iter()
-                    .map(|s| s.get("action_item_label").and_then(Value::as_i64).unwrap_or(0) != 0)
+                    .map(|s| {
+                        s.get("action_item_label")
+                            .and_then(Value::as_i64)
+                            .unwrap_or(0)
+                            != 0
+                    })
                     .collect();
                 let group = v
                     .pointer("/meta/meeting_id")
@@ -143,15 +178,24 @@ pub fn parse(path: &str, body: &str) -> Result<Dataset, DataError> {
                     .map(str::to_string)
                     .unwrap_or_else(|| id.clone());
                 segmented += 1;
-                labelled.push(Labelled { group, lang, conv, labels });
+                labelled.push(Labelled {
+                    group,
+                    lang,
+                    conv,
+                    labels,
+                });
             } else if let Some(d) = v.pointer("/meta/dialogue_id").and_then(Value::as_str) {
-                parallel.entry(d.to_string()).or_default().push((lang, conv));
+                parallel
+                    .entry(d.to_string())
+                    .or_default()
+                    .push((lang, conv));
             } else {
                 skipped += 1;
             }
-        } else if let (Some(text), Some(label)) =
-            (v.get("text").and_then(Value::as_str), v.get("label").and_then(Value::as_str))
-        {
+        } else if let (Some(text), Some(label)) = (
+            v.get("text").and_then(Value::as_str),
+            v.get("label").and_then(Value::as_str),
+        ) {
             let positive = match label.to_ascii_lowercase().as_str() {
                 "yes" | "1" | "true" => true,
                 "no" | "0" | "false" => false,
@@ -170,7 +214,12 @@ pub fn parse(path: &str, body: &str) -> Result<Dataset, DataError> {
                 ..Default::default()
             };
             sentences += 1;
-            labelled.push(Labelled { group: id, lang, conv, labels: vec![positive] });
+            labelled.push(Labelled {
+                group: id,
+                lang,
+                conv,
+                labels: vec![positive],
+            });
         } else {
             return Err(err("neither `segments` nor `text` with `label`".to_string()));
         }
@@ -196,7 +245,13 @@ pub fn parse(path: &str, body: &str) -> Result<Dataset, DataError> {
     } else {
         Kind::Segments
     };
-    Ok(Dataset { name, kind, labelled, pairs, skipped })
+    Ok(Dataset {
+        name,
+        kind,
+        labelled,
+        pairs,
+        skipped,
+    })
 }
 
 #[cfg(test)]
@@ -216,7 +271,10 @@ mod tests {
         let sent = "{\"id\":\"s1\",\"text\":\"Please call me.\",\"label\":\"Yes\"}\n{\"id\":\"s2\",\"text\":\"Hi.\",\"label\":\"No\"}";
         let d = parse("email.jsonl", sent).unwrap();
         assert_eq!(d.kind, Kind::Sentences);
-        assert_eq!(d.labelled.iter().map(|l| l.labels[0]).collect::<Vec<_>>(), vec![true, false]);
+        assert_eq!(
+            d.labelled.iter().map(|l| l.labels[0]).collect::<Vec<_>>(),
+            vec![true, false]
+        );
 
         let par = r#"{"id":"d_fr","language":"fr","segments":[{"speaker":"A","text":"Je t'appelle."}],"meta":{"dialogue_id":"d"}}
 {"id":"d_en","language":"en","segments":[{"speaker":"A","text":"I'll call you."}],"meta":{"dialogue_id":"d"}}"#;
@@ -231,7 +289,9 @@ mod tests {
     fn bad_lines_are_named() {
         let e = parse("f.jsonl", "{\"id\":1}\n").unwrap_err().to_string();
         assert!(e.starts_with("f.jsonl:1:"), "{e}");
-        let e = parse("f.jsonl", "\n{\"text\":\"x\",\"label\":\"maybe\"}").unwrap_err().to_string();
+        let e = parse("f.jsonl", "\n{\"text\":\"x\",\"label\":\"maybe\"}")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("f.jsonl:2:") && e.contains("maybe"), "{e}");
     }
 }

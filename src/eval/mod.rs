@@ -193,7 +193,14 @@ pub struct Score {
 
 impl Score {
     fn new(name: String, unit: &'static str, counts: Counts) -> Score {
-        Score { name, unit, counts, precision: counts.precision(), recall: counts.recall(), f1: counts.f1() }
+        Score {
+            name,
+            unit,
+            counts,
+            precision: counts.precision(),
+            recall: counts.recall(),
+            f1: counts.f1(),
+        }
     }
 }
 
@@ -245,7 +252,12 @@ impl Tally {
 
 /// Segments flagged by the items extracted from `conv`, and the items' (confidence, touches
 /// a labelled positive) pairs.
-fn flagged(conv: &Conversation, lang: &str, models: &ModelFile, labels: Option<&[bool]>) -> (Vec<bool>, Vec<(f64, bool)>) {
+fn flagged(
+    conv: &Conversation,
+    lang: &str,
+    models: &ModelFile,
+    labels: Option<&[bool]>,
+) -> (Vec<bool>, Vec<(f64, bool)>) {
     let items = extract_with(conv, lang, None, "UTC", models);
     let mut flags = vec![false; conv.segments.len()];
     let mut conf = Vec::new();
@@ -265,7 +277,12 @@ fn flagged(conv: &Conversation, lang: &str, models: &ModelFile, labels: Option<&
 }
 
 fn score_labelled(l: &data::Labelled, models: &ModelFile, counts: &mut Counts, tally: &mut Tally) {
-    let (flags, conf) = flagged(&l.conv, effective_language(&l.lang), models, Some(&l.labels));
+    let (flags, conf) = flagged(
+        &l.conv,
+        effective_language(&l.lang),
+        models,
+        Some(&l.labels),
+    );
     for (f, a) in flags.iter().zip(&l.labels) {
         counts.add(*f, *a);
     }
@@ -315,16 +332,26 @@ pub fn evaluate(sets: &[Dataset], cv: Option<usize>) -> Result<Report, EvalError
         }
         Some(k) => {
             if k < 2 {
-                return Err(EvalError::Usage(format!("--cv needs at least 2 folds, got {k}")));
+                return Err(EvalError::Usage(format!(
+                    "--cv needs at least 2 folds, got {k}"
+                )));
             }
             mode = format!("cv-{k}");
-            let all: Vec<(usize, &data::Labelled)> =
-                sets.iter().enumerate().flat_map(|(si, d)| d.labelled.iter().map(move |l| (si, l))).collect();
+            let all: Vec<(usize, &data::Labelled)> = sets
+                .iter()
+                .enumerate()
+                .flat_map(|(si, d)| d.labelled.iter().map(move |l| (si, l)))
+                .collect();
             let docs = train::prepare(&all);
             let fold = train::folds(&docs, k);
             let p = TrainParams::default();
             for f in 0..k {
-                let tr: Vec<&train::Doc> = docs.iter().zip(&fold).filter(|(_, &x)| x != f).map(|(d, _)| d).collect();
+                let tr: Vec<&train::Doc> = docs
+                    .iter()
+                    .zip(&fold)
+                    .filter(|(_, &x)| x != f)
+                    .map(|(d, _)| d)
+                    .collect();
                 let m = train::fit(&tr, &p, 3, Vec::new());
                 let mut fc: Vec<Counts> = vec![Counts::default(); sets.len()];
                 for ((_, l), (d, &x)) in all.iter().zip(docs.iter().zip(&fold)) {
@@ -334,7 +361,11 @@ pub fn evaluate(sets: &[Dataset], cv: Option<usize>) -> Result<Report, EvalError
                 }
                 for (si, c) in fc.iter().enumerate() {
                     if c.tp + c.fp + c.fn_ > 0 {
-                        folds_out.push(Score::new(format!("{}#{f}", sets[si].name), unit_name(sets[si].kind), *c));
+                        folds_out.push(Score::new(
+                            format!("{}#{f}", sets[si].name),
+                            unit_name(sets[si].kind),
+                            *c,
+                        ));
                         per_set[si].merge(c);
                     }
                 }
@@ -367,9 +398,16 @@ pub fn evaluate(sets: &[Dataset], cv: Option<usize>) -> Result<Report, EvalError
 
 /// Runs `debrief eval action-items`, writing the report to `out`.
 pub fn run_eval(args: &ActionItemsEval, out: &mut dyn Write) -> Result<Report, EvalError> {
-    let sets = args.datasets.iter().map(|p| data::load(p)).collect::<Result<Vec<_>, _>>()?;
+    let sets = args
+        .datasets
+        .iter()
+        .map(|p| data::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
     let report = evaluate(&sets, args.cv)?;
-    let w = |e: std::io::Error| EvalError::Write { what: "report".to_string(), source: e };
+    let w = |e: std::io::Error| EvalError::Write {
+        what: "report".to_string(),
+        source: e,
+    };
     if args.json {
         let j = serde_json::to_string_pretty(&report).map_err(|e| EvalError::Write {
             what: "report".to_string(),
@@ -386,24 +424,66 @@ pub fn run_eval(args: &ActionItemsEval, out: &mut dyn Write) -> Result<Report, E
             )
             .map_err(w)?;
         }
-        writeln!(out, "reliability (items by confidence): bin items mean_conf correct").map_err(w)?;
+        writeln!(
+            out,
+            "reliability (items by confidence): bin items mean_conf correct"
+        )
+        .map_err(w)?;
         for r in &report.reliability {
-            writeln!(out, "  [{:.1},{:.1}) {:>6} {:.3} {:.3}", r.lo, r.hi, r.items, r.mean_confidence, r.correct)
-                .map_err(w)?;
+            writeln!(
+                out,
+                "  [{:.1},{:.1}) {:>6} {:.3} {:.3}",
+                r.lo, r.hi, r.items, r.mean_confidence, r.correct
+            )
+            .map_err(w)?;
         }
     }
     let t = &report.total;
-    writeln!(out, "precision={:.4} recall={:.4} f1={:.4}", t.precision, t.recall, t.f1).map_err(w)?;
+    writeln!(
+        out,
+        "precision={:.4} recall={:.4} f1={:.4}",
+        t.precision, t.recall, t.f1
+    )
+    .map_err(w)?;
     Ok(report)
+}
+
+/// `debrief eval ...`: runs the evaluation and prints the report on standard output.
+pub fn command_eval(args: EvalArgs) -> Result<std::process::ExitCode, EvalError> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match &args.command {
+        EvalCommand::ActionItems(a) => run_eval(a, &mut out)?,
+    };
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `debrief train ...`: trains and writes the model, with a summary on standard output.
+pub fn command_train(args: TrainArgs) -> Result<std::process::ExitCode, EvalError> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match &args.command {
+        TrainCommand::ActionItems(a) => run_train(a, &mut out)?,
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// Runs `debrief train action-items`: trains on every labelled file and writes the model.
 pub fn run_train(args: &ActionItemsTrain, out: &mut dyn Write) -> Result<(), EvalError> {
-    let sets = args.datasets.iter().map(|p| data::load(p)).collect::<Result<Vec<_>, _>>()?;
-    let all: Vec<(usize, &data::Labelled)> =
-        sets.iter().enumerate().flat_map(|(si, d)| d.labelled.iter().map(move |l| (si, l))).collect();
+    let sets = args
+        .datasets
+        .iter()
+        .map(|p| data::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let all: Vec<(usize, &data::Labelled)> = sets
+        .iter()
+        .enumerate()
+        .flat_map(|(si, d)| d.labelled.iter().map(move |l| (si, l)))
+        .collect();
     if all.is_empty() {
-        return Err(EvalError::Usage("no labelled conversation in the given files".to_string()));
+        return Err(EvalError::Usage(
+            "no labelled conversation in the given files".to_string(),
+        ));
     }
     let docs = train::prepare(&all);
     let refs: Vec<&train::Doc> = docs.iter().collect();
@@ -418,19 +498,26 @@ pub fn run_train(args: &ActionItemsTrain, out: &mut dyn Write) -> Result<(), Eva
         p.epochs, p.learning_rate, p.l2, p.positive_weight, p.min_count, p.seed, args.inner_folds
     ));
     let m = train::fit(&refs, &p, args.inner_folds, trained_on);
-    let json = serde_json::to_string(&m)
-        .map_err(|e| EvalError::Write { what: args.out.display().to_string(), source: std::io::Error::other(e) })?;
-    std::fs::write(&args.out, json + "\n")
-        .map_err(|e| EvalError::Write { what: args.out.display().to_string(), source: e })?;
+    let json = serde_json::to_string(&m).map_err(|e| EvalError::Write {
+        what: args.out.display().to_string(),
+        source: std::io::Error::other(e),
+    })?;
+    std::fs::write(&args.out, json + "\n").map_err(|e| EvalError::Write {
+        what: args.out.display().to_string(),
+        source: e,
+    })?;
     writeln!(
         out,
-        "wrote {}: {} weights, speech threshold {:.3}, written threshold {:.3}",
+        "wrote {}: {} weights, conversation threshold {:.3}, document threshold {:.3}",
         args.out.display(),
         m.model.index.len(),
-        m.model.speech.threshold,
-        m.model.written.threshold
+        m.model.conversation.threshold,
+        m.model.document.threshold
     )
-    .map_err(|e| EvalError::Write { what: "output".to_string(), source: e })?;
+    .map_err(|e| EvalError::Write {
+        what: "output".to_string(),
+        source: e,
+    })?;
     Ok(())
 }
 
@@ -441,7 +528,13 @@ mod tests {
     #[test]
     fn counts_give_precision_recall_f1() {
         let mut c = Counts::default();
-        for (p, a) in [(true, true), (true, false), (false, true), (false, true), (false, false)] {
+        for (p, a) in [
+            (true, true),
+            (true, false),
+            (false, true),
+            (false, true),
+            (false, false),
+        ] {
             c.add(p, a);
         }
         assert_eq!((c.tp, c.fp, c.fn_), (1, 1, 2));

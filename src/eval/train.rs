@@ -5,11 +5,12 @@
 
 use super::data::Labelled;
 use crate::extract::action_items::effective_language;
+use crate::extract::action_items::features::HASH_BITS;
 use crate::extract::action_items::features::{featurize, ConvFeatures, Scratch};
 use crate::extract::action_items::model::{
-    best_threshold, platt, train, Example, LinearModel, ModelFile, Operating, Style, TrainParams, MODEL_FORMAT,
+    best_threshold, platt, train, Example, LinearModel, ModelFile, Operating, Style, TrainParams,
+    MODEL_FORMAT,
 };
-use crate::extract::action_items::features::HASH_BITS;
 use std::collections::BTreeMap;
 
 /// A labelled conversation with its features computed for both models.
@@ -34,8 +35,18 @@ pub fn prepare(sets: &[(usize, &Labelled)]) -> Vec<Doc> {
         .map(|&(dataset, l)| {
             let lang = effective_language(&l.lang);
             let feats = featurize(&l.conv, lang, &mut scratch);
-            let style = if feats.written { Style::Written } else { Style::Speech };
-            Doc { group: l.group.clone(), dataset, feats, labels: l.labels.clone(), style }
+            let style = if feats.document {
+                Style::Document
+            } else {
+                Style::Conversation
+            };
+            Doc {
+                group: l.group.clone(),
+                dataset,
+                feats,
+                labels: l.labels.clone(),
+                style,
+            }
         })
         .collect()
 }
@@ -58,7 +69,10 @@ fn examples<'a>(docs: &[&'a Doc]) -> Vec<Example<'a>> {
         let f = &d.feats;
         for (i, u) in f.units.iter().enumerate() {
             let label = d.labels.get(u.segment).copied().unwrap_or(false);
-            out.push(Example { feats: f.unit_feats(i), label });
+            out.push(Example {
+                feats: f.unit_feats(i),
+                label,
+            });
         }
     }
     out
@@ -75,12 +89,14 @@ fn segment_scores(doc: &Doc, w: &[f32], out: &mut [(Vec<f32>, Vec<bool>); 2]) {
         *e = e.max(m);
     }
     let slot = match doc.style {
-        Style::Speech => 0,
-        Style::Written => 1,
+        Style::Conversation => 0,
+        Style::Document => 1,
     };
     for (s, m) in best {
         out[slot].0.push(m);
-        out[slot].1.push(doc.labels.get(s).copied().unwrap_or(false));
+        out[slot]
+            .1
+            .push(doc.labels.get(s).copied().unwrap_or(false));
     }
 }
 
@@ -98,7 +114,11 @@ pub fn fit_model(docs: &[&Doc], p: &TrainParams, inner_k: usize) -> LinearModel 
             *v = i % inner_k;
         }
         for k in 0..inner_k {
-            let train_docs: Vec<&Doc> = owned.iter().copied().filter(|d| groups[d.group.as_str()] != k).collect();
+            let train_docs: Vec<&Doc> = owned
+                .iter()
+                .copied()
+                .filter(|d| groups[d.group.as_str()] != k)
+                .collect();
             let w = train(&examples(&train_docs), p);
             for d in owned.iter().filter(|d| groups[d.group.as_str()] == k) {
                 segment_scores(d, &w, &mut oof);
@@ -108,24 +128,37 @@ pub fn fit_model(docs: &[&Doc], p: &TrainParams, inner_k: usize) -> LinearModel 
     let w = train(&examples(docs), p);
     let op = |s: &(Vec<f32>, Vec<bool>)| {
         if s.0.is_empty() {
-            return Operating { threshold: 0.0, a: 1.0, b: 0.0 };
+            return Operating {
+                threshold: 0.0,
+                a: 1.0,
+                b: 0.0,
+            };
         }
         let (t, _) = best_threshold(&s.0, &s.1);
         let t = if t.is_finite() { t } else { 1e9 };
         let (a, b) = platt(&s.0, &s.1);
         Operating { threshold: t, a, b }
     };
-    let speech = op(&oof[0]);
-    let mut written = op(&oof[1]);
+    let conversation = op(&oof[0]);
+    let mut document = op(&oof[1]);
     if oof[1].0.is_empty() {
-        // No written training text: use the speech operating point.
-        written = speech;
+        // No document in the training data: use the conversation operating point.
+        document = conversation;
     }
-    let speech = if oof[0].0.is_empty() { written } else { speech };
-    LinearModel::from_dense(w, speech, written)
+    let conversation = if oof[0].0.is_empty() {
+        document
+    } else {
+        conversation
+    };
+    LinearModel::from_dense(w, conversation, document)
 }
 
 /// Trains the model file.
 pub fn fit(docs: &[&Doc], p: &TrainParams, inner_k: usize, trained_on: Vec<String>) -> ModelFile {
-    ModelFile { format: MODEL_FORMAT, hash_bits: HASH_BITS, trained_on, model: fit_model(docs, p, inner_k) }
+    ModelFile {
+        format: MODEL_FORMAT,
+        hash_bits: HASH_BITS,
+        trained_on,
+        model: fit_model(docs, p, inner_k),
+    }
 }

@@ -66,7 +66,11 @@ pub fn resolve(spec: Spec, today: NaiveDate) -> Option<NaiveDate> {
     let wd = today.weekday().num_days_from_monday() as i64;
     match spec {
         Spec::Days(n) => today.checked_add_signed(Duration::days(n)),
-        Spec::Weekday { day, strict, next_week } => {
+        Spec::Weekday {
+            day,
+            strict,
+            next_week,
+        } => {
             let target = day.num_days_from_monday() as i64;
             let delta = if next_week {
                 (7 - wd) + target
@@ -83,12 +87,17 @@ pub fn resolve(spec: Spec, today: NaiveDate) -> Option<NaiveDate> {
         Spec::WeekEnd(n) => {
             let to_friday = (4 - wd).rem_euclid(7);
             let base = today.checked_add_signed(Duration::days(to_friday))?;
-            let base = if n > 0 && wd > 4 { base.checked_sub_signed(Duration::days(7))? } else { base };
+            let base = if n > 0 && wd > 4 {
+                base.checked_sub_signed(Duration::days(7))?
+            } else {
+                base
+            };
             base.checked_add_signed(Duration::days(7 * n))
         }
         Spec::MonthEnd(n) => {
             let months = today.year() as i64 * 12 + today.month0() as i64 + n + 1;
-            let first_next = NaiveDate::from_ymd_opt((months / 12) as i32, (months % 12) as u32 + 1, 1)?;
+            let first_next =
+                NaiveDate::from_ymd_opt((months / 12) as i32, (months % 12) as u32 + 1, 1)?;
             first_next.pred_opt()
         }
         Spec::Date { month, day, year } => match year {
@@ -164,7 +173,16 @@ const EN: Lex = Lex {
     day_unit: &["days", "day"],
     in_: &["in", "within"],
     preps: &["by", "before", "on", "until", "till", "due", "for"],
-    numbers: &[("a", 1), ("one", 1), ("two", 2), ("three", 3), ("four", 4), ("five", 5), ("couple", 2), ("few", 3)],
+    numbers: &[
+        ("a", 1),
+        ("one", 1),
+        ("two", 2),
+        ("three", 3),
+        ("four", 4),
+        ("five", 5),
+        ("couple", 2),
+        ("few", 3),
+    ],
     next_after: false,
     next_is_following_week: true,
     time_preps: &["at", "by"],
@@ -175,7 +193,15 @@ const FR: Lex = Lex {
     today: &["aujourd'hui", "ce soir"],
     tomorrow: &["demain"],
     after_tomorrow: &["après-demain"],
-    weekdays: [&["lundi"], &["mardi"], &["mercredi"], &["jeudi"], &["vendredi"], &["samedi"], &["dimanche"]],
+    weekdays: [
+        &["lundi"],
+        &["mardi"],
+        &["mercredi"],
+        &["jeudi"],
+        &["vendredi"],
+        &["samedi"],
+        &["dimanche"],
+    ],
     months: [
         &["janvier"],
         &["février", "fevrier"],
@@ -197,8 +223,25 @@ const FR: Lex = Lex {
     end: &["fin"],
     day_unit: &["jours", "jour"],
     in_: &["dans", "sous"],
-    preps: &["d'ici", "ici", "avant", "pour", "jusqu'à", "le", "au plus tard"],
-    numbers: &[("un", 1), ("une", 1), ("deux", 2), ("trois", 3), ("quatre", 4), ("cinq", 5), ("quinze", 15), ("huit", 8)],
+    preps: &[
+        "d'ici",
+        "ici",
+        "avant",
+        "pour",
+        "jusqu'à",
+        "le",
+        "au plus tard",
+    ],
+    numbers: &[
+        ("un", 1),
+        ("une", 1),
+        ("deux", 2),
+        ("trois", 3),
+        ("quatre", 4),
+        ("cinq", 5),
+        ("quinze", 15),
+        ("huit", 8),
+    ],
     next_after: true,
     next_is_following_week: false,
     time_preps: &["à", "vers"],
@@ -209,7 +252,15 @@ const DE: Lex = Lex {
     today: &["heute"],
     tomorrow: &["morgen"],
     after_tomorrow: &["übermorgen"],
-    weekdays: [&["montag"], &["dienstag"], &["mittwoch"], &["donnerstag"], &["freitag"], &["samstag"], &["sonntag"]],
+    weekdays: [
+        &["montag"],
+        &["dienstag"],
+        &["mittwoch"],
+        &["donnerstag"],
+        &["freitag"],
+        &["samstag"],
+        &["sonntag"],
+    ],
     months: [
         &["januar", "jänner"],
         &["februar"],
@@ -232,7 +283,14 @@ const DE: Lex = Lex {
     day_unit: &["tagen", "tag", "tage"],
     in_: &["in", "innerhalb"],
     preps: &["bis", "am", "vor", "spätestens", "zum"],
-    numbers: &[("einem", 1), ("einer", 1), ("zwei", 2), ("drei", 3), ("vier", 4), ("fünf", 5)],
+    numbers: &[
+        ("einem", 1),
+        ("einer", 1),
+        ("zwei", 2),
+        ("drei", 3),
+        ("vier", 4),
+        ("fünf", 5),
+    ],
     next_after: false,
     next_is_following_week: false,
     time_preps: &["um", "gegen"],
@@ -243,7 +301,15 @@ const ES: Lex = Lex {
     today: &["hoy", "esta noche"],
     tomorrow: &["mañana"],
     after_tomorrow: &[],
-    weekdays: [&["lunes"], &["martes"], &["miércoles", "miercoles"], &["jueves"], &["viernes"], &["sábado", "sabado"], &["domingo"]],
+    weekdays: [
+        &["lunes"],
+        &["martes"],
+        &["miércoles", "miercoles"],
+        &["jueves"],
+        &["viernes"],
+        &["sábado", "sabado"],
+        &["domingo"],
+    ],
     months: [
         &["enero"],
         &["febrero"],
@@ -266,7 +332,15 @@ const ES: Lex = Lex {
     day_unit: &["días", "dias", "día", "dia"],
     in_: &["en", "dentro"],
     preps: &["para", "antes", "el", "hasta", "a"],
-    numbers: &[("un", 1), ("una", 1), ("dos", 2), ("tres", 3), ("cuatro", 4), ("cinco", 5), ("quince", 15)],
+    numbers: &[
+        ("un", 1),
+        ("una", 1),
+        ("dos", 2),
+        ("tres", 3),
+        ("cuatro", 4),
+        ("cinco", 5),
+        ("quince", 15),
+    ],
     next_after: false,
     next_is_following_week: false,
     time_preps: &["a", "las"],
@@ -319,7 +393,15 @@ const IT: Lex = Lex {
     today: &["oggi", "stasera"],
     tomorrow: &["domani"],
     after_tomorrow: &["dopodomani"],
-    weekdays: [&["lunedì", "lunedi"], &["martedì", "martedi"], &["mercoledì", "mercoledi"], &["giovedì", "giovedi"], &["venerdì", "venerdi"], &["sabato"], &["domenica"]],
+    weekdays: [
+        &["lunedì", "lunedi"],
+        &["martedì", "martedi"],
+        &["mercoledì", "mercoledi"],
+        &["giovedì", "giovedi"],
+        &["venerdì", "venerdi"],
+        &["sabato"],
+        &["domenica"],
+    ],
     months: [
         &["gennaio"],
         &["febbraio"],
@@ -353,7 +435,15 @@ const NL: Lex = Lex {
     today: &["vandaag", "vanavond"],
     tomorrow: &["morgen"],
     after_tomorrow: &["overmorgen"],
-    weekdays: [&["maandag"], &["dinsdag"], &["woensdag"], &["donderdag"], &["vrijdag"], &["zaterdag"], &["zondag"]],
+    weekdays: [
+        &["maandag"],
+        &["dinsdag"],
+        &["woensdag"],
+        &["donderdag"],
+        &["vrijdag"],
+        &["zaterdag"],
+        &["zondag"],
+    ],
     months: [
         &["januari"],
         &["februari"],
@@ -403,19 +493,36 @@ fn number(l: &Lex, w: &str) -> Option<i64> {
 }
 
 fn weekday(l: &Lex, w: &str) -> Option<Weekday> {
-    const DAYS: [Weekday; 7] = [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
-    l.weekdays.iter().position(|names| names.contains(&w)).map(|i| DAYS[i])
+    const DAYS: [Weekday; 7] = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+    l.weekdays
+        .iter()
+        .position(|names| names.contains(&w))
+        .map(|i| DAYS[i])
 }
 
 fn month(l: &Lex, w: &str) -> Option<u32> {
-    l.months.iter().position(|names| names.contains(&w)).map(|i| i as u32 + 1)
+    l.months
+        .iter()
+        .position(|names| names.contains(&w))
+        .map(|i| i as u32 + 1)
 }
 
 /// Day of month from "15", "15th", "1st", "3rd", "1er".
 fn day_number(w: &str) -> Option<u32> {
     let digits: String = w.chars().take_while(|c| c.is_ascii_digit()).collect();
     let rest = &w[digits.len()..];
-    if digits.is_empty() || digits.len() > 2 || !matches!(rest, "" | "st" | "nd" | "rd" | "th" | "er" | "e" | "º") {
+    if digits.is_empty()
+        || digits.len() > 2
+        || !matches!(rest, "" | "st" | "nd" | "rd" | "th" | "er" | "e" | "º")
+    {
         return None;
     }
     let d: u32 = digits.parse().ok()?;
@@ -432,7 +539,14 @@ struct Found {
 }
 
 /// Parses "3pm", "3", "15h30", "15h", "15:30" (as `15` `30` tokens separated by ':').
-fn time_at(words: &[&str], text: &[char], toks: &Tokens, idx: &[usize], i: usize, l: &Lex) -> Option<(NaiveTime, usize)> {
+fn time_at(
+    words: &[&str],
+    text: &[char],
+    toks: &Tokens,
+    idx: &[usize],
+    i: usize,
+    l: &Lex,
+) -> Option<(NaiveTime, usize)> {
     let w = words[i];
     if l.noon.contains(&w) {
         return Some((NaiveTime::from_hms_opt(12, 0, 0)?, i));
@@ -468,7 +582,10 @@ fn time_at(words: &[&str], text: &[char], toks: &Tokens, idx: &[usize], i: usize
     if rest.is_empty() && i + 1 < words.len() {
         let a = toks.list[idx[i]].end as usize;
         let b = toks.list[idx[i + 1]].start as usize;
-        let between: String = text.get(a..b).map(|s| s.iter().collect()).unwrap_or_default();
+        let between: String = text
+            .get(a..b)
+            .map(|s| s.iter().collect())
+            .unwrap_or_default();
         if between == ":" && words[i + 1].len() == 2 {
             minute = words[i + 1].parse().ok()?;
             last = i + 1;
@@ -522,7 +639,8 @@ fn scan(words: &[&str], text: &[char], toks: &Tokens, idx: &[usize], lang: &str)
             hit = Some((Spec::Days(0), i, i));
         } else if l.after_tomorrow.contains(&w) {
             hit = Some((Spec::Days(2), i, i));
-        } else if w == "après" && is(i + 1, &["demain"]) || w == "pasado" && is(i + 1, &["mañana"]) {
+        } else if w == "après" && is(i + 1, &["demain"]) || w == "pasado" && is(i + 1, &["mañana"])
+        {
             hit = Some((Spec::Days(2), i, i + 1));
         } else if w == "day" && is(i + 1, &["after"]) && is(i + 2, &["tomorrow"]) {
             hit = Some((Spec::Days(2), i, i + 2));
@@ -545,36 +663,85 @@ fn scan(words: &[&str], text: &[char], toks: &Tokens, idx: &[usize], lang: &str)
                 end = i + 2;
             }
             let spec = if next_before && l.next_is_following_week {
-                Spec::Weekday { day, strict: true, next_week: true }
+                Spec::Weekday {
+                    day,
+                    strict: true,
+                    next_week: true,
+                }
             } else if this_before {
-                Spec::Weekday { day, strict: false, next_week: false }
+                Spec::Weekday {
+                    day,
+                    strict: false,
+                    next_week: false,
+                }
             } else {
-                Spec::Weekday { day, strict: true, next_week: false }
+                Spec::Weekday {
+                    day,
+                    strict: true,
+                    next_week: false,
+                }
             };
             hit = Some((spec, start, end));
         } else if l.week.contains(&w) || l.month.contains(&w) {
             let is_week = l.week.contains(&w);
             let prev = if i > 0 { words[i - 1] } else { "" };
             let next_before = l.next.contains(&prev);
-            let next_after = is(i + 1, l.next) || (is(i + 1, &["que"]) && is(i + 2, &["viene", "vem"]));
+            let next_after =
+                is(i + 1, l.next) || (is(i + 1, &["que"]) && is(i + 2, &["viene", "vem"]));
             let this_before = l.this.contains(&prev);
             // "end of (the) week/month", "fin de la semaine", "Ende der Woche", "fin de mes".
             let end_of = (1..=4).any(|k| i >= k && l.end.contains(&words[i - k]));
-            let end_start = (1..=4).find(|&k| i >= k && l.end.contains(&words[i - k])).map(|k| i - k);
+            let end_start = (1..=4)
+                .find(|&k| i >= k && l.end.contains(&words[i - k]))
+                .map(|k| i - k);
             // "in two weeks": number + plural unit.
-            let in_n = i >= 1 && number(l, words[i - 1]).is_some() && (i < 2 || l.in_.contains(&words[i - 2]));
-            let last = if next_after { if is(i + 1, &["que"]) { i + 2 } else { i + 1 } } else { i };
+            let in_n = i >= 1
+                && number(l, words[i - 1]).is_some()
+                && (i < 2 || l.in_.contains(&words[i - 2]));
+            let last = if next_after {
+                if is(i + 1, &["que"]) {
+                    i + 2
+                } else {
+                    i + 1
+                }
+            } else {
+                i
+            };
             if in_n && !end_of {
                 let k = number(l, words[i - 1]).unwrap_or(1);
-                let start = if i >= 2 && l.in_.contains(&words[i - 2]) { i - 2 } else { i - 1 };
-                let spec = if is_week { Spec::Days(7 * k) } else { Spec::MonthEnd(k) };
+                let start = if i >= 2 && l.in_.contains(&words[i - 2]) {
+                    i - 2
+                } else {
+                    i - 1
+                };
+                let spec = if is_week {
+                    Spec::Days(7 * k)
+                } else {
+                    Spec::MonthEnd(k)
+                };
                 hit = Some((spec, start, i));
             } else if next_before || next_after {
                 let start = end_start.unwrap_or(if next_before { i - 1 } else { i });
-                hit = Some((if is_week { Spec::WeekEnd(1) } else { Spec::MonthEnd(1) }, start, last));
+                hit = Some((
+                    if is_week {
+                        Spec::WeekEnd(1)
+                    } else {
+                        Spec::MonthEnd(1)
+                    },
+                    start,
+                    last,
+                ));
             } else if end_of || this_before {
                 let start = end_start.unwrap_or(i - 1);
-                hit = Some((if is_week { Spec::WeekEnd(0) } else { Spec::MonthEnd(0) }, start, i));
+                hit = Some((
+                    if is_week {
+                        Spec::WeekEnd(0)
+                    } else {
+                        Spec::MonthEnd(0)
+                    },
+                    start,
+                    i,
+                ));
             }
         } else if l.day_unit.contains(&w) && i >= 1 {
             if let Some(k) = number(l, words[i - 1]) {
@@ -584,10 +751,26 @@ fn scan(words: &[&str], text: &[char], toks: &Tokens, idx: &[usize], lang: &str)
             }
         } else if let Some(m) = month(l, w) {
             // "15 March", "15 mars", "15. März", "15 de marzo", "March 15", "March 15th".
-            let before = if i >= 1 { day_number(words[i - 1]) } else { None };
-            let before_de = if i >= 2 && words[i - 1] == "de" { day_number(words[i - 2]) } else { None };
-            let before_of = if i >= 2 && words[i - 1] == "of" { day_number(words[i - 2]) } else { None };
-            let after = if i + 1 < n { day_number(words[i + 1]) } else { None };
+            let before = if i >= 1 {
+                day_number(words[i - 1])
+            } else {
+                None
+            };
+            let before_de = if i >= 2 && words[i - 1] == "de" {
+                day_number(words[i - 2])
+            } else {
+                None
+            };
+            let before_of = if i >= 2 && words[i - 1] == "of" {
+                day_number(words[i - 2])
+            } else {
+                None
+            };
+            let after = if i + 1 < n {
+                day_number(words[i + 1])
+            } else {
+                None
+            };
             let (day, start, mut end) = if let Some(d) = before {
                 (Some(d), i - 1, i)
             } else if let Some(d) = before_de.or(before_of) {
@@ -600,7 +783,11 @@ fn scan(words: &[&str], text: &[char], toks: &Tokens, idx: &[usize], lang: &str)
             // "may" is also a verb: only with a day number.
             if let Some(day) = day {
                 let mut year = None;
-                let yi = if is(end + 1, &["de"]) { end + 2 } else { end + 1 };
+                let yi = if is(end + 1, &["de"]) {
+                    end + 2
+                } else {
+                    end + 1
+                };
                 if yi < n && words[yi].len() == 4 {
                     if let Ok(y) = words[yi].parse::<i32>() {
                         if (1900..=2200).contains(&y) {
@@ -609,38 +796,70 @@ fn scan(words: &[&str], text: &[char], toks: &Tokens, idx: &[usize], lang: &str)
                         }
                     }
                 }
-                let start = if start >= 1 && matches!(words[start - 1], "the" | "le" | "el" | "am" | "den") {
+                let start = if start >= 1
+                    && matches!(words[start - 1], "the" | "le" | "el" | "am" | "den")
+                {
                     start - 1
                 } else {
                     start
                 };
-                hit = Some((Spec::Date { month: m, day, year }, start, end));
+                hit = Some((
+                    Spec::Date {
+                        month: m,
+                        day,
+                        year,
+                    },
+                    start,
+                    end,
+                ));
             }
         } else if w.len() == 4 && i + 2 < n && w.chars().all(|c| c.is_ascii_digit()) {
             // ISO date 2025-03-15 (tokens 2025 03 15 separated by '-').
-            let (y, mo, d) = (w.parse::<i32>().ok(), words[i + 1].parse::<u32>().ok(), words[i + 2].parse::<u32>().ok());
+            let (y, mo, d) = (
+                w.parse::<i32>().ok(),
+                words[i + 1].parse::<u32>().ok(),
+                words[i + 2].parse::<u32>().ok(),
+            );
             let a = toks.list[idx[i]].end as usize;
             let sep = text.get(a).copied();
             if let (Some(y), Some(mo), Some(d), Some('-')) = (y, mo, d, sep) {
                 if (1..=12).contains(&mo) && (1..=31).contains(&d) {
-                    hit = Some((Spec::Date { month: mo, day: d, year: Some(y) }, i, i + 2));
+                    hit = Some((
+                        Spec::Date {
+                            month: mo,
+                            day: d,
+                            year: Some(y),
+                        },
+                        i,
+                        i + 2,
+                    ));
                 }
             }
         }
         if time.is_none() {
-            let after_prep = i > 0 && (l.time_preps.contains(&words[i - 1]) || words[i - 1] == "at");
+            let after_prep =
+                i > 0 && (l.time_preps.contains(&words[i - 1]) || words[i - 1] == "at");
             if let Some((t, last)) = time_at(words, text, toks, idx, i, l) {
                 let start = if after_prep { i - 1 } else { i };
                 // "a las 3": take "a" too.
-                let start = if start >= 1 && lang == "es" && words[start] == "las" && words[start - 1] == "a" {
+                let start = if start >= 1
+                    && lang == "es"
+                    && words[start] == "las"
+                    && words[start - 1] == "a"
+                {
                     start - 1
                 } else {
                     start
                 };
                 time = Some((t, start, last));
-            } else if after_prep && (1..=12).contains(&w.parse::<u32>().unwrap_or(0)) && lang == "es" {
+            } else if after_prep
+                && (1..=12).contains(&w.parse::<u32>().unwrap_or(0))
+                && lang == "es"
+            {
                 // "a las 3" without "h".
-                if let Some(t) = NaiveTime::from_hms_opt(w.parse::<u32>().unwrap_or(0) % 12 + 12, 0, 0) {
+                if let Some(t) =
+                    NaiveTime::from_hms_opt(w.parse::<u32>().unwrap_or(0) % 12 + 12, 0, 0)
+                {
                     time = Some((t, i - 1, i));
                 }
             }
@@ -648,13 +867,25 @@ fn scan(words: &[&str], text: &[char], toks: &Tokens, idx: &[usize], lang: &str)
         if let Some((spec, mut start, end)) = hit {
             if found.is_none() {
                 // Leading preposition: "by Friday", "d'ici vendredi", "bis Freitag".
-                while start >= 1 && (l.preps.contains(&words[start - 1]) || (words[start - 1] == "the" && lang == "en")) {
+                while start >= 1
+                    && (l.preps.contains(&words[start - 1])
+                        || (words[start - 1] == "the" && lang == "en"))
+                {
                     start -= 1;
-                    if lang == "fr" && start >= 1 && words[start] == "ici" && words[start - 1] == "d'" {
+                    if lang == "fr"
+                        && start >= 1
+                        && words[start] == "ici"
+                        && words[start - 1] == "d'"
+                    {
                         start -= 1;
                     }
                 }
-                found = Some(Found { spec: Some(spec), time: None, first: start, last: end });
+                found = Some(Found {
+                    spec: Some(spec),
+                    time: None,
+                    first: start,
+                    last: end,
+                });
             }
             i = end + 1;
             continue;
@@ -672,7 +903,12 @@ fn scan(words: &[&str], text: &[char], toks: &Tokens, idx: &[usize], lang: &str)
             Some(f)
         }
         (Some(f), None) => Some(f),
-        (None, Some((t, a, b))) => Some(Found { spec: None, time: Some(t), first: a, last: b }),
+        (None, Some((t, a, b))) => Some(Found {
+            spec: None,
+            time: Some(t),
+            first: a,
+            last: b,
+        }),
         (None, None) => None,
     }
 }
@@ -734,14 +970,25 @@ fn resolve_due(
     let datetime = time.and_then(|t| {
         let local = date.and_time(t);
         match tz {
-            Some(tz) => tz.from_local_datetime(&local).earliest().map(|d| d.fixed_offset().to_rfc3339()),
+            Some(tz) => tz
+                .from_local_datetime(&local)
+                .earliest()
+                .map(|d| d.fixed_offset().to_rfc3339()),
             None => {
-                let off = reference.map(|r| *r.offset()).or_else(|| FixedOffset::east_opt(0))?;
-                off.from_local_datetime(&local).earliest().map(|d| d.to_rfc3339())
+                let off = reference
+                    .map(|r| *r.offset())
+                    .or_else(|| FixedOffset::east_opt(0))?;
+                off.from_local_datetime(&local)
+                    .earliest()
+                    .map(|d| d.to_rfc3339())
             }
         }
     });
-    Some(Due { date: date.format("%Y-%m-%d").to_string(), datetime, phrase })
+    Some(Due {
+        date: date.format("%Y-%m-%d").to_string(),
+        datetime,
+        phrase,
+    })
 }
 
 #[cfg(test)]
@@ -759,7 +1006,9 @@ mod tests {
     }
 
     fn date(text: &str, lang: &str, reference: &str) -> String {
-        due(text, lang, reference, "UTC").map(|d| d.date).unwrap_or_default()
+        due(text, lang, reference, "UTC")
+            .map(|d| d.date)
+            .unwrap_or_default()
     }
 
     // 2025-01-29 is a Wednesday.
@@ -774,23 +1023,53 @@ mod tests {
         assert_eq!(date("next Friday then", "en", WED), "2025-02-07"); // following week
         assert_eq!(date("next Monday", "en", WED), "2025-02-03");
         assert_eq!(date("je l'envoie d'ici vendredi", "fr", WED), "2025-01-31");
-        assert_eq!(date("on se voit vendredi prochain", "fr", WED), "2025-01-31");
+        assert_eq!(
+            date("on se voit vendredi prochain", "fr", WED),
+            "2025-01-31"
+        );
         assert_eq!(date("ich schicke es bis Freitag", "de", WED), "2025-01-31");
         assert_eq!(date("lo reviso el lunes", "es", WED), "2025-02-03");
     }
 
     #[test]
     fn month_and_year_boundaries() {
-        assert_eq!(date("I'll do it tomorrow", "en", "2024-12-31T15:00:00+00:00"), "2025-01-01");
-        assert_eq!(date("by the end of the month", "en", "2024-02-10T09:00:00+00:00"), "2024-02-29");
-        assert_eq!(date("by the end of the month", "en", "2025-02-10T09:00:00+00:00"), "2025-02-28");
-        assert_eq!(date("we'll do it next month", "en", "2024-12-05T09:00:00+00:00"), "2025-01-31");
-        assert_eq!(date("fin du mois", "fr", "2025-04-30T09:00:00+00:00"), "2025-04-30");
-        assert_eq!(date("bis Ende des Monats", "de", "2025-11-03T09:00:00+00:00"), "2025-11-30");
-        assert_eq!(date("demain", "fr", "2025-01-31T09:00:00+00:00"), "2025-02-01");
-        assert_eq!(date("mañana", "es", "2025-02-28T09:00:00+00:00"), "2025-03-01");
+        assert_eq!(
+            date("I'll do it tomorrow", "en", "2024-12-31T15:00:00+00:00"),
+            "2025-01-01"
+        );
+        assert_eq!(
+            date("by the end of the month", "en", "2024-02-10T09:00:00+00:00"),
+            "2024-02-29"
+        );
+        assert_eq!(
+            date("by the end of the month", "en", "2025-02-10T09:00:00+00:00"),
+            "2025-02-28"
+        );
+        assert_eq!(
+            date("we'll do it next month", "en", "2024-12-05T09:00:00+00:00"),
+            "2025-01-31"
+        );
+        assert_eq!(
+            date("fin du mois", "fr", "2025-04-30T09:00:00+00:00"),
+            "2025-04-30"
+        );
+        assert_eq!(
+            date("bis Ende des Monats", "de", "2025-11-03T09:00:00+00:00"),
+            "2025-11-30"
+        );
+        assert_eq!(
+            date("demain", "fr", "2025-01-31T09:00:00+00:00"),
+            "2025-02-01"
+        );
+        assert_eq!(
+            date("mañana", "es", "2025-02-28T09:00:00+00:00"),
+            "2025-03-01"
+        );
         // A date without a year that has passed is next year's.
-        assert_eq!(date("send it by January 5th", "en", "2024-12-20T09:00:00+00:00"), "2025-01-05");
+        assert_eq!(
+            date("send it by January 5th", "en", "2024-12-20T09:00:00+00:00"),
+            "2025-01-05"
+        );
         assert_eq!(date("le 3 mars", "fr", WED), "2025-03-03");
         assert_eq!(date("am 15. März", "de", WED), "2025-03-15");
         assert_eq!(date("el 3 de marzo de 2026", "es", WED), "2026-03-03");
@@ -829,16 +1108,42 @@ mod tests {
         let d = due("at 9:30", "en", "2025-01-29T10:00:00+00:00", "UTC").unwrap();
         assert_eq!(d.datetime.as_deref(), Some("2025-01-30T09:30:00+00:00"));
         // Summer time.
-        let d = due("a las 10:00", "es", "2025-07-01T07:00:00+00:00", "Europe/Madrid").unwrap();
+        let d = due(
+            "a las 10:00",
+            "es",
+            "2025-07-01T07:00:00+00:00",
+            "Europe/Madrid",
+        )
+        .unwrap();
         assert_eq!(d.datetime.as_deref(), Some("2025-07-01T10:00:00+02:00"));
     }
 
     #[test]
     fn phrases_keep_their_preposition() {
-        assert_eq!(due("I'll send it by Friday", "en", WED, "UTC").unwrap().phrase, "by Friday");
-        assert_eq!(due("je l'envoie d'ici vendredi", "fr", WED, "UTC").unwrap().phrase, "d'ici vendredi");
-        assert_eq!(due("Ich schicke es bis Freitag.", "de", WED, "UTC").unwrap().phrase, "bis Freitag");
-        assert_eq!(due("by the end of the month", "en", WED, "UTC").unwrap().phrase, "by the end of the month");
+        assert_eq!(
+            due("I'll send it by Friday", "en", WED, "UTC")
+                .unwrap()
+                .phrase,
+            "by Friday"
+        );
+        assert_eq!(
+            due("je l'envoie d'ici vendredi", "fr", WED, "UTC")
+                .unwrap()
+                .phrase,
+            "d'ici vendredi"
+        );
+        assert_eq!(
+            due("Ich schicke es bis Freitag.", "de", WED, "UTC")
+                .unwrap()
+                .phrase,
+            "bis Freitag"
+        );
+        assert_eq!(
+            due("by the end of the month", "en", WED, "UTC")
+                .unwrap()
+                .phrase,
+            "by the end of the month"
+        );
     }
 
     #[test]
@@ -846,7 +1151,10 @@ mod tests {
         let mut t = Tokens::default();
         tokenize("I'll do it tomorrow", "en", &mut t);
         let idx: Vec<usize> = (0..t.len()).collect();
-        assert_eq!(find("I'll do it tomorrow", &t, &idx, "en", None, "UTC"), None);
+        assert_eq!(
+            find("I'll do it tomorrow", &t, &idx, "en", None, "UTC"),
+            None
+        );
         assert_eq!(date("we may need to look at it", "en", WED), "");
         assert_eq!(date("i have three items", "en", WED), "");
         assert_eq!(date("la mañana fue larga", "es", WED), "");

@@ -6,10 +6,11 @@
 //! - language-independent cue features from the grammar: which [`Cue`]s occur, which occur at
 //!   the start of the unit, pairs of a core cue with a modifier (time ahead, past, negation,
 //!   hedge, question, reported speech, condition, action verb), the action-verb kind, an
-//!   imperative start, the unit length and the text style (written or speech);
-//! - context features: the core cues of the previous and next unit, whether they are by the
-//!   same speaker, an answer to a request or question by someone else, an acknowledgement
-//!   after it, and the position in the conversation (tenths);
+//!   imperative start, the unit length and the kind of text (a conversation between two or
+//!   more speakers, or a single-author document such as an e-mail);
+//! - context features (conversations only): the core cues of the previous and next unit,
+//!   whether they are by the same speaker, an answer to a request or question by someone
+//!   else, an acknowledgement after it, and the position in the conversation (tenths);
 //!
 //! The hashing is FNV-1a based and stable: shipped weights depend on it.
 
@@ -107,8 +108,12 @@ pub struct ConvFeatures {
     pub feats: Vec<u32>,
     /// `feats[offsets[i]..offsets[i + 1]]` are unit `i`'s features.
     pub offsets: Vec<u32>,
-    /// Whether the conversation looks written rather than a speech transcript.
+    /// Whether the text looks written (punctuation, capitals) rather than a raw speech
+    /// transcript.
     pub written: bool,
+    /// Whether at most one speaker has text: a document (e-mail, message, monologue) rather
+    /// than a conversation. Decides the operating point and the context features.
+    pub document: bool,
     /// Speaker ids, indexed by [`Unit::speaker`].
     pub speakers: Vec<String>,
 }
@@ -202,8 +207,11 @@ pub fn featurize(conv: &Conversation, lang: &str, scratch: &mut Scratch) -> Conv
             while last + 1 < toks.len() && toks.list[last + 1].sentence == sent {
                 last += 1;
             }
-            let (_, s_end, qmark) =
-                toks.sentences.get(sent as usize).copied().unwrap_or((0, toks.list[last].end, false));
+            let (_, s_end, qmark) = toks.sentences.get(sent as usize).copied().unwrap_or((
+                0,
+                toks.list[last].end,
+                false,
+            ));
             scratch.matches.clear();
             g.find(toks, first, last + 1, &mut scratch.matches);
             let mut cues: CueSet = 0;
@@ -225,7 +233,7 @@ pub fn featurize(conv: &Conversation, lang: &str, scratch: &mut Scratch) -> Conv
                     core_end = Some(core_end.map_or(m.last, |e: usize| e.max(m.last)));
                 }
             }
-            let (extra, extra_start, imperative_form) = morphology(lang, toks, first, last, qmark);
+            let (extra, extra_start, imperative_form) = morphology(g, toks, first, last, qmark);
             cues |= extra;
             cues_start |= extra_start;
             if extra & Cue::Suggest.bit() != 0 && anchor.is_none() {
@@ -255,7 +263,11 @@ pub fn featurize(conv: &Conversation, lang: &str, scratch: &mut Scratch) -> Conv
             // lexicon does not list it ("je vais *renseigner*", "wir müssen das *klären*").
             if verb_after_core.is_none() {
                 if let Some(e) = core_end {
-                    let end = if matches!(lang, "de" | "nl") { last } else { (e + 3).min(last) };
+                    let end = if matches!(lang, "de" | "nl") {
+                        last
+                    } else {
+                        (e + 3).min(last)
+                    };
                     if (e + 1..=end).any(|i| infinitive(lang, toks.word(i))) {
                         verb_after_core = Some(VerbKind::Generic);
                         verb_kinds |= verb_bit(VerbKind::Generic);
@@ -287,7 +299,12 @@ pub fn featurize(conv: &Conversation, lang: &str, scratch: &mut Scratch) -> Conv
     let n = out.units.len();
     out.offsets.push(0);
     let nm = names();
-    let style = if out.written { h("style=written") } else { h("style=speech") };
+    out.document = out.speakers.len() <= 1;
+    let style = if out.document {
+        h("style=document")
+    } else {
+        h("style=conversation")
+    };
     for i in 0..n {
         let u = &out.units[i];
         let f = &mut out.feats;
@@ -331,11 +348,17 @@ pub fn featurize(conv: &Conversation, lang: &str, scratch: &mut Scratch) -> Conv
             }
             for m in Cue::ALL {
                 if mods & m.bit() != 0 {
-                    f.push(slot(mix(mix(h("pair"), nm.cue[c as usize]), nm.cue[m as usize])));
+                    f.push(slot(mix(
+                        mix(h("pair"), nm.cue[c as usize]),
+                        nm.cue[m as usize],
+                    )));
                 }
             }
             if let Some(k) = u.verb {
-                f.push(slot(mix(mix(h("cueverb"), nm.cue[c as usize]), h(verb_name(k)))));
+                f.push(slot(mix(
+                    mix(h("cueverb"), nm.cue[c as usize]),
+                    h(verb_name(k)),
+                )));
             }
         }
         if core == 0 {
@@ -347,19 +370,27 @@ pub fn featurize(conv: &Conversation, lang: &str, scratch: &mut Scratch) -> Conv
         if u.verb_after_core {
             f.push(slot(h("verb_after_core")));
         }
-        for k in [VerbKind::Call, VerbKind::Email, VerbKind::Meeting, VerbKind::Generic] {
+        for k in [
+            VerbKind::Call,
+            VerbKind::Email,
+            VerbKind::Meeting,
+            VerbKind::Generic,
+        ] {
             if u.verb_kinds & verb_bit(k) != 0 {
                 f.push(slot(mix(h("verb"), h(verb_name(k)))));
             }
         }
-        // Context.
-        if n > 1 {
+        // Context, for conversations only (a document's sentences are by one author).
+        if n > 1 && !out.document {
             if i > 0 {
                 let p = &out.units[i - 1];
                 let same = p.speaker == u.speaker;
                 ctx(f, "prev", p, same, nm);
                 if !same
-                    && (p.has(Cue::Request) || p.has(Cue::QuestionStart) || p.question_mark || p.has(Cue::Directive))
+                    && (p.has(Cue::Request)
+                        || p.has(Cue::QuestionStart)
+                        || p.question_mark
+                        || p.has(Cue::Directive))
                 {
                     f.push(slot(h("after_request")));
                     if u.has(Cue::Ack) || u.has(Cue::CommitSelf) || u.has(Cue::Accept) {
@@ -382,7 +413,9 @@ pub fn featurize(conv: &Conversation, lang: &str, scratch: &mut Scratch) -> Conv
             // Window density of core cues (±3 units).
             let lo = i.saturating_sub(3);
             let hi = (i + 4).min(n);
-            let dens = (lo..hi).filter(|&j| j != i && out.units[j].cues & CORE != 0).count() as u64;
+            let dens = (lo..hi)
+                .filter(|&j| j != i && out.units[j].cues & CORE != 0)
+                .count() as u64;
             f.push(slot(mix(h("density"), dens.min(4))));
             if n >= 20 {
                 let decile = (i * 10 / n) as u64;
@@ -438,7 +471,12 @@ mod tests {
             segments: texts
                 .iter()
                 .enumerate()
-                .map(|(i, (s, t))| Segment { id: i.to_string(), speaker: s.to_string(), text: t.to_string(), ..Default::default() })
+                .map(|(i, (s, t))| Segment {
+                    id: i.to_string(),
+                    speaker: s.to_string(),
+                    text: t.to_string(),
+                    ..Default::default()
+                })
                 .collect(),
             ..Default::default()
         }
@@ -447,7 +485,10 @@ mod tests {
     #[test]
     fn units_are_sentences_in_written_text_and_segments_in_speech() {
         let mut s = Scratch::default();
-        let c = conv(&[("a", "Thanks for the call. I'll send the deck tomorrow."), ("b", "ok")]);
+        let c = conv(&[
+            ("a", "Thanks for the call. I'll send the deck tomorrow."),
+            ("b", "ok"),
+        ]);
         let f = featurize(&c, "en", &mut s);
         assert!(f.written);
         assert_eq!(f.units.len(), 3);

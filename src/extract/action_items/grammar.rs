@@ -11,7 +11,34 @@
 use super::tokens::{fnv1a, Tokens};
 use crate::insight::ActionType;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
+
+/// A hasher for keys that are already hashes (word hashes, trie node ids): one multiply.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(x as u64);
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(23) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
 /// Language-independent cue classes. The same cue in every language feeds the same model
 /// feature, so extraction in French or German is native, not translated.
@@ -193,9 +220,9 @@ pub struct CueMatch {
 pub struct Grammar {
     /// ISO 639-1 code.
     pub lang: &'static str,
-    edges: HashMap<(u32, u64), u32>,
+    edges: FastMap<(u32, u64), u32>,
     ends: Vec<Vec<Cue>>,
-    verbs: HashMap<u64, VerbKind>,
+    verbs: FastMap<u64, VerbKind>,
     skippable: Vec<u64>,
 }
 
@@ -204,9 +231,9 @@ impl Grammar {
     pub fn compile(src: &GrammarSource) -> Grammar {
         let mut g = Grammar {
             lang: src.lang,
-            edges: HashMap::new(),
+            edges: FastMap::default(),
             ends: vec![Vec::new()],
-            verbs: HashMap::new(),
+            verbs: FastMap::default(),
             skippable: src.skippable.iter().map(|w| fnv1a(w.as_bytes())).collect(),
         };
         for &(phrases, cue) in src.phrases {
@@ -223,7 +250,10 @@ impl Grammar {
     fn add(&mut self, phrase: &str, cue: Cue) {
         let g = self;
         {
-            let slots: Vec<Vec<&str>> = phrase.split_whitespace().map(|s| s.split('|').collect()).collect();
+            let slots: Vec<Vec<&str>> = phrase
+                .split_whitespace()
+                .map(|s| s.split('|').collect())
+                .collect();
             let mut frontier = vec![0u32];
             for slot in &slots {
                 let mut next = Vec::new();
@@ -274,7 +304,11 @@ impl Grammar {
                     Some(&child) => {
                         node = child;
                         for &cue in &self.ends[node as usize] {
-                            out.push(CueMatch { cue, first: start, last: i });
+                            out.push(CueMatch {
+                                cue,
+                                first: start,
+                                last: i,
+                            });
                         }
                         i += 1;
                     }
@@ -295,7 +329,14 @@ impl Grammar {
 /// ("On y va ?") and first-person-plural imperatives ("Faisons ça", "Hagamos"). Returns the
 /// the cues found anywhere, the cues that the first word gives, and whether the unit is an
 /// imperative ("Signez ici", "Schicken Sie mir ...").
-pub fn morphology(lang: &str, toks: &Tokens, first: usize, last: usize, question: bool) -> (CueSet, CueSet, bool) {
+pub fn morphology(
+    g: &Grammar,
+    toks: &Tokens,
+    first: usize,
+    last: usize,
+    question: bool,
+) -> (CueSet, CueSet, bool) {
+    let lang = g.lang;
     let mut cues: CueSet = 0;
     let mut start: CueSet = 0;
     let mut imperative = false;
@@ -306,13 +347,41 @@ pub fn morphology(lang: &str, toks: &Tokens, first: usize, last: usize, question
     for i in first..n {
         let x = w(i);
         let aux = match lang {
-            "en" => matches!(x, "have" | "has" | "had" | "i've" | "we've" | "you've" | "they've" | "haven't" | "hasn't"),
+            "en" => matches!(
+                x,
+                "have"
+                    | "has"
+                    | "had"
+                    | "i've"
+                    | "we've"
+                    | "you've"
+                    | "they've"
+                    | "haven't"
+                    | "hasn't"
+            ),
             "fr" => {
-                matches!(x, "ai" | "as" | "avons" | "avez" | "ont" | "suis" | "sommes" | "êtes" | "sont")
-                    || (x == "a" && i > first && matches!(w(i - 1), "il" | "elle" | "on" | "qui" | "y"))
+                matches!(
+                    x,
+                    "ai" | "as" | "avons" | "avez" | "ont" | "suis" | "sommes" | "êtes" | "sont"
+                ) || (x == "a"
+                    && i > first
+                    && matches!(w(i - 1), "il" | "elle" | "on" | "qui" | "y"))
                     || (x == "est" && !(i > first && matches!(w(i - 1), "c'" | "ce")))
             }
-            "de" => matches!(x, "habe" | "hab" | "hast" | "hat" | "haben" | "habt" | "bin" | "bist" | "ist" | "sind" | "seid"),
+            "de" => matches!(
+                x,
+                "habe"
+                    | "hab"
+                    | "hast"
+                    | "hat"
+                    | "haben"
+                    | "habt"
+                    | "bin"
+                    | "bist"
+                    | "ist"
+                    | "sind"
+                    | "seid"
+            ),
             "es" => matches!(x, "he" | "has" | "ha" | "hemos" | "habéis" | "han"),
             "it" => matches!(x, "ho" | "hai" | "ha" | "abbiamo" | "avete" | "hanno"),
             "pt" => matches!(x, "tenho" | "temos" | "tem"),
@@ -322,7 +391,11 @@ pub fn morphology(lang: &str, toks: &Tokens, first: usize, last: usize, question
         if !aux {
             continue;
         }
-        let window = if lang == "de" || lang == "nl" { n } else { (i + 4).min(n) };
+        let window = if lang == "de" || lang == "nl" {
+            n
+        } else {
+            (i + 4).min(n)
+        };
         for j in i + 1..window {
             if participle(lang, w(j)) {
                 cues |= Cue::Past.bit();
@@ -345,7 +418,27 @@ pub fn morphology(lang: &str, toks: &Tokens, first: usize, last: usize, question
         };
         if let Some(cue) = subject {
             let mut j = i + 1;
-            while j < n && matches!(w(j), "me" | "te" | "le" | "la" | "les" | "lui" | "leur" | "en" | "y" | "vous" | "nous" | "l'" | "m'" | "t'" | "s'" | "ne" | "n'") {
+            while j < n
+                && matches!(
+                    w(j),
+                    "me" | "te"
+                        | "le"
+                        | "la"
+                        | "les"
+                        | "lui"
+                        | "leur"
+                        | "en"
+                        | "y"
+                        | "vous"
+                        | "nous"
+                        | "l'"
+                        | "m'"
+                        | "t'"
+                        | "s'"
+                        | "ne"
+                        | "n'"
+                )
+            {
                 j += 1;
             }
             if j < n {
@@ -355,11 +448,21 @@ pub fn morphology(lang: &str, toks: &Tokens, first: usize, last: usize, question
                     Cue::CommitGroup => v.ends_with("rons") || (x == "on" && v.ends_with("ra")),
                     _ => v.ends_with("ras") || v.ends_with("rez"),
                 };
-                let conditional = matches!(cue, Cue::Directive) && (v.ends_with("rais") || v.ends_with("riez"));
-                if fut && v.chars().count() >= 5 && !question {
+                let conditional =
+                    matches!(cue, Cue::Directive) && (v.ends_with("rais") || v.ends_with("riez"));
+                // "je vous envoie", "je t'apporte": the present of an action verb is a promise.
+                let present_promise = matches!(cue, Cue::CommitSelf)
+                    && j > i + 1
+                    && g.verb(toks.list[j].hash).is_some()
+                    && !infinitive(lang, v);
+                if ((fut && v.chars().count() >= 5) || present_promise) && !question {
                     cues |= cue.bit();
                 } else if conditional && v.chars().count() >= 6 {
-                    cues |= if question { Cue::Request.bit() } else { Cue::Suggest.bit() };
+                    cues |= if question {
+                        Cue::Request.bit()
+                    } else {
+                        Cue::Suggest.bit()
+                    };
                 }
             }
         }
@@ -387,10 +490,17 @@ pub fn morphology(lang: &str, toks: &Tokens, first: usize, last: usize, question
     let count = n - first;
     match lang {
         "fr" if count >= 2 => {
-            if first_word.ends_with("ons") && !first_word.ends_with("ions") && first_word.chars().count() >= 5 {
+            if first_word.ends_with("ons")
+                && !first_word.ends_with("ions")
+                && first_word.chars().count() >= 5
+            {
                 start |= Cue::Suggest.bit();
             }
-            if first_word.ends_with("ez") && first_word.chars().count() >= 4 && !matches!(second, "vous" | "-vous") && !question {
+            if first_word.ends_with("ez")
+                && first_word.chars().count() >= 4
+                && !matches!(second, "vous" | "-vous")
+                && !question
+            {
                 imperative = true;
             }
         }
@@ -404,7 +514,10 @@ pub fn morphology(lang: &str, toks: &Tokens, first: usize, last: usize, question
         }
         "es" if count >= 2 => {
             if (first_word.ends_with("emos") && first_word.chars().count() >= 6)
-                || matches!(first_word, "hagamos" | "vayamos" | "pongamos" | "digamos" | "veamos")
+                || matches!(
+                    first_word,
+                    "hagamos" | "vayamos" | "pongamos" | "digamos" | "veamos"
+                )
             {
                 start |= Cue::Suggest.bit();
             }
@@ -420,7 +533,13 @@ pub fn infinitive(lang: &str, x: &str) -> bool {
     let len = x.chars().count();
     len >= 4
         && match lang {
-            "fr" => x.ends_with("er") || x.ends_with("ir") || x.ends_with("re") || x.ends_with("oir"),
+            "fr" => {
+                x.ends_with("er")
+                    || x.ends_with("ir")
+                    || x.ends_with("re")
+                    || x.ends_with("oir")
+                    || ((x.ends_with("rai") || x.ends_with("rons")) && x != "vrai")
+            }
             "es" | "pt" => x.ends_with("ar") || x.ends_with("er") || x.ends_with("ir"),
             "it" => x.ends_with("are") || x.ends_with("ere") || x.ends_with("ire"),
             "de" | "nl" => x.ends_with("en"),
@@ -436,39 +555,141 @@ fn participle(lang: &str, x: &str) -> bool {
             (x.ends_with("ed") && len >= 4)
                 || matches!(
                     x,
-                    "sent" | "done" | "been" | "got" | "gotten" | "gone" | "written" | "made" | "told" | "seen" | "given"
-                        | "taken" | "had" | "spoken" | "brought" | "bought" | "thought" | "found" | "met" | "put" | "read"
-                        | "said" | "heard" | "left" | "begun" | "run" | "already"
+                    "sent"
+                        | "done"
+                        | "been"
+                        | "got"
+                        | "gotten"
+                        | "gone"
+                        | "written"
+                        | "made"
+                        | "told"
+                        | "seen"
+                        | "given"
+                        | "taken"
+                        | "had"
+                        | "spoken"
+                        | "brought"
+                        | "bought"
+                        | "thought"
+                        | "found"
+                        | "met"
+                        | "put"
+                        | "read"
+                        | "said"
+                        | "heard"
+                        | "left"
+                        | "begun"
+                        | "run"
+                        | "already"
                 )
         }
         "fr" => {
             len >= 3
-                && (x.ends_with('é') || x.ends_with("ée") || x.ends_with("és") || x.ends_with("ées")
-                    || x.ends_with("it") || x.ends_with("is") || x.ends_with("u") || x.ends_with("ue")
-                    || x.ends_with("us") || x.ends_with("ert") || x.ends_with("erte") || x.ends_with('i'))
+                && (x.ends_with('é')
+                    || x.ends_with("ée")
+                    || x.ends_with("és")
+                    || x.ends_with("ées")
+                    || x.ends_with("it")
+                    || x.ends_with("is")
+                    || x.ends_with("u")
+                    || x.ends_with("ue")
+                    || x.ends_with("us")
+                    || x.ends_with("ert")
+                    || x.ends_with("erte")
+                    || x.ends_with('i'))
                 && !matches!(
                     x,
-                    "lui" | "qui" | "oui" | "aussi" | "ici" | "ceci" | "parmi" | "mais" | "plus" | "tu" | "vu" | "sur"
-                        | "nous" | "vous" | "tous" | "sous" | "jus" | "puis" | "depuis" | "permis" | "amis" | "pris"
-                        | "merci" | "midi" | "samedi" | "lundi" | "mardi" | "mercredi" | "jeudi" | "vendredi" | "fruit"
-                        | "nuit" | "petit" | "huit" | "bruit" | "produit" | "esprit" | "tout" | "bout" | "beaucoup"
-                        | "trop" | "peu" | "besoin" | "envie" | "faim" | "soif" | "peur" | "raison" | "tort"
+                    "lui"
+                        | "qui"
+                        | "oui"
+                        | "aussi"
+                        | "ici"
+                        | "ceci"
+                        | "parmi"
+                        | "mais"
+                        | "plus"
+                        | "tu"
+                        | "vu"
+                        | "sur"
+                        | "nous"
+                        | "vous"
+                        | "tous"
+                        | "sous"
+                        | "jus"
+                        | "puis"
+                        | "depuis"
+                        | "permis"
+                        | "amis"
+                        | "pris"
+                        | "merci"
+                        | "midi"
+                        | "samedi"
+                        | "lundi"
+                        | "mardi"
+                        | "mercredi"
+                        | "jeudi"
+                        | "vendredi"
+                        | "fruit"
+                        | "nuit"
+                        | "petit"
+                        | "huit"
+                        | "bruit"
+                        | "produit"
+                        | "esprit"
+                        | "tout"
+                        | "bout"
+                        | "beaucoup"
+                        | "trop"
+                        | "peu"
+                        | "besoin"
+                        | "envie"
+                        | "faim"
+                        | "soif"
+                        | "peur"
+                        | "raison"
+                        | "tort"
                 )
         }
         "de" => {
             (x.starts_with("ge") && len >= 6 && (x.ends_with('t') || x.ends_with("en")))
                 || matches!(
                     x,
-                    "erledigt" | "besprochen" | "vergessen" | "bekommen" | "verschickt" | "erhalten" | "versucht"
-                        | "bestellt" | "besucht" | "erzählt" | "erklärt" | "überprüft" | "verstanden" | "angerufen"
-                        | "eingeladen" | "abgeschickt" | "angefangen" | "vorbereitet" | "informiert" | "telefoniert"
+                    "erledigt"
+                        | "besprochen"
+                        | "vergessen"
+                        | "bekommen"
+                        | "verschickt"
+                        | "erhalten"
+                        | "versucht"
+                        | "bestellt"
+                        | "besucht"
+                        | "erzählt"
+                        | "erklärt"
+                        | "überprüft"
+                        | "verstanden"
+                        | "angerufen"
+                        | "eingeladen"
+                        | "abgeschickt"
+                        | "angefangen"
+                        | "vorbereitet"
+                        | "informiert"
+                        | "telefoniert"
                 )
         }
         "es" | "it" | "pt" => {
             len >= 4
-                && (x.ends_with("ado") || x.ends_with("ido") || x.ends_with("ato") || x.ends_with("ito")
-                    || x.ends_with("uto") || x.ends_with("cho") || x.ends_with("sto") || x.ends_with("tto")
-                    || x.ends_with("crito") || x.ends_with("uesto") || x.ends_with("ierto"))
+                && (x.ends_with("ado")
+                    || x.ends_with("ido")
+                    || x.ends_with("ato")
+                    || x.ends_with("ito")
+                    || x.ends_with("uto")
+                    || x.ends_with("cho")
+                    || x.ends_with("sto")
+                    || x.ends_with("tto")
+                    || x.ends_with("crito")
+                    || x.ends_with("uesto")
+                    || x.ends_with("ierto"))
         }
         "nl" => (x.starts_with("ge") && len >= 5) || (x.ends_with('d') && len >= 6),
         _ => false,

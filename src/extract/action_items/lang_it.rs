@@ -3,9 +3,16 @@
 use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The Italian grammar.
-pub static SOURCE: GrammarSource = GrammarSource { lang: "it", phrases: PHRASES, verbs: VERBS, skippable: SKIP };
+pub static SOURCE: GrammarSource = GrammarSource {
+    lang: "it",
+    phrases: PHRASES,
+    verbs: VERBS,
+    skippable: SKIP,
+};
 
-const SKIP: &[&str] = &["anche", "poi", "allora", "già", "subito", "ti", "le", "gli", "lo", "la"];
+const SKIP: &[&str] = &[
+    "anche", "poi", "allora", "già", "subito", "ti", "le", "gli", "lo", "la",
+];
 
 const PHRASES: &[(&str, Cue)] = &[
     ("io|mi|me|mio|mia", FirstSg),
@@ -35,12 +42,47 @@ const PHRASES: &[(&str, Cue)] = &[
 ];
 
 const VERBS: &[(&str, VerbKind)] = &[
-    ("chiamare", Call), ("chiamo", Call), ("chiamerò", Call), ("telefonare", Call), ("telefonata", Call),
-    ("inviare", Email), ("invio", Email), ("mandare", Email), ("mando", Email), ("email", Email), ("mail", Email),
-    ("scrivere", Email), ("scrivo", Email), ("rispondere", Email), ("messaggio", Email), ("inoltrare", Email),
-    ("riunione", Meeting), ("incontro", Meeting), ("incontrare", Meeting), ("fissare", Meeting), ("organizzare", Meeting), ("prenotare", Meeting),
-    ("controllare", Generic), ("verificare", Generic), ("preparare", Generic), ("fare", Generic), ("faccio", Generic),
-    ("correggere", Generic), ("aggiornare", Generic), ("contattare", Generic), ("parlare", Generic), ("chiedere", Generic),
-    ("finire", Generic), ("creare", Generic), ("comprare", Generic), ("confermare", Generic), ("mostrare", Generic),
-    ("portare", Generic), ("leggere", Generic), ("provare", Generic), ("aiutare", Generic), ("avvisare", Generic), ("risolvere", Generic),
+    ("chiamare", Call),
+    ("chiamo", Call),
+    ("chiamerò", Call),
+    ("telefonare", Call),
+    ("telefonata", Call),
+    ("inviare", Email),
+    ("invio", Email),
+    ("mandare", Email),
+    ("mando", Email),
+    ("email", Email),
+    ("mail", Email),
+    ("scrivere", Email),
+    ("scrivo", Email),
+    ("rispondere", Email),
+    ("messaggio", Email),
+    ("inoltrare", Email),
+    ("riunione", Meeting),
+    ("incontro", Meeting),
+    ("incontrare", Meeting),
+    ("fissare", Meeting),
+    ("organizzare", Meeting),
+    ("prenotare", Meeting),
+    ("controllare", Generic),
+    ("verificare", Generic),
+    ("preparare", Generic),
+    ("fare", Generic),
+    ("faccio", Generic),
+    ("correggere", Generic),
+    ("aggiornare", Generic),
+    ("contattare", Generic),
+    ("parlare", Generic),
+    ("chiedere", Generic),
+    ("finire", Generic),
+    ("creare", Generic),
+    ("comprare", Generic),
+    ("confermare", Generic),
+    ("mostrare", Generic),
+    ("portare", Generic),
+    ("leggere", Generic),
+    ("provare", Generic),
+    ("aiutare", Generic),
+    ("avvisare", Generic),
+    ("risolvere", Generic),
 ];

@@ -3,9 +3,16 @@
 use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The Dutch grammar.
-pub static SOURCE: GrammarSource = GrammarSource { lang: "nl", phrases: PHRASES, verbs: VERBS, skippable: SKIP };
+pub static SOURCE: GrammarSource = GrammarSource {
+    lang: "nl",
+    phrases: PHRASES,
+    verbs: VERBS,
+    skippable: SKIP,
+};
 
-const SKIP: &[&str] = &["ook", "dan", "nog", "even", "wel", "morgen", "het", "je", "u"];
+const SKIP: &[&str] = &[
+    "ook", "dan", "nog", "even", "wel", "morgen", "het", "je", "u",
+];
 
 const PHRASES: &[(&str, Cue)] = &[
     ("ik|me|mij|mijn", FirstSg),
@@ -35,12 +42,47 @@ const PHRASES: &[(&str, Cue)] = &[
 ];
 
 const VERBS: &[(&str, VerbKind)] = &[
-    ("bellen", Call), ("bel", Call), ("telefoneren", Call), ("terugbellen", Call),
-    ("sturen", Email), ("stuur", Email), ("mailen", Email), ("mail", Email), ("e-mail", Email), ("schrijven", Email),
-    ("schrijf", Email), ("versturen", Email), ("doorsturen", Email), ("bericht", Email), ("antwoorden", Email),
-    ("vergadering", Meeting), ("afspraak", Meeting), ("plannen", Meeting), ("plan", Meeting), ("inplannen", Meeting), ("afspreken", Meeting),
-    ("controleren", Generic), ("check", Generic), ("checken", Generic), ("bekijken", Generic), ("voorbereiden", Generic),
-    ("maken", Generic), ("maak", Generic), ("regelen", Generic), ("regel", Generic), ("doen", Generic), ("oplossen", Generic),
-    ("bijwerken", Generic), ("vragen", Generic), ("zeggen", Generic), ("delen", Generic), ("afmaken", Generic),
-    ("kopen", Generic), ("bestellen", Generic), ("bevestigen", Generic), ("laten", Generic), ("lezen", Generic), ("testen", Generic),
+    ("bellen", Call),
+    ("bel", Call),
+    ("telefoneren", Call),
+    ("terugbellen", Call),
+    ("sturen", Email),
+    ("stuur", Email),
+    ("mailen", Email),
+    ("mail", Email),
+    ("e-mail", Email),
+    ("schrijven", Email),
+    ("schrijf", Email),
+    ("versturen", Email),
+    ("doorsturen", Email),
+    ("bericht", Email),
+    ("antwoorden", Email),
+    ("vergadering", Meeting),
+    ("afspraak", Meeting),
+    ("plannen", Meeting),
+    ("plan", Meeting),
+    ("inplannen", Meeting),
+    ("afspreken", Meeting),
+    ("controleren", Generic),
+    ("check", Generic),
+    ("checken", Generic),
+    ("bekijken", Generic),
+    ("voorbereiden", Generic),
+    ("maken", Generic),
+    ("maak", Generic),
+    ("regelen", Generic),
+    ("regel", Generic),
+    ("doen", Generic),
+    ("oplossen", Generic),
+    ("bijwerken", Generic),
+    ("vragen", Generic),
+    ("zeggen", Generic),
+    ("delen", Generic),
+    ("afmaken", Generic),
+    ("kopen", Generic),
+    ("bestellen", Generic),
+    ("bevestigen", Generic),
+    ("laten", Generic),
+    ("lezen", Generic),
+    ("testen", Generic),
 ];

@@ -3,9 +3,16 @@
 use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The Portuguese grammar.
-pub static SOURCE: GrammarSource = GrammarSource { lang: "pt", phrases: PHRASES, verbs: VERBS, skippable: SKIP };
+pub static SOURCE: GrammarSource = GrammarSource {
+    lang: "pt",
+    phrases: PHRASES,
+    verbs: VERBS,
+    skippable: SKIP,
+};
 
-const SKIP: &[&str] = &["também", "depois", "então", "já", "logo", "te", "lhe", "o", "a"];
+const SKIP: &[&str] = &[
+    "também", "depois", "então", "já", "logo", "te", "lhe", "o", "a",
+];
 
 const PHRASES: &[(&str, Cue)] = &[
     ("eu|me|mim|meu|minha", FirstSg),
@@ -35,12 +42,47 @@ const PHRASES: &[(&str, Cue)] = &[
 ];
 
 const VERBS: &[(&str, VerbKind)] = &[
-    ("ligar", Call), ("ligo", Call), ("ligarei", Call), ("telefonar", Call), ("chamada", Call),
-    ("enviar", Email), ("envio", Email), ("mandar", Email), ("mando", Email), ("email", Email), ("e-mail", Email),
-    ("escrever", Email), ("responder", Email), ("mensagem", Email), ("encaminhar", Email),
-    ("reunião", Meeting), ("reunir", Meeting), ("marcar", Meeting), ("agendar", Meeting), ("encontro", Meeting), ("organizar", Meeting),
-    ("verificar", Generic), ("revisar", Generic), ("preparar", Generic), ("fazer", Generic), ("faço", Generic), ("corrigir", Generic),
-    ("atualizar", Generic), ("contatar", Generic), ("falar", Generic), ("perguntar", Generic), ("terminar", Generic),
-    ("criar", Generic), ("comprar", Generic), ("confirmar", Generic), ("mostrar", Generic), ("trazer", Generic), ("ler", Generic),
-    ("testar", Generic), ("ajudar", Generic), ("avisar", Generic), ("resolver", Generic), ("cuidar", Generic),
+    ("ligar", Call),
+    ("ligo", Call),
+    ("ligarei", Call),
+    ("telefonar", Call),
+    ("chamada", Call),
+    ("enviar", Email),
+    ("envio", Email),
+    ("mandar", Email),
+    ("mando", Email),
+    ("email", Email),
+    ("e-mail", Email),
+    ("escrever", Email),
+    ("responder", Email),
+    ("mensagem", Email),
+    ("encaminhar", Email),
+    ("reunião", Meeting),
+    ("reunir", Meeting),
+    ("marcar", Meeting),
+    ("agendar", Meeting),
+    ("encontro", Meeting),
+    ("organizar", Meeting),
+    ("verificar", Generic),
+    ("revisar", Generic),
+    ("preparar", Generic),
+    ("fazer", Generic),
+    ("faço", Generic),
+    ("corrigir", Generic),
+    ("atualizar", Generic),
+    ("contatar", Generic),
+    ("falar", Generic),
+    ("perguntar", Generic),
+    ("terminar", Generic),
+    ("criar", Generic),
+    ("comprar", Generic),
+    ("confirmar", Generic),
+    ("mostrar", Generic),
+    ("trazer", Generic),
+    ("ler", Generic),
+    ("testar", Generic),
+    ("ajudar", Generic),
+    ("avisar", Generic),
+    ("resolver", Generic),
+    ("cuidar", Generic),
 ];

@@ -56,13 +56,23 @@ pub fn effective_language(lang: &str) -> &'static str {
 }
 
 /// Units, features and margins of a conversation under `models`.
-pub fn score(conv: &Conversation, lang: &str, models: &ModelFile) -> (ConvFeatures, Vec<f32>, Style) {
+pub fn score(
+    conv: &Conversation,
+    lang: &str,
+    models: &ModelFile,
+) -> (ConvFeatures, Vec<f32>, Style) {
     let lang = effective_language(lang);
     let m = &models.model;
     let mut scratch = Scratch::default();
     let f = featurize(conv, lang, &mut scratch);
-    let margins = (0..f.units.len()).map(|i| m.margin(f.unit_feats(i))).collect();
-    let style = if f.written { Style::Written } else { Style::Speech };
+    let margins = (0..f.units.len())
+        .map(|i| m.margin(f.unit_feats(i)))
+        .collect();
+    let style = if f.document {
+        Style::Document
+    } else {
+        Style::Conversation
+    };
     (f, margins, style)
 }
 
@@ -129,12 +139,21 @@ pub fn extract_with(
         // A speech unit that continues the previous item of the same speaker is merged.
         if let Some((pi, prev)) = items.last_mut() {
             let pu = &f.units[*pi];
-            if !f.written && *pi + 1 == i && pu.speaker == u.speaker && u.cues & CORE == 0 {
+            if !f.written
+                && !f.document
+                && *pi + 1 == i
+                && pu.speaker == u.speaker
+                && u.cues & CORE == 0
+            {
                 prev.evidence.push(evidence);
                 if prev.due.is_none() {
                     prev.due = due;
                 }
-                let joined = format!("{} {}", prev.text, text.trim_start_matches(char::is_uppercase));
+                let joined = format!(
+                    "{} {}",
+                    prev.text,
+                    text.trim_start_matches(char::is_uppercase)
+                );
                 prev.text = cap_text(&joined);
                 prev.confidence = prev.confidence.max(confidence);
                 *pi = i;
@@ -163,14 +182,24 @@ pub fn extract_with(
 fn item_text(text: &str, toks: &Tokens, in_unit: &[usize], anchor: u32) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::new();
-    let from: Vec<usize> = in_unit.iter().copied().filter(|&k| toks.list[k].start >= anchor).collect();
+    let from: Vec<usize> = in_unit
+        .iter()
+        .copied()
+        .filter(|&k| toks.list[k].start >= anchor)
+        .collect();
     let list = if from.len() >= 2 { &from[..] } else { in_unit };
     for &k in list {
         let t = &toks.list[k];
         if !out.is_empty() {
             out.push(' ');
         }
-        out.extend(chars[t.start as usize..t.end as usize].iter().map(|&c| if c == '’' { '\'' } else { c }));
+        out.extend(chars[t.start as usize..t.end as usize].iter().map(|&c| {
+            if c == '’' {
+                '\''
+            } else {
+                c
+            }
+        }));
     }
     let out = out.replace("o_k", "OK").replace('_', " ");
     cap_text(&out)

@@ -23,7 +23,9 @@ pub fn speaker_names(conv: &Conversation) -> Vec<(String, String)> {
     for s in &conv.segments {
         let mut push = |name: &str| {
             let n = name.trim().to_lowercase();
-            if n.chars().count() >= 3 && n.chars().all(|c| c.is_alphabetic() || c == '-') && !out.iter().any(|(a, _)| *a == n)
+            if n.chars().count() >= 3
+                && n.chars().all(|c| c.is_alphabetic() || c == '-')
+                && !out.iter().any(|(a, _)| *a == n)
             {
                 out.push((n, s.speaker.clone()));
             }
@@ -47,16 +49,24 @@ pub fn owner_and_state(
 ) -> (Option<String>, ActionState) {
     let u = &f.units[i];
     let speaker = f.speakers.get(u.speaker as usize).cloned();
-    let hedged = u.has(Cue::Hedge) || u.has(Cue::Conditional) || u.has(Cue::QuestionStart) || u.question_mark;
+    let hedged = u.has(Cue::Hedge)
+        || u.has(Cue::Conditional)
+        || u.has(Cue::QuestionStart)
+        || u.question_mark;
     let self_commit = u.has(Cue::CommitSelf) || u.has(Cue::Accept);
     if self_commit && !u.has(Cue::Request) && !u.has(Cue::Directive) {
-        let state = if hedged && !u.has(Cue::Accept) { ActionState::Suggested } else { ActionState::Committed };
+        let state = if hedged && !u.has(Cue::Accept) {
+            ActionState::Suggested
+        } else {
+            ActionState::Committed
+        };
         return (speaker, state);
     }
     if u.has(Cue::Offer) && !u.has(Cue::Request) {
         return (speaker, ActionState::Suggested);
     }
-    let addressed = u.has(Cue::Request) || u.has(Cue::Directive) || u.has(Cue::Please) || u.imperative;
+    let addressed =
+        u.has(Cue::Request) || u.has(Cue::Directive) || u.has(Cue::Please) || u.imperative;
     let mut owner = None;
     if addressed || u.has(Cue::SecondPerson) {
         owner = addressee(f, u, words, names);
@@ -64,14 +74,23 @@ pub fn owner_and_state(
     if owner.is_some() && accepted_by(f, i, owner.as_deref()) {
         return (owner, ActionState::Committed);
     }
-    let state = if u.has(Cue::CommitGroup) && !hedged { ActionState::Committed } else { ActionState::Suggested };
+    let state = if u.has(Cue::CommitGroup) && !hedged {
+        ActionState::Committed
+    } else {
+        ActionState::Suggested
+    };
     if u.has(Cue::CommitGroup) && !addressed {
         return (None, state);
     }
     (owner, state)
 }
 
-fn addressee(f: &ConvFeatures, u: &Unit, words: &[&str], names: &[(String, String)]) -> Option<String> {
+fn addressee(
+    f: &ConvFeatures,
+    u: &Unit,
+    words: &[&str],
+    names: &[(String, String)],
+) -> Option<String> {
     let me = f.speakers.get(u.speaker as usize)?;
     let mut named: Option<&str> = None;
     for w in words {
@@ -95,10 +114,14 @@ fn addressee(f: &ConvFeatures, u: &Unit, words: &[&str], names: &[(String, Strin
 
 /// Whether the unit after `i` is by `owner` and accepts ("ok", "sure I'll do it").
 fn accepted_by(f: &ConvFeatures, i: usize, owner: Option<&str>) -> bool {
-    let (Some(owner), Some(next)) = (owner, f.units.get(i + 1)) else { return false };
+    let (Some(owner), Some(next)) = (owner, f.units.get(i + 1)) else {
+        return false;
+    };
     let by_owner = f.speakers.get(next.speaker as usize).map(String::as_str) == Some(owner);
     by_owner
-        && (next.has(Cue::Accept) || next.has(Cue::CommitSelf) || (next.has(Cue::Ack) && next.tokens <= 4))
+        && (next.has(Cue::Accept)
+            || next.has(Cue::CommitSelf)
+            || (next.has(Cue::Ack) && next.tokens <= 4))
         && !next.has(Cue::Negation)
         && !next.has(Cue::QuestionStart)
 }

@@ -37,19 +37,28 @@ fn run(lines: &[(&str, &str)], lang: &str) -> Vec<ActionItem> {
 
 /// The single item whose evidence is segment `seg`.
 fn item_at<'a>(items: &'a [ActionItem], seg: &str) -> &'a ActionItem {
-    let found: Vec<&ActionItem> = items.iter().filter(|i| i.evidence.iter().any(|e| e.segment_id == seg)).collect();
+    let found: Vec<&ActionItem> = items
+        .iter()
+        .filter(|i| i.evidence.iter().any(|e| e.segment_id == seg))
+        .collect();
     assert_eq!(found.len(), 1, "expected one item on {seg}, got {items:#?}");
     found[0]
 }
 
 fn flagged(items: &[ActionItem], seg: &str) -> bool {
-    items.iter().any(|i| i.evidence.iter().any(|e| e.segment_id == seg))
+    items
+        .iter()
+        .any(|i| i.evidence.iter().any(|e| e.segment_id == seg))
 }
 
 #[test]
 fn english_commitment_with_owner_type_state_and_due() {
     let items = run(
-        &[("a", "Thanks everyone for joining."), ("b", "I'll send you the revised proposal by Friday."), ("a", "Great.")],
+        &[
+            ("a", "Thanks everyone for joining."),
+            ("b", "I'll send you the revised proposal by Friday."),
+            ("a", "Great."),
+        ],
         "en",
     );
     let it = item_at(&items, "s1");
@@ -60,28 +69,47 @@ fn english_commitment_with_owner_type_state_and_due() {
     assert_eq!(due.date, "2025-01-31");
     assert_eq!(due.phrase, "by Friday");
     assert_eq!(it.language, "en");
-    assert!(it.text.starts_with("I'll send you the revised proposal"), "{}", it.text);
-    assert_eq!((it.evidence[0].start_char, it.evidence[0].end_char), (0, 45));
+    assert!(
+        it.text.starts_with("I'll send you the revised proposal"),
+        "{}",
+        it.text
+    );
+    assert_eq!(
+        (it.evidence[0].start_char, it.evidence[0].end_char),
+        (0, 45)
+    );
     assert!(it.confidence > 0.0 && it.confidence <= 1.0);
     assert!(!flagged(&items, "s0") && !flagged(&items, "s2"));
 }
 
 #[test]
 fn english_request_in_two_party_call_is_owned_by_the_other_party() {
-    let items = run(&[("a", "Could you call me back tomorrow at 3pm?"), ("b", "Sure, I will.")], "en");
+    let items = run(
+        &[
+            ("a", "Could you call me back tomorrow at 3pm?"),
+            ("b", "Sure, I will."),
+        ],
+        "en",
+    );
     let it = item_at(&items, "s0");
     assert_eq!(it.owner.as_deref(), Some("b"));
     assert_eq!(it.action_type, ActionType::Call);
     // Bruno accepts in the next turn: committed.
     assert_eq!(it.state, ActionState::Committed);
-    assert_eq!(it.due.as_ref().unwrap().datetime.as_deref(), Some("2025-01-30T15:00:00+01:00"));
+    assert_eq!(
+        it.due.as_ref().unwrap().datetime.as_deref(),
+        Some("2025-01-30T15:00:00+01:00")
+    );
 }
 
 #[test]
 fn vocative_name_picks_the_owner_in_a_group_and_no_name_gives_none() {
     let lines = [
         ("a", "Let's review the budget."),
-        ("c", "Bruno, can you schedule a meeting with the finance team next week?"),
+        (
+            "c",
+            "Bruno, can you schedule a meeting with the finance team next week?",
+        ),
         ("b", "Hmm."),
         ("c", "Someone should update the slides."),
     ];
@@ -101,7 +129,10 @@ fn vocative_name_picks_the_owner_in_a_group_and_no_name_gives_none() {
 fn english_speech_transcript_with_disfluencies() {
     let lines = [
         ("me011", "yeah we had a long discussion about that"),
-        ("me013", "so i i'll uh i'll send the w- the the notes to everybody"),
+        (
+            "me013",
+            "so i i'll uh i'll send the w- the the notes to everybody",
+        ),
         ("me011", "o_k"),
     ];
     let items = run(&lines, "en");
@@ -130,7 +161,10 @@ fn french_commitment_request_and_negatives() {
         ("a", "Bonjour à tous."),
         ("b", "Je vous envoie le devis d'ici vendredi."),
         ("a", "Pourriez-vous appeler le client demain matin ?"),
-        ("b", "Nous avons déjà envoyé le courriel la semaine dernière."),
+        (
+            "b",
+            "Nous avons déjà envoyé le courriel la semaine dernière.",
+        ),
         ("a", "Il a dit qu'il enverrait le contrat."),
     ];
     let items = run(&lines, "fr");
@@ -139,13 +173,19 @@ fn french_commitment_request_and_negatives() {
     assert_eq!(it.state, ActionState::Committed);
     assert_eq!(it.action_type, ActionType::Email);
     let due = it.due.as_ref().unwrap();
-    assert_eq!((due.date.as_str(), due.phrase.as_str()), ("2025-01-31", "d'ici vendredi"));
+    assert_eq!(
+        (due.date.as_str(), due.phrase.as_str()),
+        ("2025-01-31", "d'ici vendredi")
+    );
     assert_eq!(it.language, "fr");
     let it = item_at(&items, "s2");
     assert_eq!(it.owner.as_deref(), Some("b"));
     assert_eq!(it.action_type, ActionType::Call);
     assert_eq!(it.due.as_ref().unwrap().date, "2025-01-30");
-    assert!(!flagged(&items, "s0") && !flagged(&items, "s3") && !flagged(&items, "s4"), "{items:#?}");
+    assert!(
+        !flagged(&items, "s0") && !flagged(&items, "s3") && !flagged(&items, "s4"),
+        "{items:#?}"
+    );
 }
 
 #[test]
@@ -153,7 +193,10 @@ fn german_commitment_obligation_and_negatives() {
     let lines = [
         ("a", "Guten Morgen zusammen."),
         ("b", "Ich schicke Ihnen das Angebot bis Freitag."),
-        ("a", "Wir müssen nächste Woche einen Termin mit dem Kunden vereinbaren."),
+        (
+            "a",
+            "Wir müssen nächste Woche einen Termin mit dem Kunden vereinbaren.",
+        ),
         ("b", "Wir haben die E-Mail letzte Woche schon geschickt."),
     ];
     let items = run(&lines, "de");
@@ -167,7 +210,10 @@ fn german_commitment_obligation_and_negatives() {
     assert_eq!(it.owner, None, "a group obligation has no owner");
     assert_eq!(it.action_type, ActionType::Meeting);
     assert_eq!(it.due.as_ref().unwrap().date, "2025-02-07");
-    assert!(!flagged(&items, "s0") && !flagged(&items, "s3"), "{items:#?}");
+    assert!(
+        !flagged(&items, "s0") && !flagged(&items, "s3"),
+        "{items:#?}"
+    );
 }
 
 #[test]
@@ -188,29 +234,47 @@ fn spanish_commitment_request_and_negatives() {
     assert_eq!(it.owner.as_deref(), Some("b"));
     assert_eq!(it.action_type, ActionType::Email);
     assert_eq!(it.due.as_ref().unwrap().date, "2025-01-30");
-    assert!(!flagged(&items, "s0") && !flagged(&items, "s3"), "{items:#?}");
+    assert!(
+        !flagged(&items, "s0") && !flagged(&items, "s3"),
+        "{items:#?}"
+    );
 }
 
 #[test]
 fn portuguese_italian_dutch_commitments() {
-    let pt = run(&[("a", "Olá."), ("b", "Vou enviar o relatório amanhã.")], "pt");
+    let pt = run(
+        &[("a", "Olá."), ("b", "Vou enviar o relatório amanhã.")],
+        "pt",
+    );
     assert_eq!(item_at(&pt, "s1").owner.as_deref(), Some("b"));
-    let it = run(&[("a", "Ciao."), ("b", "Ti manderò il contratto domani.")], "it");
+    let it = run(
+        &[("a", "Ciao."), ("b", "Ti manderò il contratto domani.")],
+        "it",
+    );
     assert_eq!(item_at(&it, "s1").due.as_ref().unwrap().date, "2025-01-30");
-    let nl = run(&[("a", "Hallo."), ("b", "Ik stuur je morgen de offerte.")], "nl");
+    let nl = run(
+        &[("a", "Hallo."), ("b", "Ik stuur je morgen de offerte.")],
+        "nl",
+    );
     assert_eq!(item_at(&nl, "s1").owner.as_deref(), Some("b"));
 }
 
 #[test]
 fn output_is_deterministic_and_ordered() {
     let lines = [
-        ("a", "I'll send the minutes tonight. Bruno, please book the room for Monday."),
+        (
+            "a",
+            "I'll send the minutes tonight. Bruno, please book the room for Monday.",
+        ),
         ("b", "Sure. I will also call the vendor."),
     ];
     let a = run(&lines, "en");
     let b = run(&lines, "en");
     assert_eq!(a, b);
-    let keys: Vec<(String, i64)> = a.iter().map(|i| (i.evidence[0].segment_id.clone(), i.evidence[0].start_char)).collect();
+    let keys: Vec<(String, i64)> = a
+        .iter()
+        .map(|i| (i.evidence[0].segment_id.clone(), i.evidence[0].start_char))
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort();
     assert_eq!(keys, sorted);

@@ -95,8 +95,25 @@ fn is_filler(w: &str) -> bool {
 fn elided_clitic(w: &str) -> bool {
     matches!(
         w,
-        "j" | "l" | "d" | "qu" | "n" | "s" | "c" | "m" | "t" | "jusqu" | "lorsqu" | "puisqu" | "un" | "dell"
-            | "all" | "nell" | "sull" | "dall" | "quest" | "quell"
+        "j" | "l"
+            | "d"
+            | "qu"
+            | "n"
+            | "s"
+            | "c"
+            | "m"
+            | "t"
+            | "jusqu"
+            | "lorsqu"
+            | "puisqu"
+            | "un"
+            | "dell"
+            | "all"
+            | "nell"
+            | "sull"
+            | "dall"
+            | "quest"
+            | "quell"
     )
 }
 
@@ -124,7 +141,11 @@ pub fn tokenize(text: &str, lang: &str, out: &mut Tokens) {
                 punct += 1;
                 // A '.' between digits (3.5) or after a day number followed by a word
                 // ("am 3. März") does not end the sentence.
-                let digits_before = chars[..i].iter().rev().take_while(|c| c.is_ascii_digit()).count();
+                let digits_before = chars[..i]
+                    .iter()
+                    .rev()
+                    .take_while(|c| c.is_ascii_digit())
+                    .count();
                 let inner_dot = c == '.'
                     && digits_before > 0
                     && ((i + 1 < n && chars[i + 1].is_ascii_digit())
@@ -169,7 +190,10 @@ pub fn tokenize(text: &str, lang: &str, out: &mut Tokens) {
         let mut npieces = 1;
         if split_elision {
             if let Some(k) = (start..j).find(|&k| is_apostrophe(chars[k])) {
-                let head: String = chars[start..k].iter().flat_map(|c| c.to_lowercase()).collect();
+                let head: String = chars[start..k]
+                    .iter()
+                    .flat_map(|c| c.to_lowercase())
+                    .collect();
                 if elided_clitic(&head) && k + 1 < j {
                     pieces = [(start, k + 1), (k + 1, j)];
                     npieces = 2;
@@ -224,7 +248,8 @@ pub fn tokenize(text: &str, lang: &str, out: &mut Tokens) {
     }
     // Written text: sentence punctuation, or capitals that are not every letter (ALL CAPS
     // shouting is still "written"), on a text long enough to tell.
-    out.written = punct > 0 || (upper > 0 && upper * 2 < letters.max(1)) || (letters > 0 && upper == letters);
+    out.written =
+        punct > 0 || (upper > 0 && upper * 2 < letters.max(1)) || (letters > 0 && upper == letters);
 }
 
 #[cfg(test)]
@@ -239,14 +264,20 @@ mod tests {
 
     #[test]
     fn speech_disfluencies_are_cleaned() {
-        assert_eq!(words("so i i i'll w- we uh send it", "en"), ["so", "i", "i'll", "we", "send", "it"]);
+        assert_eq!(
+            words("so i i i'll w- we uh send it", "en"),
+            ["so", "i", "i'll", "we", "send", "it"]
+        );
         assert_eq!(words("y- y- you gotta", "en"), ["you", "gotta"]);
         assert_eq!(words("o_k", "en"), ["o_k"]);
     }
 
     #[test]
     fn french_elision_and_hyphens_split() {
-        assert_eq!(words("J’ai dit qu'on pourrait, pourriez-vous", "fr"), ["j'", "ai", "dit", "qu'", "on", "pourrait", "pourriez", "vous"]);
+        assert_eq!(
+            words("J’ai dit qu'on pourrait, pourriez-vous", "fr"),
+            ["j'", "ai", "dit", "qu'", "on", "pourrait", "pourriez", "vous"]
+        );
         // English keeps contractions whole.
         assert_eq!(words("I'll do it", "en"), ["i'll", "do", "it"]);
     }
