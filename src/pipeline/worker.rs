@@ -26,7 +26,6 @@ use rdkafka::producer::{BaseRecord, Producer as _};
 use rdkafka::topic_partition_list::Offset;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
-use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
@@ -224,9 +223,7 @@ impl Worker {
 
     fn tick(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
         self.assembler.tick(now_ms(), &mut self.finalised);
-        let mut touched = BTreeSet::new();
-        self.emit_finalised(None, &mut touched)?;
-        self.update_floors(&touched);
+        self.emit_finalised(None)?;
         self.metrics
             .conversations_open
             .set(self.assembler.open_count() as i64);
@@ -241,11 +238,9 @@ impl Worker {
         Ok(())
     }
 
-    fn update_floors(&self, lanes: &BTreeSet<Lane>) {
-        let mut book = lock(&self.book);
-        for &lane in lanes {
-            book.set_open_floor(lane, self.assembler.min_open_offset(lane));
-        }
+    /// Tells the book where the oldest open conversation of `lane` starts now.
+    fn update_floor(&self, lane: Lane) {
+        lock(&self.book).set_open_floor(lane, self.assembler.min_open_offset(lane));
     }
 
     fn handle(&mut self, msg: &BorrowedMessage<'_>) -> Result<Step, PipelineError> {
@@ -263,7 +258,6 @@ impl Worker {
             None => return Ok(Step::Interrupted),
         };
         self.summary.records_consumed += 1;
-        let mut touched = BTreeSet::from([lane]);
         let label = match decoded {
             Err((kind, reason)) => {
                 self.dead_letter(Some(lane), source, kind, &reason)?;
@@ -276,7 +270,7 @@ impl Worker {
                 };
                 let absorbed = self.assembler.push(event, pos, now, &mut self.finalised);
                 let event_ms = msg.timestamp().to_millis().unwrap_or(now);
-                self.emit_finalised(Some((source.offset, event_ms)), &mut touched)?;
+                self.emit_finalised(Some((source.offset, event_ms)))?;
                 match absorbed {
                     Absorbed::Assembled => outcome::ASSEMBLED,
                     Absorbed::Duplicate => outcome::DUPLICATE,
@@ -290,7 +284,7 @@ impl Worker {
             .with_label_values(&[source.topic, label])
             .inc();
         lock(&self.book).processed(lane, source.offset);
-        self.update_floors(&touched);
+        self.update_floor(lane);
         Ok(Step::Done)
     }
 
@@ -331,14 +325,16 @@ impl Worker {
         Some(validate(event, source.key))
     }
 
-    fn emit_finalised(
-        &mut self,
-        trigger: Option<(i64, i64)>,
-        touched: &mut BTreeSet<Lane>,
-    ) -> Result<(), PipelineError> {
+    /// Hands every conversation the assembler just finalised to the workers, then moves its
+    /// lane's open floor (the pending hold taken by [`emit`](Worker::emit) keeps the offset
+    /// back meanwhile).
+    fn emit_finalised(&mut self, trigger: Option<(i64, i64)>) -> Result<(), PipelineError> {
+        if self.finalised.is_empty() {
+            return Ok(());
+        }
         let finalised = std::mem::take(&mut self.finalised);
         for f in finalised {
-            touched.insert(f.lane);
+            let lane = f.lane;
             // Latency is measured from the finalising record's Kafka timestamp, or from the
             // decision for idle timeouts and evictions.
             let from_ms = match (trigger, f.finalising_offset) {
@@ -346,6 +342,7 @@ impl Worker {
                 _ => f.finalised_at_ms,
             };
             self.emit(f, from_ms)?;
+            self.update_floor(lane);
         }
         Ok(())
     }
