@@ -32,7 +32,9 @@ enum Command {
 }
 
 fn run(args: debrief::pipeline::cli::RunArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(debrief::pipeline::cli::run(args))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -42,7 +44,8 @@ fn process(args: debrief::process::ProcessArgs) -> anyhow::Result<ExitCode> {
     let mut report = |e: &debrief::ingest::files::FileError| eprintln!("error: {e}");
     let summary = match &args.out {
         Some(path) => {
-            let file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
             let mut out = std::io::BufWriter::new(file);
             debrief::process::run(&args, &mut out, &mut report)?
         }
@@ -60,7 +63,11 @@ fn process(args: debrief::process::ProcessArgs) -> anyhow::Result<ExitCode> {
         summary.failures,
         started.elapsed().as_secs_f64()
     );
-    Ok(if summary.failures > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if summary.failures > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn main() -> ExitCode {

@@ -1,0 +1,4 @@
+//! Ingestion: reading transcript files and assembling conversations from events.
+
+pub mod assemble;
+pub mod files;
