@@ -11,11 +11,11 @@
 //! ```
 //!
 //! The consumer loop only decodes, assembles and keeps the offset book; every finalised
-//! conversation becomes a [`pool`] job (with the tenant configuration in force at that moment)
-//! for one of `analysis.workers` threads (default: one per core), chosen by a hash of the
-//! conversation id. A full queue blocks the loop (back-pressure). Extraction is pure, so the
-//! insight does not depend on which thread ran it; per-extractor times come from
-//! [`analysis`].
+//! conversation becomes a job (with the tenant configuration in force at that moment) on one
+//! bounded queue served by `analysis.workers` threads (default: one per core; `pool.rs`). A
+//! full queue blocks the loop (back-pressure); two jobs of one conversation id never run at
+//! once. Extraction is pure, so the insight does not depend on which thread ran it;
+//! per-extractor times come from [`analysis`].
 //!
 //! Delivery (at-least-once mode, the default): `enable.auto.offset.store=false`; a partition's
 //! offset is stored only up to the first offset of its oldest open conversation, of its
