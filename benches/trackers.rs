@@ -5,9 +5,8 @@
 //!
 //! `cargo bench --bench trackers`
 //!
-//! Times are CPU time of the benchmark thread (Linux `/proc/thread-self/schedstat`), so that
-//! "MB/s per core" holds on a machine shared with other work; wall-clock time is used where
-//! that file cannot be read.
+//! Times are CPU time of the benchmark thread (`CLOCK_THREAD_CPUTIME_ID`), so that "MB/s per
+//! core" holds on a machine shared with other work.
 //!
 //! Terms are generated deterministically from meeting words below the 100 most frequent,
 //! meeting bigrams and synthetic words, ten terms per tracker, all trackers stemming
@@ -28,27 +27,18 @@ use std::path::PathBuf;
 /// CPU time of the calling thread, in nanoseconds (see the module docs).
 struct ThreadCpu {
     wall: WallTime,
-    start: std::time::Instant,
 }
 
 impl ThreadCpu {
-    fn new() -> ThreadCpu {
-        if Self::cpu_ns().is_none() {
-            eprintln!("/proc/thread-self/schedstat unreadable: measuring wall-clock time");
-        }
-        ThreadCpu {
-            wall: WallTime,
-            start: std::time::Instant::now(),
-        }
-    }
-
-    fn cpu_ns() -> Option<u64> {
-        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-        stat.split_whitespace().next()?.parse().ok()
-    }
-
     fn now(&self) -> u64 {
-        Self::cpu_ns().unwrap_or_else(|| self.start.elapsed().as_nanos() as u64)
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `t` is a valid, writable timespec; the clock id is a constant.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+        assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+        t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
     }
 }
 
@@ -161,7 +151,8 @@ fn meeting_terms(conv: &Conversation) -> (Vec<String>, Vec<String>) {
 }
 
 /// `n` distinct terms: `real` from the meeting (two thirds words, one third bigrams), the
-/// rest synthetic words and two-word phrases from a fixed-seed generator.
+/// rest synthetic words (6 to 11 letters, none a meeting word) and two-word phrases from a
+/// fixed-seed generator.
 fn terms(conv: &Conversation, n: usize, real: usize) -> Vec<String> {
     let (singles, bigrams) = meeting_terms(conv);
     let mut out: Vec<String> = Vec::with_capacity(n);
@@ -185,10 +176,23 @@ fn terms(conv: &Conversation, n: usize, real: usize) -> Vec<String> {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
-        let len = 4 + (state >> 60) as usize % 6;
+        let len = 6 + (state >> 60) as usize % 6;
         (0..len)
             .map(|i| (b'a' + ((state >> (i * 5)) % 26) as u8) as char)
             .collect::<String>()
+    };
+    // Synthetic words never occur in the meeting.
+    let vocab: std::collections::HashSet<String> = conv
+        .segments
+        .iter()
+        .flat_map(|s| s.text.split(|c: char| !c.is_alphanumeric()))
+        .map(str::to_lowercase)
+        .collect();
+    let mut word = || loop {
+        let w = word();
+        if !vocab.contains(&w) {
+            return w;
+        }
     };
     while out.len() < n {
         let t = if out.len() % 5 == 0 {
@@ -289,7 +293,7 @@ fn bench(c: &mut Criterion<ThreadCpu>) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default().with_measurement(ThreadCpu::new());
+    config = Criterion::default().with_measurement(ThreadCpu { wall: WallTime });
     targets = bench
 }
 criterion_main!(benches);

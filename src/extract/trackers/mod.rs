@@ -651,14 +651,17 @@ impl TrackerSet {
         let Some(matcher) = c.matcher(lang) else {
             return (Vec::new(), Vec::new());
         };
-        let applies: Vec<bool> = c
-            .trackers
-            .iter()
-            .map(|t| {
-                t.teams.is_empty()
-                    || team.is_some_and(|team| t.teams.iter().any(|x| x == team.trim()))
-            })
-            .collect();
+        // `None`: every tracker applies (no team-scoped tracker).
+        let applies: Option<Vec<bool>> =
+            c.trackers.iter().any(|t| !t.teams.is_empty()).then(|| {
+                c.trackers
+                    .iter()
+                    .map(|t| {
+                        t.teams.is_empty()
+                            || team.is_some_and(|team| t.teams.iter().any(|x| x == team.trim()))
+                    })
+                    .collect()
+            });
         let views = &matcher.views;
         // Sized for a typical number of distinct words (about one per 48 bytes of text).
         let bytes: usize = conv.segments.iter().map(|s| s.text.len()).sum();
@@ -685,7 +688,8 @@ impl TrackerSet {
         let mut candidates: Vec<Candidate> = Vec::new();
         let mut chosen: Vec<Candidate> = Vec::new();
         let mut hits = Vec::new();
-        let mut counts = vec![[0i64; 3]; c.trackers.len()];
+        // (tracker order, side) of every hit, counted at the end.
+        let mut counted: Vec<(u32, Side, u32)> = Vec::new();
         for seg in &conv.segments {
             let text = seg.text.as_str();
             tokenize(text, &mut tokens);
@@ -722,7 +726,7 @@ impl TrackerSet {
                     let p = m.pattern().as_usize();
                     let range = view.starts[p] as usize..view.starts[p + 1] as usize;
                     for e in &view.entries[range] {
-                        if applies[e.tracker as usize] {
+                        if applies.as_ref().is_none_or(|a| a[e.tracker as usize]) {
                             candidates.push(Candidate {
                                 tracker: e.tracker,
                                 term: e.term,
@@ -752,14 +756,9 @@ impl TrackerSet {
             let rank = |k: &Candidate| c.trackers[k.tracker as usize].terms[k.term as usize].rank;
             chosen.sort_unstable_by_key(|k| (k.first, rank(k), k.end));
             let side = c.side(seg);
-            let side_index = match side {
-                Side::Internal => 0,
-                Side::External => 1,
-                Side::Unknown => 2,
-            };
             for k in &chosen {
                 let tracker = &c.trackers[k.tracker as usize];
-                counts[k.tracker as usize][side_index] += 1;
+                counted.push((tracker.order, side, k.tracker));
                 let (a, z) = (tokens[k.first as usize], tokens[k.end as usize - 1]);
                 hits.push(TrackerHit {
                     tracker: tracker.name.clone(),
@@ -776,24 +775,22 @@ impl TrackerSet {
             }
         }
         matcher.remember(&fresh);
-        let mut order: Vec<usize> = (0..c.trackers.len()).collect();
-        order.sort_unstable_by_key(|&t| c.trackers[t].order);
-        let mut tracker_counts = Vec::new();
-        for t in order {
-            let tracker = &c.trackers[t];
-            for (side, count) in [Side::Internal, Side::External, Side::Unknown]
-                .into_iter()
-                .zip(counts[t])
-            {
-                if count > 0 {
-                    tracker_counts.push(TrackerCount {
-                        tracker: tracker.name.clone(),
-                        kind: tracker.kind,
-                        side,
-                        count,
-                    });
+        counted.sort_unstable();
+        let mut tracker_counts: Vec<TrackerCount> = Vec::new();
+        for (i, &(order, side, t)) in counted.iter().enumerate() {
+            if i > 0 && counted[i - 1].0 == order && counted[i - 1].1 == side {
+                if let Some(last) = tracker_counts.last_mut() {
+                    last.count += 1;
                 }
+                continue;
             }
+            let tracker = &c.trackers[t as usize];
+            tracker_counts.push(TrackerCount {
+                tracker: tracker.name.clone(),
+                kind: tracker.kind,
+                side,
+                count: 1,
+            });
         }
         (hits, tracker_counts)
     }

@@ -98,52 +98,33 @@ fn tokenize_unicode(text: &str, out: &mut Vec<Token>) {
     out.extend(current);
 }
 
-/// Bit `i` set when byte `i` of the chunk is an ASCII letter or digit. Branch-free (so word
-/// boundaries cost no mispredicted branches), eight bytes at a time; every byte is below 0x80,
-/// so adding at most 0x50 to a byte never carries into the next one.
-fn word_mask(chunk: &[u8; 64]) -> u64 {
+/// Bit `i` set when byte `i` of the 8-byte group `x` (little-endian) is an ASCII letter or
+/// digit. Branch-free, so that word boundaries cost no mispredicted branches; every byte is
+/// below 0x80, so adding at most 0x50 to a byte never carries into the next one.
+fn word_bits(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut mask = 0u64;
-    for (k, bytes) in chunk.chunks_exact(8).enumerate() {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(bytes);
-        let x = u64::from_le_bytes(b);
-        // High bit of each byte: byte >= 0x30, byte >= 0x3A ('9' + 1).
-        let digit = (x + ONES * 0x50) & !(x + ONES * 0x46);
-        let y = x | (ONES * 0x20); // lower case
-                                   // High bit of each byte: byte >= 0x61 ('a'), byte >= 0x7B ('z' + 1).
-        let letter = (y + ONES * 0x1F) & !(y + ONES * 0x05);
-        let word = (digit | letter) & HIGH;
-        // Gather the eight high bits into one byte, byte i to bit i.
-        let bits = ((word >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
-        mask |= bits << (8 * k);
-    }
-    mask
+    // High bit of each byte: byte >= 0x30 ('0'), and not byte >= 0x3A ('9' + 1).
+    let digit = (x + ONES * 0x50) & !(x + ONES * 0x46);
+    let y = x | (ONES * 0x20); // lower case
+                               // High bit of each byte: byte >= 0x61 ('a'), and not byte >= 0x7B ('z' + 1).
+    let letter = (y + ONES * 0x1F) & !(y + ONES * 0x05);
+    let word = (digit | letter) & (ONES * 0x80);
+    // Gather the eight high bits into one byte, byte i to bit i.
+    (word >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
-/// [`tokenize`] for ASCII text, where characters are bytes: classify 64 bytes at a time, then
+/// [`tokenize`] for ASCII text, where characters are bytes: classify 8 bytes at a time, then
 /// walk the class changes.
 fn tokenize_ascii(bytes: &[u8], out: &mut Vec<Token>) {
-    let bytes = &bytes[..bytes.len().min(u32::MAX as usize - 64)];
+    let bytes = &bytes[..bytes.len().min(u32::MAX as usize - 8)];
     let mut in_word = false;
     let mut start = 0u32;
     let mut carry = 0u64;
-    let mut chunk = [0u8; 64];
-    for (c, part) in bytes.chunks(64).enumerate() {
-        // The last chunk is padded with spaces (non-word bytes).
-        let mask = match <&[u8; 64]>::try_from(part) {
-            Ok(full) => word_mask(full),
-            Err(_) => {
-                chunk.fill(b' ');
-                chunk[..part.len()].copy_from_slice(part);
-                word_mask(&chunk)
-            }
-        };
-        let mut edges = mask ^ ((mask << 1) | carry);
-        carry = mask >> 63;
+    let mut walk = |base: u32, mask: u64, out: &mut Vec<Token>| {
+        let mut edges = (mask ^ ((mask << 1) | carry)) & 0xFF;
+        carry = mask >> 7;
         while edges != 0 {
-            let at = (c * 64) as u32 + edges.trailing_zeros();
+            let at = base + edges.trailing_zeros();
             edges &= edges - 1;
             if in_word {
                 out.push(Token {
@@ -157,7 +138,20 @@ fn tokenize_ascii(bytes: &[u8], out: &mut Vec<Token>) {
             }
             in_word = !in_word;
         }
+    };
+    let mut groups = bytes.chunks_exact(8);
+    let mut base = 0u32;
+    for g in &mut groups {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(g);
+        walk(base, word_bits(u64::from_le_bytes(b)), out);
+        base += 8;
     }
+    let rest = groups.remainder();
+    // The last group is padded with spaces (non-word bytes), which ends any word in it.
+    let mut b = [b' '; 8];
+    b[..rest.len()].copy_from_slice(rest);
+    walk(base, word_bits(u64::from_le_bytes(b)), out);
     if in_word {
         let end = bytes.len() as u32;
         out.push(Token {
@@ -319,7 +313,7 @@ mod tests {
 
     #[test]
     fn ascii_fast_path_agrees_with_the_general_path() {
-        // Words across the 64-byte chunk boundary; texts of exactly 64 and 128 bytes.
+        // Words across 8- and 64-byte boundaries; texts of exactly 8, 64 and 128 bytes.
         let across = format!(
             "{} {} y {}",
             "word ".repeat(12),
@@ -338,6 +332,9 @@ mod tests {
             &across,
             &exact,
             &double,
+            "abcdefgh",
+            "abcdefg ",
+            " bcdefgh",
         ] {
             let (mut fast, mut general) = (Vec::new(), Vec::new());
             tokenize_ascii(text.as_bytes(), &mut fast);
@@ -347,13 +344,14 @@ mod tests {
     }
 
     #[test]
-    fn word_mask_classifies_every_ascii_byte() {
-        for first in (0u8..128).step_by(64) {
-            let chunk: [u8; 64] = std::array::from_fn(|i| first + i as u8);
-            let mask = word_mask(&chunk);
-            for (i, b) in chunk.iter().enumerate() {
-                assert_eq!(mask >> i & 1 == 1, b.is_ascii_alphanumeric(), "byte {b:#x}");
+    fn word_bits_classify_every_ascii_byte() {
+        for first in (0u8..128).step_by(8) {
+            let group: [u8; 8] = std::array::from_fn(|i| first + i as u8);
+            let bits = word_bits(u64::from_le_bytes(group));
+            for (i, b) in group.iter().enumerate() {
+                assert_eq!(bits >> i & 1 == 1, b.is_ascii_alphanumeric(), "byte {b:#x}");
             }
+            assert!(bits < 256);
         }
     }
 
