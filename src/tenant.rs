@@ -629,7 +629,7 @@ impl TenantConfig {
             .validate()
             .map_err(|source| TenantFileError::Invalid {
                 file: file(),
-                source,
+                source: Box::new(source),
             })?;
         Ok(config)
     }
@@ -738,7 +738,7 @@ pub enum TenantFileError {
         /// The file.
         file: String,
         /// What is wrong.
-        source: ConfigError,
+        source: Box<ConfigError>,
     },
 }
 
@@ -928,11 +928,11 @@ mod tests {
             err,
             TenantFileError::Invalid {
                 file: path.display().to_string(),
-                source: ConfigError::EmptyTerm {
+                source: Box::new(ConfigError::EmptyTerm {
                     kind: "tracker",
                     name: "a".into(),
                     at: "terms[1]".into()
-                }
+                })
             }
         );
         assert!(

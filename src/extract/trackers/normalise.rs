@@ -62,11 +62,15 @@ pub(crate) fn tokenize(text: &str, out: &mut Vec<Token>) {
 
 /// [`tokenize`] for any text.
 fn tokenize_unicode(text: &str, out: &mut Vec<Token>) {
-    let mut chars = 0u32;
     let mut current: Option<Token> = None;
-    for (byte, c) in text.char_indices() {
-        let Ok(byte) = u32::try_from(byte) else { break };
-        let end_byte = byte + c.len_utf8() as u32;
+    for (chars, (byte, c)) in text.char_indices().enumerate() {
+        let (Ok(chars), Ok(byte), Ok(end_byte)) = (
+            u32::try_from(chars),
+            u32::try_from(byte),
+            u32::try_from(byte + c.len_utf8()),
+        ) else {
+            break;
+        };
         if is_single_char_word(c) {
             out.extend(current.take());
             out.push(Token {
@@ -93,7 +97,6 @@ fn tokenize_unicode(text: &str, out: &mut Vec<Token>) {
         } else {
             out.extend(current.take());
         }
-        chars += 1;
     }
     out.extend(current);
 }

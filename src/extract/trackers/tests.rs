@@ -491,7 +491,9 @@ fn speakers_sides_offsets_and_counts() {
     c.segments[1].side = Side::External;
     c.segments[2].start_ms = None;
     let (hits, counts) = s.find(&c, "en");
-    let got: Vec<(&str, &str, Side, &str, Option<i64>, i64, i64)> = hits
+    /// (tracker, speaker, side, segment, offset_ms, start_char, end_char)
+    type Row<'a> = (&'a str, &'a str, Side, &'a str, Option<i64>, i64, i64);
+    let got: Vec<Row> = hits
         .iter()
         .map(|h| {
             (
@@ -682,4 +684,57 @@ fn packed_words_are_their_zero_padded_bytes() {
     // the text's end, "a" through the one starting at it.
     assert_eq!((tokens.len(), packed), (7, 6));
     assert_eq!(pack(b"ab", 0, 2), Some(0x6261));
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Text made of tracked words, their variants and arbitrary Unicode, with separators.
+    fn text() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("price".to_string()),
+            Just("Prices".to_string()),
+            Just("list".to_string()),
+            Just("ÉTÉ".to_string()),
+            Just("e\u{301}te\u{301}".to_string()),
+            Just("Straße".to_string()),
+            Just("SAP".to_string()),
+            Just("销售易".to_string()),
+            "\\PC{0,6}",
+            "[ ,.;\\n'-]{1,3}",
+        ];
+        prop::collection::vec(piece, 0..24).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn spans_heard_and_counts_are_consistent(
+            texts in prop::collection::vec(text(), 1..4),
+            lang in "(en|fr|de|ja|pt-BR|xx|)",
+        ) {
+            let s = set(
+                vec![keyword("k", &["price list", "été", "straße"]), keyword("l", &["list"])],
+                vec![competitor("SAP", &["销售易"])],
+            );
+            let segs: Vec<(&str, &str)> =
+                texts.iter().enumerate().map(|(i, t)| (if i % 2 == 0 { "a" } else { "b" }, t.as_str())).collect();
+            let c = conv(&segs);
+            let (hits, counts) = s.find(&c, &lang);
+            for h in &hits {
+                let seg = c.segments.iter().find(|g| g.id == h.segment_id).unwrap();
+                let chars: Vec<char> = seg.text.chars().collect();
+                prop_assert!(h.start_char < h.end_char && h.end_char as usize <= chars.len());
+                let span: String = chars[h.start_char as usize..h.end_char as usize].iter().collect();
+                prop_assert_eq!(&span, &h.heard);
+                prop_assert_eq!(&seg.speaker, &h.speaker);
+            }
+            prop_assert_eq!(counts.iter().map(|k| k.count).sum::<i64>(), hits.len() as i64);
+            // Same input, same output, whatever the word memo holds.
+            let again = s.find(&c, &lang);
+            s.forget_words();
+            prop_assert_eq!(&again, &(hits.clone(), counts.clone()));
+            prop_assert_eq!(s.find(&c, &lang), (hits, counts));
+        }
+    }
 }
