@@ -347,7 +347,7 @@ pub(crate) fn consumer_config(config: &Config) -> ClientConfig {
     // librdkafka's default (500 ms) is how long a fetch may wait for data. tansu 0.6 holds
     // every fetch about that long (half of it from 500 ms), even when records are there,
     // which adds it to the end-of-conversation-to-insight latency; Kafka answers at once when
-    // records are there. An idle consumer then fetches up to 50 times a second.
+    // records are there. An idle consumer then fetches up to 100 times a second.
     if !config.kafka.options.contains_key("fetch.wait.max.ms") {
         c.set("fetch.wait.max.ms", FETCH_WAIT_MAX_MS);
     }
@@ -355,7 +355,7 @@ pub(crate) fn consumer_config(config: &Config) -> ClientConfig {
 }
 
 /// Default `fetch.wait.max.ms` of the transcript consumer.
-pub(crate) const FETCH_WAIT_MAX_MS: &str = "20";
+pub(crate) const FETCH_WAIT_MAX_MS: &str = "10";
 
 /// Default `linger.ms` of the producer.
 pub(crate) const PRODUCER_LINGER_MS: &str = "1";

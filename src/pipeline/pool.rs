@@ -62,6 +62,8 @@ pub(crate) struct Job {
     pub from_ms: i64,
     /// The pending hold taken by the consumer loop, released once the records are sent.
     pub pending: Option<Hold>,
+    /// When the consumer loop handed the job over (ms since the epoch), for the logs.
+    pub submitted_ms: i64,
 }
 
 /// The jobs waiting and running, shared by the consumer loop (which submits and waits for
@@ -303,6 +305,7 @@ impl Pool {
 /// Analyses one conversation and produces its insight (when it has a CRM topic) and its
 /// telemetry, each under a produced hold on the conversation's first offset.
 fn process(shared: &Shared, job: Job) -> Result<(), String> {
+    let started_ms = now_ms();
     let ctx = ExtractContext {
         settings: &shared.config.settings,
         tenant: job.tenant.as_deref(),
@@ -359,11 +362,16 @@ fn process(shared: &Shared, job: Job) -> Result<(), String> {
         }),
     )
     .map_err(|e| e.to_string())?;
+    // Where the end-of-conversation-to-insight time went: the consumer reaching the
+    // finalising record, the wait for a worker, the analysis.
     tracing::debug!(
         conversation = %conv.id,
         tenant = %conv.tenant_id,
         segments = conv.segments.len(),
+        consumer_ms = job.submitted_ms - job.from_ms,
+        queued_ms = started_ms - job.submitted_ms,
         analyse_us = timings.total.as_micros() as u64,
+        total_ms = now_ms() - job.from_ms,
         "insight produced"
     );
     Ok(())
@@ -388,6 +396,7 @@ mod tests {
             insight_topic: None,
             from_ms: 0,
             pending: None,
+            submitted_ms: 0,
         }
     }
 

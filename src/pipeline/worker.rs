@@ -403,6 +403,7 @@ impl Worker {
             insight_topic,
             from_ms,
             pending,
+            submitted_ms: now_ms(),
         })
     }
 
