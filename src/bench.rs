@@ -530,6 +530,9 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     let sent_at: Arc<Mutex<HashMap<String, (Instant, i64)>>> = Arc::default();
     let metrics = Arc::new(Metrics::new()?);
     let shutdown = CancellationToken::new();
+    // Whatever ends this function (an error, a panic), the pipeline stops: the runtime would
+    // otherwise wait for its consumer loop forever.
+    let _stop_pipeline = shutdown.clone().drop_guard();
     let health = Arc::new(Health::default());
     let start_pipeline = |config: Config| {
         tokio::spawn(run_pipeline_with(
@@ -785,7 +788,14 @@ pub fn command(args: BenchArgs) -> Result<std::process::ExitCode, BenchError> {
     crate::produce::init_logging("warn");
     let rt = crate::produce::runtime().map_err(BenchError::Runtime)?;
     let report = rt.block_on(run(&args))?;
-    print!("{}", render(&report, args.preload));
+    {
+        use std::io::Write;
+        let _ = write!(
+            std::io::stdout().lock(),
+            "{}",
+            render(&report, args.preload)
+        );
+    }
     Ok(if report.insights == report.conversations {
         std::process::ExitCode::SUCCESS
     } else {

@@ -297,12 +297,20 @@ struct Out {
 }
 
 impl Out {
+    /// Writes one line; a closed stdout or stderr (`debrief demo | head`) is not an error.
     fn say(&self, line: &str) {
-        if self.json {
-            eprintln!("{line}");
+        use std::io::Write;
+        let _ = if self.json {
+            writeln!(std::io::stderr().lock(), "{line}")
         } else {
-            println!("{line}");
-        }
+            writeln!(std::io::stdout().lock(), "{line}")
+        };
+    }
+
+    /// Writes one insight as JSON on stdout.
+    fn json_line(&self, line: &str) {
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
     }
 }
 
@@ -454,6 +462,10 @@ pub async fn run(args: &DemoArgs) -> Result<DemoSummary, DemoError> {
     ));
 
     let shutdown = CancellationToken::new();
+    // Whatever ends this function (an error, a panic), the pipeline and the endpoint stop:
+    // the runtime would otherwise wait for the consumer loop forever.
+    let _stop_pipeline = shutdown.clone().drop_guard();
+    let _stop_http = http_stop.clone().drop_guard();
     let pipeline = tokio::spawn(run_pipeline_with(
         config,
         shutdown.clone(),
@@ -560,8 +572,8 @@ pub async fn run(args: &DemoArgs) -> Result<DemoSummary, DemoError> {
                     summary.with_insight.insert(insight.conversation_id.clone());
                     if args.json {
                         match serde_json::to_string(&insight) {
-                            Ok(line) => println!("{line}"),
-                            Err(e) => eprintln!("cannot print insight as JSON: {e}"),
+                            Ok(line) => out.json_line(&line),
+                            Err(e) => out.say(&format!("cannot print insight as JSON: {e}")),
                         }
                     } else {
                         out.say(&format_insight(&insight, topic));

@@ -469,3 +469,22 @@ fn bench_completes_against_the_real_broker() {
     );
     assert!(stdout.contains("VmHWM"), "{stdout}");
 }
+
+#[test]
+fn demo_finishes_when_its_reader_goes_away() {
+    // `debrief demo | head -1`: stdout closes early; the demo must still stop its pipeline
+    // and exit instead of hanging on the runtime's shutdown.
+    let mut child = Command::new(BIN)
+        .args(["demo", "--metrics-addr", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    assert!(first.starts_with("mock Kafka cluster at "), "{first}");
+    // The reader (and the pipe) is dropped here.
+    let out = wait_limited(child);
+    assert!(out.status.code().is_some(), "killed: {:?}", out.status);
+}
