@@ -7,6 +7,7 @@ use crate::ingest::files::{self, FileError};
 use crate::insight::FinalisedBy;
 use crate::model::{Conversation, Side};
 use crate::tenant::TenantConfig;
+use chrono::{DateTime, FixedOffset};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,6 +33,10 @@ pub struct ProcessArgs {
     /// IANA time zone for due dates when a conversation names none.
     #[arg(long, default_value_t = Settings::default().default_time_zone)]
     pub time_zone: String,
+    /// Start time (RFC 3339, e.g. `2026-11-16T15:00:00+00:00`) for conversations that carry
+    /// none (WebVTT files): relative due dates ("by Friday") are resolved against it.
+    #[arg(long, value_name = "DATETIME", value_parser = parse_started_at)]
+    pub started_at: Option<DateTime<FixedOffset>>,
     /// Never draw a progress bar (it is only drawn on a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
@@ -105,7 +110,7 @@ pub fn run(
         settings: &settings,
         tenant: tenant.as_ref(),
         finalised_by: FinalisedBy::File,
-        reference_time: None,
+        reference_time: args.started_at,
     };
     let total: u64 = args
         .inputs
@@ -165,4 +170,8 @@ fn progress_bar(total: u64) -> ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+fn parse_started_at(s: &str) -> Result<DateTime<FixedOffset>, String> {
+    DateTime::parse_from_rfc3339(s).map_err(|e| format!("not an RFC 3339 date-time ({e})"))
 }
