@@ -106,7 +106,7 @@ pub fn extract_with(
     let lang = effective_language(lang);
     let (f, margins, style) = score(conv, lang, models);
     let op = models.model.operating(style);
-    let names = owner::speaker_names(conv);
+    let mut names: Option<Vec<(String, String)>> = None;
     let g = grammar(lang);
     let mut toks = Tokens::default();
     let mut items: Vec<(usize, ActionItem)> = Vec::new();
@@ -120,7 +120,8 @@ pub fn extract_with(
             .filter(|&k| toks.list[k].start >= u.start_char && toks.list[k].end <= u.end_char)
             .collect();
         let words: Vec<&str> = in_unit.iter().map(|&k| toks.word(k)).collect();
-        let (owner, state) = owner::owner_and_state(&f, i, &words, &names);
+        let names = names.get_or_insert_with(|| owner::speaker_names(conv));
+        let (owner, state) = owner::owner_and_state(&f, i, &words, names);
         let action_type = in_unit
             .iter()
             .filter(|&&k| toks.list[k].start >= u.anchor_char)
@@ -149,11 +150,7 @@ pub fn extract_with(
                 if prev.due.is_none() {
                     prev.due = due;
                 }
-                let joined = format!(
-                    "{} {}",
-                    prev.text,
-                    text.trim_start_matches(char::is_uppercase)
-                );
+                let joined = format!("{} {}", prev.text, decap(&text));
                 prev.text = cap_text(&joined);
                 prev.confidence = prev.confidence.max(confidence);
                 *pi = i;
@@ -203,6 +200,20 @@ fn item_text(text: &str, toks: &Tokens, in_unit: &[usize], anchor: u32) -> Strin
     }
     let out = out.replace("o_k", "OK").replace('_', " ");
     cap_text(&out)
+}
+
+/// Undoes the capital that [`item_text`] gave a continuation ("Send it" → "send it"), but
+/// keeps "I" and "I'll".
+fn decap(s: &str) -> String {
+    let first_word = s.split(' ').next().unwrap_or("");
+    if first_word == "I" || first_word.starts_with("I'") {
+        return s.to_string();
+    }
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 fn cap_text(s: &str) -> String {

@@ -37,6 +37,8 @@ pub struct Tokens {
     /// Whether the text looks written (punctuation or capital letters) rather than a
     /// lower-case speech transcript.
     pub written: bool,
+    /// The characters of the text being tokenised (a reused buffer).
+    chars: Vec<char>,
 }
 
 impl Tokens {
@@ -58,11 +60,13 @@ impl Tokens {
 }
 
 /// FNV-1a over bytes; stable across platforms and releases (weights depend on it).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
+pub const fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
         h = h.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
     }
     h
 }
@@ -88,7 +92,13 @@ const FILLERS: &[&str] = &[
 ];
 
 fn is_filler(w: &str) -> bool {
-    FILLERS.contains(&w)
+    // Fillers are short and start with a vowel or h/m/b: most words leave at once.
+    let short = w.len() <= 6
+        && matches!(
+            w.as_bytes().first(),
+            Some(b'u' | b'h' | b'm' | b'e' | b'a' | b'b' | 0xc3)
+        );
+    short && FILLERS.contains(&w)
 }
 
 /// Clitics that French and Italian elide with an apostrophe.
@@ -130,7 +140,9 @@ pub fn tokenize(text: &str, lang: &str, out: &mut Tokens) {
     let mut sentence: u16 = 0;
     let mut sentence_start: u32 = 0;
     let mut sentence_has_token = false;
-    let chars: Vec<char> = text.chars().collect();
+    let mut chars = std::mem::take(&mut out.chars);
+    chars.clear();
+    chars.extend(text.chars());
     let n = chars.len();
     let mut i = 0usize;
     let mut prev: Option<(u32, u32)> = None; // lower-cased range of the previous kept token
@@ -190,11 +202,23 @@ pub fn tokenize(text: &str, lang: &str, out: &mut Tokens) {
         let mut npieces = 1;
         if split_elision {
             if let Some(k) = (start..j).find(|&k| is_apostrophe(chars[k])) {
-                let head: String = chars[start..k]
-                    .iter()
-                    .flat_map(|c| c.to_lowercase())
-                    .collect();
-                if elided_clitic(&head) && k + 1 < j {
+                let mut head = [0u8; 8];
+                let mut hl = 0;
+                for &c in &chars[start..k] {
+                    if hl < head.len() && c.is_ascii() {
+                        head[hl] = c.to_ascii_lowercase() as u8;
+                        hl += 1;
+                    } else {
+                        hl = head.len() + 1;
+                        break;
+                    }
+                }
+                let head = if hl <= head.len() {
+                    std::str::from_utf8(&head[..hl]).unwrap_or("")
+                } else {
+                    ""
+                };
+                if elided_clitic(head) && k + 1 < j {
                     pieces = [(start, k + 1), (k + 1, j)];
                     npieces = 2;
                 }
@@ -250,6 +274,7 @@ pub fn tokenize(text: &str, lang: &str, out: &mut Tokens) {
     // shouting is still "written"), on a text long enough to tell.
     out.written =
         punct > 0 || (upper > 0 && upper * 2 < letters.max(1)) || (letters > 0 && upper == letters);
+    out.chars = chars;
 }
 
 #[cfg(test)]
