@@ -512,15 +512,14 @@ pub fn morphology(
                 start |= Cue::Suggest.bit();
             }
         }
-        "es" if count >= 2 => {
-            if (first_word.ends_with("emos") && first_word.chars().count() >= 6)
+        "es" if count >= 2
+            && ((first_word.ends_with("emos") && first_word.chars().count() >= 6)
                 || matches!(
                     first_word,
                     "hagamos" | "vayamos" | "pongamos" | "digamos" | "veamos"
-                )
-            {
-                start |= Cue::Suggest.bit();
-            }
+                )) =>
+        {
+            start |= Cue::Suggest.bit();
         }
         _ => {}
     }

@@ -222,8 +222,7 @@ fn cap_text(s: &str) -> String {
     if let Some(c) = chars.next() {
         out.extend(c.to_uppercase());
     }
-    let mut n = 1;
-    for c in chars {
+    for (n, c) in (1..).zip(chars) {
         if n >= MAX_TEXT_CHARS {
             if let Some(sp) = out.rfind(' ') {
                 out.truncate(sp);
@@ -232,7 +231,6 @@ fn cap_text(s: &str) -> String {
             return out;
         }
         out.push(c);
-        n += 1;
     }
     out
 }

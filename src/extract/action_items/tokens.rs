@@ -184,9 +184,8 @@ pub fn tokenize(text: &str, lang: &str, out: &mut Tokens) {
         let mut j = i;
         while j < n {
             let cj = chars[j];
-            if is_word_char(cj) {
-                j += 1;
-            } else if is_apostrophe(cj) && j + 1 < n && is_word_char(chars[j + 1]) {
+            let inner_apostrophe = is_apostrophe(cj) && j + 1 < n && is_word_char(chars[j + 1]);
+            if is_word_char(cj) || inner_apostrophe {
                 j += 1;
             } else {
                 break;
@@ -254,7 +253,7 @@ pub fn tokenize(text: &str, lang: &str, out: &mut Tokens) {
                     continue;
                 }
             }
-            let hash = fnv1a(out.arena[lo..hi].as_bytes());
+            let hash = fnv1a(&out.arena.as_bytes()[lo..hi]);
             out.list.push(Token {
                 start: a as u32,
                 end: b as u32,
