@@ -108,9 +108,9 @@ fn word_bits(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     // High bit of each byte: byte >= 0x30 ('0'), and not byte >= 0x3A ('9' + 1).
     let digit = (x + ONES * 0x50) & !(x + ONES * 0x46);
-    let y = x | (ONES * 0x20); // lower case
-                               // High bit of each byte: byte >= 0x61 ('a'), and not byte >= 0x7B ('z' + 1).
-    let letter = (y + ONES * 0x1F) & !(y + ONES * 0x05);
+    // The same on the lower-cased bytes: byte >= 0x61 ('a'), and not byte >= 0x7B ('z' + 1).
+    let lower = x | (ONES * 0x20);
+    let letter = (lower + ONES * 0x1F) & !(lower + ONES * 0x05);
     let word = (digit | letter) & (ONES * 0x80);
     // Gather the eight high bits into one byte, byte i to bit i.
     (word >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
