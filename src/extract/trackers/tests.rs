@@ -656,9 +656,19 @@ fn clones_share_and_results_are_deterministic() {
         vec![competitor("Gong", &[])],
     );
     let c = conv(&[("a", "Gong price prices"), ("b", "gong")]);
-    let first = s.find(&c, "en");
     let clone = s.clone();
     assert!(Arc::ptr_eq(&s.inner, &clone.inner));
+    // Preparing English builds its automaton, visible from every clone.
+    assert!(
+        format!("{clone:?}").contains("languages_built: []"),
+        "{clone:?}"
+    );
+    s.prepare("en");
+    assert!(
+        format!("{clone:?}").contains("languages_built: [\"en\"]"),
+        "{clone:?}"
+    );
+    let first = s.find(&c, "en");
     assert_eq!(clone.find(&c, "en"), first);
     assert_eq!(first.0.len(), 4);
 }
