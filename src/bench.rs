@@ -494,7 +494,9 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     config.crm.dynamics = topics.dynamics.clone();
     config.crm.salesforce = topics.salesforce.clone();
     config.encoding = Encoding::AvroSingleObject;
-    config.assembly.idle_timeout_ms = 60_000;
+    // Every replay ends with an end event; a short idle timeout only bounds how long the
+    // ids of finalised conversations are remembered (memory reaches its plateau sooner).
+    config.assembly.idle_timeout_ms = 10_000;
     config.http.listen = "127.0.0.1:0".into();
     // Some brokers (tansu) complete a group join only after half the session timeout: a
     // short one keeps the start quick. An explicit -X setting wins.
