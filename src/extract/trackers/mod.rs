@@ -143,6 +143,37 @@ impl<K: std::borrow::Borrow<str> + std::hash::Hash + Eq> WordTable<K> {
     }
 }
 
+/// Buffers reused by the `find` calls of one thread, emptied after each call: they spare the
+/// allocator (a large table freed on every call slows glibc's malloc down), results never
+/// depend on them.
+#[derive(Default)]
+struct Scratch {
+    /// Word ids of the words of up to 16 bytes seen in the conversation ([`pack`]).
+    short: HashMap<u128, WordIds, RandomState>,
+    tokens: Vec<Token>,
+    buffers: Vec<Vec<u8>>,
+    offsets: Vec<Vec<u32>>,
+    candidates: Vec<Candidate>,
+    chosen: Vec<Candidate>,
+}
+
+/// Largest word table a thread keeps between calls (entries); a larger one is dropped.
+const MAX_SCRATCH_WORDS: usize = 1 << 16;
+
+impl Scratch {
+    fn reset(&mut self) {
+        if self.short.capacity() > MAX_SCRATCH_WORDS {
+            *self = Scratch::default();
+        } else {
+            self.short.clear();
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
 /// Most raw words remembered per language matcher (about 1 MB per tenant and language in use).
 const MAX_CACHED_WORDS: usize = 20_000;
 
@@ -470,7 +501,9 @@ impl Compiled {
     /// The side of a segment's speaker: the segment's own side when known, else internal when
     /// the tenant's rules say so, else unknown.
     fn side(&self, seg: &Segment) -> Side {
-        if seg.side != Side::Unknown {
+        if seg.side != Side::Unknown
+            || (self.internal_speakers.is_empty() && self.internal_domains.is_empty())
+        {
             return seg.side;
         }
         let speaker = seg.speaker.trim().to_lowercase();
@@ -645,11 +678,30 @@ impl TrackerSet {
 
     /// Like [`TrackerSet::find`] for a conversation of a known team (`Some`): trackers scoped
     /// to that team (exact team id) apply as well as the tenant-wide ones.
-    pub fn find_in_team<'a>(
+    pub fn find_in_team(
+        &self,
+        conv: &Conversation,
+        lang: &str,
+        team: Option<&str>,
+    ) -> (Vec<TrackerHit>, Vec<TrackerCount>) {
+        let found = SCRATCH.try_with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => {
+                let found = self.find_with(conv, lang, team, &mut scratch);
+                scratch.reset();
+                found
+            }
+            Err(_) => self.find_with(conv, lang, team, &mut Scratch::default()),
+        });
+        found.unwrap_or_else(|_| self.find_with(conv, lang, team, &mut Scratch::default()))
+    }
+
+    /// [`TrackerSet::find_in_team`] with the given buffers.
+    fn find_with<'a>(
         &self,
         conv: &'a Conversation,
         lang: &str,
         team: Option<&str>,
+        scratch: &mut Scratch,
     ) -> (Vec<TrackerHit>, Vec<TrackerCount>) {
         let c = &*self.inner;
         if c.trackers.is_empty() {
@@ -670,36 +722,47 @@ impl TrackerSet {
                     .collect()
             });
         let views = &matcher.views;
-        // Sized for a typical number of distinct words (about one per 48 bytes of text).
-        let bytes: usize = conv.segments.iter().map(|s| s.text.len()).sum();
-        let mut local: WordTable<&str> = WordTable::with_capacity((bytes / 48).min(1 << 16));
+        let Scratch {
+            short,
+            tokens,
+            buffers,
+            offsets,
+            candidates,
+            chosen,
+        } = scratch;
+        // Word ids of this conversation's words: the short ones in the reused table.
+        let mut long: HashMap<&str, WordIds, RandomState> = HashMap::default();
         let mut fresh: Vec<(Option<u128>, &str, WordIds)> = Vec::new();
         let mut forms = [String::new(), String::new()];
         let mut lookup = |text: &'a str, t: &Token| -> WordIds {
             let raw = &text[t.start_byte as usize..t.end_byte as usize];
             let key = pack(text.as_bytes(), t.start_byte as usize, t.end_byte as usize);
-            if let Some(ids) = local.get(key, raw) {
-                return ids;
+            let known = match key {
+                Some(k) => short.get(&k),
+                None => long.get(raw),
+            };
+            if let Some(ids) = known {
+                return *ids;
             }
             let ids = matcher.remembered(key, raw).unwrap_or_else(|| {
                 let ids = matcher.word_ids(raw, &mut forms);
                 fresh.push((key, raw, ids));
                 ids
             });
-            local.insert(key, raw, ids);
+            match key {
+                Some(k) => short.insert(k, ids),
+                None => long.insert(raw, ids),
+            };
             ids
         };
-        let mut tokens = Vec::new();
-        let mut buffers: Vec<Vec<u8>> = vec![Vec::new(); views.len()];
-        let mut offsets: Vec<Vec<u32>> = vec![Vec::new(); views.len()];
-        let mut candidates: Vec<Candidate> = Vec::new();
-        let mut chosen: Vec<Candidate> = Vec::new();
+        buffers.resize_with(views.len(), Vec::new);
+        offsets.resize_with(views.len(), Vec::new);
         let mut hits = Vec::new();
         // (tracker order, side) of every hit, counted at the end.
         let mut counted: Vec<(u32, Side, u32)> = Vec::new();
         for seg in &conv.segments {
             let text = seg.text.as_str();
-            tokenize(text, &mut tokens);
+            tokenize(text, tokens);
             if tokens.is_empty() {
                 continue;
             }
@@ -708,7 +771,7 @@ impl TrackerSet {
                 o.clear();
             }
             let mut known = [false; MAX_VIEWS];
-            for t in &tokens {
+            for t in tokens.iter() {
                 let ids = lookup(text, t);
                 for (v, (b, o)) in buffers.iter_mut().zip(offsets.iter_mut()).enumerate() {
                     o.push(b.len() as u32);
@@ -750,7 +813,7 @@ impl TrackerSet {
             // Leftmost-longest per tracker, first configured term on a tie.
             candidates.sort_unstable_by_key(|k| (k.tracker, k.first, Reverse(k.end), k.term));
             chosen.clear();
-            for k in &candidates {
+            for k in candidates.iter() {
                 if chosen
                     .last()
                     .is_some_and(|l| l.tracker == k.tracker && k.first < l.end)
@@ -763,7 +826,7 @@ impl TrackerSet {
             let rank = |k: &Candidate| c.trackers[k.tracker as usize].terms[k.term as usize].rank;
             chosen.sort_unstable_by_key(|k| (k.first, rank(k), k.end));
             let side = c.side(seg);
-            for k in &chosen {
+            for k in chosen.iter() {
                 let tracker = &c.trackers[k.tracker as usize];
                 counted.push((tracker.order, side, k.tracker));
                 let (a, z) = (tokens[k.first as usize], tokens[k.end as usize - 1]);
