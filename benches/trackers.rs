@@ -273,6 +273,22 @@ fn bench(c: &mut Criterion<ThreadCpu>) {
         g.finish();
     }
 
+    // Control: 10 terms while a 10,000-term set is alive in the process. Matching does the same
+    // work as `typical/10_terms`; any difference is the process heap (the allocator serves the
+    // five strings of every hit more slowly when a large set is alive).
+    {
+        let big = TrackerSet::compile(&config(terms(&conv, 10_000, 10))).unwrap();
+        big.prepare("en");
+        let set = TrackerSet::compile(&config(terms(&conv, 10, 10))).unwrap();
+        let mut g = c.benchmark_group("trackers_find_control");
+        g.throughput(Throughput::BytesDecimal(bytes as u64));
+        g.bench_function("10_terms_with_10000_alive", |b| {
+            b.iter(|| set.find(black_box(&conv), "en"))
+        });
+        g.finish();
+        drop(big);
+    }
+
     let mut g = c.benchmark_group("trackers_compile");
     g.sample_size(10);
     let tiny = Conversation {
