@@ -3,9 +3,9 @@
 //! conversation (JSON Lines).
 
 use crate::extract::{analyse, ExtractContext, Settings, TenantRuntime};
+use crate::ingest::assemble::apply_tenant_sides;
 use crate::ingest::files::{self, FileError};
 use crate::insight::FinalisedBy;
-use crate::model::{Conversation, Side};
 use crate::tenant::TenantConfig;
 use chrono::{DateTime, FixedOffset};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -60,28 +60,6 @@ pub struct ProcessSummary {
     pub insights: usize,
     /// Files, lines or cues that could not be read (each reported on stderr).
     pub failures: usize,
-}
-
-/// Fills unknown sides from the tenant's internal speakers and domains. When that identifies
-/// at least one internal speaker and no speaker has a published external role, the speakers
-/// still unknown are taken as external (as conversation-intelligence products treat
-/// participants outside the company's domain).
-pub fn apply_tenant_sides(conv: &mut Conversation, tenant: &TenantConfig) {
-    for s in &mut conv.segments {
-        if s.side == Side::Unknown {
-            if let Some(side) = tenant.side_for(&s.speaker) {
-                s.side = side;
-            }
-        }
-    }
-    let any = |side: Side| conv.segments.iter().any(|s| s.side == side);
-    if any(Side::Internal) && !any(Side::External) {
-        for s in &mut conv.segments {
-            if s.side == Side::Unknown {
-                s.side = Side::External;
-            }
-        }
-    }
 }
 
 /// Runs `process`: every readable conversation gets an insight on `out`; every unreadable

@@ -573,11 +573,21 @@ fn build(id: &str, conv: Open, by: FinalisedBy, offset: Option<i64>, now_ms: i64
 }
 
 /// Fills the side of segments whose speaker role was unknown from the tenant's rules
-/// ([`TenantConfig::side_for`]); segments with a known role keep it.
+/// ([`TenantConfig::side_for`]); segments with a known role keep it. The one place this rule
+/// lives: `run` and `process` both call it.
 pub fn apply_tenant_sides(conv: &mut Conversation, tenant: &TenantConfig) {
     for seg in conv.segments.iter_mut().filter(|s| s.side == Side::Unknown) {
         if let Some(side) = tenant.side_for(&seg.speaker) {
             seg.side = side;
+        }
+    }
+    // When the tenant's rules found an internal speaker and nobody is marked external, the
+    // speakers still unknown are the other party (as conversation-intelligence products treat
+    // participants outside the company's domain).
+    let any = |side: Side| conv.segments.iter().any(|s| s.side == side);
+    if any(Side::Internal) && !any(Side::External) {
+        for seg in conv.segments.iter_mut().filter(|s| s.side == Side::Unknown) {
+            seg.side = Side::External;
         }
     }
 }
