@@ -2,8 +2,8 @@
 //! holds, counts outputs) and the consumer's rebalance callbacks (commit and drop revoked
 //! partitions) and statistics (consumer lag).
 
+use super::analysis_pool::JobQueue;
 use super::offsets::{Hold, OffsetBook};
-use super::pool::JobQueue;
 use crate::config::{Config, DeliveryMode};
 use crate::http::Health;
 use crate::metrics::Metrics;

@@ -60,21 +60,21 @@
 //! without committing past it.
 
 pub mod analysis;
+mod analysis_pool;
 pub mod cli;
+mod consumer_loop;
 mod kafka;
 pub mod offsets;
-mod pool;
 pub mod tenants;
-mod worker;
 
 use crate::config::{Config, ConfigError};
 use crate::http::{self, Health, HttpState};
 use crate::ingest::assemble::Assembler;
 use crate::metrics::Metrics;
 use crate::schema::{Codec, Encoding, RecordKind, SchemaError};
+use analysis_pool::{JobQueue, Pool, Shared};
 use kafka::{consumer_config, producer_config, ConsumerCtx, ProducerCtx};
 use offsets::OffsetBook;
-use pool::{JobQueue, Pool, Shared};
 use rdkafka::error::KafkaError;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -290,7 +290,7 @@ pub async fn run_pipeline_with(
         workers,
     )?;
     tracing::info!(workers = pool.workers(), "analysis workers started");
-    let worker = worker::Worker {
+    let worker = consumer_loop::Worker {
         assembler: Assembler::new(config.assembly),
         config: config.clone(),
         codec,

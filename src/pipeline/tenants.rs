@@ -19,8 +19,8 @@
 //! reminder of a standing problem), never the versions superseded since, and every instance
 //! reports it (the reader has no group to share the work with).
 
+use super::consumer_loop::send;
 use super::kafka::{now_ms, tenant_reader_config, Delivery, Produced, Producer};
-use super::worker::send;
 use super::PipelineError;
 use crate::config::Config;
 use crate::emit::{self, SourceRef};

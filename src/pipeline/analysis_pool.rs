@@ -20,9 +20,9 @@
 //!   committed, and the next owner replays them.
 
 use super::analysis::analyse_timed;
+use super::consumer_loop::send;
 use super::kafka::{lock, now_ms, Delivery, Produced, Producer};
 use super::offsets::{Hold, Lane, OffsetBook};
-use super::worker::send;
 use super::PipelineError;
 use crate::config::Config;
 use crate::emit;

@@ -1,14 +1,14 @@
 //! The consumer loop: one OS thread that polls the transcript consumer, decodes, assembles,
-//! hands finalised conversations to the analysis workers ([`super::pool`]) and stores offsets
+//! hands finalised conversations to the analysis workers ([`super::analysis_pool`]) and stores offsets
 //! as acknowledgements come back. Blocking calls (flush, commit, transactions) are natural
 //! here, and the rebalance callbacks run inside `poll` on this same thread.
 
+use super::analysis_pool::{Job, Pool};
 use super::kafka::{
     commit_at_least_once, commit_transaction, lock, now_ms, store_progress, Delivery, Produced,
     Producer, TranscriptConsumer,
 };
 use super::offsets::{Hold, Lane, OffsetBook};
-use super::pool::{Job, Pool};
 use super::tenants::{Applied, TenantEvent, TenantRegistry};
 use super::{PipelineError, PipelineSummary};
 use crate::config::{Config, DeliveryMode};
