@@ -1,12 +1,17 @@
 //! The consumer loop: one OS thread that polls the transcript consumer, decodes, assembles,
-//! hands finalised conversations to the analysis workers ([`super::analysis_pool`]) and stores offsets
-//! as acknowledgements come back. Blocking calls (flush, commit, transactions) are natural
-//! here, and the rebalance callbacks run inside `poll` on this same thread.
+//! hands finalised conversations to the analysis pool ([`super::analysis_pool`]) and stores
+//! offsets as acknowledgements come back. It alone owns the offset book: acknowledgements,
+//! analysis reports, tenant configurations and failures arrive in its inbox
+//! ([`super::inbox`]), drained in every poll cycle and before every commit. Blocking calls
+//! (flush, commit, transactions) are natural here. A rebalance is handed over by the
+//! consumer's callback (which runs inside `poll`, on this thread) and completed here as soon
+//! as `poll` returns, before any other record is read.
 
-use super::analysis_pool::{Job, Pool};
+use super::analysis_pool::{AnalysisPool, Job};
+use super::inbox::{InboxReceiver, LoopMessage};
 use super::kafka::{
-    commit_at_least_once, commit_transaction, lock, now_ms, store_progress, Delivery, Produced,
-    Producer, TranscriptConsumer,
+    commit_sync, commit_transaction, complete_rebalance, now_ms, safe_offsets, send, settle,
+    store_progress, Delivery, Produced, Producer, RebalanceEvent, TranscriptConsumer,
 };
 use super::offsets::{Hold, Lane, OffsetBook};
 use super::tenants::{Applied, TenantEvent, TenantRegistry};
@@ -22,13 +27,11 @@ use crate::schema::Codec;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, Producer as _};
-use rdkafka::topic_partition_list::Offset;
-use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::producer::Producer as _;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::util::Timeout;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -42,22 +45,27 @@ const POLL: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Everything the loop owns.
-pub(crate) struct Worker {
+pub(crate) struct ConsumerLoop {
     pub config: Arc<Config>,
     pub codec: Arc<Codec>,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
-    pub book: Arc<Mutex<OffsetBook>>,
+    /// The offset book: owned here alone.
+    pub book: OffsetBook,
     pub producer: Producer,
-    pub tenant_events: Receiver<TenantEvent>,
+    /// Acknowledgements, analysis reports, tenant configurations, failures.
+    pub inbox: InboxReceiver,
     pub shutdown: CancellationToken,
     pub runtime: tokio::runtime::Handle,
-    pub in_transaction: Arc<AtomicBool>,
+    /// Transactional mode: a transaction is open.
+    pub in_transaction: bool,
     pub registry: TenantRegistry,
     pub assembler: Assembler,
     pub summary: PipelineSummary,
     pub finalised: Vec<Finalised>,
-    pub pool: Pool,
+    pub pool: AnalysisPool,
+    /// The first failure reported to the inbox (the loop stops on it).
+    pub fatal: Option<PipelineError>,
 }
 
 /// How a record was taken in.
@@ -68,9 +76,14 @@ enum Step {
     Interrupted,
 }
 
-impl Worker {
+impl ConsumerLoop {
     /// Runs until shutdown or a fatal error, then hands back open work and commits.
-    pub fn run(mut self, consumer: TranscriptConsumer) -> Result<PipelineSummary, PipelineError> {
+    /// `rebalances` receives what the consumer's rebalance callback hands over.
+    pub fn run(
+        mut self,
+        consumer: TranscriptConsumer,
+        rebalances: Receiver<RebalanceEvent>,
+    ) -> Result<PipelineSummary, PipelineError> {
         let started = Instant::now();
         if self.config.delivery.mode == DeliveryMode::Transactional {
             self.producer
@@ -79,7 +92,7 @@ impl Worker {
             self.producer
                 .begin_transaction()
                 .map_err(|e| PipelineError::kafka("beginning a transaction", e))?;
-            self.in_transaction.store(true, Ordering::SeqCst);
+            self.in_transaction = true;
         }
         let topics: Vec<&str> = self
             .config
@@ -94,42 +107,46 @@ impl Worker {
             .map_err(|e| PipelineError::kafka("subscribing", e))?;
         tracing::info!(topics = ?topics, group = %self.config.kafka.group_id, "consuming");
         self.health.set_consuming(true);
-        let result = self.consume(&consumer);
+        let result = self.consume(&consumer, &rebalances);
         self.health.set_consuming(false);
         let close = self.close(&consumer);
+        // From here on the consumer's callback completes rebalances itself (leaving the
+        // group on drop revokes everything).
+        drop(rebalances);
         drop(consumer);
-        self.summary.insights_produced =
-            self.pool.shared().insights_produced.load(Ordering::Relaxed);
-        self.summary.elapsed = started.elapsed();
-        let summary = self.summary.clone();
         // Normally idle already (close waited for it); after a fatal error, queued jobs
         // finish or are left to the next run (their offsets were not committed).
         let deadline = self.deadline();
         self.pool.shutdown(deadline);
-        result.and(close).map(|()| summary)
+        self.drain_inbox();
+        self.summary.elapsed = started.elapsed();
+        result.and(close).map(|()| self.summary)
     }
 
     fn deadline(&self) -> Duration {
         Duration::from_millis(self.config.shutdown_deadline_ms)
     }
 
-    fn consume(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
+    fn consume(
+        &mut self,
+        consumer: &TranscriptConsumer,
+        rebalances: &Receiver<RebalanceEvent>,
+    ) -> Result<(), PipelineError> {
         let tick_every =
             Duration::from_millis((self.config.assembly.idle_timeout_ms / 4).clamp(10, 100));
         let txn_every = Duration::from_millis(self.config.delivery.transaction_interval_ms);
         let mut next_tick = Instant::now();
         let mut next_txn = Instant::now() + txn_every;
         while !self.shutdown.is_cancelled() {
-            if let Some(reason) = lock(&self.book).fatal() {
-                return Err(PipelineError::Delivery(reason.to_string()));
-            }
-            if let Some(reason) = self.pool.shared().fatal() {
-                return Err(PipelineError::Analysis(reason));
+            self.drain_inbox();
+            if let Some(fatal) = self.fatal.take() {
+                return Err(fatal);
             }
             self.health.polled();
-            self.apply_tenant_events();
             let polled = consumer.poll(POLL);
-            self.drop_revoked();
+            while let Ok(event) = rebalances.try_recv() {
+                self.rebalance(consumer, event);
+            }
             match polled {
                 Some(Ok(msg)) => {
                     if let Step::Interrupted = self.handle(&msg)? {
@@ -152,19 +169,40 @@ impl Worker {
         Ok(())
     }
 
+    /// Takes in everything the inbox holds: releases holds, counts insights, applies tenant
+    /// configurations, keeps the first failure in `fatal`.
+    fn drain_inbox(&mut self) {
+        while let Ok(message) = self.inbox.try_recv() {
+            match message {
+                LoopMessage::Acknowledged(hold) => self.book.release(hold),
+                LoopMessage::Produced { pending, insight } => {
+                    if let Some(hold) = pending {
+                        self.book.release(hold);
+                    }
+                    if insight {
+                        self.summary.insights_produced += 1;
+                    }
+                }
+                LoopMessage::Tenant(event) => self.apply_tenant_event(event),
+                LoopMessage::Fatal(e) => {
+                    if self.fatal.is_none() {
+                        self.fatal = Some(e);
+                    } else {
+                        tracing::error!(error = %e, "further failure while stopping");
+                    }
+                }
+            }
+        }
+    }
+
     /// Stop: flush, commit what is safe, leave the group. Open conversations are handed back
     /// (not finalised): their first offsets were never committed, so the next owner replays them.
     fn close(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
         let started = Instant::now();
         let committed = match self.config.delivery.mode {
-            DeliveryMode::AtLeastOnce => commit_at_least_once(
-                consumer,
-                &self.producer,
-                &self.book,
-                &self.pool.shared().jobs,
-                self.deadline(),
-            )
-            .map_err(|e| PipelineError::kafka("committing offsets at shutdown", e)),
+            DeliveryMode::AtLeastOnce => self
+                .commit_at_least_once(consumer)
+                .map_err(|e| PipelineError::kafka("committing offsets at shutdown", e)),
             DeliveryMode::Transactional => self.commit_transaction(consumer),
         };
         self.summary.open_conversations_handed_back = self.assembler.open_count();
@@ -177,14 +215,102 @@ impl Worker {
         committed
     }
 
-    fn drop_revoked(&mut self) {
-        let revoked = lock(&self.book).take_revoked();
-        for lane in revoked {
-            let n = self.assembler.drop_lane(lane);
-            if n > 0 {
+    /// At-least-once: waits for the analysis pool and flushes the producer (together at most
+    /// the shutdown deadline), takes in their reports, and commits the safe offsets
+    /// synchronously.
+    fn commit_at_least_once(&mut self, consumer: &TranscriptConsumer) -> Result<(), KafkaError> {
+        settle(self.pool.jobs(), &self.producer, self.deadline());
+        self.drain_inbox();
+        let _ = self.book.to_store(true);
+        let tpl = safe_offsets(&self.book, true)?;
+        commit_sync(consumer, &tpl)
+    }
+
+    /// Transactional mode: waits for the analysis pool (so that none produces between this
+    /// transaction's commit and the next one's start), takes in its reports, sends the safe
+    /// offsets of every assigned partition to the open transaction, commits it and opens the
+    /// next one.
+    fn try_commit_transaction(&mut self, consumer: &TranscriptConsumer) -> Result<(), KafkaError> {
+        if !self.in_transaction {
+            return Ok(());
+        }
+        let jobs = self.pool.jobs();
+        if !jobs.wait_idle(self.deadline()) {
+            tracing::warn!(
+                unfinished = jobs.count(),
+                "analysis not finished in time; committing the transaction without those conversations"
+            );
+        }
+        self.drain_inbox();
+        let tpl = safe_offsets(&self.book, false)?;
+        let deadline = self.deadline();
+        commit_transaction(
+            consumer,
+            &self.producer,
+            &tpl,
+            deadline,
+            &mut self.in_transaction,
+        )
+    }
+
+    /// Completes a rebalance the consumer's callback handed over. Revocation: commit what is
+    /// safe (after waiting for the analysis pool and the producer), give the partitions up,
+    /// and drop their open conversations (the next owner replays them). Assignment: take the
+    /// partitions and start their books.
+    fn rebalance(&mut self, consumer: &TranscriptConsumer, event: RebalanceEvent) {
+        match &event {
+            RebalanceEvent::Revoke(tpl) => {
+                let started = Instant::now();
+                let committed = match self.config.delivery.mode {
+                    DeliveryMode::AtLeastOnce => self.commit_at_least_once(consumer),
+                    DeliveryMode::Transactional => self.try_commit_transaction(consumer),
+                };
+                if let Err(e) = &committed {
+                    tracing::warn!(error = %e, "commit on revocation failed; the next owner replays from the last commit");
+                }
+                complete_rebalance(consumer, &event);
+                let n = self.revoke(tpl);
+                tracing::info!(
+                    partitions = n,
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "partitions revoked"
+                );
+            }
+            RebalanceEvent::Assign(tpl) => {
+                complete_rebalance(consumer, &event);
+                for e in tpl.elements() {
+                    let lane = self.book.lane(e.topic(), e.partition());
+                    self.book.assign(lane);
+                }
+                self.health.set_assigned(self.book.assigned().len());
+                tracing::info!(partitions = tpl.count(), "partitions assigned");
+            }
+            RebalanceEvent::Error(e, _) => {
+                tracing::warn!(error = %e, "rebalance error");
+                complete_rebalance(consumer, &event);
+            }
+        }
+    }
+
+    /// Forgets revoked partitions: their books, their open conversations and their lag.
+    fn revoke(&mut self, tpl: &TopicPartitionList) -> usize {
+        let mut n = 0;
+        for e in tpl.elements() {
+            let lane = self.book.lane(e.topic(), e.partition());
+            self.book.revoke(lane);
+            n += 1;
+            let _ = self
+                .metrics
+                .consumer_lag
+                .remove_label_values(&[e.topic(), &e.partition().to_string()]);
+        }
+        self.health.set_assigned(self.book.assigned().len());
+        for lane in self.book.take_revoked() {
+            let dropped = self.assembler.drop_lane(lane);
+            if dropped > 0 {
                 tracing::info!(
                     lane,
-                    handed_back = n,
+                    handed_back = dropped,
                     "open conversations of a revoked partition dropped"
                 );
             }
@@ -192,38 +318,36 @@ impl Worker {
         self.metrics
             .conversations_open
             .set(self.assembler.open_count() as i64);
+        n
     }
 
-    fn apply_tenant_events(&mut self) {
-        while let Ok(event) = self.tenant_events.try_recv() {
-            let topic = &self.config.kafka.topics.tenant_config;
-            let (tenant, applied) = match event {
-                TenantEvent::Apply(rt) => {
-                    let tenant = rt.config.tenant_id.clone();
-                    let version = rt.config.version;
-                    let applied = self.registry.apply(rt);
-                    tracing::info!(tenant = %tenant, version, ?applied, "tenant configuration");
-                    (tenant, applied)
-                }
-                TenantEvent::Remove(tenant) => (tenant.clone(), self.registry.remove(&tenant)),
-                TenantEvent::Reject(..) => continue,
-            };
-            let label = match applied {
-                Applied::InForce => outcome::CONFIG_APPLIED,
-                Applied::Stale => outcome::DUPLICATE,
-                Applied::Removed => outcome::CONFIG_REMOVED,
-            };
-            let _ = tenant;
-            self.metrics
-                .records_consumed
-                .with_label_values(&[topic.as_str(), label])
-                .inc();
-        }
+    fn apply_tenant_event(&mut self, event: TenantEvent) {
+        let topic = &self.config.kafka.topics.tenant_config;
+        let applied = match event {
+            TenantEvent::Apply(rt) => {
+                let tenant = rt.config.tenant_id.clone();
+                let version = rt.config.version;
+                let applied = self.registry.apply(rt);
+                tracing::info!(tenant = %tenant, version, ?applied, "tenant configuration");
+                applied
+            }
+            TenantEvent::Remove(tenant) => self.registry.remove(&tenant),
+            TenantEvent::Reject(..) => return,
+        };
+        let label = match applied {
+            Applied::InForce => outcome::CONFIG_APPLIED,
+            Applied::Stale => outcome::DUPLICATE,
+            Applied::Removed => outcome::CONFIG_REMOVED,
+        };
+        self.metrics
+            .records_consumed
+            .with_label_values(&[topic.as_str(), label])
+            .inc();
     }
 
     fn tick(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
         self.assembler.tick(now_ms(), &mut self.finalised);
-        self.emit_finalised(None)?;
+        self.submit_finalised(None)?;
         self.metrics
             .conversations_open
             .set(self.assembler.open_count() as i64);
@@ -231,7 +355,8 @@ impl Worker {
             .producer_queue_depth
             .set(i64::from(self.producer.in_flight_count()));
         if self.config.delivery.mode == DeliveryMode::AtLeastOnce {
-            if let Err(e) = store_progress(consumer, &self.book) {
+            self.drain_inbox();
+            if let Err(e) = store_progress(consumer, &mut self.book) {
                 tracing::warn!(error = %e, "storing offsets");
             }
         }
@@ -239,8 +364,9 @@ impl Worker {
     }
 
     /// Tells the book where the oldest open conversation of `lane` starts now.
-    fn update_floor(&self, lane: Lane) {
-        lock(&self.book).set_open_floor(lane, self.assembler.min_open_offset(lane));
+    fn update_floor(&mut self, lane: Lane) {
+        self.book
+            .set_open_floor(lane, self.assembler.min_open_offset(lane));
     }
 
     fn handle(&mut self, msg: &BorrowedMessage<'_>) -> Result<Step, PipelineError> {
@@ -251,7 +377,7 @@ impl Worker {
             key: msg.key(),
             value: msg.payload(),
         };
-        let lane = lock(&self.book).lane(source.topic, source.partition);
+        let lane = self.book.lane(source.topic, source.partition);
         let now = now_ms();
         let decoded = match self.decode(source) {
             Some(d) => d,
@@ -270,7 +396,7 @@ impl Worker {
                 };
                 let absorbed = self.assembler.push(event, pos, now, &mut self.finalised);
                 let event_ms = msg.timestamp().to_millis().unwrap_or(now);
-                self.emit_finalised(Some((source.offset, event_ms)))?;
+                self.submit_finalised(Some((source.offset, event_ms)))?;
                 match absorbed {
                     Absorbed::Assembled => outcome::ASSEMBLED,
                     Absorbed::Duplicate => outcome::DUPLICATE,
@@ -283,7 +409,7 @@ impl Worker {
             .records_consumed
             .with_label_values(&[source.topic, label])
             .inc();
-        lock(&self.book).processed(lane, source.offset);
+        self.book.processed(lane, source.offset);
         self.update_floor(lane);
         Ok(Step::Done)
     }
@@ -326,9 +452,9 @@ impl Worker {
     }
 
     /// Hands every conversation the assembler just finalised to the workers, then moves its
-    /// lane's open floor (the pending hold taken by [`emit`](Worker::emit) keeps the offset
+    /// lane's open floor (the pending hold taken by [`submit`](ConsumerLoop::submit) keeps the offset
     /// back meanwhile).
-    fn emit_finalised(&mut self, trigger: Option<(i64, i64)>) -> Result<(), PipelineError> {
+    fn submit_finalised(&mut self, trigger: Option<(i64, i64)>) -> Result<(), PipelineError> {
         if self.finalised.is_empty() {
             return Ok(());
         }
@@ -341,7 +467,7 @@ impl Worker {
                 (Some((offset, ms)), Some(o)) if o == offset => ms,
                 _ => f.finalised_at_ms,
             };
-            self.emit(f, from_ms)?;
+            self.submit(f, from_ms)?;
             self.update_floor(lane);
         }
         Ok(())
@@ -350,7 +476,7 @@ impl Worker {
     /// Counts a finalised conversation and hands it to the analysis workers (blocks while
     /// its worker's queue is full). The conversation's first offset stays held until its
     /// records are produced.
-    fn emit(&mut self, f: Finalised, from_ms: i64) -> Result<(), PipelineError> {
+    fn submit(&mut self, f: Finalised, from_ms: i64) -> Result<(), PipelineError> {
         let reason = if f.replayed_tail {
             REPLAYED_TAIL
         } else {
@@ -391,18 +517,24 @@ impl Worker {
         }
         let crm = tenant.as_ref().map(|t| t.config.crm).unwrap_or_default();
         let insight_topic = emit::insight_topic(crm, &self.config.crm).map(Arc::from);
-        let pending = lock(&self.book).hold_pending(f.lane, f.first_offset);
+        // Every record the worker will send is held from now on; the pending hold keeps the
+        // offset back in transactional mode too, until the records are with the producer.
+        let pending = self.book.hold_pending(f.lane, f.first_offset);
+        let insight_hold = insight_topic
+            .as_ref()
+            .and_then(|_| self.book.hold(f.lane, f.first_offset));
+        let telemetry_hold = self.book.hold(f.lane, f.first_offset);
         self.pool.submit(Job {
             conversation: conv,
             tenant,
             finalised_by: f.finalised_by,
             ended_at: f.ended_at,
             dropped_segments: f.dropped_segments,
-            lane: f.lane,
-            first_offset: f.first_offset,
             insight_topic,
             from_ms,
             pending,
+            insight_hold,
+            telemetry_hold,
             submitted_ms: now_ms(),
         })
     }
@@ -417,7 +549,7 @@ impl Worker {
         let dl = emit::dead_letter(source, kind, reason, now_ms());
         let topic = &self.config.kafka.topics.dead_letter;
         let bytes = self.codec.encode(topic, &dl)?;
-        let hold = lane.and_then(|l| lock(&self.book).hold(l, source.offset));
+        let hold = lane.and_then(|l| self.book.hold(l, source.offset));
         tracing::warn!(
             topic = source.topic,
             partition = source.partition,
@@ -458,17 +590,14 @@ impl Worker {
             headers,
             Box::new(Delivery { hold, what }),
         )
+        .map_err(|e| PipelineError::kafka(&format!("producing to {topic}"), e))
     }
 
+    /// Transactional mode, every `delivery.transaction_interval_ms` and at shutdown: commits
+    /// the open transaction; on an abortable error aborts it and reads again from the last
+    /// committed offsets.
     fn commit_transaction(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
-        match commit_transaction(
-            consumer,
-            &self.producer,
-            &self.book,
-            &self.pool.shared().jobs,
-            self.deadline(),
-            &self.in_transaction,
-        ) {
+        match self.try_commit_transaction(consumer) {
             Ok(()) => Ok(()),
             Err(KafkaError::Transaction(e)) if e.txn_requires_abort() => {
                 tracing::warn!(error = %e, "transaction aborted; rewinding to the last committed offsets");
@@ -479,7 +608,7 @@ impl Worker {
                 self.producer
                     .begin_transaction()
                     .map_err(|e| PipelineError::kafka("beginning a transaction", e))?;
-                self.in_transaction.store(true, Ordering::SeqCst);
+                self.in_transaction = true;
                 Ok(())
             }
             Err(KafkaError::Transaction(e)) if e.is_retriable() => {
@@ -496,11 +625,10 @@ impl Worker {
         let committed = consumer
             .committed(Timeout::After(self.deadline()))
             .map_err(|e| PipelineError::kafka("reading committed offsets", e))?;
-        let mut book = lock(&self.book);
         for e in committed.elements() {
-            let lane = book.lane(e.topic(), e.partition());
+            let lane = self.book.lane(e.topic(), e.partition());
             self.assembler.drop_lane(lane);
-            book.assign(lane);
+            self.book.assign(lane);
             let offset = match e.offset() {
                 Offset::Offset(o) => Offset::Offset(o),
                 _ => Offset::Beginning,
@@ -518,35 +646,6 @@ impl Worker {
             }
         }
         Ok(())
-    }
-}
-
-/// Produces one record, waiting while the producer's queue is full.
-pub(crate) fn send(
-    producer: &Producer,
-    topic: &str,
-    key: Option<&[u8]>,
-    payload: &[u8],
-    headers: Option<OwnedHeaders>,
-    delivery: Box<Delivery>,
-) -> Result<(), PipelineError> {
-    let mut record: BaseRecord<'_, [u8], [u8], Box<Delivery>> =
-        BaseRecord::with_opaque_to(topic, delivery).payload(payload);
-    if let Some(k) = key {
-        record = record.key(k);
-    }
-    if let Some(h) = headers {
-        record = record.headers(h);
-    }
-    loop {
-        match producer.send(record) {
-            Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                record = r;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err((e, _)) => return Err(PipelineError::kafka(&format!("producing to {topic}"), e)),
-        }
     }
 }
 

@@ -1,23 +1,29 @@
-//! librdkafka clients: their settings, the producer's delivery callback (releases offset
-//! holds, counts outputs) and the consumer's rebalance callbacks (commit and drop revoked
-//! partitions) and statistics (consumer lag).
+//! librdkafka clients: their settings, the producer's delivery callback (reports
+//! acknowledgements and failures to the consumer loop's inbox, counts outputs), the
+//! consumer's rebalance callback (hands the rebalance to the consumer loop) and statistics
+//! (consumer lag), and the commit procedures the loop runs.
 
 use super::analysis_pool::JobQueue;
+use super::inbox::{Inbox, LoopMessage};
 use super::offsets::{Hold, OffsetBook};
+use super::PipelineError;
 use crate::config::{Config, DeliveryMode};
-use crate::http::Health;
 use crate::metrics::Metrics;
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::KafkaResult;
-use rdkafka::message::Message;
-use rdkafka::producer::{DeliveryResult, Producer as _, ProducerContext, ThreadedProducer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::{Message, OwnedHeaders};
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer,
+};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use rdkafka::util::Timeout;
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch.
@@ -26,11 +32,6 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-/// Locks the book even if another thread panicked while holding it (the data stays usable).
-pub(crate) fn lock(book: &Mutex<OffsetBook>) -> MutexGuard<'_, OffsetBook> {
-    book.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What a produced record was, for the delivery callback.
@@ -47,16 +48,18 @@ pub(crate) enum Produced {
     DeadLetter { reason: &'static str },
 }
 
-/// Opaque of every produced record.
+/// Opaque of every produced record: the offset hold its acknowledgement releases (taken by
+/// the consumer loop) and what it was.
 #[derive(Debug)]
 pub(crate) struct Delivery {
     pub hold: Option<Hold>,
     pub what: Produced,
 }
 
-/// The producer's context: releases holds and counts outputs on acknowledgement.
+/// The producer's context: counts outputs and reports every acknowledgement (and every
+/// failure) to the consumer loop's inbox. It runs on librdkafka's producer thread.
 pub(crate) struct ProducerCtx {
-    pub book: Arc<Mutex<OffsetBook>>,
+    pub inbox: Inbox,
     pub metrics: Arc<Metrics>,
 }
 
@@ -86,14 +89,17 @@ impl ProducerContext for ProducerCtx {
                     Produced::Telemetry => {}
                 }
                 if let Some(hold) = delivery.hold {
-                    lock(&self.book).release(hold);
+                    // The loop may be gone at shutdown: the hold no longer matters then.
+                    let _ = self.inbox.send(LoopMessage::Acknowledged(hold));
                 }
             }
             Err((e, msg)) => {
                 // The hold stays: the source offset is never committed past this record.
-                let reason = format!("a record for {} could not be delivered: {e}", msg.topic());
                 tracing::error!(topic = msg.topic(), error = %e, "delivery failed");
-                lock(&self.book).set_fatal(reason);
+                let _ = self.inbox.send(LoopMessage::Fatal(PipelineError::Delivery {
+                    topic: msg.topic().to_string(),
+                    source: e.clone(),
+                }));
             }
         }
     }
@@ -102,19 +108,56 @@ impl ProducerContext for ProducerCtx {
 /// The producer type of the pipeline.
 pub(crate) type Producer = ThreadedProducer<ProducerCtx>;
 
-/// The transcript consumer's context.
+/// Produces one record, waiting while the producer's queue is full.
+pub(crate) fn send(
+    producer: &Producer,
+    topic: &str,
+    key: Option<&[u8]>,
+    payload: &[u8],
+    headers: Option<OwnedHeaders>,
+    delivery: Box<Delivery>,
+) -> Result<(), KafkaError> {
+    let mut record: BaseRecord<'_, [u8], [u8], Box<Delivery>> =
+        BaseRecord::with_opaque_to(topic, delivery).payload(payload);
+    if let Some(k) = key {
+        record = record.key(k);
+    }
+    if let Some(h) = headers {
+        record = record.headers(h);
+    }
+    loop {
+        match producer.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                record = r;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err((e, _)) => return Err(e),
+        }
+    }
+}
+
+/// A rebalance, as the consumer's callback hands it to the consumer loop.
+#[derive(Debug)]
+pub(crate) enum RebalanceEvent {
+    /// Partitions assigned to this instance.
+    Assign(TopicPartitionList),
+    /// Partitions taken away from this instance.
+    Revoke(TopicPartitionList),
+    /// The group coordinator reported an error: the assignment is dropped.
+    Error(KafkaError, TopicPartitionList),
+}
+
+/// The transcript consumer's context. Its rebalance callback runs inside `poll`, on the
+/// consumer loop's thread; it only hands the rebalance to the loop, which completes it as
+/// soon as `poll` returns (rust-rdkafka's `poll` returns right after a rebalance event):
+/// commit what is safe, then [`complete_rebalance`]. librdkafka waits for that call. Once
+/// the loop has stopped listening (its receiver dropped, at shutdown), the callback
+/// completes rebalances itself.
 pub(crate) struct ConsumerCtx {
-    pub book: Arc<Mutex<OffsetBook>>,
-    pub producer: Producer,
     pub metrics: Arc<Metrics>,
-    pub health: Arc<Health>,
-    pub mode: DeliveryMode,
-    pub deadline: Duration,
     pub transcript_topics: HashSet<String>,
-    /// Transactional mode: a transaction is open (set by the loop).
-    pub in_transaction: Arc<std::sync::atomic::AtomicBool>,
-    /// Jobs of the analysis workers not finished yet (waited for before committing).
-    pub jobs: Arc<JobQueue>,
+    pub rebalances: Sender<RebalanceEvent>,
 }
 
 impl ClientContext for ConsumerCtx {
@@ -136,65 +179,23 @@ impl ClientContext for ConsumerCtx {
 }
 
 impl ConsumerContext for ConsumerCtx {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Revoke(tpl) => {
-                let started = Instant::now();
-                let committed = match self.mode {
-                    DeliveryMode::AtLeastOnce => commit_at_least_once(
-                        consumer,
-                        &self.producer,
-                        &self.book,
-                        &self.jobs,
-                        self.deadline,
-                    ),
-                    DeliveryMode::Transactional => commit_transaction(
-                        consumer,
-                        &self.producer,
-                        &self.book,
-                        &self.jobs,
-                        self.deadline,
-                        &self.in_transaction,
-                    ),
-                };
-                if let Err(e) = &committed {
-                    tracing::warn!(error = %e, "commit on revocation failed; the next owner replays from the last commit");
-                }
-                let mut book = lock(&self.book);
-                let mut n = 0;
-                for e in tpl.elements() {
-                    let lane = book.lane(e.topic(), e.partition());
-                    book.revoke(lane);
-                    n += 1;
-                    let _ = self
-                        .metrics
-                        .consumer_lag
-                        .remove_label_values(&[e.topic(), &e.partition().to_string()]);
-                }
-                self.health.set_assigned(book.assigned().len());
-                tracing::info!(
-                    partitions = n,
-                    took_ms = started.elapsed().as_millis() as u64,
-                    "partitions revoked"
-                );
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let event = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                RebalanceEvent::Assign(tpl.clone())
             }
-            Rebalance::Assign(_) | Rebalance::Error(_) => {}
-        }
-    }
-
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        match rebalance {
-            Rebalance::Assign(tpl) => {
-                let mut book = lock(&self.book);
-                for e in tpl.elements() {
-                    let lane = book.lane(e.topic(), e.partition());
-                    book.assign(lane);
-                }
-                self.health.set_assigned(book.assigned().len());
-                tracing::info!(partitions = tpl.count(), "partitions assigned");
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                RebalanceEvent::Revoke(tpl.clone())
             }
-            Rebalance::Error(e) => tracing::warn!(error = %e, "rebalance error"),
-            Rebalance::Revoke(_) => {}
+            other => RebalanceEvent::Error(KafkaError::Rebalance(other.into()), tpl.clone()),
+        };
+        if let Err(unheard) = self.rebalances.send(event) {
+            complete_rebalance(consumer, &unheard.0);
         }
     }
 
@@ -202,6 +203,30 @@ impl ConsumerContext for ConsumerCtx {
         if let Err(e) = result {
             tracing::debug!(error = %e, "offset commit");
         }
+    }
+}
+
+/// Tells librdkafka the rebalance is done on our side: takes the assigned partitions, or
+/// gives up the revoked ones (incrementally with the cooperative protocol), as rust-rdkafka's
+/// default rebalance callback does.
+pub(crate) fn complete_rebalance<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    event: &RebalanceEvent,
+) {
+    let cooperative = matches!(
+        consumer.rebalance_protocol(),
+        RebalanceProtocol::Cooperative
+    );
+    let done = match event {
+        RebalanceEvent::Assign(tpl) if cooperative => consumer.incremental_assign(tpl),
+        RebalanceEvent::Assign(tpl) => consumer.assign(tpl),
+        RebalanceEvent::Revoke(tpl) | RebalanceEvent::Error(_, tpl) if cooperative => {
+            consumer.incremental_unassign(tpl)
+        }
+        RebalanceEvent::Revoke(_) | RebalanceEvent::Error(..) => consumer.unassign(),
+    };
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "completing a rebalance");
     }
 }
 
@@ -223,34 +248,38 @@ fn offsets_tpl(book: &OffsetBook, offsets: &[(u32, i64)]) -> KafkaResult<TopicPa
 /// background. Returns how many partitions moved.
 pub(crate) fn store_progress(
     consumer: &TranscriptConsumer,
-    book: &Mutex<OffsetBook>,
+    book: &mut OffsetBook,
 ) -> KafkaResult<usize> {
-    let tpl = {
-        let mut b = lock(book);
-        let moved = b.to_store(true);
-        if moved.is_empty() {
-            return Ok(0);
-        }
-        offsets_tpl(&b, &moved)?
-    };
+    let moved = book.to_store(true);
+    if moved.is_empty() {
+        return Ok(0);
+    }
+    let tpl = offsets_tpl(book, &moved)?;
     consumer.store_offsets(&tpl)?;
     Ok(tpl.count())
 }
 
-/// Waits for the analysis workers and flushes the producer (together at most `deadline`),
-/// stores what is safe and commits synchronously. Whatever is not finished by then keeps its
-/// holds: its offsets are not committed.
-pub(crate) fn commit_at_least_once<C: ConsumerContext>(
-    consumer: &BaseConsumer<C>,
-    producer: &Producer,
-    book: &Mutex<OffsetBook>,
-    workers: &JobQueue,
-    deadline: Duration,
-) -> KafkaResult<()> {
+/// The safe offset of every assigned partition (see [`OffsetBook::safe`]).
+pub(crate) fn safe_offsets(
+    book: &OffsetBook,
+    count_in_flight: bool,
+) -> KafkaResult<TopicPartitionList> {
+    let all: Vec<(u32, i64)> = book
+        .assigned()
+        .into_iter()
+        .filter_map(|l| book.safe(l, count_in_flight).map(|o| (l, o)))
+        .collect();
+    offsets_tpl(book, &all)
+}
+
+/// Waits until the analysis pool is idle, then flushes the producer, together within
+/// `deadline`, so that every acknowledgement and report is in the loop's inbox. Whatever is
+/// not finished by then keeps its holds: its offsets are not committed.
+pub(crate) fn settle(jobs: &JobQueue, producer: &Producer, deadline: Duration) {
     let until = Instant::now() + deadline;
-    if !workers.wait_idle(deadline) {
+    if !jobs.wait_idle(deadline) {
         tracing::warn!(
-            unfinished = workers.count(),
+            unfinished = jobs.count(),
             "analysis not finished in time; those conversations are not committed"
         );
     }
@@ -258,62 +287,38 @@ pub(crate) fn commit_at_least_once<C: ConsumerContext>(
     if let Err(e) = producer.flush(Timeout::After(left)) {
         tracing::warn!(error = %e, "producer flush did not finish in time; unacknowledged records are not committed");
     }
-    let tpl = {
-        let mut b = lock(book);
-        let _ = b.to_store(true);
-        let all: Vec<(u32, i64)> = b
-            .assigned()
-            .into_iter()
-            .filter_map(|l| b.safe(l, true).map(|o| (l, o)))
-            .collect();
-        offsets_tpl(&b, &all)?
-    };
+}
+
+/// At-least-once mode: stores `tpl` and commits it synchronously.
+pub(crate) fn commit_sync(
+    consumer: &TranscriptConsumer,
+    tpl: &TopicPartitionList,
+) -> KafkaResult<()> {
     if tpl.count() == 0 {
         return Ok(());
     }
-    consumer.store_offsets(&tpl)?;
-    consumer.commit(&tpl, rdkafka::consumer::CommitMode::Sync)
+    consumer.store_offsets(tpl)?;
+    consumer.commit(tpl, rdkafka::consumer::CommitMode::Sync)
 }
 
-/// Transactional mode: waits for the analysis workers (so that none produces between this
-/// transaction's commit and the next one's start), sends the safe offsets of every assigned
-/// partition to the open transaction, commits it and opens the next one.
-pub(crate) fn commit_transaction<C: ConsumerContext>(
-    consumer: &BaseConsumer<C>,
+/// Transactional mode: sends `tpl` to the open transaction, commits it and opens the next
+/// one. `in_transaction` follows whether a transaction is open.
+pub(crate) fn commit_transaction(
+    consumer: &TranscriptConsumer,
     producer: &Producer,
-    book: &Mutex<OffsetBook>,
-    workers: &JobQueue,
+    tpl: &TopicPartitionList,
     deadline: Duration,
-    in_transaction: &std::sync::atomic::AtomicBool,
+    in_transaction: &mut bool,
 ) -> KafkaResult<()> {
-    use std::sync::atomic::Ordering;
-    if !in_transaction.load(Ordering::SeqCst) {
-        return Ok(());
-    }
-    if !workers.wait_idle(deadline) {
-        tracing::warn!(
-            unfinished = workers.count(),
-            "analysis not finished in time; committing the transaction without those conversations"
-        );
-    }
-    let tpl = {
-        let b = lock(book);
-        let all: Vec<(u32, i64)> = b
-            .assigned()
-            .into_iter()
-            .filter_map(|l| b.safe(l, false).map(|o| (l, o)))
-            .collect();
-        offsets_tpl(&b, &all)?
-    };
     if tpl.count() > 0 {
         if let Some(meta) = consumer.group_metadata() {
-            producer.send_offsets_to_transaction(&tpl, &meta, Timeout::After(deadline))?;
+            producer.send_offsets_to_transaction(tpl, &meta, Timeout::After(deadline))?;
         }
     }
     producer.commit_transaction(Timeout::After(deadline))?;
-    in_transaction.store(false, Ordering::SeqCst);
+    *in_transaction = false;
     producer.begin_transaction()?;
-    in_transaction.store(true, Ordering::SeqCst);
+    *in_transaction = true;
     Ok(())
 }
 

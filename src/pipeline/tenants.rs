@@ -19,8 +19,8 @@
 //! reminder of a standing problem), never the versions superseded since, and every instance
 //! reports it (the reader has no group to share the work with).
 
-use super::consumer_loop::send;
-use super::kafka::{now_ms, tenant_reader_config, Delivery, Produced, Producer};
+use super::inbox::{Inbox, LoopMessage};
+use super::kafka::{now_ms, send, tenant_reader_config, Delivery, Produced, Producer};
 use super::PipelineError;
 use crate::config::Config;
 use crate::emit::{self, SourceRef};
@@ -34,10 +34,13 @@ use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// Test hook: when this environment variable is set, the tenant reader fails as soon as it
+/// starts (the service must then stop with an error naming it).
+pub const STOP_TENANT_READER_ENV: &str = "DEBRIEF_TEST_STOP_TENANT_READER";
 
 /// What one record of the tenant-config topic means.
 #[derive(Debug)]
@@ -239,7 +242,7 @@ impl TenantRegistry {
 }
 
 /// Reads the tenant-config topic from the beginning until `shutdown`: valid versions and
-/// tombstones go to `events`, invalid records to the dead-letter topic. `caught_up` is
+/// tombstones go to the consumer loop's inbox, invalid records to the dead-letter topic. `caught_up` is
 /// sent once everything that was in the topic at start has been read (at once when the
 /// topic does not exist yet; it is looked for again every few seconds).
 pub(crate) struct TenantReader {
@@ -247,7 +250,7 @@ pub(crate) struct TenantReader {
     pub codec: Arc<Codec>,
     pub producer: Producer,
     pub metrics: Arc<Metrics>,
-    pub events: Sender<TenantEvent>,
+    pub inbox: Inbox,
     pub caught_up: Option<tokio::sync::oneshot::Sender<()>>,
     pub shutdown: CancellationToken,
     pub runtime: tokio::runtime::Handle,
@@ -314,6 +317,9 @@ impl ReaderState {
 impl TenantReader {
     /// Runs the reader on this thread until shutdown.
     pub fn run(mut self) -> Result<(), PipelineError> {
+        if std::env::var_os(STOP_TENANT_READER_ENV).is_some() {
+            return Err(PipelineError::Stopped(STOP_TENANT_READER_ENV));
+        }
         let topic = self.config.kafka.topics.tenant_config.clone();
         let consumer: BaseConsumer = tenant_reader_config(&self.config)
             .create()
@@ -425,7 +431,7 @@ impl TenantReader {
             },
             event => {
                 // The loop may be gone at shutdown: nothing to do then.
-                let _ = self.events.send(event);
+                let _ = self.inbox.send(LoopMessage::Tenant(event));
             }
         }
         Ok(())
@@ -491,6 +497,7 @@ impl TenantReader {
             Some(emit::dead_letter_headers(&dl)),
             delivery,
         )
+        .map_err(|e| PipelineError::kafka(&format!("producing to {topic}"), e))
     }
 }
 
