@@ -11,7 +11,7 @@ use super::analysis_pool::{AnalysisPool, Job};
 use super::inbox::{InboxReceiver, LoopMessage};
 use super::kafka::{
     commit_sync, commit_transaction, complete_rebalance, now_ms, safe_offsets, send, settle,
-    store_progress, Delivery, Produced, Producer, RebalanceEvent, TranscriptConsumer,
+    source_of, store_progress, Delivery, Produced, Producer, RebalanceEvent, TranscriptConsumer,
 };
 use super::offsets::{Hold, Lane, OffsetBook};
 use super::tenants::{Applied, TenantEvent, TenantRegistry};
@@ -370,13 +370,7 @@ impl ConsumerLoop {
     }
 
     fn handle(&mut self, msg: &BorrowedMessage<'_>) -> Result<Step, PipelineError> {
-        let source = SourceRef {
-            topic: msg.topic(),
-            partition: msg.partition(),
-            offset: msg.offset(),
-            key: msg.key(),
-            value: msg.payload(),
-        };
+        let source = source_of(msg);
         let lane = self.book.lane(source.topic, source.partition);
         let now = now_ms();
         let decoded = match self.decode(source) {

@@ -8,6 +8,7 @@ use super::inbox::{Inbox, LoopMessage};
 use super::offsets::{Hold, OffsetBook};
 use super::PipelineError;
 use crate::config::{Config, DeliveryMode};
+use crate::emit::SourceRef;
 use crate::metrics::Metrics;
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
@@ -32,6 +33,17 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Where a consumed record came from, with its key and value.
+pub(crate) fn source_of<M: Message>(msg: &M) -> SourceRef<'_> {
+    SourceRef {
+        topic: msg.topic(),
+        partition: msg.partition(),
+        offset: msg.offset(),
+        key: msg.key(),
+        value: msg.payload(),
+    }
 }
 
 /// What a produced record was, for the delivery callback.

@@ -20,7 +20,7 @@
 //! reports it (the reader has no group to share the work with).
 
 use super::inbox::{Inbox, LoopMessage};
-use super::kafka::{now_ms, send, tenant_reader_config, Delivery, Produced, Producer};
+use super::kafka::{now_ms, send, source_of, tenant_reader_config, Delivery, Produced, Producer};
 use super::PipelineError;
 use crate::config::Config;
 use crate::emit::{self, SourceRef};
@@ -30,7 +30,6 @@ use crate::metrics::{outcome, Metrics};
 use crate::schema::{Codec, Encoding};
 use crate::tenant::TenantConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::hash::{Hash, Hasher};
@@ -371,13 +370,7 @@ impl TenantReader {
         while !self.shutdown.is_cancelled() {
             match consumer.poll(Duration::from_millis(100)) {
                 Some(Ok(msg)) => {
-                    let source = SourceRef {
-                        topic: msg.topic(),
-                        partition: msg.partition(),
-                        offset: msg.offset(),
-                        key: msg.key(),
-                        value: msg.payload(),
-                    };
+                    let source = source_of(&msg);
                     self.take(source)?;
                     if let Some(held) = self.state.processed(source.partition, source.offset) {
                         self.report_held(held)?;
