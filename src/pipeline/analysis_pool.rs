@@ -22,10 +22,10 @@
 //!   commits. Jobs still running at the deadline keep their holds: their offsets are not
 //!   committed, and the next owner replays them.
 
-use super::analysis::analyse_timed;
 use super::inbox::{spawn_task, Inbox, LoopMessage};
 use super::kafka::{now_ms, send, Delivery, Produced, Producer};
 use super::offsets::Hold;
+use super::timings::analyse_timed;
 use super::PipelineError;
 use crate::config::Config;
 use crate::emit;

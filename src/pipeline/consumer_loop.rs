@@ -14,7 +14,7 @@ use super::kafka::{
     source_of, store_progress, Delivery, Produced, Producer, RebalanceEvent, TranscriptConsumer,
 };
 use super::offsets::{Hold, Lane, OffsetBook};
-use super::tenants::{Applied, TenantEvent, TenantRegistry};
+use super::tenant_reader::{Applied, TenantEvent, TenantRegistry};
 use super::{PipelineError, PipelineSummary};
 use crate::config::{Config, DeliveryMode};
 use crate::emit::{self, SourceRef};

@@ -11,7 +11,7 @@
 //! the task, and the service stops with that error.
 
 use super::offsets::Hold;
-use super::tenants::TenantEvent;
+use super::tenant_reader::TenantEvent;
 use super::PipelineError;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, Sender};

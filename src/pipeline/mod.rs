@@ -18,7 +18,7 @@
 //! threads (default: one per core; `analysis_pool.rs`). A full queue blocks the loop
 //! (back-pressure); two jobs of one conversation id never run at once. Extraction is pure, so
 //! the insight does not depend on which thread ran it; per-extractor times come from
-//! [`analysis`]. A background thread that fails (the tenant reader, an analysis worker)
+//! [`timings`]. A background thread that fails (the tenant reader, an analysis worker)
 //! stops the service with an error naming it.
 //!
 //! Delivery (at-least-once mode, the default): `enable.auto.offset.store=false`; a partition's
@@ -63,14 +63,13 @@
 //! without advancing; a record that cannot be delivered stops the pipeline (non-zero exit)
 //! without committing past it.
 
-pub mod analysis;
 mod analysis_pool;
-pub mod cli;
 mod consumer_loop;
 mod inbox;
 mod kafka;
 pub mod offsets;
-pub mod tenants;
+pub mod tenant_reader;
+pub mod timings;
 
 pub use analysis_pool::AnalysisError;
 pub use inbox::TaskEnd;
@@ -89,7 +88,7 @@ use rdkafka::error::KafkaError;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-use tenants::{TenantReader, TenantRegistry};
+use tenant_reader::{TenantReader, TenantRegistry};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 

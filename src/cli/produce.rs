@@ -13,16 +13,16 @@
 //! at send time. Optional pacing ([`Pace`]) replays the segment offsets in real time (or
 //! faster), all conversations of the input at once, as concurrent meetings would.
 
-use crate::events::{
+use clap::{Args, ValueEnum};
+use debrief::events::{
     topics, CompleteTranscript, ConversationEnded, ConversationStarted, EventHeader, SegmentBody,
     SpeakerRole, TranscriptEvent, TranscriptPayload,
 };
-use crate::extract::{parse_version, Settings};
-use crate::ingest::files::{self, FileError};
-use crate::model::{Conversation, Segment, Side};
-use crate::schema::{Codec, Encoding, SchemaError};
-use crate::tenant::{TenantConfig, TenantFileError};
-use clap::{Args, ValueEnum};
+use debrief::extract::{parse_version, Settings};
+use debrief::ingest::files::{self, FileError};
+use debrief::model::{Conversation, Segment, Side};
+use debrief::schema::{Codec, Encoding, SchemaError};
+use debrief::tenant::{TenantConfig, TenantFileError};
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use rdkafka::config::ClientConfig;
@@ -414,16 +414,6 @@ impl Publisher {
             failed: None,
             stats: PublishStats::default(),
         })
-    }
-
-    /// The codec records are encoded with.
-    pub fn codec(&self) -> &Arc<Codec> {
-        &self.codec
-    }
-
-    /// Records not acknowledged yet.
-    pub fn in_flight(&self) -> usize {
-        self.pending.len()
     }
 
     /// Encodes `event` (stamping `emitted_at_ms` with the current time when `stamp`) and

@@ -1,13 +1,13 @@
 //! `debrief process`: the offline path. Reads transcript files, runs the same extraction as
-//! the Kafka pipeline ([`crate::extract::analyse`]) and writes one JSON insight per
+//! the Kafka pipeline ([`debrief::extract::analyse`]) and writes one JSON insight per
 //! conversation (JSON Lines).
 
-use crate::extract::{analyse, ExtractContext, Settings, TenantRuntime};
-use crate::ingest::assemble::apply_tenant_sides;
-use crate::ingest::files::{self, FileError};
-use crate::insight::FinalisedBy;
-use crate::tenant::TenantConfig;
 use chrono::{DateTime, FixedOffset};
+use debrief::extract::{analyse, ExtractContext, Settings, TenantRuntime};
+use debrief::ingest::assemble::apply_tenant_sides;
+use debrief::ingest::files::{self, FileError};
+use debrief::insight::FinalisedBy;
+use debrief::tenant::TenantConfig;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
 use std::path::PathBuf;
