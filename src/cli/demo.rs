@@ -698,8 +698,8 @@ pub fn command(args: DemoArgs) -> Result<std::process::ExitCode, DemoError> {
 mod tests {
     use super::*;
     use debrief::extract::{analyse, ExtractContext, Settings};
-    use debrief::ingest::assemble::apply_tenant_sides;
     use debrief::insight::FinalisedBy;
+    use debrief::tenant::apply_tenant_sides;
 
     #[test]
     fn samples_cover_four_languages_and_an_outdated_client() {
@@ -729,7 +729,7 @@ mod tests {
 
     fn insight_of(id: &str) -> Insight {
         let tenant = sample_tenant().unwrap();
-        let rt = debrief::extract::TenantRuntime::compile(tenant.clone()).unwrap();
+        let rt = debrief::tenant::TenantRuntime::compile(tenant.clone()).unwrap();
         let mut conv = sample_conversations()
             .unwrap()
             .into_iter()

@@ -3,11 +3,12 @@
 //! conversation (JSON Lines).
 
 use chrono::{DateTime, FixedOffset};
-use debrief::extract::{analyse, ExtractContext, Settings, TenantRuntime};
-use debrief::ingest::assemble::apply_tenant_sides;
+use debrief::extract::{analyse, ExtractContext, Settings};
 use debrief::ingest::files::{self, FileError};
 use debrief::insight::FinalisedBy;
+use debrief::tenant::apply_tenant_sides;
 use debrief::tenant::TenantConfig;
+use debrief::tenant::TenantRuntime;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
 use std::path::PathBuf;

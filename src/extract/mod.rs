@@ -12,7 +12,7 @@ use crate::insight::{
     FinalisedBy, Insight, Outcome, SkipReason, EXTRACTOR_VERSION, INSIGHT_SCHEMA_VERSION,
 };
 use crate::model::Conversation;
-use crate::tenant::TenantConfig;
+use crate::tenant::TenantRuntime;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
@@ -37,23 +37,6 @@ impl Default for Settings {
             min_client_version: "1.0.9".to_string(),
             default_time_zone: "UTC".to_string(),
         }
-    }
-}
-
-/// A tenant's configuration with its trackers compiled (done once per configuration version).
-#[derive(Debug, Clone)]
-pub struct TenantRuntime {
-    /// The configuration.
-    pub config: TenantConfig,
-    /// Compiled tracker matcher.
-    pub trackers: trackers::TrackerSet,
-}
-
-impl TenantRuntime {
-    /// Validates and compiles a configuration.
-    pub fn compile(config: TenantConfig) -> Result<TenantRuntime, trackers::ConfigError> {
-        let trackers = trackers::TrackerSet::compile(&config)?;
-        Ok(TenantRuntime { config, trackers })
     }
 }
 

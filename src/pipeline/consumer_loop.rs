@@ -14,16 +14,17 @@ use super::kafka::{
     source_of, store_progress, Delivery, Produced, Producer, RebalanceEvent, TranscriptConsumer,
 };
 use super::offsets::{Hold, Lane, OffsetBook};
-use super::tenant_reader::{Applied, TenantEvent, TenantRegistry};
 use super::{PipelineError, PipelineSummary};
 use crate::config::{Config, DeliveryMode};
 use crate::emit::{self, SourceRef};
 use crate::events::{DeadLetterKind, TranscriptEvent};
 use crate::http::Health;
-use crate::ingest::assemble::{apply_tenant_sides, Absorbed, Assembler, Finalised, Position};
+use crate::ingest::assemble::{Absorbed, Assembler, Finalised, Position};
 use crate::insight::FinalisedBy;
 use crate::metrics::{outcome, Metrics};
 use crate::schema::Codec;
+use crate::tenant::apply_tenant_sides;
+use crate::tenant::{Applied, TenantEvent, TenantRegistry};
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};

@@ -11,8 +11,8 @@
 //! the task, and the service stops with that error.
 
 use super::offsets::Hold;
-use super::tenant_reader::TenantEvent;
 use super::PipelineError;
+use crate::tenant::TenantEvent;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, Sender};
 use std::thread::JoinHandle;

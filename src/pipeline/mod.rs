@@ -79,6 +79,7 @@ use crate::http::{self, Health, HttpState};
 use crate::ingest::assemble::Assembler;
 use crate::metrics::Metrics;
 use crate::schema::{Codec, Encoding, RecordKind, SchemaError};
+use crate::tenant::TenantRegistry;
 use analysis_pool::{AnalysisPool, JobQueue, Shared};
 use consumer_loop::ConsumerLoop;
 use inbox::spawn_task;
@@ -88,7 +89,7 @@ use rdkafka::error::KafkaError;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
-use tenant_reader::{TenantReader, TenantRegistry};
+use tenant_reader::TenantReader;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 

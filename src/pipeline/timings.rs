@@ -83,9 +83,10 @@ pub fn analyse_timed(conv: &Conversation, ctx: &ExtractContext<'_>) -> (Insight,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extract::{analyse, Settings, TenantRuntime};
+    use crate::extract::{analyse, Settings};
     use crate::insight::{FinalisedBy, Outcome};
     use crate::model::{Segment, Side};
+    use crate::tenant::TenantRuntime;
     use crate::tenant::{Features, TenantConfig, TrackerConfig};
 
     fn tenant(features: Features) -> TenantRuntime {
