@@ -23,19 +23,15 @@
 //!   committed, and the next owner replays them.
 
 use super::inbox::{spawn_task, Inbox, LoopMessage};
-use super::kafka::{now_ms, send, Delivery, Produced, Producer};
-use super::offsets::Hold;
-use super::timings::analyse_timed;
+use super::kafka::now_ms;
+use super::steps::analyse::{Analyse, Job};
+use super::steps::encode::Encode;
+use super::steps::produce::{produce, Delivery, Produced, Producer};
 use super::PipelineError;
 use crate::config::Config;
 use crate::emit;
-use crate::extract::ExtractContext;
-use crate::insight::FinalisedBy;
 use crate::metrics::Metrics;
-use crate::model::Conversation;
-use crate::schema::{Codec, SchemaError};
-use crate::tenant::TenantRuntime;
-use chrono::{DateTime, FixedOffset};
+use crate::schema::SchemaError;
 use rdkafka::error::KafkaError;
 use std::collections::{HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -68,36 +64,6 @@ pub enum AnalysisError {
     /// The analysis panicked (a bug).
     #[error("its analysis panicked")]
     Panicked,
-}
-
-/// One finalised conversation to analyse and produce.
-#[derive(Debug)]
-pub(crate) struct Job {
-    /// The conversation, tenant sides already applied.
-    pub conversation: Conversation,
-    /// The tenant configuration in force when it was finalised.
-    pub tenant: Option<Arc<TenantRuntime>>,
-    /// What finalised it.
-    pub finalised_by: FinalisedBy,
-    /// When it ended (reference time for relative due dates).
-    pub ended_at: Option<DateTime<FixedOffset>>,
-    /// Segments dropped at the per-conversation limit.
-    pub dropped_segments: u64,
-    /// CRM topic of the insight; `None`: telemetry only (tenant without a CRM).
-    pub insight_topic: Option<Arc<str>>,
-    /// Start of the end-of-conversation-to-insight latency, ms since the epoch.
-    pub from_ms: i64,
-    /// The pending hold taken by the consumer loop, released (by the loop) once the worker
-    /// reports the records sent.
-    pub pending: Option<Hold>,
-    /// The produced holds taken by the consumer loop for the insight (when
-    /// `insight_topic` is set) and the telemetry record; each travels with its record and
-    /// is released by the record's acknowledgement.
-    pub insight_hold: Option<Hold>,
-    /// See `insight_hold`.
-    pub telemetry_hold: Option<Hold>,
-    /// When the consumer loop handed the job over (ms since the epoch), for the logs.
-    pub submitted_ms: i64,
 }
 
 /// The jobs waiting and running, shared by the consumer loop (which submits and waits for
@@ -223,7 +189,10 @@ impl JobQueue {
 /// What the workers share.
 pub(crate) struct Shared {
     pub config: Arc<Config>,
-    pub codec: Arc<Codec>,
+    /// The analyse step.
+    pub analyse: Analyse,
+    /// The encode step.
+    pub encode: Encode,
     pub metrics: Arc<Metrics>,
     pub producer: Producer,
     pub jobs: Arc<JobQueue>,
@@ -341,42 +310,30 @@ fn work(shared: &Shared, job: Job) {
 }
 
 /// Analyses one conversation and produces its insight (when it has a CRM topic) and its
-/// telemetry, each under a produced hold on the conversation's first offset.
+/// telemetry, each with the produced hold the consumer loop took for it.
 fn analyse_and_produce(shared: &Shared, job: Job) -> Result<(), AnalysisError> {
     let started_ms = now_ms();
-    let ctx = ExtractContext {
-        settings: &shared.config.settings,
-        tenant: job.tenant.as_deref(),
-        finalised_by: job.finalised_by,
-        reference_time: job.ended_at,
-    };
-    let (mut insight, timings) = analyse_timed(&job.conversation, &ctx);
+    let (insight, timings) = shared.analyse.run(&job);
     timings.observe(&shared.metrics);
-    emit::mark_segment_limit(&mut insight, job.dropped_segments);
     let conv = &job.conversation;
     if let Some(topic) = &job.insight_topic {
-        let bytes =
+        let record =
             shared
-                .codec
-                .encode(topic, &insight)
+                .encode
+                .insight(topic, &insight)
                 .map_err(|source| AnalysisError::Encode {
                     record: "insight",
                     source,
                 })?;
-        let hold = job.insight_hold;
         let what = Produced::Insight {
             topic: topic.clone(),
             finalised_at_ms: job.from_ms,
         };
-        send(
-            &shared.producer,
-            topic,
-            Some(conv.id.as_bytes()),
-            &bytes,
-            None,
-            Box::new(Delivery { hold, what }),
-        )
-        .map_err(|source| AnalysisError::Produce {
+        let delivery = Box::new(Delivery {
+            hold: job.insight_hold,
+            what,
+        });
+        produce(&shared.producer, record, delivery).map_err(|source| AnalysisError::Produce {
             topic: topic.to_string(),
             source,
         })?;
@@ -389,25 +346,18 @@ fn analyse_and_produce(shared: &Shared, job: Job) -> Result<(), AnalysisError> {
         now,
     );
     let topic = &shared.config.kafka.topics.telemetry;
-    let bytes = shared
-        .codec
-        .encode(topic, &telemetry)
+    let record = shared
+        .encode
+        .telemetry(topic, &telemetry)
         .map_err(|source| AnalysisError::Encode {
             record: "telemetry",
             source,
         })?;
-    send(
-        &shared.producer,
-        topic,
-        Some(conv.tenant_id.as_bytes()),
-        &bytes,
-        None,
-        Box::new(Delivery {
-            hold: job.telemetry_hold,
-            what: Produced::Telemetry,
-        }),
-    )
-    .map_err(|source| AnalysisError::Produce {
+    let delivery = Box::new(Delivery {
+        hold: job.telemetry_hold,
+        what: Produced::Telemetry,
+    });
+    produce(&shared.producer, record, delivery).map_err(|source| AnalysisError::Produce {
         topic: topic.to_string(),
         source,
     })?;
@@ -429,25 +379,7 @@ fn analyse_and_produce(shared: &Shared, job: Job) -> Result<(), AnalysisError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn job(id: &str) -> Job {
-        Job {
-            conversation: Conversation {
-                id: id.into(),
-                ..Conversation::default()
-            },
-            tenant: None,
-            finalised_by: FinalisedBy::EndEvent,
-            ended_at: None,
-            dropped_segments: 0,
-            insight_topic: None,
-            from_ms: 0,
-            pending: None,
-            insight_hold: None,
-            telemetry_hold: None,
-            submitted_ms: 0,
-        }
-    }
+    use crate::pipeline::steps::analyse::tests::job;
 
     // The hour-long timeouts below only turn a bug into a failure instead of a hang; no
     // assertion depends on how fast another thread runs.

@@ -7,27 +7,27 @@
 //! consumer's callback (which runs inside `poll`, on this thread) and completed here as soon
 //! as `poll` returns, before any other record is read.
 
-use super::analysis_pool::{AnalysisPool, Job};
+use super::analysis_pool::AnalysisPool;
 use super::inbox::{InboxReceiver, LoopMessage};
-use super::kafka::{
-    commit_sync, commit_transaction, complete_rebalance, now_ms, safe_offsets, send, settle,
-    source_of, store_progress, Delivery, Produced, Producer, RebalanceEvent, TranscriptConsumer,
-};
-use super::offsets::{Hold, Lane, OffsetBook};
+use super::kafka::{complete_rebalance, now_ms, source_of, RebalanceEvent, TranscriptConsumer};
+use super::offsets::{Lane, OffsetBook};
+use super::steps::analyse::Job;
+use super::steps::commit::{commit_sync, commit_transaction, safe_offsets, settle, store_progress};
+use super::steps::dead_letter::DeadLetters;
+use super::steps::decode::Decode;
+use super::steps::produce::Producer;
+use super::steps::validate::validate;
 use super::{PipelineError, PipelineSummary};
 use crate::config::{Config, DeliveryMode};
-use crate::emit::{self, SourceRef};
-use crate::events::{DeadLetterKind, TranscriptEvent};
+use crate::emit;
 use crate::http::Health;
 use crate::ingest::assemble::{Absorbed, Assembler, Finalised, Position};
 use crate::insight::FinalisedBy;
 use crate::metrics::{outcome, Metrics};
-use crate::schema::Codec;
-use crate::tenant::apply_tenant_sides;
-use crate::tenant::{Applied, TenantEvent, TenantRegistry};
+use crate::tenant::{apply_tenant_sides, Applied, TenantEvent, TenantRegistry};
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Message, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::Producer as _;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::util::Timeout;
@@ -42,13 +42,14 @@ pub(crate) const REPLAYED_TAIL: &str = "replayed_tail";
 
 /// How long one poll waits for a record, at most.
 const POLL: Duration = Duration::from_millis(50);
-/// Longest pause between retries of a retryable decoding error (schema registry down).
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Everything the loop owns.
 pub(crate) struct ConsumerLoop {
     pub config: Arc<Config>,
-    pub codec: Arc<Codec>,
+    /// Step 1.
+    pub decode: Decode,
+    /// Where rejected records go.
+    pub dead_letters: DeadLetters,
     pub metrics: Arc<Metrics>,
     pub health: Arc<Health>,
     /// The offset book: owned here alone.
@@ -57,7 +58,6 @@ pub(crate) struct ConsumerLoop {
     /// Acknowledgements, analysis reports, tenant configurations, failures.
     pub inbox: InboxReceiver,
     pub shutdown: CancellationToken,
-    pub runtime: tokio::runtime::Handle,
     /// Transactional mode: a transaction is open.
     pub in_transaction: bool,
     pub registry: TenantRegistry,
@@ -374,14 +374,24 @@ impl ConsumerLoop {
         let source = source_of(msg);
         let lane = self.book.lane(source.topic, source.partition);
         let now = now_ms();
-        let decoded = match self.decode(source) {
-            Some(d) => d,
+        let decoded = match self.decode.decode(source.value, &self.shutdown) {
+            Some(d) => d.and_then(|event| validate(event, source.key)),
             None => return Ok(Step::Interrupted),
         };
         self.summary.records_consumed += 1;
         let label = match decoded {
-            Err((kind, reason)) => {
-                self.dead_letter(Some(lane), source, kind, &reason)?;
+            Err(rejection) => {
+                tracing::warn!(
+                    topic = source.topic,
+                    partition = source.partition,
+                    offset = source.offset,
+                    kind = emit::kind_name(rejection.kind),
+                    reason = rejection.reason,
+                    "dead letter"
+                );
+                let hold = self.book.hold(lane, source.offset);
+                self.dead_letters.send(source, &rejection, hold)?;
+                self.summary.dead_letters += 1;
                 outcome::DEAD_LETTER
             }
             Ok(event) => {
@@ -407,43 +417,6 @@ impl ConsumerLoop {
         self.book.processed(lane, source.offset);
         self.update_floor(lane);
         Ok(Step::Done)
-    }
-
-    /// Decodes and validates a transcript record. `None`: shutdown while the schema registry
-    /// was unreachable (the record is left for the next run).
-    #[allow(clippy::type_complexity)]
-    fn decode(
-        &self,
-        source: SourceRef<'_>,
-    ) -> Option<Result<TranscriptEvent, (DeadLetterKind, String)>> {
-        let Some(value) = source.value else {
-            return Some(Err((
-                DeadLetterKind::Invalid,
-                "empty value (tombstone) on a transcript topic".into(),
-            )));
-        };
-        let mut backoff = Duration::from_millis(100);
-        let event = loop {
-            let attempt = match self.codec.decode::<TranscriptEvent>(value) {
-                Err(e) if e.is_retryable() => self
-                    .runtime
-                    .block_on(self.codec.decode_async::<TranscriptEvent>(value)),
-                other => other,
-            };
-            match attempt {
-                Ok(event) => break event,
-                Err(e) if e.is_retryable() => {
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "cannot decode yet");
-                    if self.shutdown.is_cancelled() {
-                        return None;
-                    }
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-                Err(e) => return Some(Err((DeadLetterKind::Undecodable, e.to_string()))),
-            }
-        };
-        Some(validate(event, source.key))
     }
 
     /// Hands every conversation the assembler just finalised to the workers, then moves its
@@ -534,60 +507,6 @@ impl ConsumerLoop {
         })
     }
 
-    fn dead_letter(
-        &mut self,
-        lane: Option<Lane>,
-        source: SourceRef<'_>,
-        kind: DeadLetterKind,
-        reason: &str,
-    ) -> Result<(), PipelineError> {
-        let dl = emit::dead_letter(source, kind, reason, now_ms());
-        let topic = &self.config.kafka.topics.dead_letter;
-        let bytes = self.codec.encode(topic, &dl)?;
-        let hold = lane.and_then(|l| self.book.hold(l, source.offset));
-        tracing::warn!(
-            topic = source.topic,
-            partition = source.partition,
-            offset = source.offset,
-            kind = emit::kind_name(kind),
-            reason,
-            "dead letter"
-        );
-        let headers = emit::dead_letter_headers(&dl);
-        self.send(
-            topic,
-            source.key,
-            &bytes,
-            Some(headers),
-            hold,
-            Produced::DeadLetter {
-                reason: emit::kind_name(kind),
-            },
-        )?;
-        self.summary.dead_letters += 1;
-        Ok(())
-    }
-
-    fn send(
-        &self,
-        topic: &str,
-        key: Option<&[u8]>,
-        payload: &[u8],
-        headers: Option<OwnedHeaders>,
-        hold: Option<Hold>,
-        what: Produced,
-    ) -> Result<(), PipelineError> {
-        send(
-            &self.producer,
-            topic,
-            key,
-            payload,
-            headers,
-            Box::new(Delivery { hold, what }),
-        )
-        .map_err(|e| PipelineError::kafka(&format!("producing to {topic}"), e))
-    }
-
     /// Transactional mode, every `delivery.transaction_interval_ms` and at shutdown: commits
     /// the open transaction; on an abortable error aborts it and reads again from the last
     /// committed offsets.
@@ -641,74 +560,5 @@ impl ConsumerLoop {
             }
         }
         Ok(())
-    }
-}
-
-/// Checks what the codec cannot: the key is the conversation id, and ids are present.
-fn validate(
-    event: TranscriptEvent,
-    key: Option<&[u8]>,
-) -> Result<TranscriptEvent, (DeadLetterKind, String)> {
-    let invalid = |reason: String| Err((DeadLetterKind::Invalid, reason));
-    let key = match key.map(std::str::from_utf8) {
-        None => return invalid("missing key (the conversation id)".into()),
-        Some(Err(_)) => return invalid("the key is not UTF-8".into()),
-        Some(Ok(k)) => k,
-    };
-    if event.conversation_id.trim().is_empty() {
-        return invalid("conversation_id is empty".into());
-    }
-    if key != event.conversation_id {
-        return invalid(format!(
-            "the key `{key}` differs from conversation_id `{}`",
-            event.conversation_id
-        ));
-    }
-    if event.header.tenant_id.trim().is_empty() {
-        return invalid("header.tenant_id is empty".into());
-    }
-    Ok(event)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::events::{EventHeader, SegmentBody, TranscriptPayload};
-
-    fn event(conv: &str, tenant: &str) -> TranscriptEvent {
-        TranscriptEvent {
-            header: EventHeader {
-                tenant_id: tenant.into(),
-                ..Default::default()
-            },
-            conversation_id: conv.into(),
-            payload: TranscriptPayload::Segment(SegmentBody::default()),
-        }
-    }
-
-    #[test]
-    fn validation_names_what_is_wrong() {
-        assert!(validate(event("c1", "t"), Some(b"c1")).is_ok());
-        let reason = |r: Result<TranscriptEvent, (DeadLetterKind, String)>| r.unwrap_err().1;
-        assert_eq!(
-            reason(validate(event("c1", "t"), None)),
-            "missing key (the conversation id)"
-        );
-        assert_eq!(
-            reason(validate(event("c1", "t"), Some(b"\xff"))),
-            "the key is not UTF-8"
-        );
-        assert_eq!(
-            reason(validate(event("c1", "t"), Some(b"c2"))),
-            "the key `c2` differs from conversation_id `c1`"
-        );
-        assert_eq!(
-            reason(validate(event("", "t"), Some(b""))),
-            "conversation_id is empty"
-        );
-        assert_eq!(
-            reason(validate(event("c1", " "), Some(b"c1"))),
-            "header.tenant_id is empty"
-        );
     }
 }

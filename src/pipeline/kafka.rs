@@ -1,12 +1,7 @@
-//! librdkafka clients: their settings, the producer's delivery callback (reports
-//! acknowledgements and failures to the consumer loop's inbox, counts outputs), the
-//! consumer's rebalance callback (hands the rebalance to the consumer loop) and statistics
-//! (consumer lag), and the commit procedures the loop runs.
+//! librdkafka clients: their settings, and the transcript consumer's context: its rebalance
+//! callback (hands the rebalance to the consumer loop) and statistics (consumer lag). The
+//! producer's context is with the produce step (`steps/produce.rs`).
 
-use super::analysis_pool::JobQueue;
-use super::inbox::{Inbox, LoopMessage};
-use super::offsets::{Hold, OffsetBook};
-use super::PipelineError;
 use crate::config::{Config, DeliveryMode};
 use crate::emit::SourceRef;
 use crate::metrics::Metrics;
@@ -14,18 +9,14 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::{KafkaError, KafkaResult};
-use rdkafka::message::{Message, OwnedHeaders};
-use rdkafka::producer::{
-    BaseRecord, DeliveryResult, Producer as _, ProducerContext, ThreadedProducer,
-};
+use rdkafka::message::Message;
 use rdkafka::statistics::Statistics;
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
-use rdkafka::util::Timeout;
+use rdkafka::topic_partition_list::TopicPartitionList;
+use rdkafka::types::RDKafkaRespErr;
 use std::collections::HashSet;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> i64 {
@@ -43,109 +34,6 @@ pub(crate) fn source_of<M: Message>(msg: &M) -> SourceRef<'_> {
         offset: msg.offset(),
         key: msg.key(),
         value: msg.payload(),
-    }
-}
-
-/// What a produced record was, for the delivery callback.
-#[derive(Debug)]
-pub(crate) enum Produced {
-    /// An insight, with when its conversation was finalised (ms since the epoch).
-    Insight {
-        topic: Arc<str>,
-        finalised_at_ms: i64,
-    },
-    /// A telemetry record.
-    Telemetry,
-    /// A dead letter, with its kind name.
-    DeadLetter { reason: &'static str },
-}
-
-/// Opaque of every produced record: the offset hold its acknowledgement releases (taken by
-/// the consumer loop) and what it was.
-#[derive(Debug)]
-pub(crate) struct Delivery {
-    pub hold: Option<Hold>,
-    pub what: Produced,
-}
-
-/// The producer's context: counts outputs and reports every acknowledgement (and every
-/// failure) to the consumer loop's inbox. It runs on librdkafka's producer thread.
-pub(crate) struct ProducerCtx {
-    pub inbox: Inbox,
-    pub metrics: Arc<Metrics>,
-}
-
-impl ClientContext for ProducerCtx {}
-
-impl ProducerContext for ProducerCtx {
-    type DeliveryOpaque = Box<Delivery>;
-
-    fn delivery(&self, result: &DeliveryResult<'_>, delivery: Box<Delivery>) {
-        match result {
-            Ok(_) => {
-                match &delivery.what {
-                    Produced::Insight {
-                        topic,
-                        finalised_at_ms,
-                    } => {
-                        self.metrics
-                            .insights_produced
-                            .with_label_values(&[topic])
-                            .inc();
-                        let latency = (now_ms() - finalised_at_ms).max(0) as f64 / 1000.0;
-                        self.metrics.insight_latency.observe(latency);
-                    }
-                    Produced::DeadLetter { reason } => {
-                        self.metrics.dead_letters.with_label_values(&[reason]).inc();
-                    }
-                    Produced::Telemetry => {}
-                }
-                if let Some(hold) = delivery.hold {
-                    // The loop may be gone at shutdown: the hold no longer matters then.
-                    let _ = self.inbox.send(LoopMessage::Acknowledged(hold));
-                }
-            }
-            Err((e, msg)) => {
-                // The hold stays: the source offset is never committed past this record.
-                tracing::error!(topic = msg.topic(), error = %e, "delivery failed");
-                let _ = self.inbox.send(LoopMessage::Fatal(PipelineError::Delivery {
-                    topic: msg.topic().to_string(),
-                    source: e.clone(),
-                }));
-            }
-        }
-    }
-}
-
-/// The producer type of the pipeline.
-pub(crate) type Producer = ThreadedProducer<ProducerCtx>;
-
-/// Produces one record, waiting while the producer's queue is full.
-pub(crate) fn send(
-    producer: &Producer,
-    topic: &str,
-    key: Option<&[u8]>,
-    payload: &[u8],
-    headers: Option<OwnedHeaders>,
-    delivery: Box<Delivery>,
-) -> Result<(), KafkaError> {
-    let mut record: BaseRecord<'_, [u8], [u8], Box<Delivery>> =
-        BaseRecord::with_opaque_to(topic, delivery).payload(payload);
-    if let Some(k) = key {
-        record = record.key(k);
-    }
-    if let Some(h) = headers {
-        record = record.headers(h);
-    }
-    loop {
-        match producer.send(record) {
-            Ok(()) => return Ok(()),
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                record = r;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err((e, _)) => return Err(e),
-        }
     }
 }
 
@@ -244,95 +132,6 @@ pub(crate) fn complete_rebalance<C: ConsumerContext>(
 
 /// The transcript consumer type.
 pub(crate) type TranscriptConsumer = BaseConsumer<ConsumerCtx>;
-
-/// Offsets of `lanes` as a partition list.
-fn offsets_tpl(book: &OffsetBook, offsets: &[(u32, i64)]) -> KafkaResult<TopicPartitionList> {
-    let mut tpl = TopicPartitionList::with_capacity(offsets.len());
-    for &(lane, offset) in offsets {
-        if let Some((topic, partition)) = book.name(lane) {
-            tpl.add_partition_offset(topic, partition, Offset::Offset(offset))?;
-        }
-    }
-    Ok(tpl)
-}
-
-/// Stores the offsets that moved (at-least-once mode); the consumer commits them in the
-/// background. Returns how many partitions moved.
-pub(crate) fn store_progress(
-    consumer: &TranscriptConsumer,
-    book: &mut OffsetBook,
-) -> KafkaResult<usize> {
-    let moved = book.to_store(true);
-    if moved.is_empty() {
-        return Ok(0);
-    }
-    let tpl = offsets_tpl(book, &moved)?;
-    consumer.store_offsets(&tpl)?;
-    Ok(tpl.count())
-}
-
-/// The safe offset of every assigned partition (see [`OffsetBook::safe`]).
-pub(crate) fn safe_offsets(
-    book: &OffsetBook,
-    count_in_flight: bool,
-) -> KafkaResult<TopicPartitionList> {
-    let all: Vec<(u32, i64)> = book
-        .assigned()
-        .into_iter()
-        .filter_map(|l| book.safe(l, count_in_flight).map(|o| (l, o)))
-        .collect();
-    offsets_tpl(book, &all)
-}
-
-/// Waits until the analysis pool is idle, then flushes the producer, together within
-/// `deadline`, so that every acknowledgement and report is in the loop's inbox. Whatever is
-/// not finished by then keeps its holds: its offsets are not committed.
-pub(crate) fn settle(jobs: &JobQueue, producer: &Producer, deadline: Duration) {
-    let until = Instant::now() + deadline;
-    if !jobs.wait_idle(deadline) {
-        tracing::warn!(
-            unfinished = jobs.count(),
-            "analysis not finished in time; those conversations are not committed"
-        );
-    }
-    let left = until.saturating_duration_since(Instant::now());
-    if let Err(e) = producer.flush(Timeout::After(left)) {
-        tracing::warn!(error = %e, "producer flush did not finish in time; unacknowledged records are not committed");
-    }
-}
-
-/// At-least-once mode: stores `tpl` and commits it synchronously.
-pub(crate) fn commit_sync(
-    consumer: &TranscriptConsumer,
-    tpl: &TopicPartitionList,
-) -> KafkaResult<()> {
-    if tpl.count() == 0 {
-        return Ok(());
-    }
-    consumer.store_offsets(tpl)?;
-    consumer.commit(tpl, rdkafka::consumer::CommitMode::Sync)
-}
-
-/// Transactional mode: sends `tpl` to the open transaction, commits it and opens the next
-/// one. `in_transaction` follows whether a transaction is open.
-pub(crate) fn commit_transaction(
-    consumer: &TranscriptConsumer,
-    producer: &Producer,
-    tpl: &TopicPartitionList,
-    deadline: Duration,
-    in_transaction: &mut bool,
-) -> KafkaResult<()> {
-    if tpl.count() > 0 {
-        if let Some(meta) = consumer.group_metadata() {
-            producer.send_offsets_to_transaction(tpl, &meta, Timeout::After(deadline))?;
-        }
-    }
-    producer.commit_transaction(Timeout::After(deadline))?;
-    *in_transaction = false;
-    producer.begin_transaction()?;
-    *in_transaction = true;
-    Ok(())
-}
 
 /// Settings shared by every client: brokers, then the pass-through options.
 pub(crate) fn base_config(config: &Config) -> ClientConfig {

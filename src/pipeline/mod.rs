@@ -68,6 +68,7 @@ mod consumer_loop;
 mod inbox;
 mod kafka;
 pub mod offsets;
+mod steps;
 pub mod tenant_reader;
 pub mod timings;
 
@@ -83,12 +84,17 @@ use crate::tenant::TenantRegistry;
 use analysis_pool::{AnalysisPool, JobQueue, Shared};
 use consumer_loop::ConsumerLoop;
 use inbox::spawn_task;
-use kafka::{consumer_config, producer_config, ConsumerCtx, ProducerCtx};
+use kafka::{consumer_config, producer_config, ConsumerCtx};
 use offsets::OffsetBook;
 use rdkafka::error::KafkaError;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
+use steps::analyse::Analyse;
+use steps::dead_letter::DeadLetters;
+use steps::decode::Decode;
+use steps::encode::Encode;
+use steps::produce::{Producer, ProducerCtx};
 use tenant_reader::TenantReader;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
@@ -258,7 +264,7 @@ pub async fn run_pipeline_with(
         }
     }
     let (inbox, inbox_rx) = inbox::inbox();
-    let producer: kafka::Producer = producer_config(&config)
+    let producer: Producer = producer_config(&config)
         .create_with_context(ProducerCtx {
             inbox: inbox.clone(),
             metrics: metrics.clone(),
@@ -282,12 +288,20 @@ pub async fn run_pipeline_with(
         .map_err(|e| PipelineError::kafka("creating the consumer", e))?;
 
     let runtime = tokio::runtime::Handle::current();
+    let encode = Encode {
+        codec: codec.clone(),
+    };
+    let dead_letters = DeadLetters {
+        encode: encode.clone(),
+        producer: producer.clone(),
+        topic: config.kafka.topics.dead_letter.clone(),
+    };
     let reader_stop = shutdown.child_token();
     let (caught_up_tx, caught_up_rx) = tokio::sync::oneshot::channel();
     let reader = TenantReader {
         config: config.clone(),
         codec: codec.clone(),
-        producer: producer.clone(),
+        dead_letters: dead_letters.clone(),
         metrics: metrics.clone(),
         inbox: inbox.clone(),
         caught_up: Some(caught_up_tx),
@@ -316,7 +330,10 @@ pub async fn run_pipeline_with(
     let pool = AnalysisPool::start(
         Arc::new(Shared {
             config: config.clone(),
-            codec: codec.clone(),
+            analyse: Analyse {
+                settings: config.settings.clone(),
+            },
+            encode,
             metrics: metrics.clone(),
             producer: producer.clone(),
             jobs,
@@ -329,14 +346,14 @@ pub async fn run_pipeline_with(
     let consumer_loop = ConsumerLoop {
         assembler: Assembler::new(config.assembly),
         config: config.clone(),
-        codec,
+        decode: Decode { codec, runtime },
+        dead_letters,
         metrics,
         health,
         book: OffsetBook::default(),
         producer,
         inbox: inbox_rx,
         shutdown: shutdown.clone(),
-        runtime,
         in_transaction: false,
         registry: TenantRegistry::default(),
         summary: PipelineSummary::default(),

@@ -20,7 +20,9 @@
 //! reports it (the reader has no group to share the work with).
 
 use super::inbox::{Inbox, LoopMessage};
-use super::kafka::{now_ms, send, source_of, tenant_reader_config, Delivery, Produced, Producer};
+use super::kafka::{source_of, tenant_reader_config};
+use super::steps::dead_letter::DeadLetters;
+use super::steps::Rejection;
 use super::PipelineError;
 use crate::config::Config;
 use crate::emit::{self, SourceRef};
@@ -129,7 +131,8 @@ struct Held {
 pub(crate) struct TenantReader {
     pub config: Arc<Config>,
     pub codec: Arc<Codec>,
-    pub producer: Producer,
+    /// Where rejected configurations go.
+    pub dead_letters: DeadLetters,
     pub metrics: Arc<Metrics>,
     pub inbox: Inbox,
     pub caught_up: Option<tokio::sync::oneshot::Sender<()>>,
@@ -355,24 +358,11 @@ impl TenantReader {
         }
         tracing::warn!(offset = source.offset, kind = emit::kind_name(kind), reason = %reason, "tenant configuration rejected");
         self.count(source.topic, outcome::DEAD_LETTER);
-        let dl = emit::dead_letter(source, kind, reason, now_ms());
-        let topic = &self.config.kafka.topics.dead_letter;
-        let bytes = self.codec.encode(topic, &dl)?;
-        let delivery = Box::new(Delivery {
-            hold: None,
-            what: Produced::DeadLetter {
-                reason: emit::kind_name(kind),
-            },
-        });
-        send(
-            &self.producer,
-            topic,
-            source.key,
-            &bytes,
-            Some(emit::dead_letter_headers(&dl)),
-            delivery,
-        )
-        .map_err(|e| PipelineError::kafka(&format!("producing to {topic}"), e))
+        let rejection = Rejection {
+            kind,
+            reason: reason.to_string(),
+        };
+        self.dead_letters.send(source, &rejection, None)
     }
 }
 
