@@ -79,6 +79,7 @@ use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Where an event came from: the caller's id for the source partition ("lane") and the
 /// record's offset in it.
@@ -306,7 +307,7 @@ impl Assembler {
     /// An empty assembler with these limits (zero limits are treated as 1).
     pub fn new(limits: AssemblyConfig) -> Assembler {
         let limits = AssemblyConfig {
-            idle_timeout_ms: limits.idle_timeout_ms.max(1),
+            idle_timeout: limits.idle_timeout.max(Duration::from_millis(1)),
             max_open_conversations: limits.max_open_conversations.max(1),
             max_segments_per_conversation: limits.max_segments_per_conversation.max(1),
         };
@@ -423,7 +424,7 @@ impl Assembler {
     /// Finalises every conversation idle for at least `idle_timeout_ms` at `now_ms`, oldest
     /// first, and forgets finalised ids older than the timeout.
     pub fn tick(&mut self, now_ms: i64, out: &mut Vec<Finalised>) {
-        let timeout = i64::try_from(self.limits.idle_timeout_ms).unwrap_or(i64::MAX);
+        let timeout = i64::try_from(self.limits.idle_timeout.as_millis()).unwrap_or(i64::MAX);
         while let Some((&(last, _), id)) = self.by_activity.iter().next() {
             if last.saturating_add(timeout) > now_ms {
                 break;
@@ -579,7 +580,7 @@ mod tests {
 
     fn limits(idle: u64, open: usize, segs: usize) -> AssemblyConfig {
         AssemblyConfig {
-            idle_timeout_ms: idle,
+            idle_timeout: Duration::from_millis(idle),
             max_open_conversations: open,
             max_segments_per_conversation: segs,
         }

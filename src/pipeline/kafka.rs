@@ -136,7 +136,7 @@ pub(crate) type TranscriptConsumer = BaseConsumer<ConsumerCtx>;
 /// Settings shared by every client: brokers, then the pass-through options.
 pub(crate) fn base_config(config: &Config) -> ClientConfig {
     let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &config.kafka.brokers);
+    c.set("bootstrap.servers", config.kafka.brokers.to_string());
     c.set("client.id", "debrief");
     for (k, v) in &config.kafka.options {
         c.set(k, v);

@@ -215,7 +215,7 @@ pub async fn run_pipeline(
 ) -> Result<PipelineSummary, PipelineError> {
     config.validate()?;
     let health = Arc::new(Health::default());
-    let addr = config.http_listen()?;
+    let addr = config.http.listen;
     let listener = http::bind(addr)
         .await
         .map_err(|source| PipelineError::Http {
@@ -248,7 +248,7 @@ pub async fn run_pipeline_with(
     let config = Arc::new(config);
     let codec = Arc::new(Codec::new(
         config.encoding,
-        config.schema_registry.url.as_deref(),
+        config.schema_registry.url.as_ref().map(url::Url::as_str),
     )?);
     if config.encoding == Encoding::Confluent {
         for (topic, kind) in [
