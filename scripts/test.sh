@@ -186,8 +186,8 @@ command -v python3 >/dev/null || die "python3 is required (free ports; it instal
 command -v java >/dev/null || die "java is required (Java 17+: it runs Apache Kafka)"
 command -v mvn >/dev/null || die "mvn is required (Maven 3.8+: it fetches Apache Kafka from Maven Central)"
 python3 --version
-java -version 2>&1 | head -n 1
-mvn -v 2>/dev/null | head -n 1
+java -version 2>&1 | sed -n 1p
+mvn -B -v 2>/dev/null | sed -n 1p
 if command -v pkg-config >/dev/null && ! pkg-config --exists openssl; then
     echo "warning: pkg-config finds no openssl; rdkafka's ssl feature needs libssl-dev" >&2
 fi
