@@ -41,7 +41,7 @@ fn run(args: debrief::pipeline::cli::RunArgs) -> anyhow::Result<ExitCode> {
 
 fn process(args: debrief::process::ProcessArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let mut report = |e: &debrief::ingest::files::FileError| eprintln!("error: {e}");
+    let mut report = |r: debrief::process::Report<'_>| eprintln!("{r}");
     let summary = match &args.out {
         Some(path) => {
             let file = std::fs::File::create(path)
