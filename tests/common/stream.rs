@@ -85,6 +85,30 @@ impl Service {
 
     /// [`Service::spawn`] with extra variables for this start only (later ones win).
     pub fn spawn_with(&self, extra: &[(&str, &str)]) -> Child {
+        self.command(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start the debrief binary")
+    }
+
+    /// [`Service::spawn_with`], with standard output and error appended to `log`.
+    pub fn spawn_logged(&self, extra: &[(&str, &str)], log: &std::path::Path) -> Child {
+        let open = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .expect("opening the log file")
+        };
+        self.command(extra)
+            .stdout(open())
+            .stderr(open())
+            .spawn()
+            .expect("cannot start the debrief binary")
+    }
+
+    fn command(&self, extra: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_debrief"));
         cmd.arg("run")
             .env("DEBRIEF__KAFKA__BROKERS", &self.brokers)
@@ -101,16 +125,14 @@ impl Service {
             .env("DEBRIEF__KAFKA__OPTIONS__SESSION_TIMEOUT_MS", "6000")
             .env("DEBRIEF__KAFKA__OPTIONS__HEARTBEAT_INTERVAL_MS", "500")
             .env("RUST_LOG", "debrief=info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stdin(Stdio::null());
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
         for (k, v) in extra {
             cmd.env(k, v);
         }
-        cmd.spawn().expect("cannot start the debrief binary")
+        cmd
     }
 }
 
