@@ -9,8 +9,8 @@
 // the Confluent wire format: 00 + 4-byte big-endian schema id):
 //   canonical SCHEMA...                 one JSON line per schema file:
 //                                       {"file", "canonical", "fingerprint" (0x%016x)}
-//   registered SCHEMA                   the schema text a Java serializer registers
-//                                       (Schema.toString()), on stdout
+//   registered SCHEMA OUT               writes to OUT the schema text a Java serializer
+//                                       registers with a schema registry (Schema.toString())
 //   encode SCHEMA FRAMING IN OUT        IN: one record per line in Avro's JSON encoding;
 //                                       OUT: one framed binary record per line, in hex
 //   decode SCHEMA FRAMING IN OUT_JSON OUT_HEX
@@ -18,6 +18,8 @@
 //                                       Avro (single-object: BinaryMessageDecoder, which
 //                                       checks the fingerprint); OUT_JSON: each in Avro's JSON
 //                                       encoding; OUT_HEX: each written again with FRAMING
+//   batch FILE                          runs the commands of FILE, one per line (arguments
+//                                       separated by tabs), in one JVM
 // Any error exits non-zero with a message on stderr.
 
 import java.io.ByteArrayOutputStream;
@@ -44,14 +46,24 @@ import org.apache.avro.message.BinaryMessageEncoder;
 
 public class Interop {
     public static void main(String[] args) throws Exception {
+        if (args.length == 2 && args[0].equals("batch")) {
+            for (String line : lines(Path.of(args[1]))) {
+                run(line.split("\t"));
+            }
+        } else {
+            run(args);
+        }
+    }
+
+    static void run(String[] args) throws Exception {
         if (args.length == 0) {
             usage();
         }
         switch (args[0]) {
             case "canonical" -> canonical(args);
             case "registered" -> {
-                need(args, 2);
-                System.out.println(parse(args[1]).toString());
+                need(args, 3);
+                Files.writeString(Path.of(args[2]), parse(args[1]).toString(), StandardCharsets.UTF_8);
             }
             case "encode" -> {
                 need(args, 5);
@@ -66,8 +78,8 @@ public class Interop {
     }
 
     static void usage() {
-        System.err.println("usage: Interop canonical SCHEMA... | registered SCHEMA"
-                + " | encode SCHEMA FRAMING IN OUT | decode SCHEMA FRAMING IN OUT_JSON OUT_HEX");
+        System.err.println("usage: Interop canonical SCHEMA... | registered SCHEMA OUT"
+                + " | encode SCHEMA FRAMING IN OUT | decode SCHEMA FRAMING IN OUT_JSON OUT_HEX | batch FILE");
         System.exit(2);
     }
 

@@ -18,6 +18,8 @@ Confluent wire format: 00 + 4-byte big-endian schema id):
                                       IN: framed records in hex, one per line; OUT_JSON: each
                                       in Avro's JSON encoding; OUT_HEX: each written again
                                       with FRAMING
+    batch FILE                        runs the commands of FILE, one per line (arguments
+                                      separated by tabs)
 Any error exits non-zero with a message on stderr.
 """
 
@@ -111,7 +113,11 @@ def cmd_decode(schema_path, framing, inp, out_json, out_hex):
 
 def main(argv):
     usage = ("usage: interop.py canonical SCHEMA... | encode SCHEMA FRAMING IN OUT"
-             " | decode SCHEMA FRAMING IN OUT_JSON OUT_HEX")
+             " | decode SCHEMA FRAMING IN OUT_JSON OUT_HEX | batch FILE")
+    if len(argv) == 2 and argv[0] == "batch":
+        for line in lines(argv[1]):
+            main(line.split("\t"))
+        return
     if not argv:
         sys.exit(usage)
     cmd, args = argv[0], argv[1:]
