@@ -167,7 +167,7 @@ impl Registry {
 }
 
 /// An extra single-object writer schema, under one of its fingerprints.
-struct Writer {
+struct AcceptedWriter {
     decoder: Arc<ForeignWriter>,
     /// `true` under its legacy fingerprint ([`legacy_fingerprint`]).
     legacy: bool,
@@ -181,7 +181,7 @@ pub struct Codec {
     schemas: &'static Schemas,
     /// Extra single-object writer schemas (other versions), by fingerprint (the
     /// specification's and the legacy one).
-    writers: HashMap<u64, Writer>,
+    writers: HashMap<u64, AcceptedWriter>,
     /// Present for the Confluent encoding.
     registry: Option<Registry>,
     /// `debrief_legacy_fingerprint_total{schema}`, when counted.
@@ -273,13 +273,13 @@ impl Codec {
             .map_err(|e| SchemaError::Config(format!("writer schema for {kind}: {e}")))?;
         let decoder = Arc::new(decoder);
         if legacy != fingerprint {
-            let writer = Writer {
+            let writer = AcceptedWriter {
                 decoder: decoder.clone(),
                 legacy: true,
             };
             self.writers.insert(legacy, writer);
         }
-        let writer = Writer {
+        let writer = AcceptedWriter {
             decoder,
             legacy: false,
         };
