@@ -96,7 +96,7 @@ pub struct SchemaEntry {
     /// single-object header carries it (little-endian on the wire). What Debrief writes.
     pub fingerprint: u64,
     /// The fingerprint Debrief 0.1 wrote ([`legacy_fingerprint`]: apache-avro's canonical
-    /// form, which keeps logical types). Still accepted on input, for one version.
+    /// form, which differs for logical types). Still accepted on input, for one version.
     pub legacy_fingerprint: u64,
     /// The schema JSON as shipped (what is registered with a schema registry).
     pub json: &'static str,
@@ -183,8 +183,9 @@ impl Schemas {
 }
 
 /// The fingerprint Debrief 0.1 wrote: CRC-64-AVRO of apache-avro 0.20's canonical form, which
-/// keeps `logicalType` (and `order`) and so differs from the specification's form
-/// (AVRO-4004) for any schema with a logical type. Only for recognising old records; see
+/// keeps a primitive with a logical type as `{"type":"long"}` (and a decimal's `precision`
+/// and `scale`) and so differs from the specification's form (AVRO-4004) for any schema with
+/// a logical type. Only for recognising old records; see
 /// [`spec_fingerprint`](super::spec_fingerprint) for the fingerprint to use.
 pub fn legacy_fingerprint(schema: &Schema) -> u64 {
     let fp = schema.fingerprint::<Rabin>();
