@@ -30,9 +30,17 @@ pom="$root/tests/interop/pom.xml"
 cp_file="$out/avro-classpath.txt"
 pom_stamp="$out/pom.sha256"
 pom_sum="$(sha256sum "$pom" | cut -d' ' -f1)"
-if [[ ! -s "$cp_file" || "$(cat "$pom_stamp" 2>/dev/null)" != "$pom_sum" ]]; then
+classpath_ok() {
+    [[ -s "$cp_file" && "$(cat "$pom_stamp" 2>/dev/null)" == "$pom_sum" ]] || return 1
+    local jar
+    IFS=: read -r -a jars <"$cp_file"
+    for jar in "${jars[@]}"; do
+        [[ -f "$jar" ]] || return 1
+    done
+}
+if ! classpath_ok; then
     echo "interop-setup: resolving Apache Avro for Java (Maven, cached in $target/m2)" >&2
-    mvn -q -B -f "$pom" -Dmaven.repo.local="$target/m2" \
+    mvn -q -B -Dstyle.color=never -f "$pom" -Dmaven.repo.local="$target/m2" \
         dependency:build-classpath -Dmdep.outputFile="$cp_file" >&2
     echo "$pom_sum" >"$pom_stamp"
 fi
