@@ -1193,6 +1193,7 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
         Just(SkipReason::NoTranscript),
         Just(SkipReason::SegmentLimit),
         Just(SkipReason::FeatureDisabled),
+        Just(SkipReason::DamagedSource),
     ];
     let finalised = prop_oneof![
         Just(FinalisedBy::File),
