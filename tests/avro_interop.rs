@@ -9,6 +9,8 @@
 //!   analyse to byte-identical insights.
 //! - Insights, telemetry and dead letters Debrief writes (both framings) are read by Java and
 //!   fastavro: same values, and written again byte for byte the same.
+//! - Over a real broker: the service (`debrief run`) fed by a Java producer (the Kafka Java
+//!   client), by fastavro's records, and by `debrief produce` writes the same insights.
 //!
 //! Needs Java 17+, Maven and Python 3; `scripts/test.sh` prepares them with
 //! `scripts/interop-setup.sh`. By hand:
@@ -18,8 +20,11 @@
 //! cargo test --test avro_interop -- --include-ignored
 //! ```
 //!
-//! Without the toolchains these tests fail, naming what is missing; under a plain
-//! `cargo test` they are ignored (shown as not run).
+//! (the broker test also needs `DEBRIEF_TEST_BROKERS`, which scripts/test.sh sets). Without
+//! the toolchains these tests fail, naming what is missing; under a plain `cargo test` they
+//! are ignored (shown as not run).
+
+mod common;
 
 use apache_avro::schema::{Name, Schema};
 use apache_avro::types::Value;
@@ -701,4 +706,127 @@ async fn java_and_fastavro_read_what_debrief_writes() {
     for check in checks {
         check();
     }
+}
+
+// ---- over a real broker ----------------------------------------------------------------------
+
+/// Child processes killed when dropped (a failing test leaves no service running).
+struct Running(Vec<std::process::Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            common::stream::kill(child);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker, Java, Maven and Python: scripts/test.sh"]
+async fn over_kafka_java_and_fastavro_producers_give_the_insights_of_debrief_produce() {
+    use common::stream::{keys_with_value, one_value_per_key, read_until, Isolation, Service};
+    let brokers = common::brokers();
+    let dir = tempfile::tempdir().unwrap();
+    let examples = root().join("examples");
+    let tenant_file = examples.join("tenant.yaml");
+
+    // What `debrief produce --partials` publishes (it stamps emitted_at_ms, which no insight
+    // depends on).
+    let convs: Vec<_> = files::open(&examples.join("conversations.jsonl"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let opts = ConvertOptions {
+        partials: true,
+        ..ConvertOptions::default()
+    };
+    let events: Vec<TranscriptEvent> = convs.iter().flat_map(|c| to_events(c, &opts)).collect();
+    let want = insights_of(&events);
+    let input = dir.path().join("events.avro.json");
+    std::fs::write(&input, json_lines(&events)).unwrap();
+
+    let ours = Service::create(&brokers, "interop-debrief", 3).await;
+    let java = Service::create(&brokers, "interop-java", 3).await;
+    let fastavro = Service::create(&brokers, "interop-fastavro", 3).await;
+
+    // Debrief's own produce, with the tenant configuration.
+    let out = Command::new(env!("CARGO_BIN_EXE_debrief"))
+        .args([
+            "produce",
+            examples.join("conversations.jsonl").to_str().unwrap(),
+        ])
+        .args([
+            "--brokers",
+            &brokers,
+            "--topic",
+            &ours.transcripts,
+            "--partials",
+        ])
+        .args(["--tenant-config", tenant_file.to_str().unwrap()])
+        .args(["--tenant-config-topic", &ours.tenant_config])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "debrief produce: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The same tenant configuration for the two other services.
+    let codec = Codec::new(Encoding::AvroSingleObject, None).unwrap();
+    let tenant = TenantConfig::from_path(&tenant_file).unwrap();
+    let producer = common::producer(&brokers);
+    for svc in [&java, &fastavro] {
+        let bytes = codec.encode(&svc.tenant_config, &tenant).unwrap();
+        common::produce(
+            &producer,
+            &svc.tenant_config,
+            tenant.tenant_id.as_bytes(),
+            &bytes,
+            None,
+        )
+        .await;
+    }
+    // A Java producer: Avro's BinaryMessageEncoder and the Kafka Java client.
+    Library::Java.run(&[
+        "produce",
+        &schema_file(RecordKind::TranscriptEvent),
+        &brokers,
+        &java.transcripts,
+        &path_str(&input),
+    ]);
+    // fastavro's records, sent by librdkafka (what confluent-kafka-python uses), keyed by
+    // conversation id.
+    let hex = dir.path().join("fastavro.hex");
+    Library::Fastavro.run(&[
+        "encode",
+        &schema_file(RecordKind::TranscriptEvent),
+        "single",
+        &path_str(&input),
+        &path_str(&hex),
+    ]);
+    let records = read_hex_lines(&hex);
+    assert_eq!(records.len(), events.len());
+    for (event, bytes) in events.iter().zip(&records) {
+        let key = event.conversation_id.as_bytes();
+        common::produce(&producer, &fastavro.transcripts, key, bytes, None).await;
+    }
+
+    let _running = Running(vec![ours.spawn(), java.spawn(), fastavro.spawn()]);
+    let mut by_producer = Vec::new();
+    for svc in [&ours, &java, &fastavro] {
+        let msgs = read_until(&brokers, &svc.salesforce, Isolation::Committed, |m| {
+            keys_with_value(m).len() >= want.len()
+        });
+        by_producer.push(one_value_per_key(&msgs));
+    }
+    let ours_values: Vec<&Vec<u8>> = by_producer[0].values().collect();
+    assert_eq!(ours_values.len(), want.len());
+    let mut offline: Vec<&Vec<u8>> = want.iter().collect();
+    offline.sort_by_key(|b| codec.decode::<Insight>(b).unwrap().conversation_id);
+    assert_eq!(
+        ours_values, offline,
+        "debrief run = assembled and analysed here"
+    );
+    assert_eq!(by_producer[1], by_producer[0], "Java producer");
+    assert_eq!(by_producer[2], by_producer[0], "fastavro producer");
 }

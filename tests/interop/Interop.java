@@ -18,6 +18,10 @@
 //                                       Avro (single-object: BinaryMessageDecoder, which
 //                                       checks the fingerprint); OUT_JSON: each in Avro's JSON
 //                                       encoding; OUT_HEX: each written again with FRAMING
+//   produce SCHEMA BROKERS TOPIC IN     a Java producer: each record of IN (Avro's JSON encoding)
+//                                       in single-object encoding, keyed by its
+//                                       conversation_id, sent with the Kafka Java client
+//                                       (acks=all, idempotent) to TOPIC
 //   batch FILE                          runs the commands of FILE, one per line (arguments
 //                                       separated by tabs), in one JVM
 // Any error exits non-zero with a message on stderr.
@@ -32,6 +36,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Properties;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaNormalization;
 import org.apache.avro.generic.GenericData;
@@ -43,6 +48,11 @@ import org.apache.avro.io.EncoderFactory;
 import org.apache.avro.io.JsonEncoder;
 import org.apache.avro.message.BinaryMessageDecoder;
 import org.apache.avro.message.BinaryMessageEncoder;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 
 public class Interop {
     public static void main(String[] args) throws Exception {
@@ -69,6 +79,10 @@ public class Interop {
                 need(args, 5);
                 encode(parse(args[1]), args[2], Path.of(args[3]), Path.of(args[4]));
             }
+            case "produce" -> {
+                need(args, 5);
+                produce(parse(args[1]), args[2], args[3], Path.of(args[4]));
+            }
             case "decode" -> {
                 need(args, 6);
                 decode(parse(args[1]), args[2], Path.of(args[3]), Path.of(args[4]), Path.of(args[5]));
@@ -79,7 +93,8 @@ public class Interop {
 
     static void usage() {
         System.err.println("usage: Interop canonical SCHEMA... | registered SCHEMA OUT"
-                + " | encode SCHEMA FRAMING IN OUT | decode SCHEMA FRAMING IN OUT_JSON OUT_HEX | batch FILE");
+                + " | encode SCHEMA FRAMING IN OUT | decode SCHEMA FRAMING IN OUT_JSON OUT_HEX"
+                + " | produce SCHEMA BROKERS TOPIC IN | batch FILE");
         System.exit(2);
     }
 
@@ -190,6 +205,25 @@ public class Interop {
             hex.append(HexFormat.of().formatHex(frame(schema, id, datum))).append('\n');
         }
         Files.writeString(out, hex.toString(), StandardCharsets.UTF_8);
+    }
+
+    static void produce(Schema schema, String brokers, String topic, Path in) throws Exception {
+        Properties props = new Properties();
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, brokers);
+        props.put(ProducerConfig.ACKS_CONFIG, "all");
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        GenericDatumReader<Object> reader = new GenericDatumReader<>(schema);
+        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(props)) {
+            for (String line : lines(in)) {
+                Object datum = reader.read(null, DecoderFactory.get().jsonDecoder(schema, line));
+                String key = ((GenericData.Record) datum).get("conversation_id").toString();
+                // In order, one at a time: a conversation's events keep their order.
+                producer.send(new ProducerRecord<>(topic, key, frame(schema, -1, datum))).get();
+            }
+            producer.flush();
+        }
     }
 
     static void decode(Schema schema, String framing, Path in, Path outJson, Path outHex)
