@@ -167,6 +167,7 @@ fn avro_json(value: &Value, schema: &Schema, names: &HashMap<Name, Schema>) -> S
     out
 }
 
+/// The schema a reference names (short names are unique in the contract).
 fn named<'a>(name: &Name, names: &'a HashMap<Name, Schema>) -> &'a Schema {
     names
         .iter()
