@@ -201,10 +201,10 @@ pub async fn run_pipeline_with(
 ) -> Result<PipelineSummary, PipelineError> {
     config.validate()?;
     let config = Arc::new(config);
-    let codec = Arc::new(Codec::new(
-        config.encoding,
-        config.schema_registry.url.as_deref(),
-    )?);
+    let codec = Arc::new(
+        Codec::new(config.encoding, config.schema_registry.url.as_deref())?
+            .count_legacy_fingerprints(metrics.legacy_fingerprints.clone()),
+    );
     if config.encoding == Encoding::Confluent {
         for (topic, kind) in [
             (&config.crm.dynamics, RecordKind::MeetingInsight),
