@@ -218,6 +218,9 @@ else
 fi
 export DEBRIEF_TEST_BROKERS="$BROKERS"
 
+stage "Avro interop toolchains (Apache Avro for Java, fastavro; cached under target/)"
+eval "$("$ROOT/scripts/interop-setup.sh")"
+
 stage "cargo test (every test, broker tests included: --include-ignored; limit $TEST_TIMEOUT)"
 # `timeout` puts cargo and the test binaries in their own process group and forwards a
 # TERM to all of them, both at the time limit and from on_signal.
