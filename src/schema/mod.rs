@@ -610,19 +610,72 @@ fn confluent_id(bytes: &[u8]) -> Result<u32, SchemaError> {
 fn decode_json<T: ContractRecord>(bytes: &[u8]) -> Result<T, SchemaError> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         None => Err(SchemaError::Truncated("empty record".into())),
-        Some(b'{') => serde_json::from_slice(bytes).map_err(|e| {
-            let msg = format!("{} JSON: {e}", T::KIND);
-            if e.is_eof() {
-                SchemaError::Truncated(msg)
-            } else {
-                SchemaError::Malformed(msg)
-            }
-        }),
+        Some(b'{') => {
+            let fail = |path: Option<String>, e: serde_json::Error| {
+                let at = path
+                    .filter(|p| p != "." && !p.is_empty())
+                    .map(|p| format!(" at {p}"))
+                    .unwrap_or_default();
+                let msg = format!("{} JSON{at}: {}", T::KIND, without_values(&e.to_string()));
+                if e.is_eof() {
+                    SchemaError::Truncated(msg)
+                } else {
+                    SchemaError::Malformed(msg)
+                }
+            };
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                let path = e.path().to_string();
+                fail(Some(path), e.into_inner())
+            })?;
+            de.end().map_err(|e| fail(None, e))?;
+            Ok(value)
+        }
         Some(b) => Err(SchemaError::BadMagic(format!(
             "expected a JSON object, found byte {b:#04x}{}",
             looks_like(bytes)
         ))),
     }
+}
+
+/// A serde message without the values it quotes. serde names the offending value
+/// (`invalid type: string "…", expected i32`, ``unknown variant `…`, expected one of …``),
+/// and a transcript's values are what people said: the reason of a dead letter and the log
+/// keep the kind of error, what was expected and the position, never the value. Field names
+/// in `missing field` and `duplicate field` are the schema's own, so they stay.
+fn without_values(message: &str) -> String {
+    let (head, tail) = match message.find(", expected") {
+        Some(i) => message.split_at(i),
+        None => (message, ""),
+    };
+    if head.starts_with("missing field") || head.starts_with("duplicate field") {
+        return message.to_string();
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut chars = head.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '`' => {
+                // Skip to the matching quote (a backslash escapes the next character).
+                let mut escaped = false;
+                for q in chars.by_ref() {
+                    if escaped {
+                        escaped = false;
+                    } else if q == '\\' {
+                        escaped = true;
+                    } else if q == c {
+                        break;
+                    }
+                }
+                out.push(c);
+                out.push('…');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push_str(tail);
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {

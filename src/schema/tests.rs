@@ -1528,3 +1528,57 @@ fn contract_document_lists_the_current_fingerprints() {
         );
     }
 }
+
+#[test]
+fn serde_messages_lose_the_values_they_quote() {
+    assert_eq!(
+        without_values(
+            r#"invalid type: string "my secret \"pin\" 1234", expected i32 at line 1 column 9"#
+        ),
+        r#"invalid type: string "…", expected i32 at line 1 column 9"#
+    );
+    assert_eq!(
+        without_values("unknown variant `hello Bob`, expected one of `started`, `segment`"),
+        "unknown variant `…`, expected one of `started`, `segment`"
+    );
+    assert_eq!(
+        without_values("unknown field `bob@example.com`, expected `text`"),
+        "unknown field `…`, expected `text`"
+    );
+    assert_eq!(
+        without_values("missing field `segment_id` at line 1 column 40"),
+        "missing field `segment_id` at line 1 column 40"
+    );
+    assert_eq!(
+        without_values("expected value at line 1 column 1"),
+        "expected value at line 1 column 1"
+    );
+}
+
+#[test]
+fn json_decode_errors_name_the_field_path_and_never_the_value() {
+    let codec = Codec::new(Encoding::Json, None).unwrap();
+    let bad = br#"{"header":{"tenant_id":"t","source_platform":"p","client_version":"1.2.0","emitted_at_ms":null},"conversation_id":"c","payload":{"type":"segment","segment_id":"1","revision":"Bob's card 4111 1111 1111 1111","is_final":true,"speaker_id":"s","speaker_name":null,"speaker_role":"internal","start_ms":null,"end_ms":null,"text":"x","language":null,"confidence":null}}"#;
+    let err = codec
+        .decode::<TranscriptEvent>(bad)
+        .unwrap_err()
+        .to_string();
+    // The path goes as deep as serde can see (an internally tagged enum hides its fields).
+    assert!(err.contains("JSON at payload"), "{err}");
+    assert!(err.contains("expected i32"), "{err}");
+    assert!(!err.contains("4111") && !err.contains("Bob"), "{err}");
+}
+
+proptest! {
+    #[test]
+    fn no_quoted_value_survives(value in "[a-zA-Z0-9 @.]{1,30}") {
+        for message in [
+            format!("invalid type: string {value:?}, expected u64"),
+            format!("unknown variant `{value}`, expected one of `a`"),
+            format!("invalid value: string {value:?}, expected a date"),
+        ] {
+            let out = without_values(&message);
+            prop_assert!(!out.contains(&format!("{value:?}")) && !out.contains(&format!("`{value}`")), "{}", out);
+        }
+    }
+}
