@@ -242,3 +242,65 @@ async fn a_broker_restart_with_on_disk_storage_loses_nothing() {
     assert_complete(&all, &lengths);
     drop(kafka);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker: scripts/test.sh"]
+async fn a_ten_megabyte_undecodable_record_is_dead_lettered_and_the_next_one_processed() {
+    let brokers = brokers();
+    let service = Service::named(&brokers, "huge");
+    // The publisher's topic takes records up to 16 MiB; the dead-letter topic keeps Kafka's
+    // default limit (1 MiB), so the dead letter must be cut to fit.
+    create_topic_with(
+        &brokers,
+        &service.transcripts,
+        1,
+        &[("max.message.bytes", "16777216")],
+    )
+    .await;
+    for topic in [
+        &service.tenant_config,
+        &service.telemetry,
+        &service.dead_letter,
+        &service.dynamics,
+        &service.salesforce,
+    ] {
+        create_topic(&brokers, topic, 1).await;
+    }
+    let mut config = common::producer_config(&brokers);
+    config.set("message.max.bytes", "16777216");
+    let big_producer: rdkafka::producer::FutureProducer = config.create().unwrap();
+    let huge: Vec<u8> = (0..10 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    big_producer
+        .send(
+            FutureRecord::to(&service.transcripts)
+                .key("conv-huge".as_bytes())
+                .payload(&huge),
+            Duration::from_secs(60),
+        )
+        .await
+        .expect("publishing a 10 MiB record");
+    let (events, lengths) = stream(1, "acme");
+    publish(&big_producer, &service.transcripts, &events).await;
+
+    let mut child = service.spawn();
+    let (b, topic) = (brokers.clone(), service.dynamics.clone());
+    let insights = tokio::task::spawn_blocking(move || {
+        read_until(&b, &topic, Isolation::Committed, |m| !m.is_empty())
+    })
+    .await
+    .unwrap();
+    assert_complete(&insights, &lengths);
+    let dead = read_all(&brokers, &service.dead_letter, Isolation::Committed);
+    assert_eq!(terminate(&mut child), Some(0));
+    assert_eq!(dead.len(), 1, "one dead letter");
+    let dl: debrief::events::DeadLetter = common::stream::codec()
+        .decode(dead[0].payload().expect("a dead letter value"))
+        .expect("a DeadLetter record");
+    assert_eq!(dl.source_offset, 0);
+    assert_eq!(dl.original_size, Some(huge.len() as i64));
+    assert_eq!(
+        dl.value.as_deref(),
+        Some(&huge[..debrief::emit::MAX_DEAD_LETTER_VALUE_BYTES])
+    );
+    assert!(dl.original_sha256.is_some());
+}

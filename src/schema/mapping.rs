@@ -819,6 +819,7 @@ enumeration!(DeadLetterKind "DeadLetterKind" {
 });
 record!(DeadLetter "DeadLetter" {
     kind, reason, source_topic, source_partition, source_offset, key, value, failed_at_ms,
+    original_size, original_sha256,
 });
 
 // tenant_config.avsc

@@ -211,6 +211,8 @@ fn dead_letter() -> DeadLetter {
         key: Some(b"conv-42".to_vec()),
         value: Some(vec![0x7b, 0x22, 0x00, 0xff]),
         failed_at_ms: 1_717_174_600_999,
+        original_size: Some(10_485_760),
+        original_sha256: Some("ab".repeat(32)),
     }
 }
 
