@@ -1573,14 +1573,16 @@ fn json_decode_errors_name_the_field_path_and_never_the_value() {
 
 proptest! {
     #[test]
-    fn no_quoted_value_survives(value in "[a-zA-Z0-9 @.]{1,30}") {
+    fn no_quoted_value_survives(value in "Zq[a-zA-Z0-9 @.]{0,30}") {
         for message in [
             format!("invalid type: string {value:?}, expected u64"),
             format!("unknown variant `{value}`, expected one of `a`"),
             format!("invalid value: string {value:?}, expected a date"),
         ] {
             let out = without_values(&message);
-            prop_assert!(!out.contains(&format!("{value:?}")) && !out.contains(&format!("`{value}`")), "{}", out);
+            // What comes before ", expected" is about the value; the rest is the schema's.
+            let about_the_value = out.split(", expected").next().unwrap_or_default();
+            prop_assert!(!about_the_value.contains(value.as_str()), "{}", out);
         }
     }
 }
