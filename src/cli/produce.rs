@@ -585,10 +585,10 @@ pub fn command(args: ProduceArgs) -> Result<std::process::ExitCode, ProduceError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::DateTime;
     use debrief::emit::transcript_events::{distinct_segments, header_for};
     use debrief::events::SpeakerRole;
     use debrief::model::{Conversation, Segment, Side};
-    use chrono::DateTime;
 
     fn seg(id: &str, side: Side, start: Option<i64>, end: Option<i64>, text: &str) -> Segment {
         Segment {

@@ -54,6 +54,18 @@ pub struct ExtractContext<'a> {
     pub reference_time: Option<DateTime<FixedOffset>>,
 }
 
+impl<'a> ExtractContext<'a> {
+    /// A context with these thresholds, no tenant configuration and no reference time.
+    pub fn new(settings: &'a Settings, finalised_by: FinalisedBy) -> ExtractContext<'a> {
+        ExtractContext {
+            settings,
+            tenant: None,
+            finalised_by,
+            reference_time: None,
+        }
+    }
+}
+
 /// Parses `major.minor.patch` (missing parts are 0, a leading `v` and any suffix after `-` or
 /// `+` are ignored). `None` when a part is not a number.
 pub fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
@@ -279,12 +291,7 @@ mod property_tests {
     #[test]
     fn old_client_is_skipped_and_short_content_is_partial() {
         let settings = Settings::default();
-        let ctx = ExtractContext {
-            settings: &settings,
-            tenant: None,
-            finalised_by: FinalisedBy::File,
-            reference_time: None,
-        };
+        let ctx = ExtractContext::new(&settings, FinalisedBy::File);
         let mut conv = Conversation {
             id: "c".into(),
             client_version: Some("1.0.8".into()),
