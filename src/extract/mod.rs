@@ -5,6 +5,7 @@
 pub mod action_items;
 pub mod kpis;
 pub mod language;
+pub mod languages;
 pub mod text;
 pub mod trackers;
 

@@ -707,13 +707,13 @@ pub fn grammar(lang: &str) -> &'static Grammar {
         OnceLock::new(),
     ];
     let (i, src) = match lang {
-        "fr" => (1, &super::lang_fr::SOURCE),
-        "de" => (2, &super::lang_de::SOURCE),
-        "es" => (3, &super::lang_es::SOURCE),
-        "pt" => (4, &super::lang_pt::SOURCE),
-        "it" => (5, &super::lang_it::SOURCE),
-        "nl" => (6, &super::lang_nl::SOURCE),
-        _ => (0, &super::lang_en::SOURCE),
+        "fr" => (1, &crate::extract::languages::fr::SOURCE),
+        "de" => (2, &crate::extract::languages::de::SOURCE),
+        "es" => (3, &crate::extract::languages::es::SOURCE),
+        "pt" => (4, &crate::extract::languages::pt::SOURCE),
+        "it" => (5, &crate::extract::languages::it::SOURCE),
+        "nl" => (6, &crate::extract::languages::nl::SOURCE),
+        _ => (0, &crate::extract::languages::en::SOURCE),
     };
     CELLS[i].get_or_init(|| Grammar::compile(src))
 }

@@ -1,6 +1,6 @@
 //! Portuguese cue grammar (core phrases only).
 
-use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
+use crate::extract::action_items::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The Portuguese grammar.
 pub static SOURCE: GrammarSource = GrammarSource {

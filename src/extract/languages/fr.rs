@@ -1,7 +1,7 @@
 //! French cue grammar. Elided clitics are separate words (`j' ai`, `qu' on`), hyphenated
 //! inversions are split (`pourriez vous`, `est ce que`).
 
-use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
+use crate::extract::action_items::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The French grammar.
 pub static SOURCE: GrammarSource = GrammarSource {

@@ -1,6 +1,6 @@
 //! Dutch cue grammar (core phrases only).
 
-use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
+use crate::extract::action_items::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The Dutch grammar.
 pub static SOURCE: GrammarSource = GrammarSource {

@@ -1,6 +1,6 @@
 //! English cue grammar (speech forms included: "gonna", "gotta", "wanna", "o_k").
 
-use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
+use crate::extract::action_items::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The English grammar.
 pub static SOURCE: GrammarSource = GrammarSource {

@@ -1,6 +1,6 @@
 //! Spanish cue grammar (pronouns are often dropped, so verb forms carry the person).
 
-use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
+use crate::extract::action_items::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The Spanish grammar.
 pub static SOURCE: GrammarSource = GrammarSource {

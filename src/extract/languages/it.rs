@@ -1,6 +1,6 @@
 //! Italian cue grammar (core phrases only). Elided clitics are separate words (`l' ho`).
 
-use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
+use crate::extract::action_items::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The Italian grammar.
 pub static SOURCE: GrammarSource = GrammarSource {

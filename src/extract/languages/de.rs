@@ -1,7 +1,7 @@
 //! German cue grammar. German uses the present tense for the future ("ich schicke dir das
 //! morgen"), so first-person present forms of action verbs count as commitments.
 
-use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
+use crate::extract::action_items::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The German grammar.
 pub static SOURCE: GrammarSource = GrammarSource {
