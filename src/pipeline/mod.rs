@@ -227,9 +227,34 @@ pub async fn run_pipeline(
         metrics: metrics.clone(),
         health: health.clone(),
     };
-    let server = tokio::spawn(http::serve(listener, state, http_stop.clone()));
+    let mut server = tokio::spawn(http::serve(listener, state, http_stop.clone()));
     tracing::info!(%addr, "operations endpoint listening");
-    let result = run_pipeline_with(config, shutdown, metrics, health).await;
+    // The endpoint is a background task like the others: if it ends while the service runs,
+    // the service stops (cleanly: commit, leave the group) with an error naming it.
+    let stop = shutdown.child_token();
+    let pipeline = run_pipeline_with(config, stop.clone(), metrics, health);
+    tokio::pin!(pipeline);
+    let result = tokio::select! {
+        result = &mut pipeline => result,
+        ended = &mut server => {
+            let end = match ended {
+                Ok(result) => TaskEnd::Failed(Box::new(PipelineError::Http {
+                    addr: addr.to_string(),
+                    source: result
+                        .err()
+                        .unwrap_or_else(|| std::io::Error::other("the server stopped serving")),
+                })),
+                Err(_) => TaskEnd::Panicked,
+            };
+            tracing::error!(reason = %end, "operations endpoint stopped; stopping the service");
+            stop.cancel();
+            let result = pipeline.await;
+            return result.and(Err(PipelineError::TaskStopped {
+                task: "operations endpoint",
+                end,
+            }));
+        }
+    };
     http_stop.cancel();
     if let Ok(Err(e)) = server.await {
         tracing::warn!(error = %e, "operations endpoint");
