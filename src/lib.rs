@@ -5,11 +5,8 @@
 //! to Kafka. See `ARCHITECTURE.md`.
 #![warn(missing_docs)]
 
-pub mod bench;
 pub mod config;
-pub mod demo;
 pub mod emit;
-pub mod eval;
 pub mod events;
 pub mod extract;
 pub mod http;
@@ -18,7 +15,5 @@ pub mod insight;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
-pub mod process;
-pub mod produce;
 pub mod schema;
 pub mod tenant;

@@ -80,7 +80,7 @@ pub struct Metrics {
     pub insight_latency: Histogram,
     /// `debrief_extractor_seconds{extractor}`: time spent in extraction per conversation,
     /// seconds: `analyse` for the whole, and each extractor that ran
-    /// (`crate::pipeline::analysis::label`).
+    /// (`crate::pipeline::timings::label`).
     pub extractor_seconds: HistogramVec,
     /// `debrief_consumer_lag{topic,partition}`: messages between the consumer position and
     /// the partition's high watermark (from librdkafka statistics).

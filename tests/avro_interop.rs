@@ -30,15 +30,16 @@ use apache_avro::schema::{Name, Schema};
 use apache_avro::types::Value;
 use debrief::emit::{dead_letter, insight_telemetry, SourceRef};
 use debrief::events::{topics, DeadLetter, DeadLetterKind, InteractionTelemetry, TranscriptEvent};
-use debrief::extract::{analyse, ExtractContext, Settings, TenantRuntime};
-use debrief::ingest::assemble::{apply_tenant_sides, Assembler, Position};
+use debrief::extract::{analyse, ExtractContext, Settings};
+use debrief::ingest::assemble::{Assembler, Position};
 use debrief::ingest::files;
+use debrief::ingest::stream::{to_events, ConvertOptions, Mode};
 use debrief::insight::Insight;
-use debrief::produce::{to_events, ConvertOptions, Mode};
 use debrief::schema::{
     parsing_canonical_form, Codec, ContractRecord, Encoding, RecordKind, Schemas,
 };
 use debrief::tenant::TenantConfig;
+use debrief::tenant::{apply_tenant_sides, TenantRuntime};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

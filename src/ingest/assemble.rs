@@ -84,7 +84,6 @@ use crate::events::{EventHeader, SegmentBody, SpeakerRole, TranscriptEvent, Tran
 use crate::ingest::replay::{self, ClosedConversation, ReplayFacts};
 use crate::insight::FinalisedBy;
 use crate::model::{Conversation, Segment, Side};
-use crate::tenant::TenantConfig;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -717,26 +716,6 @@ fn build(id: &str, conv: Open, by: FinalisedBy, offset: Option<i64>, now_ms: i64
         dropped_segments: conv.dropped,
         ended_at: conv.ended_at_ms.and_then(|ms| to_datetime(ms, tz)),
         replayed_tail,
-    }
-}
-
-/// Fills the side of segments whose speaker role was unknown from the tenant's rules
-/// ([`TenantConfig::side_for`]); segments with a known role keep it. The one place this rule
-/// lives: `run` and `process` both call it.
-pub fn apply_tenant_sides(conv: &mut Conversation, tenant: &TenantConfig) {
-    for seg in conv.segments.iter_mut().filter(|s| s.side == Side::Unknown) {
-        if let Some(side) = tenant.side_for(&seg.speaker) {
-            seg.side = side;
-        }
-    }
-    // When the tenant's rules found an internal speaker and nobody is marked external, the
-    // speakers still unknown are the other party (as conversation-intelligence products treat
-    // participants outside the company's domain).
-    let any = |side: Side| conv.segments.iter().any(|s| s.side == side);
-    if any(Side::Internal) && !any(Side::External) {
-        for seg in conv.segments.iter_mut().filter(|s| s.side == Side::Unknown) {
-            seg.side = Side::External;
-        }
     }
 }
 
@@ -1468,35 +1447,6 @@ mod tests {
         assert_eq!(x.conversation.client_version.as_deref(), Some("1.0.8"));
         assert_eq!(x.conversation.time_zone.as_deref(), Some("Europe/Berlin"));
         assert_eq!(x.conversation.started_at.unwrap().timestamp_millis(), 1_000);
-    }
-
-    #[test]
-    fn tenant_rules_fill_unknown_sides_only() {
-        let mut conv = Conversation {
-            segments: vec![
-                Segment {
-                    speaker: "bob@acme.com".into(),
-                    ..Default::default()
-                },
-                Segment {
-                    speaker: "carol@client.org".into(),
-                    ..Default::default()
-                },
-                Segment {
-                    speaker: "dan@acme.com".into(),
-                    side: Side::External,
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
-        };
-        let tenant = TenantConfig {
-            internal_domains: vec!["acme.com".into()],
-            ..Default::default()
-        };
-        apply_tenant_sides(&mut conv, &tenant);
-        let sides: Vec<Side> = conv.segments.iter().map(|s| s.side).collect();
-        assert_eq!(sides, vec![Side::Internal, Side::Unknown, Side::External]);
     }
 
     /// A stream of one conversation: per segment id some partial revisions and exactly one

@@ -11,20 +11,20 @@
 //! metrics as the endpoint serves them once the pipeline has stopped. Fails (non-zero exit in
 //! `main`) when a sample conversation gets no insight within the timeout.
 
-use crate::config::Config;
-use crate::events::{topics, DeadLetter};
-use crate::http::{self, Health, HttpState};
-use crate::ingest::files::parse_conversation_json;
-use crate::insight::{Insight, Outcome};
-use crate::metrics::Metrics;
-use crate::model::Conversation;
-use crate::pipeline::{run_pipeline_with, PipelineError, PipelineSummary};
-use crate::produce::{
+use crate::cli::produce::{
     parse_pace, schedule, to_events, ConvertOptions, Mode, Pace, ProduceError, Publisher,
 };
-use crate::schema::{Codec, Encoding, SchemaError};
-use crate::tenant::{FileFormat, TenantConfig, TenantFileError};
 use clap::Args;
+use debrief::config::Config;
+use debrief::events::{topics, DeadLetter};
+use debrief::http::{self, Health, HttpState};
+use debrief::ingest::files::parse_conversation_json;
+use debrief::insight::{Insight, Outcome};
+use debrief::metrics::Metrics;
+use debrief::model::Conversation;
+use debrief::pipeline::{run_pipeline_with, PipelineError, PipelineSummary};
+use debrief::schema::{Codec, Encoding, SchemaError};
+use debrief::tenant::{FileFormat, TenantConfig, TenantFileError};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -42,10 +42,10 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 /// The sample conversations, one JSON object per line (embedded `examples/conversations.jsonl`).
-pub const SAMPLE_CONVERSATIONS: &str = include_str!("../examples/conversations.jsonl");
+pub const SAMPLE_CONVERSATIONS: &str = include_str!("../../examples/conversations.jsonl");
 
 /// The sample tenant configuration (embedded `examples/tenant.yaml`).
-pub const SAMPLE_TENANT: &str = include_str!("../examples/tenant.yaml");
+pub const SAMPLE_TENANT: &str = include_str!("../../examples/tenant.yaml");
 
 /// Partitions of the demo's transcript topic.
 pub const TRANSCRIPT_PARTITIONS: i32 = 4;
@@ -730,8 +730,8 @@ pub async fn run(args: &DemoArgs) -> Result<DemoSummary, DemoError> {
 /// `debrief demo` from `main`: runs the demo; failure (exit 1) when a sample conversation got
 /// no insight.
 pub fn command(args: DemoArgs) -> Result<std::process::ExitCode, DemoError> {
-    crate::produce::init_logging("warn");
-    let rt = crate::produce::runtime().map_err(DemoError::Runtime)?;
+    crate::cli::produce::init_logging("warn");
+    let rt = crate::cli::produce::runtime().map_err(DemoError::Runtime)?;
     let summary = rt.block_on(run(&args))?;
     Ok(if summary.missing.is_empty() {
         std::process::ExitCode::SUCCESS
@@ -743,9 +743,9 @@ pub fn command(args: DemoArgs) -> Result<std::process::ExitCode, DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extract::{analyse, ExtractContext, Settings};
-    use crate::ingest::assemble::apply_tenant_sides;
-    use crate::insight::FinalisedBy;
+    use debrief::extract::{analyse, ExtractContext, Settings};
+    use debrief::insight::FinalisedBy;
+    use debrief::tenant::apply_tenant_sides;
 
     #[test]
     fn holds_until_ctrl_c_only_for_a_person_at_a_terminal() {
@@ -783,7 +783,7 @@ mod tests {
 
     fn insight_of(id: &str) -> Insight {
         let tenant = sample_tenant().unwrap();
-        let rt = crate::extract::TenantRuntime::compile(tenant.clone()).unwrap();
+        let rt = debrief::tenant::TenantRuntime::compile(tenant.clone()).unwrap();
         let mut conv = sample_conversations()
             .unwrap()
             .into_iter()

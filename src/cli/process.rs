@@ -1,13 +1,14 @@
 //! `debrief process`: the offline path. Reads transcript files, runs the same extraction as
-//! the Kafka pipeline ([`crate::extract::analyse`]) and writes one JSON insight per
+//! the Kafka pipeline ([`debrief::extract::analyse`]) and writes one JSON insight per
 //! conversation (JSON Lines).
 
-use crate::extract::{analyse, ExtractContext, Settings, TenantRuntime};
-use crate::ingest::assemble::apply_tenant_sides;
-use crate::ingest::files::{self, FileError};
-use crate::insight::{FinalisedBy, SkipReason};
-use crate::tenant::TenantConfig;
 use chrono::{DateTime, FixedOffset};
+use debrief::extract::{analyse, ExtractContext, Settings};
+use debrief::ingest::files::{self, FileError};
+use debrief::insight::{FinalisedBy, SkipReason};
+use debrief::tenant::apply_tenant_sides;
+use debrief::tenant::TenantConfig;
+use debrief::tenant::TenantRuntime;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
 use std::path::PathBuf;
@@ -186,7 +187,7 @@ fn progress_bar(total: u64) -> ProgressBar {
 
 /// A warning when no segment of `conv` names its speaker (WebVTT cues without `<v Name>`
 /// voice tags or `Name: ` prefixes): per-speaker KPIs then describe one `unknown` speaker.
-fn no_speaker_names(conv: &crate::model::Conversation) -> Option<String> {
+fn no_speaker_names(conv: &debrief::model::Conversation) -> Option<String> {
     let unnamed = !conv.segments.is_empty()
         && conv
             .segments
