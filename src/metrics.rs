@@ -16,13 +16,14 @@
 //! | `debrief_consumer_lag` | gauge | `topic`, `partition` |
 //! | `debrief_producer_queue_depth` | gauge | |
 //! | `debrief_legacy_fingerprint_total` | counter | `schema` (the record kind: `transcript_event`, ...) |
+//! | `debrief_commit_metadata_dropped_total` | counter | |
 //!
 //! Labels are bounded: topics come from the configuration, partitions from the topics, and
 //! outcomes, reasons and extractors are fixed lists. Never a conversation or tenant id.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Values of the `outcome` label of `debrief_records_consumed_total`.
@@ -91,6 +92,10 @@ pub struct Metrics {
     /// fingerprint Debrief 0.1 wrote instead of the Avro specification's (accepted for one
     /// version; `crate::schema::Codec::count_legacy_fingerprints`).
     pub legacy_fingerprints: IntCounterVec,
+    /// `debrief_commit_metadata_dropped_total`: closed conversations left out of an offset
+    /// commit's metadata because it would exceed Kafka's limit (`crate::ingest::replay`);
+    /// a replay falls back to the replayed-tail rule for them.
+    pub commit_metadata_dropped: IntCounter,
 }
 
 impl Metrics {
@@ -162,6 +167,11 @@ impl Metrics {
             ),
             &["schema"],
         )?;
+        let commit_metadata_dropped = IntCounter::new(
+            "debrief_commit_metadata_dropped_total",
+            "Closed conversations left out of an offset commit's metadata (over Kafka's size limit).",
+        )?;
+        registry.register(Box::new(commit_metadata_dropped.clone()))?;
         registry.register(Box::new(records_consumed.clone()))?;
         registry.register(Box::new(conversations_open.clone()))?;
         registry.register(Box::new(conversations_finalised.clone()))?;
@@ -184,6 +194,7 @@ impl Metrics {
             consumer_lag,
             producer_queue_depth,
             legacy_fingerprints,
+            commit_metadata_dropped,
         })
     }
 

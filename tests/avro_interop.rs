@@ -28,12 +28,12 @@ mod common;
 
 use apache_avro::schema::{Name, Schema};
 use apache_avro::types::Value;
-use debrief::emit::transcript_events::{to_events, ConvertOptions, Mode};
 use debrief::emit::{dead_letter, insight_telemetry, SourceRef};
 use debrief::events::{topics, DeadLetter, DeadLetterKind, InteractionTelemetry, TranscriptEvent};
 use debrief::extract::{analyse, ExtractContext, Settings};
 use debrief::ingest::assemble::{Assembler, Position};
 use debrief::ingest::files;
+use debrief::ingest::stream::{to_events, ConvertOptions, Mode};
 use debrief::insight::Insight;
 use debrief::schema::{
     parsing_canonical_form, Codec, ContractRecord, Encoding, RecordKind, Schemas,

@@ -8,13 +8,12 @@
 //!   number of distinct segments;
 //! - `complete`: one `CompleteTranscript` per conversation.
 //!
-//! The conversion ([`to_events`], in the library: `debrief::emit::transcript_events`) is pure; [`Publisher`] puts events on the wire with an
+//! The conversion ([`to_events`], in the library: `debrief::ingest::stream`) is pure; [`Publisher`] puts events on the wire with an
 //! idempotent rdkafka `FutureProducer`, keyed by conversation id, stamping `emitted_at_ms`
 //! at send time. Optional pacing ([`Pace`]) replays the segment offsets in real time (or
 //! faster), all conversations of the input at once, as concurrent meetings would.
 
 use clap::Args;
-pub use debrief::emit::transcript_events::{to_events, ConvertOptions, Mode};
 use debrief::events::{topics, TranscriptEvent, TranscriptPayload};
 use debrief::extract::{parse_version, Settings};
 use debrief::ingest::files::{self, FileError};
@@ -34,6 +33,8 @@ use thiserror::Error;
 
 /// Records handed to the producer and not yet acknowledged, at most; beyond, sending waits.
 pub const MAX_IN_FLIGHT: usize = 200_000;
+
+pub use debrief::ingest::stream::{to_events, ConvertOptions, Mode};
 
 /// When each event happens in the conversation, ms from its start, for pacing: `Started` at
 /// 0; a final segment when it ends (its end offset, else its start); a partial at its own
@@ -586,8 +587,8 @@ pub fn command(args: ProduceArgs) -> Result<std::process::ExitCode, ProduceError
 mod tests {
     use super::*;
     use chrono::DateTime;
-    use debrief::emit::transcript_events::{distinct_segments, header_for};
     use debrief::events::SpeakerRole;
+    use debrief::ingest::stream::{distinct_segments, header_for};
     use debrief::model::{Conversation, Segment, Side};
 
     fn seg(id: &str, side: Side, start: Option<i64>, end: Option<i64>, text: &str) -> Segment {

@@ -2,8 +2,6 @@
 //! interaction telemetry, and dead letters with their headers. Pure functions: the pipeline
 //! passes the clock in.
 
-pub mod transcript_events;
-
 use crate::config::CrmTopics;
 use crate::events::{DeadLetter, DeadLetterKind, InteractionAction, InteractionTelemetry};
 use crate::insight::{Insight, Outcome, SkipReason};

@@ -3,3 +3,4 @@
 pub mod assemble;
 pub mod files;
 pub mod replay;
+pub mod stream;

@@ -1,7 +1,6 @@
-//! A conversation as the transcript events a meeting platform would publish for it (the
-//! inverse of assembly): a live stream (`ConversationStarted`, segments, `ConversationEnded`)
-//! or one `CompleteTranscript`. Pure. `debrief produce` publishes them; tests use them to
-//! feed the service.
+//! A conversation as the contract events a meeting platform publishes: a live stream
+//! (`ConversationStarted`, segments, `ConversationEnded` with the segment count) or one
+//! `CompleteTranscript`. Used by `debrief produce`, the benchmark and the tests.
 
 use crate::events::{
     CompleteTranscript, ConversationEnded, ConversationStarted, EventHeader, SegmentBody,
@@ -9,6 +8,7 @@ use crate::events::{
 };
 use crate::ingest::files;
 use crate::model::{Conversation, Segment, Side};
+use clap::ValueEnum;
 use std::collections::HashSet;
 
 /// Source platform written in the header when neither the file nor `--source-platform`
@@ -20,7 +20,7 @@ pub const DEFAULT_SOURCE_PLATFORM: &str = "file";
 pub const DEFAULT_CLIENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// How conversations are published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum Mode {
     /// Started, segments one by one, Ended (a live meeting).
     #[default]
