@@ -156,11 +156,12 @@ impl ConsumerLoop {
             }
             match polled {
                 Some(Ok(msg)) => {
+                    consumer.context().client_log.reachable();
                     if let Step::Interrupted = self.handle(&msg)? {
                         break;
                     }
                 }
-                Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
+                Some(Err(e)) => consumer.context().client_log.error("consumer", &e),
                 None => {}
             }
             let now = Instant::now();
@@ -287,6 +288,7 @@ impl ConsumerLoop {
                 );
             }
             RebalanceEvent::Assign(tpl) => {
+                consumer.context().client_log.reachable();
                 complete_rebalance(consumer, &event);
                 for e in tpl.elements() {
                     let lane = self.book.lane(e.topic(), e.partition());

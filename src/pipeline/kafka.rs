@@ -2,11 +2,13 @@
 //! callback (hands the rebalance to the consumer loop) and statistics (consumer lag). The
 //! producer's context is with the produce step (`steps/produce.rs`).
 
+use super::client_log::ClientLog;
 use crate::config::{Config, DeliveryMode};
 use crate::emit::SourceRef;
 use crate::metrics::Metrics;
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::Message;
@@ -56,11 +58,21 @@ pub(crate) enum RebalanceEvent {
 /// completes rebalances itself.
 pub(crate) struct ConsumerCtx {
     pub metrics: Arc<Metrics>,
+    /// Where librdkafka's logs and errors go (deduplicated).
+    pub client_log: Arc<ClientLog>,
     pub transcript_topics: HashSet<String>,
     pub rebalances: Sender<RebalanceEvent>,
 }
 
 impl ClientContext for ConsumerCtx {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        self.client_log.log("consumer", level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, _reason: &str) {
+        self.client_log.error("consumer", &error);
+    }
+
     fn stats(&self, stats: Statistics) {
         for (name, topic) in &stats.topics {
             if !self.transcript_topics.contains(name) {

@@ -64,6 +64,7 @@
 //! without committing past it.
 
 mod analysis_pool;
+pub mod client_log;
 mod consumer_loop;
 mod inbox;
 mod kafka;
@@ -82,6 +83,7 @@ use crate::metrics::Metrics;
 use crate::schema::{Codec, Encoding, RecordKind, SchemaError};
 use crate::tenant::TenantRegistry;
 use analysis_pool::{AnalysisPool, JobQueue, Shared};
+use client_log::ClientLog;
 use consumer_loop::ConsumerLoop;
 use inbox::spawn_task;
 use kafka::{consumer_config, producer_config, ConsumerCtx};
@@ -264,10 +266,12 @@ pub async fn run_pipeline_with(
         }
     }
     let (inbox, inbox_rx) = inbox::inbox();
+    let client_log = Arc::new(ClientLog::new(&config.kafka.brokers, health.clone()));
     let producer: Producer = producer_config(&config)
         .create_with_context(ProducerCtx {
             inbox: inbox.clone(),
             metrics: metrics.clone(),
+            client_log: client_log.clone(),
         })
         .map_err(|e| PipelineError::kafka("creating the producer", e))?;
     let workers = config.analysis.effective_workers();
@@ -276,6 +280,7 @@ pub async fn run_pipeline_with(
     let consumer: kafka::TranscriptConsumer = consumer_config(&config)
         .create_with_context(ConsumerCtx {
             metrics: metrics.clone(),
+            client_log: client_log.clone(),
             transcript_topics: config
                 .kafka
                 .topics

@@ -5,11 +5,13 @@
 
 use super::encode::Record;
 use crate::metrics::Metrics;
+use crate::pipeline::client_log::ClientLog;
 use crate::pipeline::inbox::{Inbox, LoopMessage};
 use crate::pipeline::kafka::now_ms;
 use crate::pipeline::offsets::Hold;
 use crate::pipeline::PipelineError;
 use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
@@ -44,9 +46,19 @@ pub(crate) struct Delivery {
 pub(crate) struct ProducerCtx {
     pub inbox: Inbox,
     pub metrics: Arc<Metrics>,
+    /// Where librdkafka's logs and errors go (deduplicated).
+    pub client_log: Arc<ClientLog>,
 }
 
-impl ClientContext for ProducerCtx {}
+impl ClientContext for ProducerCtx {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        self.client_log.log("producer", level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, _reason: &str) {
+        self.client_log.error("producer", &error);
+    }
+}
 
 impl ProducerContext for ProducerCtx {
     type DeliveryOpaque = Box<Delivery>;
@@ -138,6 +150,10 @@ mod tests {
             .create_with_context(ProducerCtx {
                 inbox: tx,
                 metrics: metrics.clone(),
+                client_log: Arc::new(ClientLog::new(
+                    "mock",
+                    Arc::new(crate::http::Health::default()),
+                )),
             })
             .unwrap();
         let mut book = OffsetBook::default();
