@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod crm;
 pub mod demo;
 pub mod emit;
 pub mod eval;
