@@ -295,7 +295,7 @@ pub fn insight_value(insight: &Insight, source: Source) -> Option<SourceValue> {
         FinalisedBy => Some(Text(serde_name(&insight.finalised_by))),
         SourcePlatform => insight.source_platform.clone().map(Text),
         DurationSeconds => secs(kpis?.duration_ms),
-        Participants => Some(Integer(kpis.map_or(0, |k| k.participants.len() as i64))),
+        Participants => kpis.map(|k| Integer(k.participants.len() as i64)),
         InternalTalkTimeSeconds => secs(kpis?.internal_talk_time_ms),
         ExternalTalkTimeSeconds => secs(kpis?.external_talk_time_ms),
         TalkToListenRatio => kpis?.talk_to_listen_ratio.map(Decimal),
