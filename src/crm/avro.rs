@@ -48,6 +48,9 @@ fn parsed(
     cell: &'static OnceLock<Result<Parsed, CrmAvroError>>,
 ) -> Result<&'static Parsed, CrmAvroError> {
     cell.get_or_init(|| {
+        // The same cap as the contract's schemas (set once per process, whoever is first):
+        // a corrupt length prefix fails fast instead of reserving gigabytes.
+        apache_avro::max_allocation_bytes(crate::schema::MAX_AVRO_ALLOCATION_BYTES);
         let schema = Schema::parse_str(json).map_err(|e| CrmAvroError::Schema {
             file,
             error: e.to_string(),

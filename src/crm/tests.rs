@@ -575,3 +575,73 @@ fn default_topics_are_per_crm_and_record_type() {
         "debrief.crm.salesforce.insights.v1"
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn arbitrary_insight() -> impl Strategy<Value = Insight> {
+        (
+            ".{0,40}",
+            ".{0,40}",
+            proptest::collection::vec((".{0,300}", proptest::option::of(".{0,30}")), 0..4),
+            proptest::option::of(any::<i64>()),
+        )
+            .prop_map(|(tenant, conversation, items, duration)| {
+                let mut i = insight();
+                i.tenant_id = tenant;
+                i.conversation_id = conversation;
+                if let Some(k) = i.kpis.as_mut() {
+                    k.duration_ms = duration;
+                }
+                i.action_items = items
+                    .iter()
+                    .map(|(text, owner)| item(text, owner.as_deref(), None))
+                    .collect();
+                i
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any text, ids and numbers: building never panics, keys follow the scheme, the
+        /// Avro form round-trips, the Connect form is JSON, and text respects max_length.
+        #[test]
+        fn any_insight_gives_well_formed_records(i in arbitrary_insight()) {
+            for crm in CrmKind::ALL {
+                let m = defaults::mapping(crm, "t").unwrap();
+                let out = build(&i, &m);
+                prop_assert!(out.errors.is_empty());
+                prop_assert_eq!(out.tasks.len(), i.action_items.len());
+                let keys = record_keys(&i.tenant_id, &i.conversation_id, i.action_items.len());
+                let ids: Vec<String> = out.insight.iter().chain(&out.tasks).map(|r| r.external_id.clone()).collect();
+                prop_assert_eq!(&ids, &keys);
+                for r in out.insight.iter().chain(&out.tasks) {
+                    let bytes = avro::record_single_object(r).unwrap();
+                    prop_assert_eq!(&avro::decode_record_single_object(&bytes).unwrap(), r);
+                    let json: serde_json::Value = serde_json::from_slice(&connect::encode(r)).unwrap();
+                    prop_assert!(json["payload"].is_object());
+                    let rec = m.record(r.record).unwrap();
+                    for f in &r.fields {
+                        let spec = rec.fields.iter().find(|v| v.target.name == f.name).unwrap();
+                        if let (CrmValue::Text(t), Some(max)) = (&f.value, spec.target.max_length) {
+                            prop_assert!(t.chars().count() <= max, "{} is {} chars", f.name, t.chars().count());
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Arbitrary bytes never panic the decoder.
+        #[test]
+        fn any_bytes_decode_without_panicking(mut bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = avro::decode_record_single_object(&bytes);
+            if bytes.len() >= 10 {
+                bytes[..2].copy_from_slice(&[0xC3, 0x01]);
+                bytes[2..10].copy_from_slice(&avro::record_fingerprint().unwrap().to_le_bytes());
+                let _ = avro::decode_record_single_object(&bytes);
+            }
+        }
+    }
+}
