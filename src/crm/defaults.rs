@@ -6,12 +6,13 @@
 use super::mapping::CrmMapping;
 use super::types::CrmKind;
 use super::validate::{validate, MappingError, ValidMapping};
+use std::sync::{Arc, OnceLock};
 
 const DYNAMICS: &str = include_str!("defaults/dynamics.yaml");
 const SALESFORCE: &str = include_str!("defaults/salesforce.yaml");
 
 /// Why a built-in mapping could not be loaded (a build defect the tests catch).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DefaultsError {
     /// The shipped YAML does not parse.
     #[error("built-in {crm} mapping does not parse: {error}")]
@@ -50,6 +51,19 @@ pub fn mapping(crm: CrmKind, tenant_id: &str) -> Result<ValidMapping, DefaultsEr
     validate(&document(crm, tenant_id)?).map_err(|error| DefaultsError::Invalid { crm, error })
 }
 
+/// The built-in mapping of `crm`, parsed and validated once per process and shared (its
+/// `tenant_id` is `*`: records take the tenant from the insight).
+pub fn shared(crm: CrmKind) -> Result<Arc<ValidMapping>, DefaultsError> {
+    type Cell = OnceLock<Result<Arc<ValidMapping>, DefaultsError>>;
+    static DYNAMICS_CELL: Cell = OnceLock::new();
+    static SALESFORCE_CELL: Cell = OnceLock::new();
+    let cell = match crm {
+        CrmKind::Dynamics => &DYNAMICS_CELL,
+        CrmKind::Salesforce => &SALESFORCE_CELL,
+    };
+    cell.get_or_init(|| mapping(crm, "*").map(Arc::new)).clone()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +84,7 @@ mod tests {
                     r.object
                 );
             }
+            assert_eq!(shared(crm).unwrap().records, m.records);
             let task = m.record(RecordType::Task).unwrap();
             let lookup = task.fields.iter().find(|f| f.related.is_some()).unwrap();
             assert_eq!(

@@ -119,7 +119,12 @@ pub struct FieldMapping {
 }
 
 impl CrmMapping {
-    /// Parses a mapping document from YAML or JSON text (JSON is YAML).
+    /// Parses a mapping document from JSON (the topic's values).
+    pub fn from_json(bytes: &[u8]) -> Result<CrmMapping, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// Parses a mapping document from YAML or JSON text (files; JSON is YAML).
     pub fn from_yaml(text: &str) -> Result<CrmMapping, serde_yaml_ng::Error> {
         serde_yaml_ng::from_str(text)
     }

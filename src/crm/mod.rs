@@ -15,6 +15,7 @@
 //! `docs/crm.md` documents the fields, the mapping format and the topics.
 
 pub mod avro;
+pub mod book;
 pub mod connect;
 pub mod defaults;
 pub mod external_id;
@@ -24,6 +25,7 @@ pub mod source;
 pub mod types;
 pub mod validate;
 
+pub use book::{Applied, MappingBook, MappingRejected};
 pub use mapping::{
     Catalogue, CatalogueField, CatalogueObject, CrmMapping, FieldMapping, RecordMapping,
 };
