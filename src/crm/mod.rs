@@ -20,6 +20,7 @@ pub mod connect;
 pub mod defaults;
 pub mod external_id;
 pub mod mapping;
+pub mod output;
 pub mod record;
 pub mod source;
 pub mod types;
