@@ -7,8 +7,8 @@
 //! `cargo bench --bench action_items`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use debrief::eval::data;
 use debrief::extract::action_items::extract;
+use debrief::ingest::files;
 use debrief::model::Conversation;
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -23,20 +23,19 @@ fn text_bytes(c: &Conversation) -> u64 {
     c.segments.iter().map(|s| s.text.len() as u64).sum()
 }
 
+/// Every conversation of a JSON Lines file that reads (none when the file is absent).
+fn conversations(path: &std::path::Path) -> Vec<Conversation> {
+    match files::open(path) {
+        Ok(reader) => reader.filter_map(Result::ok).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let icsi = eval_dir().join("icsi_action_items_dev.jsonl");
-    let Ok(set) = data::load(&icsi) else {
-        eprintln!("skipping action_items bench: {} not found", icsi.display());
-        return;
-    };
-    let Some(longest) = set
-        .labelled
-        .iter()
-        .max_by_key(|l| text_bytes(&l.conv))
-        .map(|l| l.conv.clone())
-    else {
+    let Some(longest) = conversations(&icsi).into_iter().max_by_key(text_bytes) else {
         eprintln!(
-            "skipping action_items bench: no meeting in {}",
+            "skipping action_items bench: no meeting in {} (absent?)",
             icsi.display()
         );
         return;
@@ -58,10 +57,14 @@ fn bench(c: &mut Criterion) {
         },
     );
     let diabla = eval_dir().join("dialogues_fr_en_diabla.jsonl");
-    if let Ok(d) = data::load(&diabla) {
+    let french: Vec<Conversation> = conversations(&diabla)
+        .into_iter()
+        .filter(|c| c.language.as_deref() == Some("fr"))
+        .collect();
+    if !french.is_empty() {
         let mut fr = Conversation::default();
-        for p in &d.pairs {
-            fr.segments.extend(p.b.1.segments.iter().cloned());
+        for conv in french {
+            fr.segments.extend(conv.segments);
         }
         g.throughput(Throughput::Bytes(text_bytes(&fr)));
         g.bench_function(format!("diabla_fr_{}_segments", fr.segments.len()), |b| {

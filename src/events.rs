@@ -221,10 +221,18 @@ pub struct DeadLetter {
     pub source_offset: i64,
     /// Original key bytes.
     pub key: Option<Vec<u8>>,
-    /// Original value bytes.
+    /// Original value bytes, or their first bytes when the value was too large for the
+    /// dead-letter topic (then `original_size` and `original_sha256` are set).
     pub value: Option<Vec<u8>>,
     /// Milliseconds since the Unix epoch when the record was dead-lettered.
     pub failed_at_ms: i64,
+    /// Size in bytes of the original value when `value` holds only its first bytes; `None`
+    /// when `value` is the whole original.
+    #[serde(default)]
+    pub original_size: Option<i64>,
+    /// SHA-256 (lower-case hex) of the original value when it was truncated.
+    #[serde(default)]
+    pub original_sha256: Option<String>,
 }
 
 /// Erasure request (topic key: tenant id): delete everything derived from a tenant's

@@ -38,6 +38,10 @@ pub enum SkipReason {
     SegmentLimit,
     /// The tenant disabled the feature (action items, trackers) in its configuration.
     FeatureDisabled,
+    /// Parts of the source file could not be read (a WebVTT cue, a time zone that is not an
+    /// IANA name) and were left out or replaced by the default; `debrief process` reports each
+    /// with its line. The insight is built from what could be read.
+    DamagedSource,
 }
 
 /// What closed the conversation.
@@ -95,6 +99,19 @@ pub struct Insight {
     pub tracker_hits: Vec<TrackerHit>,
     /// Hit counts per tracker and side, sorted by tracker, kind, side.
     pub tracker_counts: Vec<TrackerCount>,
+}
+
+impl Insight {
+    /// Records a reason for withholding part of the insight: `skip_reasons` stays sorted and
+    /// unique, and a `complete` outcome becomes `partial` (`skipped` stays `skipped`).
+    pub fn add_skip_reason(&mut self, reason: SkipReason) {
+        self.skip_reasons.push(reason);
+        self.skip_reasons.sort();
+        self.skip_reasons.dedup();
+        if self.outcome == Outcome::Complete {
+            self.outcome = Outcome::Partial;
+        }
+    }
 }
 
 /// How the conversation language was established.

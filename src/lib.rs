@@ -5,12 +5,9 @@
 //! to Kafka. See `ARCHITECTURE.md`.
 #![warn(missing_docs)]
 
-pub mod bench;
 pub mod config;
 pub mod crm;
-pub mod demo;
 pub mod emit;
-pub mod eval;
 pub mod events;
 pub mod extract;
 pub mod http;
@@ -19,7 +16,5 @@ pub mod insight;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
-pub mod process;
-pub mod produce;
 pub mod schema;
 pub mod tenant;

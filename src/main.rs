@@ -1,8 +1,10 @@
 //! The `debrief` command line: parses arguments and calls the library.
 
+mod cli;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 /// Debrief: conversation intelligence over Kafka.
@@ -16,43 +18,43 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Extract insights from transcript files (.jsonl, .vtt, .json) to JSON Lines.
-    Process(debrief::process::ProcessArgs),
+    Process(cli::process::ProcessArgs),
     /// Run the Kafka pipeline service until SIGTERM/SIGINT (configuration: file and DEBRIEF__* variables).
-    Run(debrief::pipeline::cli::RunArgs),
+    Run(cli::run::RunArgs),
     /// Publish transcript files to Kafka as contract events (segment streams or complete transcripts).
-    Produce(debrief::produce::ProduceArgs),
+    Produce(cli::produce::ProduceArgs),
     /// Run the whole service on an in-process mock Kafka cluster with the sample conversations.
-    Demo(debrief::demo::DemoArgs),
+    Demo(cli::demo::DemoArgs),
     /// Measure throughput, latency and memory end to end through a broker with replayed transcripts.
-    Bench(debrief::bench::BenchArgs),
+    Bench(cli::bench::BenchArgs),
     /// Score extraction quality on labelled files (`eval action-items FILE... [--cv K] [--json]`).
-    Eval(debrief::eval::EvalArgs),
+    Eval(cli::eval::EvalArgs),
     /// Train the action-item model from labelled files (`train action-items FILE... --out PATH`).
-    Train(debrief::eval::TrainArgs),
+    Train(cli::eval::TrainArgs),
 }
 
-fn run(args: debrief::pipeline::cli::RunArgs) -> anyhow::Result<ExitCode> {
+fn run(args: cli::run::RunArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(debrief::pipeline::cli::run(args))?;
+    runtime.block_on(cli::run::run(args))?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn process(args: debrief::process::ProcessArgs) -> anyhow::Result<ExitCode> {
+fn process(args: cli::process::ProcessArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let mut report = |e: &debrief::ingest::files::FileError| eprintln!("error: {e}");
+    let mut report = |r: cli::process::Report<'_>| eprintln!("{r}");
     let summary = match &args.out {
         Some(path) => {
             let file = std::fs::File::create(path)
                 .with_context(|| format!("cannot create {}", path.display()))?;
             let mut out = std::io::BufWriter::new(file);
-            debrief::process::run(&args, &mut out, &mut report)?
+            cli::process::run(&args, &mut out, &mut report)?
         }
         None => {
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
-            let summary = debrief::process::run(&args, &mut out, &mut report)?;
+            let summary = cli::process::run(&args, &mut out, &mut report)?;
             out.flush()?;
             summary
         }
@@ -70,16 +72,39 @@ fn process(args: debrief::process::ProcessArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Installs the log subscriber before any command runs (the library's own set-up then finds
+/// it in place): lines on stderr, coloured only when stderr is a terminal, so logs redirected
+/// to a file or a collector carry no escape codes. Level from `RUST_LOG`, else `info` for the
+/// service and `warn` for the tools, whose own output is the point.
+fn init_logging(command: &Command) {
+    use cli::run::LogFormat;
+    use tracing_subscriber::EnvFilter;
+    let (default, format) = match command {
+        Command::Run(args) => ("info", args.log_format),
+        _ => ("warn", LogFormat::Text),
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(&cli.command);
     let result = match cli.command {
         Command::Process(args) => process(args),
         Command::Run(args) => run(args),
-        Command::Produce(args) => debrief::produce::command(args).map_err(Into::into),
-        Command::Demo(args) => debrief::demo::command(args).map_err(Into::into),
-        Command::Bench(args) => debrief::bench::command(args).map_err(Into::into),
-        Command::Eval(args) => debrief::eval::command_eval(args).map_err(Into::into),
-        Command::Train(args) => debrief::eval::command_train(args).map_err(Into::into),
+        Command::Produce(args) => cli::produce::command(args).map_err(Into::into),
+        Command::Demo(args) => cli::demo::command(args).map_err(Into::into),
+        Command::Bench(args) => cli::bench::command(args).map_err(Into::into),
+        Command::Eval(args) => cli::eval::command_eval(args).map_err(Into::into),
+        Command::Train(args) => cli::eval::command_train(args).map_err(Into::into),
     };
     match result {
         Ok(code) => code,

@@ -15,6 +15,7 @@
 //! | `debrief_extractor_seconds` | histogram | `extractor` (`analyse`: the whole analysis; `language`, `kpis`, `trackers`, `action_items`) |
 //! | `debrief_consumer_lag` | gauge | `topic`, `partition` |
 //! | `debrief_producer_queue_depth` | gauge | |
+//! | `debrief_legacy_fingerprint_total` | counter | `schema` (the record kind: `transcript_event`, ...) |
 //!
 //! Labels are bounded: topics come from the configuration, partitions from the topics, and
 //! outcomes, reasons and extractors are fixed lists. Never a conversation or tenant id.
@@ -79,13 +80,17 @@ pub struct Metrics {
     pub insight_latency: Histogram,
     /// `debrief_extractor_seconds{extractor}`: time spent in extraction per conversation,
     /// seconds: `analyse` for the whole, and each extractor that ran
-    /// (`crate::pipeline::analysis::label`).
+    /// (`crate::pipeline::timings::label`).
     pub extractor_seconds: HistogramVec,
     /// `debrief_consumer_lag{topic,partition}`: messages between the consumer position and
     /// the partition's high watermark (from librdkafka statistics).
     pub consumer_lag: IntGaugeVec,
     /// `debrief_producer_queue_depth`: records handed to the producer and not yet acknowledged.
     pub producer_queue_depth: IntGauge,
+    /// `debrief_legacy_fingerprint_total{schema}`: single-object records read under the
+    /// fingerprint Debrief 0.1 wrote instead of the Avro specification's (accepted for one
+    /// version; `crate::schema::Codec::count_legacy_fingerprints`).
+    pub legacy_fingerprints: IntCounterVec,
 }
 
 impl Metrics {
@@ -150,6 +155,13 @@ impl Metrics {
             "debrief_producer_queue_depth",
             "Records handed to the producer and not yet acknowledged.",
         )?;
+        let legacy_fingerprints = IntCounterVec::new(
+            Opts::new(
+                "debrief_legacy_fingerprint_total",
+                "Single-object records read under a legacy (pre-specification) schema fingerprint, by schema.",
+            ),
+            &["schema"],
+        )?;
         registry.register(Box::new(records_consumed.clone()))?;
         registry.register(Box::new(conversations_open.clone()))?;
         registry.register(Box::new(conversations_finalised.clone()))?;
@@ -159,6 +171,7 @@ impl Metrics {
         registry.register(Box::new(extractor_seconds.clone()))?;
         registry.register(Box::new(consumer_lag.clone()))?;
         registry.register(Box::new(producer_queue_depth.clone()))?;
+        registry.register(Box::new(legacy_fingerprints.clone()))?;
         Ok(Metrics {
             registry,
             records_consumed,
@@ -170,6 +183,7 @@ impl Metrics {
             extractor_seconds,
             consumer_lag,
             producer_queue_depth,
+            legacy_fingerprints,
         })
     }
 
@@ -209,6 +223,9 @@ mod tests {
             .observe(0.001);
         m.consumer_lag.with_label_values(&["t", "0"]).set(3);
         m.insight_latency.observe(0.05);
+        m.legacy_fingerprints
+            .with_label_values(&["transcript_event"])
+            .inc();
         let text = m.render();
         for name in [
             "debrief_records_consumed_total{outcome=\"assembled\",topic=\"t\"} 1",
@@ -221,6 +238,7 @@ mod tests {
             "debrief_extractor_seconds_count{extractor=\"analyse\"} 1",
             "debrief_consumer_lag{partition=\"0\",topic=\"t\"} 3",
             "debrief_producer_queue_depth 0",
+            "debrief_legacy_fingerprint_total{schema=\"transcript_event\"} 1",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

@@ -9,11 +9,10 @@
 mod common;
 
 use debrief::crm::{self, connect, CrmKind, RecordType};
-use debrief::extract::{analyse, ExtractContext, Settings, TenantRuntime};
-use debrief::ingest::assemble::apply_tenant_sides;
+use debrief::extract::{analyse, ExtractContext, Settings};
 use debrief::ingest::files;
 use debrief::insight::{ActionType, FinalisedBy, Insight};
-use debrief::tenant::TenantConfig;
+use debrief::tenant::{apply_tenant_sides, TenantConfig, TenantRuntime};
 use rdkafka::producer::FutureRecord;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -6,11 +6,10 @@
 //! in `deploy/connect/` against the built-in mappings.
 
 use debrief::crm::{self, connect, CrmKind, RecordType};
-use debrief::extract::{analyse, ExtractContext, Settings, TenantRuntime};
-use debrief::ingest::assemble::apply_tenant_sides;
+use debrief::extract::{analyse, ExtractContext, Settings};
 use debrief::ingest::files;
 use debrief::insight::{FinalisedBy, Insight};
-use debrief::tenant::TenantConfig;
+use debrief::tenant::{apply_tenant_sides, TenantConfig, TenantRuntime};
 use std::path::PathBuf;
 
 fn root() -> PathBuf {

@@ -1,7 +1,8 @@
 //! Avro for the CRM records (`schemas/crm_record.avsc`) and write errors
 //! (`schemas/crm_write_error.avsc`): the body, the single-object framing (`C3 01` + the
-//! schema's 8-byte little-endian CRC-64-AVRO fingerprint, computed by
-//! [`crate::schema::rabin_fingerprint`] like every schema of the contract) and the Confluent
+//! schema's 8-byte little-endian CRC-64-AVRO fingerprint of the specification's Parsing
+//! Canonical Form, computed by [`crate::schema::spec_fingerprint`] like every schema of the
+//! contract) and the Confluent
 //! framing (`00` + 4-byte big-endian registry id). Values are built as apache-avro `Value`s and
 //! written by apache-avro's schema-validating encoder: these records are few per conversation,
 //! so the contract's hand-written fast path is not needed here.
@@ -55,7 +56,11 @@ fn parsed(
             file,
             error: e.to_string(),
         })?;
-        let fingerprint = crate::schema::rabin_fingerprint(&schema);
+        let fingerprint =
+            crate::schema::spec_fingerprint(json).map_err(|e| CrmAvroError::Schema {
+                file,
+                error: e.to_string(),
+            })?;
         Ok(Parsed {
             schema,
             fingerprint,

@@ -105,23 +105,59 @@ pub struct SourceRef<'a> {
     pub value: Option<&'a [u8]>,
 }
 
-/// The dead letter for a source record.
+/// Most bytes of an original value a dead letter carries (256 KiB). Kafka refuses records
+/// over a topic's `max.message.bytes` (1 MiB by default); a record too large for the
+/// dead-letter topic would block its partition, so a larger value is cut to its first bytes,
+/// with its size and SHA-256 (the original stays on the source topic, at the position the
+/// headers give).
+pub const MAX_DEAD_LETTER_VALUE_BYTES: usize = 256 * 1024;
+
+/// Most bytes of an original key a dead letter carries (the Kafka key of the dead letter too).
+pub const MAX_DEAD_LETTER_KEY_BYTES: usize = 1024;
+
+/// Most characters of a dead letter's reason (it is a header too).
+pub const MAX_REASON_CHARS: usize = 1024;
+
+/// The dead letter for a source record: the original key and value, each cut to its limit
+/// ([`MAX_DEAD_LETTER_KEY_BYTES`], [`MAX_DEAD_LETTER_VALUE_BYTES`]), and the reason cut to
+/// [`MAX_REASON_CHARS`].
 pub fn dead_letter(
     source: SourceRef<'_>,
     kind: DeadLetterKind,
     reason: &str,
     now_ms: i64,
 ) -> DeadLetter {
+    let (value, original_size, original_sha256) = match source.value {
+        Some(v) if v.len() > MAX_DEAD_LETTER_VALUE_BYTES => (
+            Some(v[..MAX_DEAD_LETTER_VALUE_BYTES].to_vec()),
+            Some(v.len() as i64),
+            Some(hex_sha256(v)),
+        ),
+        other => (other.map(<[u8]>::to_vec), None, None),
+    };
+    let reason: String = reason.chars().take(MAX_REASON_CHARS).collect();
     DeadLetter {
         kind,
-        reason: reason.to_string(),
+        reason,
         source_topic: source.topic.to_string(),
         source_partition: source.partition,
         source_offset: source.offset,
-        key: source.key.map(<[u8]>::to_vec),
-        value: source.value.map(<[u8]>::to_vec),
+        key: source
+            .key
+            .map(|k| k[..k.len().min(MAX_DEAD_LETTER_KEY_BYTES)].to_vec()),
+        value,
         failed_at_ms: now_ms,
+        original_size,
+        original_sha256,
     }
+}
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The headers of a dead letter: source topic, partition, offset, error kind and reason.
@@ -154,6 +190,48 @@ pub fn dead_letter_headers(dl: &DeadLetter) -> OwnedHeaders {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn source<'a>(key: &'a [u8], value: &'a [u8]) -> SourceRef<'a> {
+        SourceRef {
+            topic: "t",
+            partition: 1,
+            offset: 7,
+            key: Some(key),
+            value: Some(value),
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_keeps_a_small_record_whole() {
+        let dl = dead_letter(source(b"k", b"abc"), DeadLetterKind::Undecodable, "r", 5);
+        assert_eq!(dl.value.as_deref(), Some(&b"abc"[..]));
+        assert_eq!(dl.key.as_deref(), Some(&b"k"[..]));
+        assert_eq!((dl.original_size, dl.original_sha256), (None, None));
+    }
+
+    #[test]
+    fn a_dead_letter_cuts_a_large_record_and_says_what_it_was() {
+        let big = vec![b'x'; 10 * 1024 * 1024];
+        let key = vec![b'k'; 5000];
+        let reason = "é".repeat(5000);
+        let dl = dead_letter(source(&key, &big), DeadLetterKind::Undecodable, &reason, 5);
+        assert_eq!(
+            dl.value.as_ref().map(Vec::len),
+            Some(MAX_DEAD_LETTER_VALUE_BYTES)
+        );
+        assert_eq!(dl.original_size, Some(10 * 1024 * 1024));
+        // sha256 of 10 MiB of 'x', computed independently (`head -c 10485760 /dev/zero | tr
+        // '\\0' x | sha256sum`).
+        assert_eq!(
+            dl.original_sha256.as_deref(),
+            Some("462a12a876c0364e4f1f3d12ed33dcae125f1198010ff78d8f4c3f4de0412d49")
+        );
+        assert_eq!(
+            dl.key.as_ref().map(Vec::len),
+            Some(MAX_DEAD_LETTER_KEY_BYTES)
+        );
+        assert_eq!(dl.reason.chars().count(), MAX_REASON_CHARS);
+    }
     use crate::insight::{FinalisedBy, LanguageReport, LanguageSource};
     use rdkafka::message::Headers;
 

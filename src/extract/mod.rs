@@ -12,7 +12,7 @@ use crate::insight::{
     FinalisedBy, Insight, Outcome, SkipReason, EXTRACTOR_VERSION, INSIGHT_SCHEMA_VERSION,
 };
 use crate::model::Conversation;
-use crate::tenant::TenantConfig;
+use crate::tenant::TenantRuntime;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
@@ -37,23 +37,6 @@ impl Default for Settings {
             min_client_version: "1.0.9".to_string(),
             default_time_zone: "UTC".to_string(),
         }
-    }
-}
-
-/// A tenant's configuration with its trackers compiled (done once per configuration version).
-#[derive(Debug, Clone)]
-pub struct TenantRuntime {
-    /// The configuration.
-    pub config: TenantConfig,
-    /// Compiled tracker matcher.
-    pub trackers: trackers::TrackerSet,
-}
-
-impl TenantRuntime {
-    /// Validates and compiles a configuration.
-    pub fn compile(config: TenantConfig) -> Result<TenantRuntime, trackers::ConfigError> {
-        let trackers = trackers::TrackerSet::compile(&config)?;
-        Ok(TenantRuntime { config, trackers })
     }
 }
 
@@ -101,8 +84,48 @@ pub fn client_too_old(client: Option<&str>, minimum: &str) -> bool {
     }
 }
 
+/// The extractors [`analyse`] runs, as a [`Probe`] sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extractor {
+    /// [`language::detect`].
+    Language,
+    /// [`kpis::compute`] (KPIs and questions).
+    Kpis,
+    /// [`trackers::TrackerSet::find`] (only with a tenant configuration and the feature on).
+    Trackers,
+    /// [`action_items::extract`] (only above the summary threshold and with the feature on).
+    ActionItems,
+}
+
+/// Watches every extractor [`analyse_with`] runs, for example to time it. The extractors
+/// stay pure: the probe wraps the call, it is never passed into them.
+pub trait Probe {
+    /// Runs `extract` (the extractor named) and returns its result.
+    fn run<T>(&mut self, extractor: Extractor, extract: impl FnOnce() -> T) -> T;
+}
+
+/// The probe that only runs the extractor.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProbe;
+
+impl Probe for NoProbe {
+    fn run<T>(&mut self, _extractor: Extractor, extract: impl FnOnce() -> T) -> T {
+        extract()
+    }
+}
+
 /// Runs every enabled extractor over a conversation.
 pub fn analyse(conv: &Conversation, ctx: &ExtractContext<'_>) -> Insight {
+    analyse_with(conv, ctx, &mut NoProbe)
+}
+
+/// [`analyse`], with every extractor run through `probe`. Same input, same insight,
+/// whatever the probe.
+pub fn analyse_with(
+    conv: &Conversation,
+    ctx: &ExtractContext<'_>,
+    probe: &mut impl Probe,
+) -> Insight {
     let config_version = ctx.tenant.map(|t| t.config.version).unwrap_or(0);
     let features = ctx.tenant.map(|t| t.config.features).unwrap_or_default();
     let text_chars = conv.text_chars();
@@ -139,20 +162,20 @@ pub fn analyse(conv: &Conversation, ctx: &ExtractContext<'_>) -> Insight {
         insight.skip_reasons.push(SkipReason::NoTranscript);
         return insight;
     }
-    insight.language = language::detect(conv);
+    insight.language = probe.run(Extractor::Language, || language::detect(conv));
     let lang = insight
         .language
         .code
         .clone()
         .unwrap_or_else(|| "en".to_string());
-    let (kpis, questions) = kpis::compute(conv, &lang);
+    let (kpis, questions) = probe.run(Extractor::Kpis, || kpis::compute(conv, &lang));
     if features.kpis {
         insight.kpis = Some(kpis);
     } else {
         insight.skip_reasons.push(SkipReason::FeatureDisabled);
     }
     if let Some(t) = ctx.tenant.filter(|_| features.trackers) {
-        let (hits, counts) = t.trackers.find(conv, &lang);
+        let (hits, counts) = probe.run(Extractor::Trackers, || t.trackers.find(conv, &lang));
         insight.tracker_hits = hits;
         insight.tracker_counts = counts;
     } else if !features.trackers {
@@ -168,7 +191,9 @@ pub fn analyse(conv: &Conversation, ctx: &ExtractContext<'_>) -> Insight {
                 .time_zone
                 .as_deref()
                 .unwrap_or(&ctx.settings.default_time_zone);
-            insight.action_items = action_items::extract(conv, &lang, reference, tz);
+            insight.action_items = probe.run(Extractor::ActionItems, || {
+                action_items::extract(conv, &lang, reference, tz)
+            });
         } else {
             insight.skip_reasons.push(SkipReason::FeatureDisabled);
         }

@@ -21,7 +21,11 @@
 //!     start event first.
 //!   - `CompleteTranscript`: a `CompleteTranscript` event (its segments are merged with any
 //!     streamed before).
-//!   - `IdleTimeout`: no event for `idle_timeout_ms`, checked by [`Assembler::tick`].
+//!   - `IdleTimeout`: no event for `idle_timeout_ms` of the lane's **stream time**, checked
+//!     on every event of the lane and by [`Assembler::advance`]. A lane's stream time is the
+//!     latest record timestamp pushed on it, so a consumer catching up on a backlog finalises
+//!     exactly what the original run did, never early; the pipeline also advances a lane it
+//!     has read to the end with the wall clock, so a quiet partition still finalises.
 //!   - `Evicted`: a new conversation arrives while `max_open_conversations` are open: the
 //!     least recently active one is finalised to make room.
 //! - A conversation finalised (by idle timeout or eviction) while still waiting for the
@@ -36,7 +40,7 @@
 //! - Memory is bounded: at most `max_open_conversations` open, at most
 //!   `max_segments_per_conversation` distinct segments each (more are dropped and counted,
 //!   [`Absorbed::SegmentLimit`], and the finalised conversation says so). Ids of recently
-//!   finalised conversations are remembered for `idle_timeout_ms` (at most
+//!   finalised conversations are remembered for `idle_timeout_ms` of stream time (at most
 //!   `max_open_conversations` of them) so that a late duplicate is [`Absorbed::Late`] instead
 //!   of opening a one-segment conversation whose insight would overwrite the real one.
 //! - Segments of the finalised conversation are ordered by start offset, then segment id
@@ -44,12 +48,16 @@
 //!   A segment's side comes from its speaker role; [`apply_tenant_sides`] then fills the
 //!   unknown ones from the tenant's rules.
 //!
-//! # Offsets
+//! # Offsets and replay
 //!
 //! Every event carries a [`Position`] (the caller's lane id for the source partition, and the
 //! offset). [`Assembler::min_open_offset`] gives, per lane, the first offset of the oldest
 //! conversation still open: the pipeline never commits past it, so a crash replays every open
-//! conversation from its first event.
+//! conversation from its first event. The conversations finalised meanwhile may have events
+//! after that offset too: [`Assembler::replay_facts`] lists them for the commit's metadata,
+//! and the next owner's [`Assembler::restore`] keeps them closed, so a replay never
+//! assembles their tail ([`crate::ingest::replay`]). The replayed-tail rule above is the
+//! fallback when the metadata is missing (a broker that drops it, or too many to fit).
 //!
 //! ```
 //! use debrief::config::AssemblyConfig;
@@ -73,9 +81,9 @@
 
 use crate::config::AssemblyConfig;
 use crate::events::{EventHeader, SegmentBody, SpeakerRole, TranscriptEvent, TranscriptPayload};
+use crate::ingest::replay::{self, ClosedConversation, ReplayFacts};
 use crate::insight::FinalisedBy;
 use crate::model::{Conversation, Segment, Side};
-use crate::tenant::TenantConfig;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -119,7 +127,7 @@ pub struct Finalised {
     pub last_offset: i64,
     /// Offset of the event that finalised it (`None` for idle timeout and eviction).
     pub finalising_offset: Option<i64>,
-    /// `now_ms` of the call that finalised it.
+    /// The lane's stream time (ms) when it was finalised.
     pub finalised_at_ms: i64,
     /// Segments dropped because of the segment limit (0 normally).
     pub dropped_segments: u64,
@@ -137,14 +145,38 @@ pub struct Finalised {
 pub struct Assembler {
     limits: AssemblyConfig,
     open: HashMap<Arc<str>, Open>,
-    /// Open conversations by (last activity ms, sequence): idle and eviction order.
-    by_activity: BTreeMap<(i64, u64), Arc<str>>,
-    /// Open conversations per lane by (first offset, sequence).
-    by_lane: HashMap<u32, BTreeMap<(i64, u64), Arc<str>>>,
-    /// Recently finalised ids, oldest first, with their lane and finalisation time.
-    closed_order: VecDeque<(Arc<str>, u32, i64)>,
+    /// Per lane: its stream clock, open conversations by activity, recently closed ids.
+    lanes: HashMap<u32, LaneState>,
+    /// Ids of recently finalised conversations (of every lane), for [`Absorbed::Late`].
     closed: HashSet<Arc<str>>,
+    /// Number of entries in every lane's `closed_order` (capped at `max_open_conversations`).
+    closed_count: usize,
     seq: u64,
+}
+
+/// What the assembler knows of one lane (source partition).
+#[derive(Debug, Default)]
+struct LaneState {
+    /// The lane's stream time, ms: the largest time pushed or advanced to.
+    clock: Option<i64>,
+    /// Open conversations by (last activity in stream time, sequence): idle order.
+    by_activity: BTreeMap<(i64, u64), Arc<str>>,
+    /// Open conversations by (first offset, sequence): the offset floor.
+    by_offset: BTreeMap<(i64, u64), Arc<str>>,
+    /// Recently finalised conversations, oldest first.
+    closed_order: VecDeque<Closed>,
+    /// Conversations closed by the run that committed this lane's offset, by
+    /// [`replay::id_hash`], with their closing stream time ([`Assembler::restore`]).
+    restored: HashMap<u64, i64>,
+}
+
+#[derive(Debug)]
+struct Closed {
+    id: Arc<str>,
+    /// Stream time of the lane when it was finalised.
+    at_ms: i64,
+    /// Offset of its latest event.
+    last_offset: i64,
 }
 
 #[derive(Debug)]
@@ -314,10 +346,9 @@ impl Assembler {
         Assembler {
             limits,
             open: HashMap::new(),
-            by_activity: BTreeMap::new(),
-            by_lane: HashMap::new(),
-            closed_order: VecDeque::new(),
+            lanes: HashMap::new(),
             closed: HashSet::new(),
+            closed_count: 0,
             seq: 0,
         }
     }
@@ -329,33 +360,51 @@ impl Assembler {
 
     /// First offset of the oldest conversation still open on `lane`, `None` when none is.
     pub fn min_open_offset(&self, lane: u32) -> Option<i64> {
-        self.by_lane
+        self.lanes
             .get(&lane)?
+            .by_offset
             .keys()
             .next()
             .map(|(offset, _)| *offset)
     }
 
-    /// Takes one event. Conversations it finalises (itself, or one evicted to make room) are
-    /// appended to `out`. `now_ms` is the caller's clock (ms), used for idle timeouts only.
+    /// The stream time of `lane` (ms), `None` before its first event.
+    pub fn clock(&self, lane: u32) -> Option<i64> {
+        self.lanes.get(&lane).and_then(|l| l.clock)
+    }
+
+    fn timeout(&self) -> i64 {
+        i64::try_from(self.limits.idle_timeout_ms).unwrap_or(i64::MAX)
+    }
+
+    /// Takes one event. `time_ms` is the event's time in the stream (the record's
+    /// timestamp): the lane's stream clock moves to it if it is later, conversations of the
+    /// lane idle for `idle_timeout_ms` at that clock are finalised first, then the event is
+    /// absorbed. Conversations finalised (idle ones, itself, or one evicted to make room) are
+    /// appended to `out`.
     pub fn push(
         &mut self,
         event: TranscriptEvent,
         pos: Position,
-        now_ms: i64,
+        time_ms: i64,
         out: &mut Vec<Finalised>,
     ) -> Absorbed {
+        let now_ms = self.advance(pos.lane, time_ms, out);
         let id: &str = &event.conversation_id;
         if self.closed.contains(id) {
             return Absorbed::Late;
+        }
+        if let Some(lane) = self.lanes.get(&pos.lane) {
+            if !lane.restored.is_empty() && lane.restored.contains_key(&replay::id_hash(id)) {
+                return Absorbed::Late;
+            }
         }
         let key: Arc<str> = match self.open.get_key_value(id) {
             Some((k, _)) => k.clone(),
             None => {
                 if self.open.len() >= self.limits.max_open_conversations {
-                    if let Some((_, victim)) = self.by_activity.iter().next() {
-                        let victim = victim.clone();
-                        self.finalise(&victim, FinalisedBy::Evicted, None, now_ms, out);
+                    if let Some(victim) = self.least_recently_active() {
+                        self.finalise(&victim, FinalisedBy::Evicted, None, out);
                     }
                 }
                 self.open_new(Arc::from(id), pos)
@@ -367,9 +416,10 @@ impl Assembler {
         let Some(conv) = self.open.get_mut(&key) else {
             return Absorbed::Duplicate;
         };
-        self.by_activity.remove(&conv.activity);
+        let lane = self.lanes.entry(conv.lane).or_default();
+        lane.by_activity.remove(&conv.activity);
         conv.activity = (now_ms, seq);
-        self.by_activity.insert(conv.activity, key.clone());
+        lane.by_activity.insert(conv.activity, key.clone());
         conv.last_offset = conv.last_offset.max(pos.offset);
         conv.meta.header(&event.header);
         let (absorbed, finalise) = match event.payload {
@@ -416,48 +466,134 @@ impl Assembler {
             }
         };
         if let Some(by) = finalise {
-            self.finalise(&key, by, Some(pos.offset), now_ms, out);
+            self.finalise(&key, by, Some(pos.offset), out);
         }
         absorbed
     }
 
-    /// Finalises every conversation idle for at least `idle_timeout_ms` at `now_ms`, oldest
-    /// first, and forgets finalised ids older than the timeout.
-    pub fn tick(&mut self, now_ms: i64, out: &mut Vec<Finalised>) {
-        let timeout = i64::try_from(self.limits.idle_timeout_ms).unwrap_or(i64::MAX);
-        while let Some((&(last, _), id)) = self.by_activity.iter().next() {
-            if last.saturating_add(timeout) > now_ms {
+    /// Moves `lane`'s stream clock to `now_ms` if that is later, then finalises its
+    /// conversations idle for at least `idle_timeout_ms` (oldest first) and forgets its
+    /// closed ids older than that. Returns the lane's clock. The pipeline calls it with the
+    /// wall clock for a lane it has read to the end (nothing newer can arrive with an older
+    /// time); [`push`](Assembler::push) calls it with each record's time.
+    pub fn advance(&mut self, lane: u32, now_ms: i64, out: &mut Vec<Finalised>) -> i64 {
+        let timeout = self.timeout();
+        let state = self.lanes.entry(lane).or_default();
+        let now = state.clock.map_or(now_ms, |c| c.max(now_ms));
+        state.clock = Some(now);
+        let mut idle = Vec::new();
+        for (&(last, _), id) in &state.by_activity {
+            if last.saturating_add(timeout) > now {
                 break;
             }
-            let id = id.clone();
-            self.finalise(&id, FinalisedBy::IdleTimeout, None, now_ms, out);
+            idle.push(id.clone());
         }
-        while let Some((_, _, at)) = self.closed_order.front() {
-            if at.saturating_add(timeout) > now_ms {
+        while let Some(front) = state.closed_order.front() {
+            if front.at_ms.saturating_add(timeout) > now {
                 break;
             }
-            if let Some((id, _, _)) = self.closed_order.pop_front() {
-                self.closed.remove(&id);
+            if let Some(old) = state.closed_order.pop_front() {
+                self.closed.remove(&old.id);
+                self.closed_count -= 1;
             }
+        }
+        state
+            .restored
+            .retain(|_, at| at.saturating_add(timeout) > now);
+        for id in idle {
+            self.finalise(&id, FinalisedBy::IdleTimeout, None, out);
+        }
+        now
+    }
+
+    /// [`advance`](Assembler::advance) on every lane.
+    pub fn tick(&mut self, now_ms: i64, out: &mut Vec<Finalised>) {
+        let mut lanes: Vec<u32> = self.lanes.keys().copied().collect();
+        lanes.sort_unstable();
+        for lane in lanes {
+            self.advance(lane, now_ms, out);
         }
     }
 
     /// Forgets every conversation of `lane` without finalising it (partition revoked: the
     /// next owner replays them from the committed offset). Returns how many were open.
     pub fn drop_lane(&mut self, lane: u32) -> usize {
-        let Some(ids) = self.by_lane.remove(&lane) else {
+        let Some(state) = self.lanes.remove(&lane) else {
             return 0;
         };
-        for id in ids.values() {
-            if let Some(conv) = self.open.remove(id) {
-                self.by_activity.remove(&conv.activity);
-            }
+        for id in state.by_offset.values() {
+            self.open.remove(id);
         }
-        self.closed_order.retain(|(_, l, _)| *l != lane);
-        let closed = &mut self.closed;
-        closed.clear();
-        closed.extend(self.closed_order.iter().map(|(id, _, _)| id.clone()));
-        ids.len()
+        for closed in &state.closed_order {
+            self.closed.remove(&closed.id);
+        }
+        self.closed_count -= state.closed_order.len();
+        state.by_offset.len()
+    }
+
+    /// Takes what the run that committed `lane`'s offset knew ([`Assembler::replay_facts`],
+    /// carried in the commit's metadata): its closed conversations stay closed here, so
+    /// their events after the committed offset are late, as they were in that run, until the
+    /// lane's stream clock passes their closing time plus the idle timeout.
+    pub fn restore(&mut self, lane: u32, facts: &ReplayFacts) {
+        let state = self.lanes.entry(lane).or_default();
+        for c in &facts.closed {
+            state.restored.insert(c.id_hash, c.closed_at_ms);
+        }
+    }
+
+    /// What the next owner of `lane` needs if it resumes at `committed` (the next offset to
+    /// read): the conversations of the lane that are remembered as closed, those with events
+    /// at or after `committed` first (a replay would otherwise assemble their tail), then the
+    /// others, most recently closed first. Ids restored from an earlier commit and still
+    /// remembered are carried on.
+    pub fn replay_facts(&self, lane: u32, committed: i64) -> ReplayFacts {
+        let Some(state) = self.lanes.get(&lane) else {
+            return ReplayFacts::default();
+        };
+        let fact = |c: &Closed| ClosedConversation {
+            id_hash: replay::id_hash(&c.id),
+            closed_at_ms: c.at_ms,
+        };
+        let mut closed: Vec<ClosedConversation> = state
+            .closed_order
+            .iter()
+            .rev()
+            .filter(|c| c.last_offset >= committed)
+            .map(fact)
+            .collect();
+        closed.extend(
+            state
+                .closed_order
+                .iter()
+                .rev()
+                .filter(|c| c.last_offset < committed)
+                .map(fact),
+        );
+        let mut restored: Vec<ClosedConversation> = state
+            .restored
+            .iter()
+            .map(|(&id_hash, &closed_at_ms)| ClosedConversation {
+                id_hash,
+                closed_at_ms,
+            })
+            .collect();
+        restored.sort_by(|a, b| {
+            b.closed_at_ms
+                .cmp(&a.closed_at_ms)
+                .then(a.id_hash.cmp(&b.id_hash))
+        });
+        closed.extend(restored);
+        ReplayFacts { closed }
+    }
+
+    /// The open conversation with the oldest activity (across lanes), for eviction.
+    fn least_recently_active(&self) -> Option<Arc<str>> {
+        self.lanes
+            .values()
+            .filter_map(|l| l.by_activity.iter().next())
+            .min_by_key(|(activity, _)| **activity)
+            .map(|(_, id)| id.clone())
     }
 
     fn open_new(&mut self, id: Arc<str>, pos: Position) -> Arc<str> {
@@ -476,11 +612,9 @@ impl Assembler {
             started: false,
             ended_at_ms: None,
         };
-        self.by_lane
-            .entry(pos.lane)
-            .or_default()
-            .insert((pos.offset, self.seq), id.clone());
-        self.by_activity.insert(conv.activity, id.clone());
+        let lane = self.lanes.entry(pos.lane).or_default();
+        lane.by_offset.insert((pos.offset, self.seq), id.clone());
+        lane.by_activity.insert(conv.activity, id.clone());
         self.open.insert(id.clone(), conv);
         id
     }
@@ -490,26 +624,39 @@ impl Assembler {
         id: &Arc<str>,
         by: FinalisedBy,
         offset: Option<i64>,
-        now_ms: i64,
         out: &mut Vec<Finalised>,
     ) {
         let Some(conv) = self.open.remove(id) else {
             return;
         };
-        self.by_activity.remove(&conv.activity);
-        if let Some(lane) = self.by_lane.get_mut(&conv.lane) {
-            lane.remove(&(conv.first_offset, conv.first_seq));
-            if lane.is_empty() {
-                self.by_lane.remove(&conv.lane);
+        // Remember at most `max_open_conversations` closed ids: forget the oldest (across
+        // lanes) first.
+        while self.closed_count >= self.limits.max_open_conversations {
+            let oldest = self
+                .lanes
+                .iter()
+                .filter_map(|(&lane, l)| l.closed_order.front().map(|c| (c.at_ms, lane)))
+                .min();
+            let Some((_, lane)) = oldest else { break };
+            if let Some(old) = self
+                .lanes
+                .get_mut(&lane)
+                .and_then(|l| l.closed_order.pop_front())
+            {
+                self.closed.remove(&old.id);
+                self.closed_count -= 1;
             }
         }
-        let cap = self.limits.max_open_conversations;
-        while self.closed_order.len() >= cap {
-            if let Some((old, _, _)) = self.closed_order.pop_front() {
-                self.closed.remove(&old);
-            }
-        }
-        self.closed_order.push_back((id.clone(), conv.lane, now_ms));
+        let lane = self.lanes.entry(conv.lane).or_default();
+        lane.by_activity.remove(&conv.activity);
+        lane.by_offset.remove(&(conv.first_offset, conv.first_seq));
+        let now_ms = lane.clock.unwrap_or(0);
+        lane.closed_order.push_back(Closed {
+            id: id.clone(),
+            at_ms: now_ms,
+            last_offset: conv.last_offset,
+        });
+        self.closed_count += 1;
         self.closed.insert(id.clone());
         out.push(build(id, conv, by, offset, now_ms));
     }
@@ -569,26 +716,6 @@ fn build(id: &str, conv: Open, by: FinalisedBy, offset: Option<i64>, now_ms: i64
         dropped_segments: conv.dropped,
         ended_at: conv.ended_at_ms.and_then(|ms| to_datetime(ms, tz)),
         replayed_tail,
-    }
-}
-
-/// Fills the side of segments whose speaker role was unknown from the tenant's rules
-/// ([`TenantConfig::side_for`]); segments with a known role keep it. The one place this rule
-/// lives: `run` and `process` both call it.
-pub fn apply_tenant_sides(conv: &mut Conversation, tenant: &TenantConfig) {
-    for seg in conv.segments.iter_mut().filter(|s| s.side == Side::Unknown) {
-        if let Some(side) = tenant.side_for(&seg.speaker) {
-            seg.side = side;
-        }
-    }
-    // When the tenant's rules found an internal speaker and nobody is marked external, the
-    // speakers still unknown are the other party (as conversation-intelligence products treat
-    // participants outside the company's domain).
-    let any = |side: Side| conv.segments.iter().any(|s| s.side == side);
-    if any(Side::Internal) && !any(Side::External) {
-        for seg in conv.segments.iter_mut().filter(|s| s.side == Side::Unknown) {
-            seg.side = Side::External;
-        }
     }
 }
 
@@ -826,6 +953,167 @@ mod tests {
             (5, ev("c", end(Some(3)))),
             (6, ev("d", seg("1", 0, true, Some(0), "dee"))),
         ]
+    }
+
+    /// A start event just before the committed offset: the conversation `e` starts at 1,
+    /// `f` (open, holding the commit) at 2, and every segment and the end of `e` come after.
+    fn start_before_commit_stream() -> Vec<(i64, TranscriptEvent)> {
+        let lang_start = || {
+            TranscriptPayload::Started(ConversationStarted {
+                started_at_ms: Some(0),
+                time_zone: None,
+                language: Some("fr".into()),
+                title: None,
+            })
+        };
+        vec![
+            (1, ev("e", lang_start())),
+            (2, ev("f", started())),
+            (3, ev("e", seg("1", 0, true, Some(0), "un"))),
+            (4, ev("e", seg("2", 0, true, Some(10), "deux"))),
+            (5, ev("e", end(Some(2)))),
+            (6, ev("f", seg("1", 0, true, Some(0), "eff"))),
+            (7, ev("e", seg("2", 0, true, Some(10), "deux"))), // a late duplicate
+            (8, ev("f", end(Some(1)))),
+        ]
+    }
+
+    #[test]
+    fn the_commit_metadata_keeps_a_finalised_conversation_closed_on_replay() {
+        // The run that commits: e is complete at offset 5; f, open since 2, holds the commit.
+        let mut first = Assembler::new(limits(1000, 10, 10));
+        let mut out = Vec::new();
+        let stream = start_before_commit_stream();
+        for (offset, e) in stream.iter().take(5).cloned() {
+            first.push(e, at(offset), offset * 10, &mut out);
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].conversation.language.as_deref(), Some("fr"));
+        let committed = first.min_open_offset(0).unwrap();
+        assert_eq!(committed, 2);
+        let facts = first.replay_facts(0, committed);
+        assert_eq!(
+            facts.closed.len(),
+            1,
+            "e has events after the committed offset"
+        );
+        // Through the metadata text, as Kafka keeps it.
+        let text = replay::encode(&facts, replay::DEFAULT_MAX_METADATA_BYTES).text;
+        let facts = replay::decode(&text).unwrap();
+        // The same run goes on to the end: f's insight.
+        for (offset, e) in stream.iter().skip(5).cloned() {
+            first.push(e, at(offset), offset * 10, &mut out);
+        }
+        let original: Vec<Finalised> = std::mem::take(&mut out);
+        assert_eq!(original.len(), 2);
+
+        // A replay from the committed offset with the metadata: e's events are late, f's
+        // insight is the same, nothing else is produced.
+        let mut second = Assembler::new(limits(1000, 10, 10));
+        second.restore(0, &facts);
+        let mut replayed = Vec::new();
+        for (offset, e) in stream.iter().filter(|(o, _)| *o >= committed).cloned() {
+            let absorbed = second.push(e.clone(), at(offset), offset * 10, &mut replayed);
+            if e.conversation_id == "e" {
+                assert_eq!(absorbed, Absorbed::Late, "offset {offset}");
+            }
+        }
+        // What a commit now would carry on: e is still remembered, f is closed too.
+        let carried = second.replay_facts(0, 8).closed;
+        assert_eq!(carried.len(), 2);
+        assert!(carried.contains(&facts.closed[0]));
+        second.tick(100_000, &mut replayed);
+        assert_eq!(replayed, vec![original[1].clone()]);
+        // Both forgotten once the idle timeout of stream time has passed.
+        assert!(second.replay_facts(0, 8).closed.is_empty());
+
+        // Without the metadata the replay assembles e's tail, without its start event: the
+        // language the publisher gave is lost. This is what the metadata prevents.
+        let mut blind = Assembler::new(limits(1000, 10, 10));
+        let mut tail = Vec::new();
+        for (offset, e) in stream.iter().filter(|(o, _)| *o >= committed).cloned() {
+            blind.push(e, at(offset), offset * 10, &mut tail);
+        }
+        let e = tail.iter().find(|f| f.conversation.id == "e").unwrap();
+        assert_eq!(e.conversation.language, None);
+    }
+
+    #[test]
+    fn restored_ids_are_forgotten_after_the_idle_timeout_of_stream_time() {
+        let mut a = Assembler::new(limits(1000, 10, 10));
+        a.restore(
+            0,
+            &ReplayFacts {
+                closed: vec![ClosedConversation {
+                    id_hash: replay::id_hash("x"),
+                    closed_at_ms: 5_000,
+                }],
+            },
+        );
+        let mut out = Vec::new();
+        assert_eq!(
+            a.push(
+                ev("x", seg("1", 0, true, None, "t")),
+                at(0),
+                5_500,
+                &mut out
+            ),
+            Absorbed::Late
+        );
+        // At 6,000 ms of stream time the id is forgotten, as the original run forgot it.
+        assert_eq!(
+            a.push(
+                ev("x", seg("1", 0, true, None, "t")),
+                at(1),
+                6_000,
+                &mut out
+            ),
+            Absorbed::Assembled
+        );
+    }
+
+    #[test]
+    fn idleness_is_measured_in_each_lane_s_own_stream_time() {
+        let mut a = Assembler::new(limits(1000, 10, 10));
+        let mut out = Vec::new();
+        let lane = |l: u32, offset: i64| Position { lane: l, offset };
+        a.push(
+            ev("a", seg("1", 0, true, None, "t")),
+            lane(0, 0),
+            0,
+            &mut out,
+        );
+        a.push(
+            ev("b", seg("1", 0, true, None, "t")),
+            lane(1, 0),
+            0,
+            &mut out,
+        );
+        // Lane 1 races ahead (a backlog read fast, or a busier partition): only its own
+        // conversations can go idle.
+        a.push(
+            ev("c", seg("1", 0, true, None, "t")),
+            lane(1, 1),
+            5_000,
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].conversation.id, "b");
+        assert_eq!(out[0].finalised_by, FinalisedBy::IdleTimeout);
+        assert_eq!(a.clock(0), Some(0));
+        // A record time earlier than the lane's clock does not move it back.
+        a.push(
+            ev("a", seg("2", 0, true, None, "u")),
+            lane(0, 1),
+            -50,
+            &mut out,
+        );
+        assert_eq!(a.clock(0), Some(0));
+        // Advancing lane 0 (read to its end) finalises a.
+        a.advance(0, 1_000, &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].conversation.id, "a");
+        assert_eq!(texts(&out[1]), vec!["t", "u"]);
     }
 
     #[test]
@@ -1161,35 +1449,6 @@ mod tests {
         assert_eq!(x.conversation.started_at.unwrap().timestamp_millis(), 1_000);
     }
 
-    #[test]
-    fn tenant_rules_fill_unknown_sides_only() {
-        let mut conv = Conversation {
-            segments: vec![
-                Segment {
-                    speaker: "bob@acme.com".into(),
-                    ..Default::default()
-                },
-                Segment {
-                    speaker: "carol@client.org".into(),
-                    ..Default::default()
-                },
-                Segment {
-                    speaker: "dan@acme.com".into(),
-                    side: Side::External,
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
-        };
-        let tenant = TenantConfig {
-            internal_domains: vec!["acme.com".into()],
-            ..Default::default()
-        };
-        apply_tenant_sides(&mut conv, &tenant);
-        let sides: Vec<Side> = conv.segments.iter().map(|s| s.side).collect();
-        assert_eq!(sides, vec![Side::Internal, Side::Unknown, Side::External]);
-    }
-
     /// A stream of one conversation: per segment id some partial revisions and exactly one
     /// final version, plus a start event and an end event that gives the segment count.
     fn stream() -> impl Strategy<Value = Vec<TranscriptEvent>> {
@@ -1313,9 +1572,11 @@ mod tests {
                 a.push(ev(&conv.to_string(), seg(&segid.to_string(), 0, true, None, "t")), at(i as i64), now, &mut out);
                 a.tick(now, &mut out);
                 prop_assert!(a.open_count() <= 5);
-                prop_assert!(a.closed.len() <= 5 && a.closed_order.len() == a.closed.len());
-                prop_assert_eq!(a.by_activity.len(), a.open_count());
-                prop_assert_eq!(a.by_lane.values().map(|l| l.len()).sum::<usize>(), a.open_count());
+                let closed_order: usize = a.lanes.values().map(|l| l.closed_order.len()).sum();
+                prop_assert!(a.closed.len() <= 5 && closed_order == a.closed.len());
+                prop_assert_eq!(a.closed_count, closed_order);
+                prop_assert_eq!(a.lanes.values().map(|l| l.by_activity.len()).sum::<usize>(), a.open_count());
+                prop_assert_eq!(a.lanes.values().map(|l| l.by_offset.len()).sum::<usize>(), a.open_count());
             }
             for f in &out {
                 prop_assert!(f.conversation.segments.len() <= 8);

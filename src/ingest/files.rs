@@ -1,6 +1,9 @@
 //! Transcript files: JSON Lines (one conversation per line), WebVTT and single JSON objects,
-//! detected by extension. Each reader yields conversations one by one, so a malformed line or
-//! cue gives an error naming the file and line and the rest of the file is still read.
+//! detected by extension. Each reader yields conversations one by one, so a malformed line
+//! (bad JSON, invalid UTF-8) gives an error naming the file and line and the rest of the file
+//! is still read. Damage inside one conversation (a WebVTT cue that cannot be read, a time zone
+//! that is not an IANA name) does not lose the conversation: the reader yields a
+//! [`FileError::Damaged`] for each problem, then the conversation without the damaged part.
 //!
 //! WebVTT is parsed here rather than with a crate: the published WebVTT crates neither report
 //! line numbers nor keep `<v Speaker>` voice spans, and the subset meeting platforms export
@@ -9,12 +12,16 @@
 use crate::model::{Conversation, Segment, Side};
 use chrono::{DateTime, FixedOffset};
 use serde::Deserialize;
+use std::collections::{BTreeSet, VecDeque};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 /// Tenant id given to conversations read from files that name none.
 pub const DEFAULT_TENANT: &str = "default";
+
+/// Speaker of a WebVTT cue that names none (no `<v Name>` voice tag, no `Name: ` prefix).
+pub const UNKNOWN_SPEAKER: &str = "unknown";
 
 /// A file that could not be read, or one conversation in it that could not be parsed.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +48,18 @@ pub enum FileError {
         /// 1-based line number where the problem is.
         line: usize,
         /// What is wrong.
+        message: String,
+    },
+    /// Part of a conversation could not be read (a WebVTT cue, a time zone) and was left out or
+    /// replaced by the default. The reader yields the conversation itself right after its
+    /// `Damaged` errors.
+    #[error("{path}:{line}: {message}")]
+    Damaged {
+        /// File path.
+        path: PathBuf,
+        /// 1-based line number of the damaged part.
+        line: usize,
+        /// What is wrong and what was done about it.
         message: String,
     },
 }
@@ -105,8 +124,24 @@ fn parse_started_at(s: &str) -> Result<DateTime<FixedOffset>, String> {
         .map_err(|e| format!("started_at {s:?} is not an RFC 3339 date-time: {e}"))
 }
 
+/// `true` when `tz` is an IANA time zone name that due dates can be resolved in.
+pub fn is_time_zone(tz: &str) -> bool {
+    tz.parse::<chrono_tz::Tz>().is_ok()
+}
+
+/// The message for a conversation time zone that is not an IANA name (the value is cut to 64
+/// characters).
+fn bad_time_zone(tz: &str) -> String {
+    let shown: String = tz.chars().take(64).collect();
+    format!(
+        "time_zone {shown:?} is not an IANA time zone name (Europe/Paris, UTC): due dates use the default time zone (--time-zone)"
+    )
+}
+
 impl FileConversation {
-    fn into_conversation(self) -> Result<Conversation, String> {
+    /// The conversation and what was damaged in it (messages; the damaged values are
+    /// replaced by defaults), or why it cannot be read at all.
+    fn into_conversation(mut self) -> Result<(Conversation, Vec<String>), String> {
         if self.id.trim().is_empty() {
             return Err("conversation id is empty".into());
         }
@@ -115,6 +150,14 @@ impl FileConversation {
             .as_deref()
             .map(parse_started_at)
             .transpose()?;
+        let mut damage = Vec::new();
+        if let Some(tz) = self.time_zone.take() {
+            if is_time_zone(&tz) {
+                self.time_zone = Some(tz);
+            } else {
+                damage.push(bad_time_zone(&tz));
+            }
+        }
         let mut segments = Vec::with_capacity(self.segments.len());
         for (i, s) in self.segments.into_iter().enumerate() {
             let side = side_of(&s.speaker, s.role.as_deref());
@@ -135,7 +178,7 @@ impl FileConversation {
                 confidence: s.confidence,
             });
         }
-        Ok(Conversation {
+        let conversation = Conversation {
             id: self.id,
             tenant_id: self.tenant_id.unwrap_or_else(|| DEFAULT_TENANT.to_string()),
             source_platform: self.source_platform,
@@ -144,12 +187,24 @@ impl FileConversation {
             started_at,
             time_zone: self.time_zone,
             segments,
-        })
+        };
+        Ok((conversation, damage))
     }
 }
 
-/// Parses one conversation object (a `.jsonl` line or a `.json` file).
+/// Parses one conversation object (a `.jsonl` line or a `.json` file). A time zone that is not
+/// an IANA name is an error here; [`open`] reads such a conversation with the default time
+/// zone instead and reports it as [`FileError::Damaged`].
 pub fn parse_conversation_json(text: &str) -> Result<Conversation, String> {
+    let (conversation, damage) = parse_conversation_damaged(text)?;
+    match damage.into_iter().next() {
+        None => Ok(conversation),
+        Some(message) => Err(message),
+    }
+}
+
+/// Parses one conversation object, keeping the conversation when only parts of it are damaged.
+fn parse_conversation_damaged(text: &str) -> Result<(Conversation, Vec<String>), String> {
     let fc: FileConversation = serde_json::from_str(text).map_err(|e| e.to_string())?;
     fc.into_conversation()
 }
@@ -181,16 +236,17 @@ impl Format {
 /// Iterator over the conversations of one file.
 pub struct ConversationReader {
     path: PathBuf,
-    inner: ReaderKind,
+    /// Items ready to be yielded (a conversation after its `Damaged` errors).
+    ready: VecDeque<Result<Conversation, FileError>>,
+    /// The lines still to read (JSON Lines only).
+    lines: Option<Lines>,
     bytes_read: u64,
 }
 
-enum ReaderKind {
-    Lines {
-        lines: std::io::Lines<BufReader<File>>,
-        line: usize,
-    },
-    Once(Option<Result<Conversation, FileError>>),
+/// A JSON Lines file being read: raw lines (UTF-8 is checked per line) and the line number.
+struct Lines {
+    lines: std::io::Split<BufReader<File>>,
+    line: usize,
 }
 
 impl ConversationReader {
@@ -206,36 +262,76 @@ impl ConversationReader {
     }
 }
 
+/// The items for one conversation read at `line`: a `Damaged` error per damaged part, then
+/// the conversation; or the error that lost it.
+fn items(path: &Path, line: usize, parsed: Parsed) -> Vec<Result<Conversation, FileError>> {
+    match parsed {
+        Err((at, message)) => vec![Err(FileError::Malformed {
+            path: path.to_path_buf(),
+            line: line + at - 1,
+            message,
+        })],
+        Ok((conversation, damage)) => damage
+            .into_iter()
+            .map(|(at, message)| {
+                Err(FileError::Damaged {
+                    path: path.to_path_buf(),
+                    line: line + at - 1,
+                    message,
+                })
+            })
+            .chain([Ok(conversation)])
+            .collect(),
+    }
+}
+
+/// Where the first invalid UTF-8 byte of `bytes` is: (1-based line, 1-based byte in the line).
+fn utf8_error_at(bytes: &[u8], error: &std::str::Utf8Error) -> (usize, usize) {
+    let valid = &bytes[..error.valid_up_to()];
+    let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = valid.len() - valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
 impl Iterator for ConversationReader {
     type Item = Result<Conversation, FileError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        match &mut self.inner {
-            ReaderKind::Once(item) => item.take(),
-            ReaderKind::Lines { lines, line } => loop {
-                let text = match lines.next()? {
-                    Ok(t) => t,
-                    Err(source) => {
-                        // Stop after an IO error: the rest of the file cannot be trusted.
-                        let path = self.path.clone();
-                        self.inner = ReaderKind::Once(None);
-                        return Some(Err(FileError::Io { path, source }));
-                    }
-                };
-                *line += 1;
-                self.bytes_read += text.len() as u64 + 1;
-                if text.trim().is_empty() {
-                    continue;
+        loop {
+            if let Some(item) = self.ready.pop_front() {
+                return Some(item);
+            }
+            let lines = self.lines.as_mut()?;
+            let raw = match lines.lines.next()? {
+                Ok(raw) => raw,
+                Err(source) => {
+                    // Stop after an IO error: the rest of the file cannot be trusted.
+                    self.lines = None;
+                    let path = self.path.clone();
+                    return Some(Err(FileError::Io { path, source }));
                 }
-                let line = *line;
-                return Some(parse_conversation_json(&text).map_err(|message| {
-                    FileError::Malformed {
+            };
+            lines.line += 1;
+            let line = lines.line;
+            self.bytes_read += raw.len() as u64 + 1;
+            let text = match std::str::from_utf8(&raw) {
+                Ok(text) => text,
+                Err(e) => {
+                    let (_, column) = utf8_error_at(&raw, &e);
+                    return Some(Err(FileError::Malformed {
                         path: self.path.clone(),
                         line,
-                        message,
-                    }
-                }));
-            },
+                        message: format!("not valid UTF-8 (byte {column} of the line)"),
+                    }));
+                }
+            };
+            if text.trim().is_empty() {
+                continue;
+            }
+            let parsed = parse_conversation_damaged(text)
+                .map(|(c, damage)| (c, damage.into_iter().map(|m| (1, m)).collect()))
+                .map_err(|m| (1, m));
+            self.ready.extend(items(&self.path, line, parsed));
         }
     }
 }
@@ -250,46 +346,63 @@ pub fn open(path: &Path) -> Result<ConversationReader, FileError> {
         source,
     };
     let file = File::open(path).map_err(io)?;
-    let (inner, bytes_read) = match format {
-        Format::JsonLines => (
-            ReaderKind::Lines {
-                lines: BufReader::new(file).lines(),
-                line: 0,
-            },
-            0,
-        ),
-        Format::Json | Format::WebVtt => {
-            let mut text = String::new();
-            BufReader::new(file).read_to_string(&mut text).map_err(io)?;
-            let parsed = if format == Format::Json {
-                parse_conversation_json(&text).map_err(|message| FileError::Malformed {
-                    path: path.to_path_buf(),
-                    line: json_error_line(&text, &message),
-                    message,
-                })
-            } else {
-                let id = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or("conversation");
-                parse_vtt(id, &text).map_err(|(line, message)| FileError::Malformed {
-                    path: path.to_path_buf(),
-                    line,
-                    message,
-                })
-            };
-            (ReaderKind::Once(Some(parsed)), text.len() as u64)
-        }
-    };
-    Ok(ConversationReader {
+    let mut reader = ConversationReader {
         path: path.to_path_buf(),
-        inner,
-        bytes_read,
-    })
+        ready: VecDeque::new(),
+        lines: None,
+        bytes_read: 0,
+    };
+    if format == Format::JsonLines {
+        reader.lines = Some(Lines {
+            lines: BufReader::new(file).split(b'\n'),
+            line: 0,
+        });
+        return Ok(reader);
+    }
+    let mut bytes = Vec::new();
+    BufReader::new(file).read_to_end(&mut bytes).map_err(io)?;
+    reader.bytes_read = bytes.len() as u64;
+    let parsed = if format == Format::Json {
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => parse_conversation_damaged(text)
+                .map(|(c, damage)| (c, damage.into_iter().map(|m| (1, m)).collect()))
+                .map_err(|message| (json_error_line(&message), message)),
+            Err(e) => {
+                let (line, column) = utf8_error_at(&bytes, &e);
+                Err((line, format!("not valid UTF-8 (byte {column} of the line)")))
+            }
+        }
+    } else {
+        let id = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("conversation");
+        let (text, bad_lines) = decode_lines(&bytes);
+        parse_vtt_lines(id, &text, &bad_lines)
+    };
+    reader.ready.extend(items(path, 1, parsed));
+    Ok(reader)
+}
+
+/// Decodes a text file line by line: lines that are not valid UTF-8 are decoded lossily and
+/// their 1-based numbers returned.
+fn decode_lines(bytes: &[u8]) -> (String, BTreeSet<usize>) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => (text.to_string(), BTreeSet::new()),
+        Err(_) => {
+            let bad = bytes
+                .split(|&b| b == b'\n')
+                .enumerate()
+                .filter(|(_, l)| std::str::from_utf8(l).is_err())
+                .map(|(i, _)| i + 1)
+                .collect();
+            (String::from_utf8_lossy(bytes).into_owned(), bad)
+        }
+    }
 }
 
 /// serde_json reports "at line L column C" in its messages; use it for the error position.
-fn json_error_line(_text: &str, message: &str) -> usize {
+fn json_error_line(message: &str) -> usize {
     message
         .rsplit_once(" at line ")
         .and_then(|(_, rest)| rest.split_whitespace().next())
@@ -368,13 +481,25 @@ fn split_voice(payload: &str) -> (String, String) {
             {
                 (name.to_string(), body.to_string())
             }
-            _ => ("unknown".to_string(), text),
+            _ => (UNKNOWN_SPEAKER.to_string(), text),
         },
     }
 }
 
-/// Parses a WebVTT document into a conversation with id `id`. Errors carry the 1-based line.
-pub fn parse_vtt(id: &str, text: &str) -> Result<Conversation, (usize, String)> {
+/// A conversation read from text, with the parts that could not be read (1-based line within
+/// the text, what is wrong); or the line and reason it cannot be read at all.
+pub type Parsed = Result<(Conversation, Vec<(usize, String)>), (usize, String)>;
+
+/// Parses a WebVTT document into a conversation with id `id`. A cue that cannot be read (no
+/// timing line, a bad time) is left out and reported with its line; only a missing `WEBVTT`
+/// header loses the document.
+pub fn parse_vtt(id: &str, text: &str) -> Parsed {
+    parse_vtt_lines(id, text, &BTreeSet::new())
+}
+
+/// [`parse_vtt`], where the lines numbered in `bad_lines` were not valid UTF-8: a cue that
+/// holds one is left out.
+fn parse_vtt_lines(id: &str, text: &str, bad_lines: &BTreeSet<usize>) -> Parsed {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let lines: Vec<&str> = text.lines().collect();
     match lines.first() {
@@ -382,6 +507,7 @@ pub fn parse_vtt(id: &str, text: &str) -> Result<Conversation, (usize, String)> 
         _ => return Err((1, "missing WEBVTT header".into())),
     }
     let mut segments = Vec::new();
+    let mut damaged = Vec::new();
     let mut i = 1;
     while i < lines.len() {
         // Skip blank lines between blocks.
@@ -400,48 +526,66 @@ pub fn parse_vtt(id: &str, text: &str) -> Result<Conversation, (usize, String)> 
         if first.starts_with("NOTE") || first.starts_with("STYLE") || first.starts_with("REGION") {
             continue;
         }
-        // A cue: optional identifier line, then the timing line.
-        let (timing_idx, cue_id) = if block[0].contains("-->") {
-            (0, None)
-        } else if block.len() > 1 && block[1].contains("-->") {
-            (1, Some(block[0].trim().to_string()))
-        } else {
-            return Err((
-                block_start + 1,
-                "cue without a timing line (expected `start --> end`)".into(),
-            ));
-        };
-        let line_no = block_start + timing_idx + 1;
-        let timing = block[timing_idx];
-        let (start, rest) = timing
-            .split_once("-->")
-            .ok_or((line_no, "timing line without -->".to_string()))?;
-        let end = rest.split_whitespace().next().unwrap_or("");
-        let start_ms = parse_vtt_time(start.trim())
-            .ok_or_else(|| (line_no, format!("bad cue start time {:?}", start.trim())))?;
-        let end_ms =
-            parse_vtt_time(end).ok_or_else(|| (line_no, format!("bad cue end time {end:?}")))?;
-        let payload = block[timing_idx + 1..].join("\n");
-        let (speaker, body) = split_voice(&payload);
-        let side = Side::from_role(&speaker).unwrap_or(Side::Unknown);
-        segments.push(Segment {
-            id: cue_id.unwrap_or_else(|| segments.len().to_string()),
-            speaker,
-            speaker_name: None,
-            side,
-            start_ms: Some(start_ms),
-            end_ms: Some(end_ms),
-            text: body,
-            language: None,
-            confidence: None,
-        });
+        let skipped = |line: usize, reason: String| (line, format!("{reason}: cue skipped"));
+        if let Some(bad) = (block_start + 1..=j).find(|l| bad_lines.contains(l)) {
+            damaged.push(skipped(bad, "not valid UTF-8".into()));
+            continue;
+        }
+        match parse_cue(block, block_start + 1) {
+            Ok((cue_id, start_ms, end_ms, payload)) => {
+                let (speaker, body) = split_voice(&payload);
+                let side = Side::from_role(&speaker).unwrap_or(Side::Unknown);
+                segments.push(Segment {
+                    id: cue_id.unwrap_or_else(|| segments.len().to_string()),
+                    speaker,
+                    speaker_name: None,
+                    side,
+                    start_ms: Some(start_ms),
+                    end_ms: Some(end_ms),
+                    text: body,
+                    language: None,
+                    confidence: None,
+                });
+            }
+            Err((line, reason)) => damaged.push(skipped(line, reason)),
+        }
     }
-    Ok(Conversation {
+    let conversation = Conversation {
         id: id.to_string(),
         tenant_id: DEFAULT_TENANT.to_string(),
         segments,
         ..Conversation::default()
-    })
+    };
+    Ok((conversation, damaged))
+}
+
+/// One cue block starting at 1-based line `first_line`: (identifier, start ms, end ms,
+/// payload), or the line and reason it cannot be read.
+type Cue = (Option<String>, i64, i64, String);
+
+fn parse_cue(block: &[&str], first_line: usize) -> Result<Cue, (usize, String)> {
+    // An optional identifier line, then the timing line.
+    let (timing_idx, cue_id) = if block[0].contains("-->") {
+        (0, None)
+    } else if block.len() > 1 && block[1].contains("-->") {
+        (1, Some(block[0].trim().to_string()))
+    } else {
+        return Err((
+            first_line,
+            "cue without a timing line (expected `start --> end`)".into(),
+        ));
+    };
+    let line_no = first_line + timing_idx;
+    let timing = block[timing_idx];
+    let (start, rest) = timing
+        .split_once("-->")
+        .ok_or((line_no, "timing line without -->".to_string()))?;
+    let end = rest.split_whitespace().next().unwrap_or("");
+    let start_ms = parse_vtt_time(start.trim())
+        .ok_or_else(|| (line_no, format!("bad cue start time {:?}", start.trim())))?;
+    let end_ms =
+        parse_vtt_time(end).ok_or_else(|| (line_no, format!("bad cue end time {end:?}")))?;
+    Ok((cue_id, start_ms, end_ms, block[timing_idx + 1..].join("\n")))
 }
 
 #[cfg(test)]
@@ -485,7 +629,8 @@ mod tests {
     #[test]
     fn vtt_voice_tags_ids_and_notes() {
         let vtt = "WEBVTT\n\nNOTE exported\n\n1\n00:00:01.000 --> 00:00:04.500 align:start\n<v Alice Martin>Hello <i>there</i></v>\n\n00:01:02.250 --> 01:00:00.000\n<v.loud Bob>Can you &amp; me\nmeet?\n\n00:02.000 --> 00:03.000\nCarol: plain prefix\n";
-        let c = parse_vtt("call", vtt).unwrap();
+        let (c, damaged) = parse_vtt("call", vtt).unwrap();
+        assert!(damaged.is_empty(), "{damaged:?}");
         assert_eq!(c.id, "call");
         assert_eq!(c.segments.len(), 3);
         assert_eq!(c.segments[0].id, "1");
@@ -504,13 +649,111 @@ mod tests {
     }
 
     #[test]
-    fn vtt_errors_name_the_line() {
+    fn vtt_bad_cues_are_skipped_and_named_by_line() {
         assert_eq!(parse_vtt("x", "hello").unwrap_err().0, 1);
-        let err = parse_vtt("x", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v A>ok\n\n00:00:xx.000 --> 00:00:03.000\n<v B>no\n").unwrap_err();
-        assert_eq!(err.0, 6);
-        assert!(err.1.contains("start"), "{}", err.1);
-        let err = parse_vtt("x", "WEBVTT\n\njust text\nmore\n").unwrap_err();
-        assert_eq!(err.0, 3);
+        let vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v A>ok\n\n00:00:xx.000 --> 00:00:03.000\n<v B>no\n\njust text\nmore\n\nc4\n00:00:04.000 --> 00:00:05.000\n<v B>yes\n";
+        let (c, damaged) = parse_vtt("x", vtt).unwrap();
+        let texts: Vec<&str> = c.segments.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, ["ok", "yes"]);
+        assert_eq!(c.segments[1].id, "c4");
+        let lines: Vec<usize> = damaged.iter().map(|d| d.0).collect();
+        assert_eq!(lines, [6, 9]);
+        assert!(damaged[0].1.contains("start"), "{}", damaged[0].1);
+        assert!(damaged[0].1.ends_with("cue skipped"), "{}", damaged[0].1);
+        assert!(damaged[1].1.contains("timing line"), "{}", damaged[1].1);
+    }
+
+    #[test]
+    fn vtt_cue_with_invalid_utf8_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("call.vtt");
+        let mut bytes = b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v A>ok\n\n00:00:02.000 --> 00:00:03.000\n<v B>n".to_vec();
+        bytes.extend([0xff, b'\n', b'\n']);
+        bytes.extend(b"00:00:04.000 --> 00:00:05.000\n<v B>yes\n");
+        std::fs::write(&p, bytes).unwrap();
+        let items: Vec<_> = open(&p).unwrap().collect();
+        assert_eq!(items.len(), 2, "{items:?}");
+        match &items[0] {
+            Err(FileError::Damaged { line, message, .. }) => {
+                assert_eq!(*line, 7);
+                assert!(message.contains("UTF-8"), "{message}");
+            }
+            other => panic!("expected a damaged cue, got {other:?}"),
+        }
+        let c = items[1].as_ref().unwrap();
+        assert_eq!(c.segments.len(), 2);
+    }
+
+    #[test]
+    fn jsonl_invalid_utf8_line_is_reported_and_the_rest_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("in.jsonl");
+        let mut bytes = b"{\"id\":\"a\",\"segments\":[]}\n{\"id\":\"b\",\"segments\":[{\"speaker\":\"x\",\"text\":\"h".to_vec();
+        bytes.extend([0xc3, 0x28]);
+        bytes.extend(b"\"}]}\r\n{\"id\":\"c\",\"segments\":[]}\n");
+        std::fs::write(&p, bytes).unwrap();
+        let items: Vec<_> = open(&p).unwrap().collect();
+        assert_eq!(items.len(), 3, "{items:?}");
+        assert_eq!(items[0].as_ref().unwrap().id, "a");
+        match &items[1] {
+            Err(FileError::Malformed { line, message, .. }) => {
+                assert_eq!(*line, 2);
+                assert!(message.contains("UTF-8"), "{message}");
+                assert!(message.contains("byte 47"), "{message}");
+            }
+            other => panic!("expected malformed line 2, got {other:?}"),
+        }
+        assert_eq!(items[2].as_ref().unwrap().id, "c");
+    }
+
+    #[test]
+    fn invalid_time_zone_is_damage_not_loss() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("in.jsonl");
+        std::fs::write(
+            &p,
+            "{\"id\":\"a\",\"time_zone\":\"Mars/Base\",\"segments\":[]}\n{\"id\":\"b\",\"time_zone\":\"Europe/Paris\",\"segments\":[]}\n",
+        )
+        .unwrap();
+        let items: Vec<_> = open(&p).unwrap().collect();
+        assert_eq!(items.len(), 3, "{items:?}");
+        match &items[0] {
+            Err(FileError::Damaged { line, message, .. }) => {
+                assert_eq!(*line, 1);
+                assert!(
+                    message.contains("\"Mars/Base\" is not an IANA"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected damage on line 1, got {other:?}"),
+        }
+        let a = items[1].as_ref().unwrap();
+        assert_eq!((a.id.as_str(), a.time_zone.as_deref()), ("a", None));
+        let b = items[2].as_ref().unwrap();
+        assert_eq!(b.time_zone.as_deref(), Some("Europe/Paris"));
+        assert!(
+            parse_conversation_json(r#"{"id":"a","time_zone":"not a zone","segments":[]}"#)
+                .unwrap_err()
+                .contains("IANA")
+        );
+    }
+
+    #[test]
+    fn json_file_with_invalid_utf8_names_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("one.json");
+        let mut bytes = b"{\"id\":\"a\",\n\"segments\":[{\"speaker\":\"x\",\"text\":\"".to_vec();
+        bytes.extend([0xff, b'"', b'}', b']', b'}']);
+        std::fs::write(&p, bytes).unwrap();
+        let items: Vec<_> = open(&p).unwrap().collect();
+        match items.as_slice() {
+            [Err(FileError::Malformed {
+                line: 2, message, ..
+            })] => {
+                assert!(message.contains("UTF-8"), "{message}")
+            }
+            other => panic!("expected malformed line 2, got {other:?}"),
+        }
     }
 
     #[test]

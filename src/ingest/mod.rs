@@ -2,3 +2,5 @@
 
 pub mod assemble;
 pub mod files;
+pub mod replay;
+pub mod stream;

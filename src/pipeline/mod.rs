@@ -10,12 +10,16 @@
 //!  tenant config ──(whole topic, every instance)──▶ compile ─▶ in force for the next conversation
 //! ```
 //!
-//! The consumer loop only decodes, assembles and keeps the offset book; every finalised
-//! conversation becomes a job (with the tenant configuration in force at that moment) on one
-//! bounded queue served by `analysis.workers` threads (default: one per core; `pool.rs`). A
-//! full queue blocks the loop (back-pressure); two jobs of one conversation id never run at
-//! once. Extraction is pure, so the insight does not depend on which thread ran it;
-//! per-extractor times come from [`analysis`].
+//! The consumer loop (`consumer_loop.rs`) only decodes, assembles and keeps the offset book,
+//! which it owns alone: the other threads report to it through its inbox (`inbox.rs`):
+//! the producer's acknowledgements and failures, the analysis pool's reports, the tenant
+//! reader's configurations. Every finalised conversation becomes a job (with the tenant
+//! configuration in force at that moment) on one bounded queue served by `analysis.workers`
+//! threads (default: one per core; `analysis_pool.rs`). A full queue blocks the loop
+//! (back-pressure); two jobs of one conversation id never run at once. Extraction is pure, so
+//! the insight does not depend on which thread ran it; per-extractor times come from
+//! [`timings`]. A background thread that fails (the tenant reader, an analysis worker)
+//! stops the service with an error naming it.
 //!
 //! Delivery (at-least-once mode, the default): `enable.auto.offset.store=false`; a partition's
 //! offset is stored only up to the first offset of its oldest open conversation, of its
@@ -59,28 +63,39 @@
 //! without advancing; a record that cannot be delivered stops the pipeline (non-zero exit)
 //! without committing past it.
 
-pub mod analysis;
-pub mod cli;
+mod analysis_pool;
+mod consumer_loop;
+mod inbox;
 mod kafka;
 pub mod offsets;
-mod pool;
-pub mod tenants;
-mod worker;
+mod steps;
+pub mod tenant_reader;
+pub mod timings;
+
+pub use analysis_pool::AnalysisError;
+pub use inbox::TaskEnd;
 
 use crate::config::{Config, ConfigError};
 use crate::http::{self, Health, HttpState};
 use crate::ingest::assemble::Assembler;
 use crate::metrics::Metrics;
 use crate::schema::{Codec, Encoding, RecordKind, SchemaError};
-use kafka::{consumer_config, producer_config, ConsumerCtx, ProducerCtx};
+use crate::tenant::TenantRegistry;
+use analysis_pool::{AnalysisPool, JobQueue, Shared};
+use consumer_loop::ConsumerLoop;
+use inbox::spawn_task;
+use kafka::{consumer_config, producer_config, ConsumerCtx};
 use offsets::OffsetBook;
-use pool::{JobQueue, Pool, Shared};
 use rdkafka::error::KafkaError;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tenants::{TenantReader, TenantRegistry};
+use steps::analyse::Analyse;
+use steps::dead_letter::DeadLetters;
+use steps::decode::Decode;
+use steps::encode::Encode;
+use steps::produce::{Producer, ProducerCtx};
+use tenant_reader::TenantReader;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
@@ -118,15 +133,45 @@ pub enum PipelineError {
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
     /// A produced record was not acknowledged (the offsets were not committed past its source).
-    #[error("delivery: {0}")]
-    Delivery(String),
+    #[error("delivery: a record for {topic} could not be delivered: {source}")]
+    Delivery {
+        /// The topic of the record.
+        topic: String,
+        /// The client's error.
+        source: KafkaError,
+    },
     /// An analysis worker could not encode or produce a conversation's records, or its
     /// analysis panicked (the conversation's offsets were not committed).
-    #[error("analysis: {0}")]
-    Analysis(String),
-    /// A pipeline thread ended abnormally.
-    #[error("internal: {0}")]
-    Internal(String),
+    #[error("analysis: conversation {conversation}: {source}")]
+    Analysis {
+        /// The conversation id.
+        conversation: String,
+        /// What failed.
+        source: Box<AnalysisError>,
+    },
+    /// A background task (the tenant reader, an analysis worker, the consumer loop) ended
+    /// while the service was running.
+    #[error("the {task} stopped: {end}")]
+    TaskStopped {
+        /// The task's name.
+        task: &'static str,
+        /// How it ended.
+        end: TaskEnd,
+    },
+    /// A thread could not be started.
+    #[error("cannot start thread {thread}: {source}")]
+    Spawn {
+        /// The thread's name.
+        thread: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The analysis pool no longer takes jobs (it was shut down).
+    #[error("the analysis pool is stopped")]
+    PoolStopped,
+    /// Stopped on purpose by a test hook (the environment variable named).
+    #[error("stopped by the test hook {0}")]
+    Stopped(&'static str),
 }
 
 impl PipelineError {
@@ -201,10 +246,10 @@ pub async fn run_pipeline_with(
 ) -> Result<PipelineSummary, PipelineError> {
     config.validate()?;
     let config = Arc::new(config);
-    let codec = Arc::new(Codec::new(
-        config.encoding,
-        config.schema_registry.url.as_deref(),
-    )?);
+    let codec = Arc::new(
+        Codec::new(config.encoding, config.schema_registry.url.as_deref())?
+            .count_legacy_fingerprints(metrics.legacy_fingerprints.clone()),
+    );
     if config.encoding == Encoding::Confluent {
         for (topic, kind) in [
             (&config.crm.dynamics, RecordKind::MeetingInsight),
@@ -218,24 +263,19 @@ pub async fn run_pipeline_with(
             codec.register(topic, kind).await?;
         }
     }
-    let book = Arc::new(Mutex::new(OffsetBook::default()));
-    let producer: kafka::Producer = producer_config(&config)
+    let (inbox, inbox_rx) = inbox::inbox();
+    let producer: Producer = producer_config(&config)
         .create_with_context(ProducerCtx {
-            book: book.clone(),
+            inbox: inbox.clone(),
             metrics: metrics.clone(),
         })
         .map_err(|e| PipelineError::kafka("creating the producer", e))?;
-    let in_transaction = Arc::new(AtomicBool::new(false));
     let workers = config.analysis.effective_workers();
     let jobs = Arc::new(JobQueue::new(workers * config.analysis.queue_per_worker));
+    let (rebalances_tx, rebalances) = std::sync::mpsc::channel();
     let consumer: kafka::TranscriptConsumer = consumer_config(&config)
         .create_with_context(ConsumerCtx {
-            book: book.clone(),
-            producer: producer.clone(),
             metrics: metrics.clone(),
-            health: health.clone(),
-            mode: config.delivery.mode,
-            deadline: Duration::from_millis(config.shutdown_deadline_ms),
             transcript_topics: config
                 .kafka
                 .topics
@@ -243,30 +283,40 @@ pub async fn run_pipeline_with(
                 .iter()
                 .cloned()
                 .collect::<HashSet<_>>(),
-            in_transaction: in_transaction.clone(),
-            jobs: jobs.clone(),
+            rebalances: rebalances_tx,
         })
         .map_err(|e| PipelineError::kafka("creating the consumer", e))?;
 
     let runtime = tokio::runtime::Handle::current();
+    let encode = Encode {
+        codec: codec.clone(),
+    };
+    let dead_letters = DeadLetters {
+        encode: encode.clone(),
+        producer: producer.clone(),
+        topic: config.kafka.topics.dead_letter.clone(),
+    };
     let reader_stop = shutdown.child_token();
-    let (events_tx, events_rx) = std::sync::mpsc::channel();
     let (caught_up_tx, caught_up_rx) = tokio::sync::oneshot::channel();
     let reader = TenantReader {
         config: config.clone(),
         codec: codec.clone(),
-        producer: producer.clone(),
+        dead_letters: dead_letters.clone(),
         metrics: metrics.clone(),
-        events: events_tx,
+        inbox: inbox.clone(),
         caught_up: Some(caught_up_tx),
         shutdown: reader_stop.clone(),
         runtime: runtime.clone(),
         state: Default::default(),
     };
-    let reader = std::thread::Builder::new()
-        .name("debrief-tenants".into())
-        .spawn(move || reader.run())
-        .map_err(|e| PipelineError::Internal(format!("cannot start the tenant reader: {e}")))?;
+    let reader = spawn_task(
+        "tenant reader",
+        "debrief-tenants",
+        inbox.clone(),
+        reader_stop.clone(),
+        move || reader.run(),
+    )?;
+    // A reader that fails before it has caught up drops `caught_up`: no wait then.
     tokio::select! {
         r = tokio::time::timeout(TENANT_CATCH_UP_TIMEOUT, caught_up_rx) => {
             if r.is_err() {
@@ -276,48 +326,56 @@ pub async fn run_pipeline_with(
         _ = shutdown.cancelled() => {}
     }
 
-    let pool = Pool::start(
+    let pool_stop = shutdown.child_token();
+    let pool = AnalysisPool::start(
         Arc::new(Shared {
             config: config.clone(),
-            codec: codec.clone(),
+            analyse: Analyse {
+                settings: config.settings.clone(),
+            },
+            encode,
             metrics: metrics.clone(),
-            book: book.clone(),
             producer: producer.clone(),
             jobs,
-            insights_produced: AtomicU64::new(0),
-            fatal: Mutex::new(None),
+            inbox,
         }),
         workers,
+        pool_stop.clone(),
     )?;
     tracing::info!(workers = pool.workers(), "analysis workers started");
-    let worker = worker::Worker {
+    let consumer_loop = ConsumerLoop {
         assembler: Assembler::new(config.assembly),
         config: config.clone(),
-        codec,
+        decode: Decode { codec, runtime },
+        dead_letters,
         metrics,
         health,
-        book,
+        book: OffsetBook::default(),
         producer,
-        tenant_events: events_rx,
+        inbox: inbox_rx,
         shutdown: shutdown.clone(),
-        runtime,
-        in_transaction,
+        in_transaction: false,
         registry: TenantRegistry::default(),
         summary: PipelineSummary::default(),
         finalised: Vec::new(),
         pool,
+        fatal: None,
     };
-    let result = tokio::task::spawn_blocking(move || worker.run(consumer))
-        .await
-        .map_err(|e| PipelineError::Internal(format!("the consumer loop ended abnormally: {e}")))
-        .and_then(|r| r);
+    let result = tokio::task::spawn_blocking(move || {
+        let result = consumer_loop.run(consumer, rebalances);
+        // The pool's threads end with the loop: that is expected.
+        pool_stop.cancel();
+        result
+    })
+    .await
+    .map_err(|_| PipelineError::TaskStopped {
+        task: "consumer loop",
+        end: TaskEnd::Panicked,
+    })
+    .and_then(|r| r);
     reader_stop.cancel();
-    let reader_result = tokio::task::spawn_blocking(move || reader.join())
-        .await
-        .map_err(|e| PipelineError::Internal(e.to_string()))?
-        .map_err(|_| PipelineError::Internal("the tenant reader panicked".into()))?;
-    if let Err(e) = reader_result {
-        tracing::warn!(error = %e, "tenant reader");
-    }
+    // The reader ends within one poll (100 ms) of being asked to; its failures were reported
+    // to the loop while it ran, or are logged by its guard.
+    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
     result
 }

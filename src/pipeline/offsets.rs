@@ -12,8 +12,10 @@
 //!   (`in_flight`: a hold at the source offset per produced record, released by the
 //!   producer's delivery callback; an insight holds its conversation's first offset).
 //!
-//! The book is shared (behind a mutex) by the consumer loop, the rebalance callback (which
-//! commits revoked partitions), the analysis workers and the producer's delivery callback.
+//! The consumer loop owns the book alone. It takes every hold itself (before it hands a
+//! conversation to the analysis pool, before it produces a dead letter); the holds travel
+//! with the work, and the releases come back as messages in the loop's inbox (the producer's
+//! acknowledgements, the pool's reports), so no other thread ever touches the book.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -71,7 +73,6 @@ pub struct OffsetBook {
     names: Vec<(Arc<str>, i32)>,
     revoked: Vec<Lane>,
     epoch: u64,
-    fatal: Option<String>,
 }
 
 impl OffsetBook {
@@ -147,8 +148,8 @@ impl OffsetBook {
     }
 
     /// Holds `offset` for a record about to be produced, until
-    /// [`release`](OffsetBook::release) is called with the returned hold (by the delivery
-    /// callback). `None` when the lane is not assigned (nothing to protect).
+    /// [`release`](OffsetBook::release) is called with the returned hold (when the record's
+    /// acknowledgement comes back). `None` when the lane is not assigned (nothing to protect).
     pub fn hold(&mut self, lane: Lane, offset: i64) -> Option<Hold> {
         self.take_hold(lane, offset, HoldKind::Produced)
     }
@@ -250,16 +251,6 @@ impl OffsetBook {
             }
         }
         out
-    }
-
-    /// Records a failure that must stop the pipeline (a record that could not be delivered).
-    pub fn set_fatal(&mut self, reason: String) {
-        self.fatal.get_or_insert(reason);
-    }
-
-    /// The failure recorded by [`set_fatal`](OffsetBook::set_fatal), if any.
-    pub fn fatal(&self) -> Option<&str> {
-        self.fatal.as_deref()
     }
 }
 
@@ -372,14 +363,5 @@ mod tests {
             ..pending
         });
         assert_eq!(b.safe(l, false), Some(7));
-    }
-
-    #[test]
-    fn first_fatal_error_wins() {
-        let mut b = OffsetBook::default();
-        assert_eq!(b.fatal(), None);
-        b.set_fatal("a".into());
-        b.set_fatal("b".into());
-        assert_eq!(b.fatal(), Some("a"));
     }
 }

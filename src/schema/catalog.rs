@@ -1,6 +1,7 @@
 //! The contract's Avro schemas, compiled into the binary from `schemas/*.avsc`, parsed and
 //! fingerprinted once per process.
 
+use super::canonical::spec_fingerprint;
 use super::resolve::SchemaNames;
 use super::SchemaError;
 use apache_avro::rabin::Rabin;
@@ -91,9 +92,12 @@ pub struct SchemaEntry {
     pub kind: RecordKind,
     /// The parsed schema.
     pub schema: Schema,
-    /// CRC-64-AVRO (Rabin) fingerprint of the Parsing Canonical Form, as the single-object
-    /// header carries it (little-endian on the wire).
+    /// CRC-64-AVRO (Rabin) fingerprint of the specification's Parsing Canonical Form, as the
+    /// single-object header carries it (little-endian on the wire). What Debrief writes.
     pub fingerprint: u64,
+    /// The fingerprint Debrief 0.1 wrote ([`legacy_fingerprint`]: apache-avro's canonical
+    /// form, which differs for logical types). Still accepted on input, for one version.
+    pub legacy_fingerprint: u64,
     /// The schema JSON as shipped (what is registered with a schema registry).
     pub json: &'static str,
 }
@@ -127,12 +131,15 @@ impl Schemas {
             let json = kind.schema_json();
             let schema = Schema::parse_str(json)
                 .map_err(|e| format!("schemas/{}.avsc does not parse: {e}", kind.name()))?;
-            let fingerprint = rabin_fingerprint(&schema);
+            let fingerprint =
+                spec_fingerprint(json).map_err(|e| format!("schemas/{}.avsc: {e}", kind.name()))?;
+            let legacy_fingerprint = legacy_fingerprint(&schema);
             names.push(SchemaNames::of(&schema));
             entries.push(SchemaEntry {
                 kind,
                 schema,
                 fingerprint,
+                legacy_fingerprint,
                 json,
             });
         }
@@ -149,9 +156,15 @@ impl Schemas {
         &self.entry(kind).schema
     }
 
-    /// The Rabin fingerprint of one record kind's current schema.
+    /// The Rabin fingerprint of one record kind's current schema (the specification's).
     pub fn fingerprint(&self, kind: RecordKind) -> u64 {
         self.entry(kind).fingerprint
+    }
+
+    /// The fingerprint Debrief 0.1 wrote for one record kind's current schema (equal to
+    /// [`fingerprint`](Schemas::fingerprint) for schemas without logical types).
+    pub fn legacy_fingerprint(&self, kind: RecordKind) -> u64 {
+        self.entry(kind).legacy_fingerprint
     }
 
     /// The named types of one record kind's schema.
@@ -159,18 +172,22 @@ impl Schemas {
         &self.names[kind.index()]
     }
 
-    /// The record kind whose current schema has this fingerprint.
+    /// The record kind whose current schema has this fingerprint (the specification's or the
+    /// legacy one).
     pub fn kind_of_fingerprint(&self, fingerprint: u64) -> Option<RecordKind> {
         self.entries
             .iter()
-            .find(|e| e.fingerprint == fingerprint)
+            .find(|e| e.fingerprint == fingerprint || e.legacy_fingerprint == fingerprint)
             .map(|e| e.kind)
     }
 }
 
-/// CRC-64-AVRO fingerprint of a schema's Parsing Canonical Form, as a number (the
-/// single-object header holds its 8 bytes little-endian).
-pub fn rabin_fingerprint(schema: &Schema) -> u64 {
+/// The fingerprint Debrief 0.1 wrote: CRC-64-AVRO of apache-avro 0.20's canonical form, which
+/// keeps a primitive with a logical type as `{"type":"long"}` (and a decimal's `precision`
+/// and `scale`) and so differs from the specification's form (AVRO-4004) for any schema with
+/// a logical type. Only for recognising old records; see
+/// [`spec_fingerprint`](super::spec_fingerprint) for the fingerprint to use.
+pub fn legacy_fingerprint(schema: &Schema) -> u64 {
     let fp = schema.fingerprint::<Rabin>();
     let mut bytes = [0u8; 8];
     for (dst, src) in bytes.iter_mut().zip(fp.bytes.iter()) {
@@ -185,7 +202,8 @@ pub fn rabin_fingerprint(schema: &Schema) -> u64 {
 pub(crate) struct ForeignWriter {
     /// Record kind it was registered for; `None` when unknown (fetched by id).
     pub kind: Option<RecordKind>,
-    /// Reads header + body with the writer schema (names resolved once).
+    /// Reads a body (no header: the codec checks it) with the writer schema (names resolved
+    /// once).
     pub reader: GenericSingleObjectReader,
     /// The writer schema.
     pub schema: Schema,
@@ -194,19 +212,28 @@ pub(crate) struct ForeignWriter {
 }
 
 impl ForeignWriter {
-    /// A decoder for records written with `schema` behind the header `header`.
-    pub fn new<H: apache_avro::headers::HeaderBuilder>(
+    /// A decoder for bodies written with `schema`.
+    pub fn new(
         kind: Option<RecordKind>,
         schema: Schema,
-        header: H,
     ) -> Result<ForeignWriter, apache_avro::Error> {
         let names = SchemaNames::of(&schema);
-        let reader = GenericSingleObjectReader::new_with_header_builder(schema.clone(), header)?;
+        let reader = GenericSingleObjectReader::new_with_header_builder(schema.clone(), NoHeader)?;
         Ok(ForeignWriter {
             kind,
             reader,
             schema,
             names,
         })
+    }
+}
+
+/// An empty header: the codec checks the header (fingerprint or schema id) itself and hands
+/// the reader the body alone.
+struct NoHeader;
+
+impl apache_avro::headers::HeaderBuilder for NoHeader {
+    fn build_header(&self) -> Vec<u8> {
+        Vec::new()
     }
 }

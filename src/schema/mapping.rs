@@ -761,7 +761,7 @@ enumeration!(Outcome "Outcome" { Complete = "complete", Partial = "partial", Ski
 enumeration!(SkipReason "SkipReason" {
     ClientVersion = "client_version", ShortContent = "short_content",
     NoTranscript = "no_transcript", SegmentLimit = "segment_limit",
-    FeatureDisabled = "feature_disabled",
+    FeatureDisabled = "feature_disabled", DamagedSource = "damaged_source",
 });
 enumeration!(LanguageSource "LanguageSource" {
     Given = "given", Detected = "detected", Unknown = "unknown",
@@ -819,6 +819,7 @@ enumeration!(DeadLetterKind "DeadLetterKind" {
 });
 record!(DeadLetter "DeadLetter" {
     kind, reason, source_topic, source_partition, source_offset, key, value, failed_at_ms,
+    original_size, original_sha256,
 });
 
 // tenant_config.avsc

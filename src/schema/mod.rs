@@ -3,7 +3,11 @@
 //!
 //! Three encodings, chosen by configuration ([`Encoding`]):
 //! - `avro_single_object` (default): `C3 01`, the 8-byte little-endian CRC-64-AVRO (Rabin)
-//!   fingerprint of the writer schema, then the Avro binary body. No registry needed.
+//!   fingerprint of the writer schema's Parsing Canonical Form (the specification's, as Java's
+//!   `SchemaNormalization` and fastavro compute it: `canonical.rs`), then the Avro binary
+//!   body. No registry needed. The fingerprints Debrief 0.1 wrote (apache-avro's form, which
+//!   keeps logical types) are still read for one version, counted with
+//!   [`Codec::count_legacy_fingerprints`].
 //! - `confluent`: `00`, the 4-byte big-endian schema-registry id, then the Avro binary body;
 //!   schemas are registered under `<topic>-value` and looked up by id, ids cached in memory.
 //! - `json`: the serde JSON of the Rust types, for debugging.
@@ -32,24 +36,28 @@
 //! body directly from the Rust value; the tests check those bytes against apache-avro's
 //! schema-validating encoder.
 
+mod canonical;
 mod catalog;
 mod error;
 pub mod mapping;
 mod registry;
 mod resolve;
 
-pub use catalog::{rabin_fingerprint, RecordKind, SchemaEntry, Schemas, MAX_AVRO_ALLOCATION_BYTES};
+pub use canonical::{crc64_avro, parsing_canonical_form, spec_fingerprint, CanonicalFormError};
+pub use catalog::{
+    legacy_fingerprint, RecordKind, SchemaEntry, Schemas, MAX_AVRO_ALLOCATION_BYTES,
+};
 pub use error::SchemaError;
 pub use registry::RegistryClient;
 
 use crate::events::{DeadLetter, ErasureRequest, InteractionTelemetry, TranscriptEvent};
 use crate::insight::Insight;
 use crate::tenant::TenantConfig;
-use apache_avro::headers::{HeaderBuilder, RabinFingerprintHeader};
 use apache_avro::schema_compatibility::SchemaCompatibility;
 use apache_avro::Schema;
 use catalog::ForeignWriter;
 use mapping::{BinReader, FromAvro, ReadAvro, ReadError, ToAvro, WriteAvro};
+use prometheus::IntCounterVec;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -158,16 +166,11 @@ impl Registry {
     }
 }
 
-/// The Confluent header `00` + id, so apache-avro's single-object reader can check it.
-struct ConfluentHeader(u32);
-
-impl HeaderBuilder for ConfluentHeader {
-    fn build_header(&self) -> Vec<u8> {
-        let mut h = Vec::with_capacity(CONFLUENT_HEADER_LEN);
-        h.push(CONFLUENT_MAGIC);
-        h.extend_from_slice(&self.0.to_be_bytes());
-        h
-    }
+/// An extra single-object writer schema, under one of its fingerprints.
+struct AcceptedWriter {
+    decoder: Arc<ForeignWriter>,
+    /// `true` under its legacy fingerprint ([`legacy_fingerprint`]).
+    legacy: bool,
 }
 
 /// Encodes and decodes the contract's records in one [`Encoding`]. Build one at start-up
@@ -176,10 +179,13 @@ impl HeaderBuilder for ConfluentHeader {
 pub struct Codec {
     encoding: Encoding,
     schemas: &'static Schemas,
-    /// Extra single-object writer schemas (other versions), by fingerprint.
-    writers: HashMap<u64, ForeignWriter>,
+    /// Extra single-object writer schemas (other versions), by fingerprint (the
+    /// specification's and the legacy one).
+    writers: HashMap<u64, AcceptedWriter>,
     /// Present for the Confluent encoding.
     registry: Option<Registry>,
+    /// `debrief_legacy_fingerprint_total{schema}`, when counted.
+    legacy_counter: Option<IntCounterVec>,
 }
 
 impl std::fmt::Debug for Codec {
@@ -191,6 +197,7 @@ impl std::fmt::Debug for Codec {
                 "registry",
                 &self.registry.as_ref().map(|r| r.client.base_url()),
             )
+            .field("counts_legacy_fingerprints", &self.legacy_counter.is_some())
             .finish()
     }
 }
@@ -218,7 +225,18 @@ impl Codec {
             schemas,
             writers: HashMap::new(),
             registry,
+            legacy_counter: None,
         })
+    }
+
+    /// Counts, in `counter` (one label, `schema`: the record kind's name), every
+    /// single-object record read under a legacy fingerprint: one Debrief 0.1 wrote, from
+    /// apache-avro's canonical form instead of the specification's. Such records are still
+    /// read, for one version; the count says when no publisher writes them any more. The
+    /// service passes `Metrics::legacy_fingerprints`.
+    pub fn count_legacy_fingerprints(mut self, counter: IntCounterVec) -> Codec {
+        self.legacy_counter = Some(counter);
+        self
     }
 
     /// The encoding this codec writes and expects.
@@ -230,7 +248,8 @@ impl Codec {
     /// encoding): they are decoded with `schema_json` and resolved to the current schema
     /// (new fields take their defaults, removed fields are dropped). Refused with
     /// [`SchemaError::Config`] when the current schema cannot read data written with it.
-    /// Returns the writer schema's fingerprint.
+    /// Returns the writer schema's fingerprint (the specification's; its legacy fingerprint
+    /// is accepted too, see [`count_legacy_fingerprints`](Codec::count_legacy_fingerprints)).
     pub fn accept_writer_schema(
         &mut self,
         kind: RecordKind,
@@ -239,18 +258,31 @@ impl Codec {
         let schema = Schema::parse_str(schema_json).map_err(|e| {
             SchemaError::Config(format!("writer schema for {kind} does not parse: {e}"))
         })?;
-        let fingerprint = rabin_fingerprint(&schema);
+        let fingerprint = spec_fingerprint(schema_json)
+            .map_err(|e| SchemaError::Config(format!("writer schema for {kind}: {e}")))?;
         if fingerprint == self.schemas.fingerprint(kind) {
             return Ok(fingerprint);
         }
+        let legacy = legacy_fingerprint(&schema);
         SchemaCompatibility::can_read(&schema, self.schemas.schema(kind)).map_err(|e| {
             SchemaError::Config(format!(
                 "the current {kind} schema cannot read this writer schema: {e}"
             ))
         })?;
-        let header = RabinFingerprintHeader::from_schema(&schema);
-        let writer = ForeignWriter::new(Some(kind), schema, header)
+        let decoder = ForeignWriter::new(Some(kind), schema)
             .map_err(|e| SchemaError::Config(format!("writer schema for {kind}: {e}")))?;
+        let decoder = Arc::new(decoder);
+        if legacy != fingerprint {
+            let writer = AcceptedWriter {
+                decoder: decoder.clone(),
+                legacy: true,
+            };
+            self.writers.insert(legacy, writer);
+        }
+        let writer = AcceptedWriter {
+            decoder,
+            legacy: false,
+        };
         self.writers.insert(fingerprint, writer);
         Ok(fingerprint)
     }
@@ -408,12 +440,20 @@ impl Codec {
         let mut fp = [0u8; 8];
         fp.copy_from_slice(&bytes[2..SINGLE_OBJECT_HEADER_LEN]);
         let fp = u64::from_le_bytes(fp);
+        let body = &bytes[SINGLE_OBJECT_HEADER_LEN..];
         if fp == self.schemas.fingerprint(T::KIND) {
-            return read_body(&bytes[SINGLE_OBJECT_HEADER_LEN..]);
+            return read_body(body);
+        }
+        if fp == self.schemas.legacy_fingerprint(T::KIND) {
+            self.count_legacy(T::KIND);
+            return read_body(body);
         }
         if let Some(w) = self.writers.get(&fp) {
-            if w.kind == Some(T::KIND) {
-                return self.decode_foreign(w, bytes);
+            if w.decoder.kind == Some(T::KIND) {
+                if w.legacy {
+                    self.count_legacy(T::KIND);
+                }
+                return self.decode_foreign(&w.decoder, body);
             }
         }
         Err(SchemaError::UnknownSchema(
@@ -439,7 +479,7 @@ impl Codec {
                 "schema id {id} is the {kind} schema, expected {}",
                 T::KIND
             ))),
-            (Some(writer), _) => self.decode_foreign(writer, bytes),
+            (Some(writer), _) => self.decode_foreign(writer, &bytes[CONFLUENT_HEADER_LEN..]),
             (None, None) => Err(SchemaError::UnknownSchema(format!(
                 "schema id {id} has no decoder"
             ))),
@@ -453,14 +493,17 @@ impl Codec {
                 "schema id {id} from the registry does not parse: {e}"
             ))
         })?;
-        let fp = rabin_fingerprint(&schema);
-        if let Some(kind) = self.schemas.kind_of_fingerprint(fp) {
+        let fp = spec_fingerprint(json).map_err(|e| {
+            SchemaError::UnknownSchema(format!("schema id {id} from the registry: {e}"))
+        })?;
+        let current = self.schemas.kind_of_fingerprint(fp);
+        if let Some(kind) = current.filter(|k| self.schemas.fingerprint(*k) == fp) {
             return Ok(IdEntry {
                 kind: Some(kind),
                 foreign: None,
             });
         }
-        let writer = ForeignWriter::new(None, schema, ConfluentHeader(id))
+        let writer = ForeignWriter::new(None, schema)
             .map_err(|e| SchemaError::UnknownSchema(format!("schema id {id}: {e}")))?;
         Ok(IdEntry {
             kind: None,
@@ -468,15 +511,21 @@ impl Codec {
         })
     }
 
+    fn count_legacy(&self, kind: RecordKind) {
+        if let Some(counter) = &self.legacy_counter {
+            counter.with_label_values(&[kind.name()]).inc();
+        }
+    }
+
     /// Decodes with apache-avro and a writer schema that is not the current one, then
-    /// resolves to the current schema of `T`. `bytes` includes the header.
+    /// resolves to the current schema of `T`. `body` is the record without its header.
     fn decode_foreign<T: ContractRecord>(
         &self,
         writer: &ForeignWriter,
-        bytes: &[u8],
+        body: &[u8],
     ) -> Result<T, SchemaError> {
         let mut src = Tracked {
-            buf: bytes,
+            buf: body,
             overran: false,
         };
         let decoded = writer.reader.read_value(&mut src);
@@ -561,19 +610,72 @@ fn confluent_id(bytes: &[u8]) -> Result<u32, SchemaError> {
 fn decode_json<T: ContractRecord>(bytes: &[u8]) -> Result<T, SchemaError> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         None => Err(SchemaError::Truncated("empty record".into())),
-        Some(b'{') => serde_json::from_slice(bytes).map_err(|e| {
-            let msg = format!("{} JSON: {e}", T::KIND);
-            if e.is_eof() {
-                SchemaError::Truncated(msg)
-            } else {
-                SchemaError::Malformed(msg)
-            }
-        }),
+        Some(b'{') => {
+            let fail = |path: Option<String>, e: serde_json::Error| {
+                let at = path
+                    .filter(|p| p != "." && !p.is_empty())
+                    .map(|p| format!(" at {p}"))
+                    .unwrap_or_default();
+                let msg = format!("{} JSON{at}: {}", T::KIND, without_values(&e.to_string()));
+                if e.is_eof() {
+                    SchemaError::Truncated(msg)
+                } else {
+                    SchemaError::Malformed(msg)
+                }
+            };
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                let path = e.path().to_string();
+                fail(Some(path), e.into_inner())
+            })?;
+            de.end().map_err(|e| fail(None, e))?;
+            Ok(value)
+        }
         Some(b) => Err(SchemaError::BadMagic(format!(
             "expected a JSON object, found byte {b:#04x}{}",
             looks_like(bytes)
         ))),
     }
+}
+
+/// A serde message without the values it quotes. serde names the offending value
+/// (`invalid type: string "…", expected i32`, ``unknown variant `…`, expected one of …``),
+/// and a transcript's values are what people said: the reason of a dead letter and the log
+/// keep the kind of error, what was expected and the position, never the value. Field names
+/// in `missing field` and `duplicate field` are the schema's own, so they stay.
+fn without_values(message: &str) -> String {
+    let (head, tail) = match message.find(", expected") {
+        Some(i) => message.split_at(i),
+        None => (message, ""),
+    };
+    if head.starts_with("missing field") || head.starts_with("duplicate field") {
+        return message.to_string();
+    }
+    let mut out = String::with_capacity(message.len());
+    let mut chars = head.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' | '`' => {
+                // Skip to the matching quote (a backslash escapes the next character).
+                let mut escaped = false;
+                for q in chars.by_ref() {
+                    if escaped {
+                        escaped = false;
+                    } else if q == '\\' {
+                        escaped = true;
+                    } else if q == c {
+                        break;
+                    }
+                }
+                out.push(c);
+                out.push('…');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out.push_str(tail);
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -211,6 +211,8 @@ fn dead_letter() -> DeadLetter {
         key: Some(b"conv-42".to_vec()),
         value: Some(vec![0x7b, 0x22, 0x00, 0xff]),
         failed_at_ms: 1_717_174_600_999,
+        original_size: Some(10_485_760),
+        original_sha256: Some("ab".repeat(32)),
     }
 }
 
@@ -348,7 +350,7 @@ fn every_schema_parses_and_is_documented() {
 }
 
 /// CRC-64-AVRO exactly as the Avro specification writes it.
-fn spec_fingerprint(data: &[u8]) -> u64 {
+fn crc64_as_specified(data: &[u8]) -> u64 {
     const EMPTY: u64 = 0xc15d_213a_a4d7_a795;
     let mut table = [0u64; 256];
     for (i, slot) in table.iter_mut().enumerate() {
@@ -369,19 +371,27 @@ fn spec_fingerprint(data: &[u8]) -> u64 {
 fn fingerprint_is_the_specified_crc64_avro_little_endian() {
     // Test vectors from the Avro project's schema fingerprint tests.
     assert_eq!(
-        spec_fingerprint(br#""null""#) as i64,
+        crc64_as_specified(br#""null""#) as i64,
         7_195_948_357_588_979_594
     );
     assert_eq!(
-        spec_fingerprint(br#""int""#) as i64,
+        crc64_as_specified(br#""int""#) as i64,
         8_247_732_601_305_521_295
     );
     let schemas = Schemas::get().unwrap();
     for kind in RecordKind::ALL {
-        let canonical = schemas.schema(kind).canonical_form();
+        // The specification's canonical form (checked against Java and fastavro in
+        // canonical.rs), and the legacy one: apache-avro's.
+        let canonical = parsing_canonical_form(kind.schema_json()).unwrap();
         assert_eq!(
             schemas.fingerprint(kind),
-            spec_fingerprint(canonical.as_bytes()),
+            crc64_as_specified(canonical.as_bytes()),
+            "{kind}"
+        );
+        let legacy = schemas.schema(kind).canonical_form();
+        assert_eq!(
+            schemas.legacy_fingerprint(kind),
+            crc64_as_specified(legacy.as_bytes()),
             "{kind}"
         );
     }
@@ -677,7 +687,7 @@ fn edited_transcript_schema(edit: impl FnOnce(&mut Vec<serde_json::Value>)) -> S
 fn written_with(schema_json: &str, value: Value) -> Vec<u8> {
     let schema = Schema::parse_str(schema_json).unwrap();
     let mut out = SINGLE_OBJECT_MAGIC.to_vec();
-    out.extend_from_slice(&rabin_fingerprint(&schema).to_le_bytes());
+    out.extend_from_slice(&spec_fingerprint(schema_json).unwrap().to_le_bytes());
     out.extend_from_slice(&apache_avro::to_avro_datum(&schema, value).unwrap());
     out
 }
@@ -723,6 +733,81 @@ fn an_older_writer_schema_reads_with_defaults() {
             "{cut}"
         );
     }
+}
+
+/// A counter like `Metrics::legacy_fingerprints`, and a codec counting into it.
+fn legacy_counted() -> (Codec, prometheus::IntCounterVec) {
+    let counter = prometheus::IntCounterVec::new(
+        prometheus::Opts::new("debrief_legacy_fingerprint_total", "test"),
+        &["schema"],
+    )
+    .unwrap();
+    (single().count_legacy_fingerprints(counter.clone()), counter)
+}
+
+#[test]
+fn legacy_fingerprints_are_read_and_counted_but_never_written() {
+    let (codec, counter) = legacy_counted();
+    let schemas = Schemas::get().unwrap();
+    // The schemas with a logical type (timestamp-millis) changed fingerprint; the others not.
+    let changed: Vec<RecordKind> = RecordKind::ALL
+        .into_iter()
+        .filter(|k| schemas.legacy_fingerprint(*k) != schemas.fingerprint(*k))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            RecordKind::TranscriptEvent,
+            RecordKind::InteractionTelemetry,
+            RecordKind::DeadLetter,
+            RecordKind::ErasureRequest
+        ]
+    );
+    let event = segment_event();
+    let mut bytes = codec
+        .encode(crate::events::topics::TRANSCRIPTS, &event)
+        .unwrap();
+    let spec = schemas.fingerprint(RecordKind::TranscriptEvent);
+    assert_eq!(&bytes[2..10], &spec.to_le_bytes(), "writes the spec's");
+    assert_eq!(codec.decode::<TranscriptEvent>(&bytes).unwrap(), event);
+    assert_eq!(counter.with_label_values(&["transcript_event"]).get(), 0);
+    // What Debrief 0.1 wrote: same body, legacy fingerprint.
+    let legacy = schemas.legacy_fingerprint(RecordKind::TranscriptEvent);
+    bytes[2..10].copy_from_slice(&legacy.to_le_bytes());
+    assert_eq!(codec.decode::<TranscriptEvent>(&bytes).unwrap(), event);
+    assert_eq!(codec.decode::<TranscriptEvent>(&bytes).unwrap(), event);
+    assert_eq!(counter.with_label_values(&["transcript_event"]).get(), 2);
+    // A legacy fingerprint of another record type is still the wrong type.
+    let e = codec.decode::<InteractionTelemetry>(&bytes).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("is the transcript_event schema, expected interaction_telemetry"),
+        "{e}"
+    );
+    // Without a counter (embedded uses) they are read all the same.
+    assert_eq!(single().decode::<TranscriptEvent>(&bytes).unwrap(), event);
+}
+
+#[test]
+fn an_accepted_writer_schema_is_known_by_both_fingerprints() {
+    let old = edited_transcript_schema(|f| f.retain(|x| x["name"] != "emitted_at_ms"));
+    let mut bytes = written_with(
+        &old,
+        edited_event_value(|h| h.retain(|(n, _)| n != "emitted_at_ms")),
+    );
+    let (mut codec, counter) = legacy_counted();
+    let fp = codec
+        .accept_writer_schema(RecordKind::TranscriptEvent, &old)
+        .unwrap();
+    assert_eq!(&bytes[2..10], &fp.to_le_bytes());
+    let mut want = segment_event();
+    want.header.emitted_at_ms = None;
+    assert_eq!(codec.decode::<TranscriptEvent>(&bytes).unwrap(), want);
+    let legacy = legacy_fingerprint(&Schema::parse_str(&old).unwrap());
+    assert_ne!(legacy, fp);
+    bytes[2..10].copy_from_slice(&legacy.to_le_bytes());
+    assert_eq!(codec.decode::<TranscriptEvent>(&bytes).unwrap(), want);
+    assert_eq!(counter.with_label_values(&["transcript_event"]).get(), 1);
 }
 
 #[test]
@@ -1110,6 +1195,7 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
         Just(SkipReason::NoTranscript),
         Just(SkipReason::SegmentLimit),
         Just(SkipReason::FeatureDisabled),
+        Just(SkipReason::DamagedSource),
     ];
     let finalised = prop_oneof![
         Just(FinalisedBy::File),
@@ -1427,7 +1513,14 @@ fn contract_document_lists_the_current_fingerprints() {
     let schemas = Schemas::get().unwrap();
     let actual: Vec<String> = RecordKind::ALL
         .iter()
-        .map(|k| format!("| `{}` | `{:#018x}` |", k.name(), schemas.fingerprint(*k)))
+        .map(|k| {
+            format!(
+                "| `{}` | `{:#018x}` | `{:#018x}` |",
+                k.name(),
+                schemas.fingerprint(*k),
+                schemas.legacy_fingerprint(*k)
+            )
+        })
         .collect();
     for line in &actual {
         assert!(
@@ -1435,5 +1528,61 @@ fn contract_document_lists_the_current_fingerprints() {
             "docs/contract.md should list:\n{}",
             actual.join("\n")
         );
+    }
+}
+
+#[test]
+fn serde_messages_lose_the_values_they_quote() {
+    assert_eq!(
+        without_values(
+            r#"invalid type: string "my secret \"pin\" 1234", expected i32 at line 1 column 9"#
+        ),
+        r#"invalid type: string "…", expected i32 at line 1 column 9"#
+    );
+    assert_eq!(
+        without_values("unknown variant `hello Bob`, expected one of `started`, `segment`"),
+        "unknown variant `…`, expected one of `started`, `segment`"
+    );
+    assert_eq!(
+        without_values("unknown field `bob@example.com`, expected `text`"),
+        "unknown field `…`, expected `text`"
+    );
+    assert_eq!(
+        without_values("missing field `segment_id` at line 1 column 40"),
+        "missing field `segment_id` at line 1 column 40"
+    );
+    assert_eq!(
+        without_values("expected value at line 1 column 1"),
+        "expected value at line 1 column 1"
+    );
+}
+
+#[test]
+fn json_decode_errors_name_the_field_path_and_never_the_value() {
+    let codec = Codec::new(Encoding::Json, None).unwrap();
+    let bad = br#"{"header":{"tenant_id":"t","source_platform":"p","client_version":"1.2.0","emitted_at_ms":null},"conversation_id":"c","payload":{"type":"segment","segment_id":"1","revision":"Bob's card 4111 1111 1111 1111","is_final":true,"speaker_id":"s","speaker_name":null,"speaker_role":"internal","start_ms":null,"end_ms":null,"text":"x","language":null,"confidence":null}}"#;
+    let err = codec
+        .decode::<TranscriptEvent>(bad)
+        .unwrap_err()
+        .to_string();
+    // The path goes as deep as serde can see (an internally tagged enum hides its fields).
+    assert!(err.contains("JSON at payload"), "{err}");
+    assert!(err.contains("expected i32"), "{err}");
+    assert!(!err.contains("4111") && !err.contains("Bob"), "{err}");
+}
+
+proptest! {
+    #[test]
+    fn no_quoted_value_survives(value in "Zq[a-zA-Z0-9 @.]{0,30}") {
+        for message in [
+            format!("invalid type: string {value:?}, expected u64"),
+            format!("unknown variant `{value}`, expected one of `a`"),
+            format!("invalid value: string {value:?}, expected a date"),
+        ] {
+            let out = without_values(&message);
+            // What comes before ", expected" is about the value; the rest is the schema's.
+            let about_the_value = out.split(", expected").next().unwrap_or_default();
+            prop_assert!(!about_the_value.contains(value.as_str()), "{}", out);
+        }
     }
 }

@@ -31,6 +31,8 @@
 //!   offset-commit metadata. Only the smoke tests run on it.
 #![allow(dead_code)]
 
+pub mod stream;
+
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};

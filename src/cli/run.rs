@@ -1,10 +1,10 @@
 //! `debrief run`: its arguments, logging set-up and signal handling. `main.rs` only parses the
 //! command line and calls [`run`].
 
-use super::{run_pipeline, PipelineError, PipelineSummary};
-use crate::config::Config;
-use crate::metrics::Metrics;
 use clap::{Args, ValueEnum};
+use debrief::config::Config;
+use debrief::metrics::Metrics;
+use debrief::pipeline::{run_pipeline, PipelineError, PipelineSummary};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;

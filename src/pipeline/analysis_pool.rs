@@ -10,60 +10,60 @@
 //!   never on which worker ran it or when. Two finalisations of one conversation id are never
 //!   in the pool together ([`Pool::submit`] waits for the first to be produced), so they are
 //!   produced in order.
-//! - **Offsets**: the consumer loop takes a [pending hold](super::offsets::OffsetBook::hold_pending)
-//!   on the conversation's first offset before submitting; the worker takes a produced hold
-//!   per record it sends and only then releases the pending one, so the offset book never
-//!   lets a commit pass a conversation whose outputs are not acknowledged.
+//! - **Offsets**: the consumer loop, which owns the offset book, takes the holds before it
+//!   submits: a pending hold on the conversation's first offset (released when the worker
+//!   reports [`LoopMessage::Produced`]) and one produced hold per record the worker will
+//!   send (released by the delivery callback's acknowledgement). Workers never touch the
+//!   book: the holds travel in the [`Job`] and in the records' delivery opaques, and a
+//!   failure travels back as [`LoopMessage::Fatal`], so a commit never passes a conversation
+//!   whose outputs are not acknowledged.
 //! - **Shutdown and revocation**: [`JobQueue::wait_idle`] waits, up to a deadline, until
 //!   every submitted job has been handed to the producer; the caller then flushes and
 //!   commits. Jobs still running at the deadline keep their holds: their offsets are not
 //!   committed, and the next owner replays them.
 
-use super::analysis::analyse_timed;
-use super::kafka::{lock, now_ms, Delivery, Produced, Producer};
-use super::offsets::{Hold, Lane, OffsetBook};
-use super::worker::send;
+use super::inbox::{spawn_task, Inbox, LoopMessage};
+use super::kafka::now_ms;
+use super::steps::analyse::{Analyse, Job};
+use super::steps::encode::Encode;
+use super::steps::produce::{produce, Delivery, Produced, Producer};
 use super::PipelineError;
 use crate::config::Config;
 use crate::emit;
-use crate::extract::{ExtractContext, TenantRuntime};
-use crate::insight::FinalisedBy;
 use crate::metrics::Metrics;
-use crate::model::Conversation;
-use crate::schema::Codec;
-use chrono::{DateTime, FixedOffset};
+use crate::schema::SchemaError;
+use rdkafka::error::KafkaError;
 use std::collections::{HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use thiserror::Error;
+use tokio_util::sync::CancellationToken;
 
-/// One finalised conversation to analyse and produce.
-#[derive(Debug)]
-pub(crate) struct Job {
-    /// The conversation, tenant sides already applied.
-    pub conversation: Conversation,
-    /// The tenant configuration in force when it was finalised.
-    pub tenant: Option<Arc<TenantRuntime>>,
-    /// What finalised it.
-    pub finalised_by: FinalisedBy,
-    /// When it ended (reference time for relative due dates).
-    pub ended_at: Option<DateTime<FixedOffset>>,
-    /// Segments dropped at the per-conversation limit.
-    pub dropped_segments: u64,
-    /// Source lane and first offset (what the produced holds protect).
-    pub lane: Lane,
-    /// First offset of the conversation on its lane.
-    pub first_offset: i64,
-    /// CRM topic of the insight; `None`: telemetry only (tenant without a CRM).
-    pub insight_topic: Option<Arc<str>>,
-    /// Start of the end-of-conversation-to-insight latency, ms since the epoch.
-    pub from_ms: i64,
-    /// The pending hold taken by the consumer loop, released once the records are sent.
-    pub pending: Option<Hold>,
-    /// When the consumer loop handed the job over (ms since the epoch), for the logs.
-    pub submitted_ms: i64,
+/// Why a conversation's records could not be handed to the producer (the service stops:
+/// its offsets are never committed).
+#[derive(Debug, Error)]
+pub enum AnalysisError {
+    /// A record could not be encoded.
+    #[error("encoding its {record}: {source}")]
+    Encode {
+        /// `insight` or `telemetry`.
+        record: &'static str,
+        /// The codec's error.
+        source: SchemaError,
+    },
+    /// The producer refused a record.
+    #[error("producing to {topic}: {source}")]
+    Produce {
+        /// The topic.
+        topic: String,
+        /// The client's error.
+        source: KafkaError,
+    },
+    /// The analysis panicked (a bug).
+    #[error("its analysis panicked")]
+    Panicked,
 }
 
 /// The jobs waiting and running, shared by the consumer loop (which submits and waits for
@@ -189,74 +189,60 @@ impl JobQueue {
 /// What the workers share.
 pub(crate) struct Shared {
     pub config: Arc<Config>,
-    pub codec: Arc<Codec>,
+    /// The analyse step.
+    pub analyse: Analyse,
+    /// The encode step.
+    pub encode: Encode,
     pub metrics: Arc<Metrics>,
-    pub book: Arc<Mutex<OffsetBook>>,
     pub producer: Producer,
     pub jobs: Arc<JobQueue>,
-    /// Insights handed to the producer.
-    pub insights_produced: AtomicU64,
-    /// First failure of a worker (the pipeline stops on it).
-    pub fatal: Mutex<Option<String>>,
+    /// Where the workers report to the consumer loop.
+    pub inbox: Inbox,
 }
 
-impl Shared {
-    fn set_fatal(&self, reason: String) {
-        let mut f = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
-        f.get_or_insert(reason);
-    }
-
-    /// The first failure of a worker, if any.
-    pub fn fatal(&self) -> Option<String> {
-        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-}
-
-/// The running workers.
-pub(crate) struct Pool {
+/// The analysis pool: a few threads that analyse finalised conversations and hand their
+/// records to the producer.
+pub(crate) struct AnalysisPool {
     threads: Vec<JoinHandle<()>>,
-    shared: Arc<Shared>,
+    jobs: Arc<JobQueue>,
 }
 
-impl Pool {
-    /// Starts `workers` threads (at least 1) taking jobs from `shared.jobs`.
-    pub fn start(shared: Arc<Shared>, workers: usize) -> Result<Pool, PipelineError> {
+impl AnalysisPool {
+    /// Starts `workers` threads (at least 1) taking jobs from `shared.jobs`. Each runs under
+    /// the [`spawn_task`] guard: a worker thread that ends before `shutdown` stops the
+    /// service.
+    pub fn start(
+        shared: Arc<Shared>,
+        workers: usize,
+        shutdown: CancellationToken,
+    ) -> Result<AnalysisPool, PipelineError> {
         let mut threads = Vec::new();
+        let jobs = shared.jobs.clone();
         for i in 0..workers.max(1) {
             let mine = shared.clone();
-            let thread = std::thread::Builder::new()
-                .name(format!("debrief-analysis-{i}"))
-                .spawn(move || {
+            // A worker leaves its loop when the queue is closed, once the consumer loop has
+            // stopped; a panic outside a job stops the service.
+            let thread = spawn_task(
+                "analysis pool",
+                &format!("debrief-analysis-{i}"),
+                shared.inbox.clone(),
+                shutdown.clone(),
+                move || {
                     while let Some(job) = mine.jobs.take() {
-                        let id = job.conversation.id.clone();
-                        let pending = job.pending;
-                        let result = catch_unwind(AssertUnwindSafe(|| process(&mine, job)));
-                        let failure = match result {
-                            Ok(Ok(())) => None,
-                            Ok(Err(e)) => Some(e),
-                            Err(_) => Some(format!("the analysis of conversation {id} panicked")),
-                        };
-                        if let Some(reason) = failure {
-                            // The pending hold stays: the conversation is never committed past.
-                            tracing::error!(conversation = %id, reason = %reason, "analysis worker");
-                            mine.set_fatal(reason);
-                        } else if let Some(hold) = pending {
-                            lock(&mine.book).release(hold);
-                        }
-                        mine.jobs.finish(&id);
+                        work(&mine, job);
                     }
-                });
+                    Ok(())
+                },
+            );
             match thread {
                 Ok(t) => threads.push(t),
                 Err(e) => {
                     shared.jobs.close();
-                    return Err(PipelineError::Internal(format!(
-                        "cannot start an analysis worker: {e}"
-                    )));
+                    return Err(e);
                 }
             }
         }
-        Ok(Pool { threads, shared })
+        Ok(AnalysisPool { threads, jobs })
     }
 
     /// Number of workers.
@@ -267,34 +253,31 @@ impl Pool {
     /// Hands a job to the workers; blocks while the queue is full or the same conversation
     /// id is still being analysed.
     pub fn submit(&self, job: Job) -> Result<(), PipelineError> {
-        if self.shared.jobs.push(job) {
+        if self.jobs.push(job) {
             Ok(())
         } else {
-            Err(PipelineError::Internal(
-                "the analysis workers are stopped".into(),
-            ))
+            Err(PipelineError::PoolStopped)
         }
     }
 
-    /// What the workers share (counters, the first failure).
-    pub fn shared(&self) -> &Shared {
-        &self.shared
+    /// The queue of jobs waiting and running.
+    pub fn jobs(&self) -> &JobQueue {
+        &self.jobs
     }
 
     /// Stops taking jobs, waits up to `timeout` for the queued ones, and joins the workers
     /// if they finished (otherwise leaves them to finish on their own: their holds keep the
     /// offsets back). `true` when every job finished.
-    pub fn shutdown(self, timeout: Duration) -> bool {
-        let Pool { threads, shared } = self;
-        shared.jobs.close();
-        let idle = shared.jobs.wait_idle(timeout);
+    pub fn shutdown(&mut self, timeout: Duration) -> bool {
+        self.jobs.close();
+        let idle = self.jobs.wait_idle(timeout);
         if idle {
-            for t in threads {
+            for t in self.threads.drain(..) {
                 let _ = t.join();
             }
         } else {
             tracing::warn!(
-                unfinished = shared.jobs.count(),
+                unfinished = self.jobs.count(),
                 "analysis workers did not finish within the deadline; their conversations are replayed by the next run"
             );
         }
@@ -302,40 +285,58 @@ impl Pool {
     }
 }
 
-/// Analyses one conversation and produces its insight (when it has a CRM topic) and its
-/// telemetry, each under a produced hold on the conversation's first offset.
-fn process(shared: &Shared, job: Job) -> Result<(), String> {
-    let started_ms = now_ms();
-    let ctx = ExtractContext {
-        settings: &shared.config.settings,
-        tenant: job.tenant.as_deref(),
-        finalised_by: job.finalised_by,
-        reference_time: job.ended_at,
+/// Runs one job and reports to the consumer loop: [`LoopMessage::Produced`] when its records
+/// are with the producer, [`LoopMessage::Fatal`] otherwise (its pending hold then stays).
+fn work(shared: &Shared, job: Job) {
+    let id = job.conversation.id.clone();
+    let pending = job.pending;
+    let insight = job.insight_topic.is_some();
+    let result = catch_unwind(AssertUnwindSafe(|| analyse_and_produce(shared, job)))
+        .unwrap_or(Err(AnalysisError::Panicked));
+    let message = match result {
+        Ok(()) => LoopMessage::Produced { pending, insight },
+        Err(source) => {
+            tracing::error!(conversation = %id, reason = %source, "analysis worker");
+            LoopMessage::Fatal(PipelineError::Analysis {
+                conversation: id.clone(),
+                source: Box::new(source),
+            })
+        }
     };
-    let (mut insight, timings) = analyse_timed(&job.conversation, &ctx);
+    // Reported before the job is finished, so that once the queue is idle every report is
+    // in the inbox. The loop may be gone after a fatal error: nothing to tell then.
+    let _ = shared.inbox.send(message);
+    shared.jobs.finish(&id);
+}
+
+/// Analyses one conversation and produces its insight (when it has a CRM topic) and its
+/// telemetry, each with the produced hold the consumer loop took for it.
+fn analyse_and_produce(shared: &Shared, job: Job) -> Result<(), AnalysisError> {
+    let started_ms = now_ms();
+    let (insight, timings) = shared.analyse.run(&job);
     timings.observe(&shared.metrics);
-    emit::mark_segment_limit(&mut insight, job.dropped_segments);
     let conv = &job.conversation;
     if let Some(topic) = &job.insight_topic {
-        let bytes = shared
-            .codec
-            .encode(topic, &insight)
-            .map_err(|e| format!("encoding the insight of conversation {}: {e}", conv.id))?;
-        let hold = lock(&shared.book).hold(job.lane, job.first_offset);
+        let record =
+            shared
+                .encode
+                .insight(topic, &insight)
+                .map_err(|source| AnalysisError::Encode {
+                    record: "insight",
+                    source,
+                })?;
         let what = Produced::Insight {
             topic: topic.clone(),
             finalised_at_ms: job.from_ms,
         };
-        send(
-            &shared.producer,
-            topic,
-            Some(conv.id.as_bytes()),
-            &bytes,
-            None,
-            Box::new(Delivery { hold, what }),
-        )
-        .map_err(|e| e.to_string())?;
-        shared.insights_produced.fetch_add(1, Ordering::Relaxed);
+        let delivery = Box::new(Delivery {
+            hold: job.insight_hold,
+            what,
+        });
+        produce(&shared.producer, record, delivery).map_err(|source| AnalysisError::Produce {
+            topic: topic.to_string(),
+            source,
+        })?;
     }
     let now = now_ms();
     let telemetry = emit::insight_telemetry(
@@ -345,23 +346,21 @@ fn process(shared: &Shared, job: Job) -> Result<(), String> {
         now,
     );
     let topic = &shared.config.kafka.topics.telemetry;
-    let bytes = shared
-        .codec
-        .encode(topic, &telemetry)
-        .map_err(|e| format!("encoding the telemetry of conversation {}: {e}", conv.id))?;
-    let hold = lock(&shared.book).hold(job.lane, job.first_offset);
-    send(
-        &shared.producer,
-        topic,
-        Some(conv.tenant_id.as_bytes()),
-        &bytes,
-        None,
-        Box::new(Delivery {
-            hold,
-            what: Produced::Telemetry,
-        }),
-    )
-    .map_err(|e| e.to_string())?;
+    let record = shared
+        .encode
+        .telemetry(topic, &telemetry)
+        .map_err(|source| AnalysisError::Encode {
+            record: "telemetry",
+            source,
+        })?;
+    let delivery = Box::new(Delivery {
+        hold: job.telemetry_hold,
+        what: Produced::Telemetry,
+    });
+    produce(&shared.producer, record, delivery).map_err(|source| AnalysisError::Produce {
+        topic: topic.to_string(),
+        source,
+    })?;
     // Where the end-of-conversation-to-insight time went: the consumer reaching the
     // finalising record, the wait for a worker, the analysis.
     tracing::debug!(
@@ -380,25 +379,7 @@ fn process(shared: &Shared, job: Job) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn job(id: &str) -> Job {
-        Job {
-            conversation: Conversation {
-                id: id.into(),
-                ..Conversation::default()
-            },
-            tenant: None,
-            finalised_by: FinalisedBy::EndEvent,
-            ended_at: None,
-            dropped_segments: 0,
-            lane: 0,
-            first_offset: 0,
-            insight_topic: None,
-            from_ms: 0,
-            pending: None,
-            submitted_ms: 0,
-        }
-    }
+    use crate::pipeline::steps::analyse::tests::job;
 
     // The hour-long timeouts below only turn a bug into a failure instead of a hang; no
     // assertion depends on how fast another thread runs.

@@ -6,23 +6,25 @@
 //! client; both embedded in the binary) as live segment streams with partial revisions, plus
 //! one poison record; runs the real pipeline against the cluster while serving `/metrics`,
 //! `/healthz` and `/readyz`; prints each insight as it lands on a CRM topic and the dead
-//! letter; then stops the pipeline gracefully and prints a summary. Fails (non-zero exit in
+//! letter; keeps the pipeline and the endpoint up (on a terminal, until Ctrl-C; see
+//! [`DemoArgs::hold_ms`]); then stops the pipeline gracefully and prints a summary, with the
+//! metrics as the endpoint serves them once the pipeline has stopped. Fails (non-zero exit in
 //! `main`) when a sample conversation gets no insight within the timeout.
 
-use crate::config::Config;
-use crate::events::{topics, DeadLetter};
-use crate::http::{self, Health, HttpState};
-use crate::ingest::files::parse_conversation_json;
-use crate::insight::{Insight, Outcome};
-use crate::metrics::Metrics;
-use crate::model::Conversation;
-use crate::pipeline::{run_pipeline_with, PipelineError, PipelineSummary};
-use crate::produce::{
+use crate::cli::produce::{
     parse_pace, schedule, to_events, ConvertOptions, Mode, Pace, ProduceError, Publisher,
 };
-use crate::schema::{Codec, Encoding, SchemaError};
-use crate::tenant::{FileFormat, TenantConfig, TenantFileError};
 use clap::Args;
+use debrief::config::Config;
+use debrief::events::{topics, DeadLetter};
+use debrief::http::{self, Health, HttpState};
+use debrief::ingest::files::parse_conversation_json;
+use debrief::insight::{Insight, Outcome};
+use debrief::metrics::Metrics;
+use debrief::model::Conversation;
+use debrief::pipeline::{run_pipeline_with, PipelineError, PipelineSummary};
+use debrief::schema::{Codec, Encoding, SchemaError};
+use debrief::tenant::{FileFormat, TenantConfig, TenantFileError};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -32,6 +34,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,10 +42,10 @@ use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
 /// The sample conversations, one JSON object per line (embedded `examples/conversations.jsonl`).
-pub const SAMPLE_CONVERSATIONS: &str = include_str!("../examples/conversations.jsonl");
+pub const SAMPLE_CONVERSATIONS: &str = include_str!("../../examples/conversations.jsonl");
 
 /// The sample tenant configuration (embedded `examples/tenant.yaml`).
-pub const SAMPLE_TENANT: &str = include_str!("../examples/tenant.yaml");
+pub const SAMPLE_TENANT: &str = include_str!("../../examples/tenant.yaml");
 
 /// Partitions of the demo's transcript topic.
 pub const TRANSCRIPT_PARTITIONS: i32 = 4;
@@ -68,9 +71,10 @@ pub struct DemoArgs {
     /// Replay speed of the sample calls: `realtime` or a speed factor.
     #[arg(long, value_parser = parse_pace, default_value = "30")]
     pub pace: Pace,
-    /// Keep the pipeline and the metrics endpoint up this long after the last insight, ms.
-    #[arg(long, default_value_t = 0)]
-    pub hold_ms: u64,
+    /// Keep the pipeline and the metrics endpoint up this long after the last insight, ms
+    /// (Ctrl-C ends it early). Default: until Ctrl-C when stdout is a terminal, else 0.
+    #[arg(long, value_name = "MS")]
+    pub hold_ms: Option<u64>,
     /// Give up waiting for insights after this many seconds.
     #[arg(long, default_value_t = 40)]
     pub timeout_secs: u64,
@@ -375,6 +379,48 @@ pub fn interesting_metrics(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// How long the demo stays up after the last insight: `None` until Ctrl-C, else the time
+/// (zero: not at all). An explicit `--hold-ms` wins; without it a person at a terminal gets
+/// until Ctrl-C (time to open the metrics address), scripts and pipes get no wait.
+pub fn hold_time(hold_ms: Option<u64>, stdout_is_terminal: bool) -> Option<Duration> {
+    match hold_ms {
+        Some(ms) => Some(Duration::from_millis(ms)),
+        None if stdout_is_terminal => None,
+        None => Some(Duration::ZERO),
+    }
+}
+
+/// Waits for the hold time, or for Ctrl-C (which always ends the hold early).
+async fn hold(out: &Out, hold: Option<Duration>, metrics_url: &str) {
+    if hold == Some(Duration::ZERO) {
+        return;
+    }
+    // Install the Ctrl-C handler (on the first poll) before saying that Ctrl-C stops the demo.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
+    if futures::poll!(&mut interrupted).is_ready() {
+        return;
+    }
+    let up = format!("the pipeline and {metrics_url} (also /healthz, /readyz) stay up");
+    match hold {
+        Some(d) => out.say(&format!(
+            "{up} for {} ms (Ctrl-C to stop now)",
+            d.as_millis()
+        )),
+        None => out.say(&format!("{up}: press Ctrl-C to stop")),
+    }
+    let until = async move {
+        match hold {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = until => {}
+        _ = &mut interrupted => out.say(""),
+    }
+}
+
 /// `debrief demo`. Call inside a multi-threaded tokio runtime; the mock cluster lives in this
 /// future (it is not `Send`), so run it with `block_on`.
 pub async fn run(args: &DemoArgs) -> Result<DemoSummary, DemoError> {
@@ -593,17 +639,12 @@ pub async fn run(args: &DemoArgs) -> Result<DemoSummary, DemoError> {
             expected.len()
         ));
     }
-    match fetch_metrics(&metrics_url).await {
-        Ok(text) => summary.metrics_sample = interesting_metrics(&text),
-        Err(e) => out.say(&format!("could not read {metrics_url}: {e}")),
-    }
-    if args.hold_ms > 0 {
-        out.say(&format!(
-            "holding for {} ms ({metrics_url} still served)",
-            args.hold_ms
-        ));
-        tokio::time::sleep(Duration::from_millis(args.hold_ms)).await;
-    }
+    hold(
+        &out,
+        hold_time(args.hold_ms, std::io::stdout().is_terminal()),
+        &metrics_url,
+    )
+    .await;
 
     shutdown.cancel();
     let produced = producing
@@ -612,6 +653,11 @@ pub async fn run(args: &DemoArgs) -> Result<DemoSummary, DemoError> {
     let pipeline = pipeline
         .await
         .map_err(|e| DemoError::Internal(format!("the pipeline task: {e}")))?;
+    // Read once the pipeline has stopped, so the gauges agree with its own summary below.
+    match fetch_metrics(&metrics_url).await {
+        Ok(text) => summary.metrics_sample = interesting_metrics(&text),
+        Err(e) => out.say(&format!("could not read {metrics_url}: {e}")),
+    }
     http_stop.cancel();
     let _ = server.await;
     drop(watcher);
@@ -662,7 +708,7 @@ pub async fn run(args: &DemoArgs) -> Result<DemoSummary, DemoError> {
         summary.pipeline.open_conversations_handed_back
     ));
     out.say(&format!(
-        "  metrics      served at {metrics_url} during the run:"
+        "  metrics      from {metrics_url} once the pipeline stopped:"
     ));
     for line in &summary.metrics_sample {
         out.say(&format!("                 {line}"));
@@ -684,8 +730,8 @@ pub async fn run(args: &DemoArgs) -> Result<DemoSummary, DemoError> {
 /// `debrief demo` from `main`: runs the demo; failure (exit 1) when a sample conversation got
 /// no insight.
 pub fn command(args: DemoArgs) -> Result<std::process::ExitCode, DemoError> {
-    crate::produce::init_logging("warn");
-    let rt = crate::produce::runtime().map_err(DemoError::Runtime)?;
+    crate::cli::produce::init_logging("warn");
+    let rt = crate::cli::produce::runtime().map_err(DemoError::Runtime)?;
     let summary = rt.block_on(run(&args))?;
     Ok(if summary.missing.is_empty() {
         std::process::ExitCode::SUCCESS
@@ -697,9 +743,17 @@ pub fn command(args: DemoArgs) -> Result<std::process::ExitCode, DemoError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extract::{analyse, ExtractContext, Settings};
-    use crate::ingest::assemble::apply_tenant_sides;
-    use crate::insight::FinalisedBy;
+    use debrief::extract::{analyse, ExtractContext, Settings};
+    use debrief::insight::FinalisedBy;
+    use debrief::tenant::apply_tenant_sides;
+
+    #[test]
+    fn holds_until_ctrl_c_only_for_a_person_at_a_terminal() {
+        assert_eq!(hold_time(None, true), None);
+        assert_eq!(hold_time(None, false), Some(Duration::ZERO));
+        assert_eq!(hold_time(Some(250), true), Some(Duration::from_millis(250)));
+        assert_eq!(hold_time(Some(0), true), Some(Duration::ZERO));
+    }
 
     #[test]
     fn samples_cover_four_languages_and_an_outdated_client() {
@@ -729,7 +783,7 @@ mod tests {
 
     fn insight_of(id: &str) -> Insight {
         let tenant = sample_tenant().unwrap();
-        let rt = crate::extract::TenantRuntime::compile(tenant.clone()).unwrap();
+        let rt = debrief::tenant::TenantRuntime::compile(tenant.clone()).unwrap();
         let mut conv = sample_conversations()
             .unwrap()
             .into_iter()

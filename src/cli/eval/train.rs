@@ -4,10 +4,10 @@
 //! sorted group names: deterministic.
 
 use super::data::Labelled;
-use crate::extract::action_items::effective_language;
-use crate::extract::action_items::features::HASH_BITS;
-use crate::extract::action_items::features::{featurize, ConvFeatures, Scratch};
-use crate::extract::action_items::model::{
+use debrief::extract::action_items::effective_language;
+use debrief::extract::action_items::features::HASH_BITS;
+use debrief::extract::action_items::features::{featurize, ConvFeatures, Scratch};
+use debrief::extract::action_items::model::{
     best_threshold, platt, train, Example, LinearModel, ModelFile, Operating, Style, TrainParams,
     MODEL_FORMAT,
 };

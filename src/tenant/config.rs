@@ -2,7 +2,6 @@
 //! features. Arrives as `TenantConfig` events on the compacted tenant-config topic (key: tenant
 //! id) or from a YAML/JSON file (`debrief process --config FILE`).
 
-use crate::model::Side;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -582,18 +581,6 @@ impl TenantConfig {
         Ok(())
     }
 
-    /// The side the tenant's rules give a speaker: `Some(Side::Internal)` when the speaker id
-    /// is listed in `internal_speakers` or is an e-mail address (`…@domain`) whose domain is
-    /// listed in `internal_domains`; `None` otherwise (the rules never say "external").
-    ///
-    /// Comparisons ignore case and surrounding white space; a domain may be listed with or
-    /// without its leading `@`; only the exact domain counts (`acme.com` does not cover
-    /// `eu.acme.com`). Cost: linear in the number of listed entries.
-    pub fn side_for(&self, speaker: &str) -> Option<Side> {
-        is_internal(speaker, &self.internal_speakers, &self.internal_domains)
-            .then_some(Side::Internal)
-    }
-
     /// Reads a configuration file: YAML when the name ends in `.yaml` or `.yml`, JSON when it
     /// ends in `.json` (case-insensitive). Missing fields take their defaults, unknown fields
     /// are errors (so a typo is reported, not ignored), and the result is validated with
@@ -655,26 +642,6 @@ impl TenantConfig {
                 syntax(line, column, e.to_string())
             }),
         }
-    }
-}
-
-/// `true` when the speaker is listed or has a listed e-mail domain (see
-/// [`TenantConfig::side_for`]).
-pub(crate) fn is_internal(speaker: &str, speakers: &[String], domains: &[String]) -> bool {
-    let speaker = speaker.trim();
-    if speaker.is_empty() {
-        return false;
-    }
-    let same = |a: &str, b: &str| a == b || a.to_lowercase() == b.to_lowercase();
-    if speakers.iter().any(|s| same(s.trim(), speaker)) {
-        return true;
-    }
-    match speaker.rsplit_once('@') {
-        Some((_, domain)) if !domain.is_empty() => domains.iter().any(|d| {
-            let d = d.trim();
-            same(d.strip_prefix('@').unwrap_or(d), domain)
-        }),
-        _ => false,
     }
 }
 
@@ -765,6 +732,7 @@ impl TenantFileError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Side;
     use std::io::Write;
 
     fn tracker(name: &str, terms: &[&str]) -> TrackerConfig {

@@ -16,10 +16,10 @@
 pub mod data;
 pub mod train;
 
-use crate::extract::action_items::model::{self, ModelFile, TrainParams};
-use crate::extract::action_items::{effective_language, extract_with};
-use crate::model::Conversation;
 use data::{Dataset, Kind};
+use debrief::extract::action_items::model::{self, ModelFile, TrainParams};
+use debrief::extract::action_items::{effective_language, extract_with};
+use debrief::model::Conversation;
 use serde::Serialize;
 use std::io::Write;
 use std::path::PathBuf;

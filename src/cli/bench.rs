@@ -29,18 +29,18 @@
 //! `--preload` publishes everything before the pipeline starts, to measure the pipeline's
 //! consumption rate without the producer competing for the CPU (no latency then).
 
-use crate::config::Config;
-use crate::events::{TranscriptEvent, TranscriptPayload};
-use crate::http::Health;
-use crate::ingest::files::{self, FileError};
-use crate::metrics::Metrics;
-use crate::model::Conversation;
-use crate::pipeline::{run_pipeline_with, PipelineError, PipelineSummary};
-use crate::produce::{
+use crate::cli::produce::{
     now_ms, parse_option, to_events, ConvertOptions, Mode, ProduceError, Publisher,
 };
-use crate::schema::{Codec, Encoding, SchemaError};
 use clap::Args;
+use debrief::config::Config;
+use debrief::events::{TranscriptEvent, TranscriptPayload};
+use debrief::http::Health;
+use debrief::ingest::files::{self, FileError};
+use debrief::metrics::Metrics;
+use debrief::model::Conversation;
+use debrief::pipeline::{run_pipeline_with, PipelineError, PipelineSummary};
+use debrief::schema::{Codec, Encoding, SchemaError};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -118,8 +118,8 @@ pub struct BenchArgs {
     #[arg(short = 'X', long = "option", value_name = "KEY=VALUE", value_parser = parse_option)]
     pub options: Vec<(String, String)>,
     /// Extra librdkafka setting for the bench's publisher only, after the -X ones
-    /// (repeatable). Default: `linger.ms=20` (a platform streaming many meetings batches;
-    /// see [`PUBLISHER_LINGER_MS`]).
+    /// (repeatable). Default: `linger.ms=20`, as a platform streaming many meetings batches
+    /// its sends.
     #[arg(short = 'P', long = "publisher-option", value_name = "KEY=VALUE", value_parser = parse_option)]
     pub publisher_options: Vec<(String, String)>,
     /// Give up when the insights have not all arrived this many seconds after the last send.
@@ -292,8 +292,8 @@ pub fn load_sources(explicit: &[PathBuf]) -> Result<(Vec<Conversation>, String),
     };
     let mut convs = Vec::new();
     let from = if paths.is_empty() {
-        convs =
-            crate::demo::sample_conversations().map_err(|e| BenchError::Internal(e.to_string()))?;
+        convs = crate::cli::demo::sample_conversations()
+            .map_err(|e| BenchError::Internal(e.to_string()))?;
         "the embedded sample conversations".to_string()
     } else {
         for path in &paths {
@@ -532,16 +532,16 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     publisher_options.extend(args.publisher_options.iter().cloned());
     let mut publisher = Publisher::new(&brokers, codec.clone(), &publisher_options)?;
     let mut tenant =
-        crate::demo::sample_tenant().map_err(|e| BenchError::Internal(e.to_string()))?;
+        crate::cli::demo::sample_tenant().map_err(|e| BenchError::Internal(e.to_string()))?;
     tenant.tenant_id = BENCH_TENANT.into();
     publisher
         .send_tenant_config(&topics.tenant_config, &tenant)
         .await?;
     publisher.flush(Duration::from_secs(30)).await?;
 
-    let watcher = crate::demo::reader(&brokers, &format!("debrief-bench-{run_id}-watch"), 5)
+    let watcher = crate::cli::demo::reader(&brokers, &format!("debrief-bench-{run_id}-watch"), 5)
         .map_err(kafka("creating the insight reader"))?;
-    crate::demo::assign_all(&watcher, &[&topics.dynamics, &topics.salesforce])
+    crate::cli::demo::assign_all(&watcher, &[&topics.dynamics, &topics.salesforce])
         .map_err(kafka("assigning the insight reader"))?;
 
     let sent_at: Arc<Mutex<HashMap<String, (Instant, i64)>>> = Arc::default();
@@ -802,8 +802,8 @@ pub fn render(r: &BenchReport, preload: bool) -> String {
 /// `debrief bench` from `main`: runs, prints the report on stdout; failure when some
 /// insights did not arrive.
 pub fn command(args: BenchArgs) -> Result<std::process::ExitCode, BenchError> {
-    crate::produce::init_logging("warn");
-    let rt = crate::produce::runtime().map_err(BenchError::Runtime)?;
+    crate::cli::produce::init_logging("warn");
+    let rt = crate::cli::produce::runtime().map_err(BenchError::Runtime)?;
     let report = rt.block_on(run(&args))?;
     {
         use std::io::Write;

@@ -8,7 +8,7 @@
 //!
 //! Segments get their 0-based position as id, like the file reader does.
 
-use crate::model::{Conversation, Segment, Side};
+use debrief::model::{Conversation, Segment, Side};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -63,8 +63,6 @@ pub struct Labelled {
 /// Two language versions of one dialogue, segment-aligned.
 #[derive(Debug, Clone)]
 pub struct Pair {
-    /// Dialogue id.
-    pub id: String,
     /// First version (language, conversation), the English one when there is one.
     pub a: (String, Conversation),
     /// Second version.
@@ -82,8 +80,6 @@ pub struct Dataset {
     pub labelled: Vec<Labelled>,
     /// Pairs (parallel kind).
     pub pairs: Vec<Pair>,
-    /// Lines that were skipped (no labels, or a parallel dialogue without its other version).
-    pub skipped: usize,
 }
 
 fn segment_of(i: usize, v: &Value) -> Segment {
@@ -128,7 +124,6 @@ pub fn parse(path: &str, body: &str) -> Result<Dataset, DataError> {
     let mut sentences = 0usize;
     let mut segmented = 0usize;
     let mut parallel: BTreeMap<String, Vec<(String, Conversation)>> = BTreeMap::new();
-    let mut skipped = 0usize;
     for (ln, line) in body.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -189,8 +184,6 @@ pub fn parse(path: &str, body: &str) -> Result<Dataset, DataError> {
                     .entry(d.to_string())
                     .or_default()
                     .push((lang, conv));
-            } else {
-                skipped += 1;
             }
         } else if let (Some(text), Some(label)) = (
             v.get("text").and_then(Value::as_str),
@@ -225,9 +218,10 @@ pub fn parse(path: &str, body: &str) -> Result<Dataset, DataError> {
         }
     }
     let mut pairs = Vec::new();
-    for (id, mut versions) in parallel {
+    // A dialogue without its other version, or with versions not aligned, is left out.
+    for versions in parallel.into_values() {
+        let mut versions = versions;
         if versions.len() != 2 || versions[0].1.segments.len() != versions[1].1.segments.len() {
-            skipped += versions.len();
             continue;
         }
         // English first, then by language code, so the pair order is stable.
@@ -235,7 +229,7 @@ pub fn parse(path: &str, body: &str) -> Result<Dataset, DataError> {
         let b = versions.pop();
         let a = versions.pop();
         if let (Some(a), Some(b)) = (a, b) {
-            pairs.push(Pair { id, a, b });
+            pairs.push(Pair { a, b });
         }
     }
     let kind = if !pairs.is_empty() {
@@ -250,7 +244,6 @@ pub fn parse(path: &str, body: &str) -> Result<Dataset, DataError> {
         kind,
         labelled,
         pairs,
-        skipped,
     })
 }
 

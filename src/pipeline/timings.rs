@@ -1,12 +1,9 @@
 //! [`analyse`](crate::extract::analyse) with a stopwatch around each extractor, for
-//! `debrief_extractor_seconds{extractor}`. The extractors stay pure (no clock inside them):
-//! this module calls them one by one from the pipeline side, in the same order and with the
-//! same rules as `analyse`, and the tests check that the insight is byte-identical to
-//! `analyse`'s on every sample conversation and on arbitrary ones. **When `analyse` changes,
-//! change [`analyse_timed`] the same way** (the tests fail until then).
+//! `debrief_extractor_seconds{extractor}`: [`Timings`] is the [`Probe`] the analysis pool
+//! passes to [`analyse_with`]. The extractors stay pure (no clock inside them).
 
-use crate::extract::{action_items, client_too_old, kpis, language, ExtractContext};
-use crate::insight::{Insight, Outcome, SkipReason, EXTRACTOR_VERSION, INSIGHT_SCHEMA_VERSION};
+use crate::extract::{analyse_with, ExtractContext, Extractor, Probe};
+use crate::insight::Insight;
 use crate::metrics::Metrics;
 use crate::model::Conversation;
 use std::time::{Duration, Instant};
@@ -59,116 +56,38 @@ impl Timings {
     }
 }
 
-/// Runs `f`, returning its value and how long it took.
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
-    let started = Instant::now();
-    let value = f();
-    (value, started.elapsed())
+impl Probe for Timings {
+    fn run<T>(&mut self, extractor: Extractor, extract: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let value = extract();
+        let took = Some(started.elapsed());
+        match extractor {
+            Extractor::Language => self.language = took,
+            Extractor::Kpis => self.kpis = took,
+            Extractor::Trackers => self.trackers = took,
+            Extractor::ActionItems => self.action_items = took,
+        }
+        value
+    }
 }
 
-/// [`crate::extract::analyse`], timing each extractor. Same input, same (byte-identical)
-/// insight.
+/// [`crate::extract::analyse`], timing each extractor.
 pub fn analyse_timed(conv: &Conversation, ctx: &ExtractContext<'_>) -> (Insight, Timings) {
     let started = Instant::now();
     let mut timings = Timings::default();
-    let insight = run(conv, ctx, &mut timings);
+    let insight = analyse_with(conv, ctx, &mut timings);
     timings.total = started.elapsed();
     (insight, timings)
-}
-
-fn run(conv: &Conversation, ctx: &ExtractContext<'_>, timings: &mut Timings) -> Insight {
-    let config_version = ctx.tenant.map(|t| t.config.version).unwrap_or(0);
-    let features = ctx.tenant.map(|t| t.config.features).unwrap_or_default();
-    let text_chars = conv.text_chars();
-    let mut insight = Insight {
-        conversation_id: conv.id.clone(),
-        tenant_id: conv.tenant_id.clone(),
-        schema_version: INSIGHT_SCHEMA_VERSION,
-        extractor_version: EXTRACTOR_VERSION.to_string(),
-        config_version,
-        source_platform: conv.source_platform.clone(),
-        client_version: conv.client_version.clone(),
-        finalised_by: ctx.finalised_by,
-        outcome: Outcome::Complete,
-        skip_reasons: Vec::new(),
-        language: language::unknown(),
-        segment_count: conv.segments.len() as i64,
-        text_chars: text_chars as i64,
-        kpis: None,
-        questions: Vec::new(),
-        action_items: Vec::new(),
-        tracker_hits: Vec::new(),
-        tracker_counts: Vec::new(),
-    };
-    if client_too_old(
-        conv.client_version.as_deref(),
-        &ctx.settings.min_client_version,
-    ) {
-        insight.outcome = Outcome::Skipped;
-        insight.skip_reasons.push(SkipReason::ClientVersion);
-        return insight;
-    }
-    if conv.segments.iter().all(|s| s.text.trim().is_empty()) {
-        insight.outcome = Outcome::Skipped;
-        insight.skip_reasons.push(SkipReason::NoTranscript);
-        return insight;
-    }
-    let (report, took) = timed(|| language::detect(conv));
-    timings.language = Some(took);
-    insight.language = report;
-    let lang = insight
-        .language
-        .code
-        .clone()
-        .unwrap_or_else(|| "en".to_string());
-    let ((kpis, questions), took) = timed(|| kpis::compute(conv, &lang));
-    timings.kpis = Some(took);
-    if features.kpis {
-        insight.kpis = Some(kpis);
-    } else {
-        insight.skip_reasons.push(SkipReason::FeatureDisabled);
-    }
-    if let Some(t) = ctx.tenant.filter(|_| features.trackers) {
-        let ((hits, counts), took) = timed(|| t.trackers.find(conv, &lang));
-        timings.trackers = Some(took);
-        insight.tracker_hits = hits;
-        insight.tracker_counts = counts;
-    } else if !features.trackers {
-        insight.skip_reasons.push(SkipReason::FeatureDisabled);
-    }
-    if text_chars < ctx.settings.min_summary_chars {
-        insight.skip_reasons.push(SkipReason::ShortContent);
-    } else {
-        insight.questions = questions;
-        if features.action_items {
-            let reference = conv.started_at.or(ctx.reference_time);
-            let tz = conv
-                .time_zone
-                .as_deref()
-                .unwrap_or(&ctx.settings.default_time_zone);
-            let (items, took) = timed(|| action_items::extract(conv, &lang, reference, tz));
-            timings.action_items = Some(took);
-            insight.action_items = items;
-        } else {
-            insight.skip_reasons.push(SkipReason::FeatureDisabled);
-        }
-    }
-    insight.skip_reasons.sort();
-    insight.skip_reasons.dedup();
-    if !insight.skip_reasons.is_empty() {
-        insight.outcome = Outcome::Partial;
-    }
-    insight
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::extract::{analyse, Settings, TenantRuntime};
-    use crate::insight::FinalisedBy;
+    use crate::extract::{analyse, Settings};
+    use crate::insight::{FinalisedBy, Outcome};
     use crate::model::{Segment, Side};
+    use crate::tenant::TenantRuntime;
     use crate::tenant::{Features, TenantConfig, TrackerConfig};
-    use proptest::prelude::*;
 
     fn tenant(features: Features) -> TenantRuntime {
         TenantRuntime::compile(TenantConfig {
@@ -228,7 +147,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(serde_json::to_vec(&got).unwrap()).unwrap(),
             String::from_utf8(want).unwrap(),
-            "analyse_timed differs from extract::analyse for {}: update src/pipeline/analysis.rs",
+            "the timing probe changed the insight of {}",
             conv.id
         );
         assert!(timings.total >= timings.language.unwrap_or_default());
@@ -236,7 +155,9 @@ mod tests {
 
     #[test]
     fn sample_conversations_give_the_same_insight_as_analyse() {
-        let convs = crate::demo::sample_conversations().unwrap();
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/conversations.jsonl");
+        let reader = crate::ingest::files::open(std::path::Path::new(path)).unwrap();
+        let convs: Vec<Conversation> = reader.map(Result::unwrap).collect();
         assert!(convs.len() >= 4);
         let settings = [
             Settings::default(),
@@ -301,64 +222,5 @@ mod tests {
         assert!(text.contains("debrief_extractor_seconds_count{extractor=\"analyse\"} 1"));
         assert!(text.contains("debrief_extractor_seconds_count{extractor=\"language\"} 1"));
         assert!(!text.contains("extractor=\"kpis\""), "{text}");
-    }
-
-    fn arb_conversation() -> impl Strategy<Value = Conversation> {
-        let seg = (
-            0usize..3,
-            proptest::option::of(-5_000i64..50_000),
-            proptest::option::of(0i64..5_000),
-            "[a-zA-Zéà ?.!,']{0,80}",
-        )
-            .prop_map(|(sp, start, len, text)| Segment {
-                speaker: format!("sp{sp}"),
-                side: [Side::Internal, Side::External, Side::Unknown][sp],
-                start_ms: start,
-                end_ms: start.zip(len).map(|(s, l)| s + l),
-                text,
-                ..Segment::default()
-            });
-        (
-            proptest::collection::vec(seg, 0..30),
-            proptest::option::of("1\\.[0-2]\\.[0-9]{1,2}"),
-        )
-            .prop_map(|(segments, client_version)| Conversation {
-                id: "c".into(),
-                tenant_id: "acme".into(),
-                client_version,
-                segments: segments
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, mut s)| {
-                        s.id = i.to_string();
-                        s
-                    })
-                    .collect(),
-                ..Conversation::default()
-            })
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-        #[test]
-        fn arbitrary_conversations_give_the_same_insight_as_analyse(
-            conv in arb_conversation(),
-            min_chars in 0usize..400,
-            bits in 0u8..9,
-        ) {
-            let settings = Settings { min_summary_chars: min_chars, ..Settings::default() };
-            let t = (bits < 8).then(|| tenant(Features {
-                kpis: bits & 1 != 0,
-                trackers: bits & 2 != 0,
-                action_items: bits & 4 != 0,
-            }));
-            let ctx = ExtractContext {
-                settings: &settings,
-                tenant: t.as_ref(),
-                finalised_by: FinalisedBy::IdleTimeout,
-                reference_time: None,
-            };
-            same_bytes(&conv, &ctx);
-        }
     }
 }

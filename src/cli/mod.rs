@@ -1,0 +1,9 @@
+//! The command-line tools, compiled into the `debrief` binary only (not part of the
+//! library's API): `process`, `run`, `produce`, `demo`, `bench`, `eval` and `train`.
+
+pub mod bench;
+pub mod demo;
+pub mod eval;
+pub mod process;
+pub mod produce;
+pub mod run;

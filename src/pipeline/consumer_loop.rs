@@ -1,0 +1,564 @@
+//! The consumer loop: one OS thread that polls the transcript consumer, decodes, assembles,
+//! hands finalised conversations to the analysis pool ([`super::analysis_pool`]) and stores
+//! offsets as acknowledgements come back. It alone owns the offset book: acknowledgements,
+//! analysis reports, tenant configurations and failures arrive in its inbox
+//! ([`super::inbox`]), drained in every poll cycle and before every commit. Blocking calls
+//! (flush, commit, transactions) are natural here. A rebalance is handed over by the
+//! consumer's callback (which runs inside `poll`, on this thread) and completed here as soon
+//! as `poll` returns, before any other record is read.
+
+use super::analysis_pool::AnalysisPool;
+use super::inbox::{InboxReceiver, LoopMessage};
+use super::kafka::{complete_rebalance, now_ms, source_of, RebalanceEvent, TranscriptConsumer};
+use super::offsets::{Lane, OffsetBook};
+use super::steps::analyse::Job;
+use super::steps::commit::{commit_sync, commit_transaction, safe_offsets, settle, store_progress};
+use super::steps::dead_letter::DeadLetters;
+use super::steps::decode::Decode;
+use super::steps::produce::Producer;
+use super::steps::validate::validate;
+use super::{PipelineError, PipelineSummary};
+use crate::config::{Config, DeliveryMode};
+use crate::emit;
+use crate::http::Health;
+use crate::ingest::assemble::{Absorbed, Assembler, Finalised, Position};
+use crate::insight::FinalisedBy;
+use crate::metrics::{outcome, Metrics};
+use crate::tenant::{apply_tenant_sides, Applied, TenantEvent, TenantRegistry};
+use rdkafka::consumer::Consumer;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::Producer as _;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::util::Timeout;
+use std::sync::mpsc::Receiver;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// `reason` label of `debrief_conversations_finalised_total` for a replayed tail
+/// ([`Finalised::replayed_tail`]): counted, no insight.
+pub(crate) const REPLAYED_TAIL: &str = "replayed_tail";
+
+/// How long one poll waits for a record, at most.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Everything the loop owns.
+pub(crate) struct ConsumerLoop {
+    pub config: Arc<Config>,
+    /// Step 1.
+    pub decode: Decode,
+    /// Where rejected records go.
+    pub dead_letters: DeadLetters,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    /// The offset book: owned here alone.
+    pub book: OffsetBook,
+    pub producer: Producer,
+    /// Acknowledgements, analysis reports, tenant configurations, failures.
+    pub inbox: InboxReceiver,
+    pub shutdown: CancellationToken,
+    /// Transactional mode: a transaction is open.
+    pub in_transaction: bool,
+    pub registry: TenantRegistry,
+    pub assembler: Assembler,
+    pub summary: PipelineSummary,
+    pub finalised: Vec<Finalised>,
+    pub pool: AnalysisPool,
+    /// The first failure reported to the inbox (the loop stops on it).
+    pub fatal: Option<PipelineError>,
+}
+
+/// How a record was taken in.
+enum Step {
+    /// Processed (whatever the outcome).
+    Done,
+    /// Shutdown while retrying: the record was not processed.
+    Interrupted,
+}
+
+impl ConsumerLoop {
+    /// Runs until shutdown or a fatal error, then hands back open work and commits.
+    /// `rebalances` receives what the consumer's rebalance callback hands over.
+    pub fn run(
+        mut self,
+        consumer: TranscriptConsumer,
+        rebalances: Receiver<RebalanceEvent>,
+    ) -> Result<PipelineSummary, PipelineError> {
+        let started = Instant::now();
+        if self.config.delivery.mode == DeliveryMode::Transactional {
+            self.producer
+                .init_transactions(Timeout::After(self.deadline()))
+                .map_err(|e| PipelineError::kafka("initialising transactions", e))?;
+            self.producer
+                .begin_transaction()
+                .map_err(|e| PipelineError::kafka("beginning a transaction", e))?;
+            self.in_transaction = true;
+        }
+        let topics: Vec<&str> = self
+            .config
+            .kafka
+            .topics
+            .transcripts
+            .iter()
+            .map(String::as_str)
+            .collect();
+        consumer
+            .subscribe(&topics)
+            .map_err(|e| PipelineError::kafka("subscribing", e))?;
+        tracing::info!(topics = ?topics, group = %self.config.kafka.group_id, "consuming");
+        self.health.set_consuming(true);
+        let result = self.consume(&consumer, &rebalances);
+        self.health.set_consuming(false);
+        let close = self.close(&consumer);
+        // From here on the consumer's callback completes rebalances itself (leaving the
+        // group on drop revokes everything).
+        drop(rebalances);
+        drop(consumer);
+        // Normally idle already (close waited for it); after a fatal error, queued jobs
+        // finish or are left to the next run (their offsets were not committed).
+        let deadline = self.deadline();
+        self.pool.shutdown(deadline);
+        self.drain_inbox();
+        self.summary.elapsed = started.elapsed();
+        result.and(close).map(|()| self.summary)
+    }
+
+    fn deadline(&self) -> Duration {
+        Duration::from_millis(self.config.shutdown_deadline_ms)
+    }
+
+    fn consume(
+        &mut self,
+        consumer: &TranscriptConsumer,
+        rebalances: &Receiver<RebalanceEvent>,
+    ) -> Result<(), PipelineError> {
+        let tick_every =
+            Duration::from_millis((self.config.assembly.idle_timeout_ms / 4).clamp(10, 100));
+        let txn_every = Duration::from_millis(self.config.delivery.transaction_interval_ms);
+        let mut next_tick = Instant::now();
+        let mut next_txn = Instant::now() + txn_every;
+        while !self.shutdown.is_cancelled() {
+            self.drain_inbox();
+            if let Some(fatal) = self.fatal.take() {
+                return Err(fatal);
+            }
+            self.health.polled();
+            let polled = consumer.poll(POLL);
+            while let Ok(event) = rebalances.try_recv() {
+                self.rebalance(consumer, event);
+            }
+            match polled {
+                Some(Ok(msg)) => {
+                    if let Step::Interrupted = self.handle(&msg)? {
+                        break;
+                    }
+                }
+                Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
+                None => {}
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                next_tick = now + tick_every;
+                self.tick(consumer)?;
+            }
+            if self.config.delivery.mode == DeliveryMode::Transactional && now >= next_txn {
+                next_txn = now + txn_every;
+                self.commit_transaction(consumer)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes in everything the inbox holds: releases holds, counts insights, applies tenant
+    /// configurations, keeps the first failure in `fatal`.
+    fn drain_inbox(&mut self) {
+        while let Ok(message) = self.inbox.try_recv() {
+            match message {
+                LoopMessage::Acknowledged(hold) => self.book.release(hold),
+                LoopMessage::Produced { pending, insight } => {
+                    if let Some(hold) = pending {
+                        self.book.release(hold);
+                    }
+                    if insight {
+                        self.summary.insights_produced += 1;
+                    }
+                }
+                LoopMessage::Tenant(event) => self.apply_tenant_event(event),
+                LoopMessage::Fatal(e) => {
+                    if self.fatal.is_none() {
+                        self.fatal = Some(e);
+                    } else {
+                        tracing::error!(error = %e, "further failure while stopping");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stop: flush, commit what is safe, leave the group. Open conversations are handed back
+    /// (not finalised): their first offsets were never committed, so the next owner replays them.
+    fn close(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
+        let started = Instant::now();
+        let committed = match self.config.delivery.mode {
+            DeliveryMode::AtLeastOnce => self
+                .commit_at_least_once(consumer)
+                .map_err(|e| PipelineError::kafka("committing offsets at shutdown", e)),
+            DeliveryMode::Transactional => self.commit_transaction(consumer),
+        };
+        self.summary.open_conversations_handed_back = self.assembler.open_count();
+        consumer.unsubscribe();
+        tracing::info!(
+            handed_back = self.summary.open_conversations_handed_back,
+            took_ms = started.elapsed().as_millis() as u64,
+            "stopped consuming"
+        );
+        committed
+    }
+
+    /// At-least-once: waits for the analysis pool and flushes the producer (together at most
+    /// the shutdown deadline), takes in their reports, and commits the safe offsets
+    /// synchronously.
+    fn commit_at_least_once(&mut self, consumer: &TranscriptConsumer) -> Result<(), KafkaError> {
+        settle(self.pool.jobs(), &self.producer, self.deadline());
+        self.drain_inbox();
+        let _ = self.book.to_store(true);
+        let tpl = safe_offsets(&self.book, true)?;
+        commit_sync(consumer, &tpl)
+    }
+
+    /// Transactional mode: waits for the analysis pool (so that none produces between this
+    /// transaction's commit and the next one's start), takes in its reports, sends the safe
+    /// offsets of every assigned partition to the open transaction, commits it and opens the
+    /// next one.
+    fn try_commit_transaction(&mut self, consumer: &TranscriptConsumer) -> Result<(), KafkaError> {
+        if !self.in_transaction {
+            return Ok(());
+        }
+        let jobs = self.pool.jobs();
+        if !jobs.wait_idle(self.deadline()) {
+            tracing::warn!(
+                unfinished = jobs.count(),
+                "analysis not finished in time; committing the transaction without those conversations"
+            );
+        }
+        self.drain_inbox();
+        let tpl = safe_offsets(&self.book, false)?;
+        let deadline = self.deadline();
+        commit_transaction(
+            consumer,
+            &self.producer,
+            &tpl,
+            deadline,
+            &mut self.in_transaction,
+        )
+    }
+
+    /// Completes a rebalance the consumer's callback handed over. Revocation: commit what is
+    /// safe (after waiting for the analysis pool and the producer), give the partitions up,
+    /// and drop their open conversations (the next owner replays them). Assignment: take the
+    /// partitions and start their books.
+    fn rebalance(&mut self, consumer: &TranscriptConsumer, event: RebalanceEvent) {
+        match &event {
+            RebalanceEvent::Revoke(tpl) => {
+                let started = Instant::now();
+                let committed = match self.config.delivery.mode {
+                    DeliveryMode::AtLeastOnce => self.commit_at_least_once(consumer),
+                    DeliveryMode::Transactional => self.try_commit_transaction(consumer),
+                };
+                if let Err(e) = &committed {
+                    tracing::warn!(error = %e, "commit on revocation failed; the next owner replays from the last commit");
+                }
+                complete_rebalance(consumer, &event);
+                let n = self.revoke(tpl);
+                tracing::info!(
+                    partitions = n,
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "partitions revoked"
+                );
+            }
+            RebalanceEvent::Assign(tpl) => {
+                complete_rebalance(consumer, &event);
+                for e in tpl.elements() {
+                    let lane = self.book.lane(e.topic(), e.partition());
+                    self.book.assign(lane);
+                }
+                self.health.set_assigned(self.book.assigned().len());
+                tracing::info!(partitions = tpl.count(), "partitions assigned");
+            }
+            RebalanceEvent::Error(e, _) => {
+                tracing::warn!(error = %e, "rebalance error");
+                complete_rebalance(consumer, &event);
+            }
+        }
+    }
+
+    /// Forgets revoked partitions: their books, their open conversations and their lag.
+    fn revoke(&mut self, tpl: &TopicPartitionList) -> usize {
+        let mut n = 0;
+        for e in tpl.elements() {
+            let lane = self.book.lane(e.topic(), e.partition());
+            self.book.revoke(lane);
+            n += 1;
+            let _ = self
+                .metrics
+                .consumer_lag
+                .remove_label_values(&[e.topic(), &e.partition().to_string()]);
+        }
+        self.health.set_assigned(self.book.assigned().len());
+        for lane in self.book.take_revoked() {
+            let dropped = self.assembler.drop_lane(lane);
+            if dropped > 0 {
+                tracing::info!(
+                    lane,
+                    handed_back = dropped,
+                    "open conversations of a revoked partition dropped"
+                );
+            }
+        }
+        self.metrics
+            .conversations_open
+            .set(self.assembler.open_count() as i64);
+        n
+    }
+
+    fn apply_tenant_event(&mut self, event: TenantEvent) {
+        let topic = &self.config.kafka.topics.tenant_config;
+        let applied = match event {
+            TenantEvent::Apply(rt) => {
+                let tenant = rt.config.tenant_id.clone();
+                let version = rt.config.version;
+                let applied = self.registry.apply(rt);
+                tracing::info!(tenant = %tenant, version, ?applied, "tenant configuration");
+                applied
+            }
+            TenantEvent::Remove(tenant) => self.registry.remove(&tenant),
+            TenantEvent::Reject(..) => return,
+        };
+        let label = match applied {
+            Applied::InForce => outcome::CONFIG_APPLIED,
+            Applied::Stale => outcome::DUPLICATE,
+            Applied::Removed => outcome::CONFIG_REMOVED,
+        };
+        self.metrics
+            .records_consumed
+            .with_label_values(&[topic.as_str(), label])
+            .inc();
+    }
+
+    fn tick(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
+        self.assembler.tick(now_ms(), &mut self.finalised);
+        self.submit_finalised(None)?;
+        self.metrics
+            .conversations_open
+            .set(self.assembler.open_count() as i64);
+        self.metrics
+            .producer_queue_depth
+            .set(i64::from(self.producer.in_flight_count()));
+        if self.config.delivery.mode == DeliveryMode::AtLeastOnce {
+            self.drain_inbox();
+            if let Err(e) = store_progress(consumer, &mut self.book) {
+                tracing::warn!(error = %e, "storing offsets");
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the book where the oldest open conversation of `lane` starts now.
+    fn update_floor(&mut self, lane: Lane) {
+        self.book
+            .set_open_floor(lane, self.assembler.min_open_offset(lane));
+    }
+
+    fn handle(&mut self, msg: &BorrowedMessage<'_>) -> Result<Step, PipelineError> {
+        let source = source_of(msg);
+        let lane = self.book.lane(source.topic, source.partition);
+        let now = now_ms();
+        let decoded = match self.decode.decode(source.value, &self.shutdown) {
+            Some(d) => d.and_then(|event| validate(event, source.key)),
+            None => return Ok(Step::Interrupted),
+        };
+        self.summary.records_consumed += 1;
+        let label = match decoded {
+            Err(rejection) => {
+                tracing::warn!(
+                    topic = source.topic,
+                    partition = source.partition,
+                    offset = source.offset,
+                    kind = emit::kind_name(rejection.kind),
+                    reason = rejection.reason,
+                    "dead letter"
+                );
+                let hold = self.book.hold(lane, source.offset);
+                self.dead_letters.send(source, &rejection, hold)?;
+                self.summary.dead_letters += 1;
+                outcome::DEAD_LETTER
+            }
+            Ok(event) => {
+                let pos = Position {
+                    lane,
+                    offset: source.offset,
+                };
+                let absorbed = self.assembler.push(event, pos, now, &mut self.finalised);
+                let event_ms = msg.timestamp().to_millis().unwrap_or(now);
+                self.submit_finalised(Some((source.offset, event_ms)))?;
+                match absorbed {
+                    Absorbed::Assembled => outcome::ASSEMBLED,
+                    Absorbed::Duplicate => outcome::DUPLICATE,
+                    Absorbed::SegmentLimit => outcome::SEGMENT_LIMIT,
+                    Absorbed::Late => outcome::LATE,
+                }
+            }
+        };
+        self.metrics
+            .records_consumed
+            .with_label_values(&[source.topic, label])
+            .inc();
+        self.book.processed(lane, source.offset);
+        self.update_floor(lane);
+        Ok(Step::Done)
+    }
+
+    /// Hands every conversation the assembler just finalised to the workers, then moves its
+    /// lane's open floor (the pending hold taken by [`submit`](ConsumerLoop::submit) keeps the offset
+    /// back meanwhile).
+    fn submit_finalised(&mut self, trigger: Option<(i64, i64)>) -> Result<(), PipelineError> {
+        if self.finalised.is_empty() {
+            return Ok(());
+        }
+        let finalised = std::mem::take(&mut self.finalised);
+        for f in finalised {
+            let lane = f.lane;
+            // Latency is measured from the finalising record's Kafka timestamp, or from the
+            // decision for idle timeouts and evictions.
+            let from_ms = match (trigger, f.finalising_offset) {
+                (Some((offset, ms)), Some(o)) if o == offset => ms,
+                _ => f.finalised_at_ms,
+            };
+            self.submit(f, from_ms)?;
+            self.update_floor(lane);
+        }
+        Ok(())
+    }
+
+    /// Counts a finalised conversation and hands it to the analysis workers (blocks while
+    /// its worker's queue is full). The conversation's first offset stays held until its
+    /// records are produced.
+    fn submit(&mut self, f: Finalised, from_ms: i64) -> Result<(), PipelineError> {
+        let reason = if f.replayed_tail {
+            REPLAYED_TAIL
+        } else {
+            match f.finalised_by {
+                FinalisedBy::EndEvent => "end_event",
+                FinalisedBy::CompleteTranscript => "complete_transcript",
+                FinalisedBy::IdleTimeout => "idle_timeout",
+                FinalisedBy::Evicted => "evicted",
+                FinalisedBy::File => "file",
+            }
+        };
+        self.metrics
+            .conversations_finalised
+            .with_label_values(&[reason])
+            .inc();
+        self.summary.conversations_finalised += 1;
+        if f.replayed_tail {
+            // Its beginning lies before the committed offset: an earlier run produced its
+            // insight from every segment; this shorter one must not replace it.
+            tracing::warn!(
+                conversation = %f.conversation.id,
+                tenant = %f.conversation.tenant_id,
+                lane = f.lane,
+                first_offset = f.first_offset,
+                segments = f.conversation.segments.len(),
+                "replayed tail of a conversation already finalised: no insight"
+            );
+            return Ok(());
+        }
+        let tenant = self.registry.get(&f.conversation.tenant_id).cloned();
+        if tenant.as_ref().is_some_and(|t| t.config.opted_out) {
+            tracing::info!(tenant = %f.conversation.tenant_id, "tenant opted out: no insight");
+            return Ok(());
+        }
+        let mut conv = f.conversation;
+        if let Some(t) = &tenant {
+            apply_tenant_sides(&mut conv, &t.config);
+        }
+        let crm = tenant.as_ref().map(|t| t.config.crm).unwrap_or_default();
+        let insight_topic = emit::insight_topic(crm, &self.config.crm).map(Arc::from);
+        // Every record the worker will send is held from now on; the pending hold keeps the
+        // offset back in transactional mode too, until the records are with the producer.
+        let pending = self.book.hold_pending(f.lane, f.first_offset);
+        let insight_hold = insight_topic
+            .as_ref()
+            .and_then(|_| self.book.hold(f.lane, f.first_offset));
+        let telemetry_hold = self.book.hold(f.lane, f.first_offset);
+        self.pool.submit(Job {
+            conversation: conv,
+            tenant,
+            finalised_by: f.finalised_by,
+            ended_at: f.ended_at,
+            dropped_segments: f.dropped_segments,
+            insight_topic,
+            from_ms,
+            pending,
+            insight_hold,
+            telemetry_hold,
+            submitted_ms: now_ms(),
+        })
+    }
+
+    /// Transactional mode, every `delivery.transaction_interval_ms` and at shutdown: commits
+    /// the open transaction; on an abortable error aborts it and reads again from the last
+    /// committed offsets.
+    fn commit_transaction(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
+        match self.try_commit_transaction(consumer) {
+            Ok(()) => Ok(()),
+            Err(KafkaError::Transaction(e)) if e.txn_requires_abort() => {
+                tracing::warn!(error = %e, "transaction aborted; rewinding to the last committed offsets");
+                self.producer
+                    .abort_transaction(Timeout::After(self.deadline()))
+                    .map_err(|e| PipelineError::kafka("aborting a transaction", e))?;
+                self.rewind(consumer)?;
+                self.producer
+                    .begin_transaction()
+                    .map_err(|e| PipelineError::kafka("beginning a transaction", e))?;
+                self.in_transaction = true;
+                Ok(())
+            }
+            Err(KafkaError::Transaction(e)) if e.is_retriable() => {
+                tracing::warn!(error = %e, "transaction commit will be retried");
+                Ok(())
+            }
+            Err(e) => Err(PipelineError::kafka("committing a transaction", e)),
+        }
+    }
+
+    /// After an aborted transaction: forget everything since the last commit and read again
+    /// from the committed offsets.
+    fn rewind(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
+        let committed = consumer
+            .committed(Timeout::After(self.deadline()))
+            .map_err(|e| PipelineError::kafka("reading committed offsets", e))?;
+        for e in committed.elements() {
+            let lane = self.book.lane(e.topic(), e.partition());
+            self.assembler.drop_lane(lane);
+            self.book.assign(lane);
+            let offset = match e.offset() {
+                Offset::Offset(o) => Offset::Offset(o),
+                _ => Offset::Beginning,
+            };
+            if let Err(err) = consumer.seek(
+                e.topic(),
+                e.partition(),
+                offset,
+                Timeout::After(self.deadline()),
+            ) {
+                return Err(PipelineError::kafka(
+                    "seeking back after an aborted transaction",
+                    err,
+                ));
+            }
+        }
+        Ok(())
+    }
+}

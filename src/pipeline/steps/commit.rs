@@ -1,0 +1,143 @@
+//! Step 7, commit: which offsets are safe (the [`OffsetBook`] the consumer loop owns), and
+//! the Kafka calls that store and commit them: in the background as they move
+//! (at-least-once), synchronously on revocation and shutdown, or inside the transaction
+//! (transactional mode).
+
+use crate::pipeline::analysis_pool::JobQueue;
+use crate::pipeline::kafka::TranscriptConsumer;
+use crate::pipeline::offsets::OffsetBook;
+use crate::pipeline::steps::produce::Producer;
+use rdkafka::consumer::Consumer;
+use rdkafka::error::KafkaResult;
+use rdkafka::producer::Producer as _;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::util::Timeout;
+use std::time::{Duration, Instant};
+
+/// Offsets of `lanes` as a partition list.
+fn offsets_tpl(book: &OffsetBook, offsets: &[(u32, i64)]) -> KafkaResult<TopicPartitionList> {
+    let mut tpl = TopicPartitionList::with_capacity(offsets.len());
+    for &(lane, offset) in offsets {
+        if let Some((topic, partition)) = book.name(lane) {
+            tpl.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+        }
+    }
+    Ok(tpl)
+}
+
+/// Stores the offsets that moved (at-least-once mode); the consumer commits them in the
+/// background. Returns how many partitions moved.
+pub(crate) fn store_progress(
+    consumer: &TranscriptConsumer,
+    book: &mut OffsetBook,
+) -> KafkaResult<usize> {
+    let moved = book.to_store(true);
+    if moved.is_empty() {
+        return Ok(0);
+    }
+    let tpl = offsets_tpl(book, &moved)?;
+    consumer.store_offsets(&tpl)?;
+    Ok(tpl.count())
+}
+
+/// The safe offset of every assigned partition (see [`OffsetBook::safe`]).
+pub(crate) fn safe_offsets(
+    book: &OffsetBook,
+    count_in_flight: bool,
+) -> KafkaResult<TopicPartitionList> {
+    let all: Vec<(u32, i64)> = book
+        .assigned()
+        .into_iter()
+        .filter_map(|l| book.safe(l, count_in_flight).map(|o| (l, o)))
+        .collect();
+    offsets_tpl(book, &all)
+}
+
+/// Waits until the analysis pool is idle, then flushes the producer, together within
+/// `deadline`, so that every acknowledgement and report is in the loop's inbox. Whatever is
+/// not finished by then keeps its holds: its offsets are not committed.
+pub(crate) fn settle(jobs: &JobQueue, producer: &Producer, deadline: Duration) {
+    let until = Instant::now() + deadline;
+    if !jobs.wait_idle(deadline) {
+        tracing::warn!(
+            unfinished = jobs.count(),
+            "analysis not finished in time; those conversations are not committed"
+        );
+    }
+    let left = until.saturating_duration_since(Instant::now());
+    if let Err(e) = producer.flush(Timeout::After(left)) {
+        tracing::warn!(error = %e, "producer flush did not finish in time; unacknowledged records are not committed");
+    }
+}
+
+/// At-least-once mode: stores `tpl` and commits it synchronously.
+pub(crate) fn commit_sync(
+    consumer: &TranscriptConsumer,
+    tpl: &TopicPartitionList,
+) -> KafkaResult<()> {
+    if tpl.count() == 0 {
+        return Ok(());
+    }
+    consumer.store_offsets(tpl)?;
+    consumer.commit(tpl, rdkafka::consumer::CommitMode::Sync)
+}
+
+/// Transactional mode: sends `tpl` to the open transaction, commits it and opens the next
+/// one. `in_transaction` follows whether a transaction is open.
+pub(crate) fn commit_transaction(
+    consumer: &TranscriptConsumer,
+    producer: &Producer,
+    tpl: &TopicPartitionList,
+    deadline: Duration,
+    in_transaction: &mut bool,
+) -> KafkaResult<()> {
+    if tpl.count() > 0 {
+        if let Some(meta) = consumer.group_metadata() {
+            producer.send_offsets_to_transaction(tpl, &meta, Timeout::After(deadline))?;
+        }
+    }
+    producer.commit_transaction(Timeout::After(deadline))?;
+    *in_transaction = false;
+    producer.begin_transaction()?;
+    *in_transaction = true;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safe_offsets_name_every_assigned_partition() {
+        let mut book = OffsetBook::default();
+        let a = book.lane("t", 0);
+        let b = book.lane("t", 3);
+        let idle = book.lane("u", 1);
+        for lane in [a, b, idle] {
+            book.assign(lane);
+        }
+        book.processed(a, 4);
+        book.processed(b, 9);
+        let _held = book.hold(b, 2);
+        let tpl = safe_offsets(&book, true).unwrap();
+        let got: Vec<(String, i32, Offset)> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition(), e.offset()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("t".to_string(), 0, Offset::Offset(5)),
+                ("t".to_string(), 3, Offset::Offset(2)),
+            ],
+            "nothing read from u/1 yet: not committed"
+        );
+        let tpl = safe_offsets(&book, false).unwrap();
+        assert_eq!(
+            tpl.find_partition("t", 3).map(|e| e.offset()),
+            Some(Offset::Offset(10)),
+            "transactional mode ignores unacknowledged records"
+        );
+    }
+}
