@@ -1,19 +1,26 @@
-//! Kafka Connect reads Debrief's CRM task records: a real Kafka Connect 4.1.1 standalone
-//! worker (`org.apache.kafka.connect.cli.ConnectStandalone`, jars from `scripts/kafka.sh
-//! classpath`) runs `FileStreamSinkConnector` with `JsonConverter` (`schemas.enable=true`) on
-//! the Salesforce task topic. The file it writes must hold one record per task, in
-//! order, each naming the task's external id and subject as the insights give them, and the
-//! tombstone written after them must reach the sink as a delete (a null value, which the file
-//! sink writes as `null`). The worker is stopped on every exit (drop guard).
+//! Kafka Connect reads the CRM task records `debrief run` writes: the service (the real
+//! binary, `crm_records.salesforce.format = "connect_json"`) analyses the example
+//! conversations of a Salesforce tenant (`examples/tenant.yaml`), and a real Kafka Connect
+//! 4.1.1 standalone worker (`org.apache.kafka.connect.cli.ConnectStandalone`, jars from
+//! `scripts/kafka.sh classpath`) runs `FileStreamSinkConnector` with `JsonConverter`
+//! (`schemas.enable=true`) on the Salesforce task topic. The file it writes must hold one
+//! record per action item of the insights `debrief process` gives for the same
+//! conversations, each with the task's external id, subject, description and insight lookup;
+//! a tombstone written afterwards must reach the sink as a delete (a null value, which the
+//! file sink writes as `null`). The worker and the service are stopped on every exit (drop
+//! guards).
 
 mod common;
 
-use debrief::crm::{self, connect, CrmKind, RecordType};
+use common::stream;
+use debrief::crm::{self, CrmKind, RecordType};
 use debrief::extract::{analyse, ExtractContext, Settings};
 use debrief::ingest::files;
+use debrief::ingest::stream::{to_events, ConvertOptions, Mode};
 use debrief::insight::{ActionType, FinalisedBy, Insight};
-use debrief::tenant::{apply_tenant_sides, TenantConfig, TenantRuntime};
+use debrief::tenant::{apply_tenant_sides, Crm, TenantConfig, TenantRuntime};
 use rdkafka::producer::FutureRecord;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -49,30 +56,41 @@ fn example_insights() -> Vec<Insight> {
         .collect()
 }
 
-/// Writes the Salesforce task records of `insights` to `topic` as Kafka Connect JSON, keyed
-/// by external id, one partition so the file's order is the topic's. Returns the keys.
-/// Until the CRM output step is part of `debrief run`, the records are produced here with the
-/// encoder that step uses (`debrief::crm::connect`); then the pipeline writes them.
-async fn write_task_topic(brokers: &str, topic: &str, insights: &[Insight]) -> Vec<String> {
+/// The examples as contract events (one complete transcript each), keyed by conversation id.
+async fn publish_examples(brokers: &str, topic: &str) {
+    let opts = ConvertOptions {
+        mode: Mode::Complete,
+        ..ConvertOptions::default()
+    };
     let producer = common::producer(brokers);
-    let mut keys = Vec::new();
-    for insight in insights {
-        let mapping = crm::defaults::mapping(CrmKind::Salesforce, &insight.tenant_id).unwrap();
-        for task in crm::build(insight, &mapping).tasks {
-            let value = connect::encode(&task);
-            producer
-                .send(
-                    FutureRecord::to(topic)
-                        .key(connect::key(&task))
-                        .payload(&value),
-                    Duration::from_secs(30),
-                )
-                .await
-                .unwrap_or_else(|(e, _)| panic!("produce to {topic}: {e}"));
-            keys.push(task.external_id);
-        }
+    for conv in files::open(&root().join("examples/conversations.jsonl")).unwrap() {
+        let events = to_events(&conv.unwrap(), &opts);
+        stream::publish(&producer, topic, &events).await;
     }
-    keys
+}
+
+/// `examples/tenant.yaml` on the tenant-configuration topic.
+async fn publish_tenant(brokers: &str, topic: &str) {
+    let config = TenantConfig::from_path(&root().join("examples/tenant.yaml")).unwrap();
+    assert_eq!(config.crm, Crm::Salesforce);
+    let bytes = stream::codec().encode(topic, &config).unwrap();
+    common::produce(
+        &common::producer(brokers),
+        topic,
+        config.tenant_id.as_bytes(),
+        &bytes,
+        None,
+    )
+    .await;
+}
+
+/// The service, killed (and reaped) when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        stream::kill(&mut self.0);
+    }
 }
 
 /// Writes a tombstone (no value) under `key`.
@@ -231,50 +249,79 @@ fn type_label(t: ActionType) -> &'static str {
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a broker: scripts/test.sh"]
-async fn a_kafka_connect_file_sink_writes_every_task_and_sees_the_tombstone_as_a_delete() {
+async fn a_kafka_connect_file_sink_writes_every_task_of_the_pipeline_and_a_tombstone_as_a_delete() {
     let brokers = common::brokers();
-    let topic = common::unique_name(&crm::default_topic(CrmKind::Salesforce, RecordType::Task));
-    common::create_topic(&brokers, &topic, 1).await;
-    let insights = example_insights();
-    let keys = write_task_topic(&brokers, &topic, &insights).await;
-    let items: Vec<_> = insights.iter().flat_map(|i| &i.action_items).collect();
-    assert_eq!(keys.len(), items.len());
-    assert!(keys.len() >= 10, "the examples have many action items");
-    tombstone(&brokers, &topic, &keys[0]).await;
+    let service = stream::Service::create(&brokers, "crm-connect", 1).await;
+    let tasks = common::unique_name(&crm::default_topic(CrmKind::Salesforce, RecordType::Task));
+    let insights_topic = common::unique_name(&crm::default_topic(
+        CrmKind::Salesforce,
+        RecordType::Insight,
+    ));
+    common::create_topic(&brokers, &tasks, 1).await;
+    common::create_topic(&brokers, &insights_topic, 1).await;
+    let service = service
+        .with("DEBRIEF__CRM_RECORDS__ENABLED", "true")
+        .with("DEBRIEF__CRM_RECORDS__SALESFORCE__TASKS", &tasks)
+        .with(
+            "DEBRIEF__CRM_RECORDS__SALESFORCE__INSIGHTS",
+            &insights_topic,
+        )
+        .with("DEBRIEF__CRM_RECORDS__SALESFORCE__FORMAT", "connect_json");
+    publish_tenant(&brokers, &service.tenant_config).await;
+    publish_examples(&brokers, &service.transcripts).await;
+    let _running = Running(service.spawn());
+
+    // What `debrief process` gives for the same conversations: one task per action item,
+    // keyed `<insight id>-tNNN`.
+    let mut expected = BTreeMap::new();
+    for insight in example_insights() {
+        let insight_id = crm::external_id::insight(&insight.tenant_id, &insight.conversation_id);
+        for (i, item) in insight.action_items.iter().enumerate() {
+            expected.insert(crm::external_id::task(&insight_id, i), item.clone());
+        }
+    }
+    assert!(expected.len() >= 10, "the examples have many action items");
 
     let dir = tempfile::tempdir().unwrap();
     let sink = dir.path().join("sink.txt");
-    let mut worker = Worker::start(dir.path(), &brokers, &topic);
-    let lines = worker.wait_for_records(&sink, keys.len() + 1);
-    drop(worker);
-
-    assert_eq!(
-        lines.len(),
-        keys.len() + 1,
-        "one record per task and the tombstone:\n{}",
-        lines.join("\n")
-    );
-    for ((line, key), item) in lines.iter().zip(&keys).zip(&items) {
+    let mut worker = Worker::start(dir.path(), &brokers, &tasks);
+    let records = worker.wait_for_records(&sink, expected.len());
+    assert_eq!(records.len(), expected.len(), "{}", records.join("\n"));
+    let mut seen = BTreeMap::new();
+    for record in &records {
         // FileStreamSink writes the Connect Struct: `Struct{Field=value,...}`, null fields
         // left out, in the schema's (the mapping's) field order.
-        assert!(line.starts_with("Struct{"), "{line}");
-        assert!(
-            line.contains(&format!("Debrief_External_Id__c={key},")),
-            "{line} lacks {key}"
-        );
+        let key = record
+            .strip_prefix("Struct{Debrief_External_Id__c=")
+            .and_then(|r| r.split(',').next())
+            .unwrap_or_else(|| panic!("no key in {record}"));
+        let item = expected
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} is not a task of the insights"));
         let subject = format!("Subject={}: {},", type_label(item.action_type), item.text);
-        assert!(line.contains(&subject), "{line} lacks {subject}");
+        assert!(record.contains(&subject), "{record} lacks {subject}");
         let description = format!("Description={}\n\nOwner: ", item.text);
-        assert!(line.contains(&description), "{line} lacks {description}");
-        // The lookup arrives as a nested struct naming the insight record.
         assert!(
-            line.contains("What=Struct{attributes=Struct{type=Debrief_Conversation_Insight__c}"),
-            "{line}"
+            record.contains(&description),
+            "{record} lacks {description}"
         );
+        // The lookup arrives as a nested struct naming the insight record.
+        let insight_id = &key[..key.len() - "-t000".len()];
+        let lookup = format!(
+            "What=Struct{{attributes=Struct{{type=Debrief_Conversation_Insight__c}},Debrief_External_Id__c={insight_id}}}"
+        );
+        assert!(record.contains(&lookup), "{record} lacks {lookup}");
+        assert!(seen.insert(key.to_string(), ()).is_none(), "{key} twice");
     }
+    assert_eq!(seen.len(), expected.len(), "every task once");
+
+    let erased = expected.keys().next().unwrap().clone();
+    tombstone(&brokers, &tasks, &erased).await;
+    let records = worker.wait_for_records(&sink, expected.len() + 1);
     assert_eq!(
-        lines[keys.len()],
-        "null",
+        records.last().map(String::as_str),
+        Some("null"),
         "the tombstone reaches the sink as a null value"
     );
+    drop(worker);
 }

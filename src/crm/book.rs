@@ -112,6 +112,11 @@ impl MappingBook {
         }
     }
 
+    /// The tenant's own mapping in force, if any.
+    pub fn get(&self, tenant_id: &str) -> Option<Arc<ValidMapping>> {
+        self.by_tenant.get(tenant_id).cloned()
+    }
+
     /// Tenants with a mapping of their own.
     pub fn len(&self) -> usize {
         self.by_tenant.len()

@@ -50,7 +50,9 @@ impl CrmRecordTopics {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CrmOutputConfig {
-    /// Write CRM records at all.
+    /// Write CRM records at all. Default `false` until the record topics exist in the
+    /// deployment (Debrief creates no topics, and a record to a missing topic stops the
+    /// service when the cluster does not auto-create topics).
     pub enabled: bool,
     /// Dynamics-like record topics.
     pub dynamics: CrmRecordTopics,
@@ -63,7 +65,7 @@ pub struct CrmOutputConfig {
 impl Default for CrmOutputConfig {
     fn default() -> Self {
         CrmOutputConfig {
-            enabled: true,
+            enabled: false,
             dynamics: CrmRecordTopics::defaults(CrmKind::Dynamics),
             salesforce: CrmRecordTopics::defaults(CrmKind::Salesforce),
             mapping_topic: "debrief.crm-mapping.v1".to_string(),
@@ -257,7 +259,7 @@ mod tests {
         assert_eq!(c.salesforce.topic(RecordType::Task), "t");
         assert_eq!(c.dynamics, CrmRecordTopics::defaults(CrmKind::Dynamics));
         assert_eq!(c.mapping_topic, "debrief.crm-mapping.v1");
-        assert!(c.enabled);
+        assert!(!c.enabled, "off until the topics exist");
         assert!(
             serde_json::from_str::<CrmOutputConfig>(r#"{"salesforce": {"format": "avro"}}"#)
                 .unwrap_err()
