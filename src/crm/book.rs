@@ -80,8 +80,7 @@ impl MappingBook {
             self.by_tenant.remove(key);
             return Ok(Applied::Removed);
         };
-        let doc =
-            CrmMapping::from_json(value).map_err(|e| MappingRejected::Unreadable(e.to_string()))?;
+        let doc = parse(value)?;
         if doc.tenant_id != key {
             return Err(MappingRejected::KeyMismatch {
                 document: doc.tenant_id,
@@ -125,6 +124,35 @@ impl MappingBook {
     /// `true` when no tenant has a mapping of its own.
     pub fn is_empty(&self) -> bool {
         self.by_tenant.is_empty()
+    }
+}
+
+/// Parses a document; the error names the kind of problem, the path and the position, never
+/// the values the record holds (serde's messages quote them, and a mistaken publisher could
+/// send anything).
+fn parse(value: &[u8]) -> Result<CrmMapping, MappingRejected> {
+    let mut de = serde_json::Deserializer::from_slice(value);
+    let doc: CrmMapping = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let e = e.into_inner();
+        MappingRejected::Unreadable(describe(&e, Some(&path)))
+    })?;
+    de.end()
+        .map_err(|e| MappingRejected::Unreadable(describe(&e, None)))?;
+    Ok(doc)
+}
+
+fn describe(e: &serde_json::Error, path: Option<&str>) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Io => "unreadable",
+        Category::Syntax => "not JSON",
+        Category::Data => "not a mapping field or value",
+        Category::Eof => "ends early",
+    };
+    match path.filter(|p| !p.is_empty() && *p != ".") {
+        Some(p) => format!("{what} at {p} (line {}, column {})", e.line(), e.column()),
+        None => format!("{what} (line {}, column {})", e.line(), e.column()),
     }
 }
 
@@ -177,6 +205,15 @@ mod tests {
             book.apply(Some(b"acme"), Some(b"{not json")),
             Err(MappingRejected::Unreadable(_))
         ));
+        // A wrong value is named by its path, never quoted.
+        let mut bad: serde_json::Value = serde_json::from_slice(&doc("acme", 7, None)).unwrap();
+        bad["crm"] = serde_json::Value::String("Maria Lopez 06 12 34 56 78".into());
+        let err = book
+            .apply(Some(b"acme"), Some(&serde_json::to_vec(&bad).unwrap()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at crm"), "{err}");
+        assert!(!err.contains("Maria") && !err.contains("06 12"), "{err}");
         assert_eq!(
             book.apply(None, Some(&doc("acme", 9, None))),
             Err(MappingRejected::NoKey)
