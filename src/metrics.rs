@@ -18,13 +18,14 @@
 //! | `debrief_legacy_fingerprint_total` | counter | `schema` (the record kind: `transcript_event`, ...) |
 //! | `debrief_crm_records_produced_total` | counter | `crm` (`dynamics`, `salesforce`), `record` (`insight`, `task`) |
 //! | `debrief_crm_write_errors_total` | counter | `crm`, `kind` (`field_access`: code 4100, `required_missing`) |
+//! | `debrief_commit_metadata_dropped_total` | counter | |
 //!
 //! Labels are bounded: topics come from the configuration, partitions from the topics, and
 //! outcomes, reasons and extractors are fixed lists. Never a conversation or tenant id.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Values of the `outcome` label of `debrief_records_consumed_total`.
@@ -100,6 +101,10 @@ pub struct Metrics {
     /// user may not read, code 4100; required fields without a value) whose dead letter the
     /// broker acknowledged.
     pub crm_write_errors: IntCounterVec,
+    /// `debrief_commit_metadata_dropped_total`: closed conversations left out of an offset
+    /// commit's metadata because it would exceed Kafka's limit (`crate::ingest::replay`);
+    /// a replay falls back to the replayed-tail rule for them.
+    pub commit_metadata_dropped: IntCounter,
 }
 
 impl Metrics {
@@ -171,6 +176,11 @@ impl Metrics {
             ),
             &["schema"],
         )?;
+        let commit_metadata_dropped = IntCounter::new(
+            "debrief_commit_metadata_dropped_total",
+            "Closed conversations left out of an offset commit's metadata (over Kafka's size limit).",
+        )?;
+        registry.register(Box::new(commit_metadata_dropped.clone()))?;
         registry.register(Box::new(records_consumed.clone()))?;
         registry.register(Box::new(conversations_open.clone()))?;
         registry.register(Box::new(conversations_finalised.clone()))?;
@@ -211,6 +221,7 @@ impl Metrics {
             legacy_fingerprints,
             crm_records_produced,
             crm_write_errors,
+            commit_metadata_dropped,
         })
     }
 

@@ -1,7 +1,7 @@
 //! What only a real Apache Kafka can show (`scripts/test.sh` starts one): aborted
 //! transactions are invisible to `read_committed` readers, compaction leaves one value per
-//! key and a tombstone removes the key, and a broker restart loses no conversation and
-//! produces no conflicting value. Each test runs the real binary (`debrief run`) as a child
+//! key and a tombstone removes the key, and neither a rebalance under load nor a broker
+//! restart loses a conversation or produces a conflicting value. Each test runs the real binary (`debrief run`) as a child
 //! process.
 
 mod common;
@@ -14,8 +14,8 @@ use rdkafka::producer::FutureRecord;
 use rdkafka::Message;
 
 use common::stream::{
-    assert_complete, create_topic_with, keys_with_value, kill, one_value_per_key, publish,
-    read_all, read_until, stream, terminate, Isolation, PrivateKafka, Service,
+    assert_complete, create_topic_with, insights, keys_with_value, kill, one_value_per_key,
+    publish, read_all, read_until, stream, terminate, Isolation, PrivateKafka, Service,
 };
 use common::{brokers, create_topic, producer};
 
@@ -303,4 +303,44 @@ async fn a_ten_megabyte_undecodable_record_is_dead_lettered_and_the_next_one_pro
         Some(&huge[..debrief::emit::MAX_DEAD_LETTER_VALUE_BYTES])
     );
     assert!(dl.original_sha256.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker: scripts/test.sh"]
+async fn a_member_stopped_and_restarted_under_load_loses_nothing() {
+    let brokers = brokers();
+    let service = Service::create(&brokers, "rebalance", 4).await;
+    let (events, lengths) = stream(60, "acme");
+    let p = producer(&brokers);
+    let mut a = service.spawn();
+    let mut b = service.spawn();
+    // The stream arrives in four parts; member b leaves after the first and comes back
+    // after the second, so partitions move twice while conversations are open.
+    let quarter = events.len() / 4;
+    for (i, part) in events.chunks(quarter).enumerate() {
+        publish(&p, &service.transcripts, part).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        match i {
+            0 => assert_eq!(terminate(&mut b), Some(0)),
+            1 => b = service.spawn(),
+            _ => {}
+        }
+    }
+    let (br, topic) = (brokers.clone(), service.dynamics.clone());
+    tokio::task::spawn_blocking(move || {
+        read_until(&br, &topic, Isolation::Committed, |m| {
+            keys_with_value(m).len() >= 60
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(terminate(&mut a), Some(0));
+    assert_eq!(terminate(&mut b), Some(0));
+    let all = read_all(&brokers, &service.dynamics, Isolation::Committed);
+    one_value_per_key(&all);
+    assert_complete(&all, &lengths);
+    assert!(
+        insights(&all).len() >= 60,
+        "every conversation has an insight"
+    );
 }

@@ -110,6 +110,9 @@ pub enum Absorbed {
     SegmentLimit,
     /// The conversation was finalised recently: the event is ignored.
     Late,
+    /// The conversation was evicted at `max_open_conversations` recently: the event is not
+    /// assembled (the caller dead-letters it, so that nothing vanishes silently).
+    Evicted,
 }
 
 /// A conversation ready for extraction.
@@ -175,8 +178,13 @@ struct Closed {
     id: Arc<str>,
     /// Stream time of the lane when it was finalised.
     at_ms: i64,
+    /// Offset of its first event.
+    first_offset: i64,
     /// Offset of its latest event.
     last_offset: i64,
+    /// It was evicted at the open-conversation limit (its later events are
+    /// [`Absorbed::Evicted`]).
+    evicted: bool,
 }
 
 #[derive(Debug)]
@@ -392,7 +400,15 @@ impl Assembler {
         let now_ms = self.advance(pos.lane, time_ms, out);
         let id: &str = &event.conversation_id;
         if self.closed.contains(id) {
-            return Absorbed::Late;
+            let evicted = self
+                .lanes
+                .get(&pos.lane)
+                .is_some_and(|l| l.closed_order.iter().any(|c| c.evicted && &*c.id == id));
+            return if evicted {
+                Absorbed::Evicted
+            } else {
+                Absorbed::Late
+            };
         }
         if let Some(lane) = self.lanes.get(&pos.lane) {
             if !lane.restored.is_empty() && lane.restored.contains_key(&replay::id_hash(id)) {
@@ -543,10 +559,13 @@ impl Assembler {
     }
 
     /// What the next owner of `lane` needs if it resumes at `committed` (the next offset to
-    /// read): the conversations of the lane that are remembered as closed, those with events
-    /// at or after `committed` first (a replay would otherwise assemble their tail), then the
-    /// others, most recently closed first. Ids restored from an earlier commit and still
-    /// remembered are carried on.
+    /// read): the closed conversations of the lane that began before `committed` (their
+    /// records are produced and acknowledged, or the offset could not have moved past their
+    /// first event), those with events at or after `committed` first (a replay would
+    /// otherwise assemble their tail), then the others, whose late events the replay must
+    /// still treat as late, most recently closed first. Ids restored from an earlier commit
+    /// and still remembered are carried on. A closed conversation that began at or after
+    /// `committed` is not listed: the replay reads all of it again and gives the same result.
     pub fn replay_facts(&self, lane: u32, committed: i64) -> ReplayFacts {
         let Some(state) = self.lanes.get(&lane) else {
             return ReplayFacts::default();
@@ -555,21 +574,18 @@ impl Assembler {
             id_hash: replay::id_hash(&c.id),
             closed_at_ms: c.at_ms,
         };
-        let mut closed: Vec<ClosedConversation> = state
-            .closed_order
-            .iter()
-            .rev()
-            .filter(|c| c.last_offset >= committed)
-            .map(fact)
-            .collect();
-        closed.extend(
+        let before = || {
             state
                 .closed_order
                 .iter()
                 .rev()
-                .filter(|c| c.last_offset < committed)
-                .map(fact),
-        );
+                .filter(|c| c.first_offset < committed)
+        };
+        let mut closed: Vec<ClosedConversation> = before()
+            .filter(|c| c.last_offset >= committed)
+            .map(fact)
+            .collect();
+        closed.extend(before().filter(|c| c.last_offset < committed).map(fact));
         let mut restored: Vec<ClosedConversation> = state
             .restored
             .iter()
@@ -654,7 +670,9 @@ impl Assembler {
         lane.closed_order.push_back(Closed {
             id: id.clone(),
             at_ms: now_ms,
+            first_offset: conv.first_offset,
             last_offset: conv.last_offset,
+            evicted: by == FinalisedBy::Evicted,
         });
         self.closed_count += 1;
         self.closed.insert(id.clone());

@@ -18,12 +18,15 @@ use super::steps::dead_letter::DeadLetters;
 use super::steps::decode::Decode;
 use super::steps::produce::Producer;
 use super::steps::validate::validate;
+use super::steps::Rejection;
 use super::{PipelineError, PipelineSummary};
 use crate::config::{Config, DeliveryMode};
 use crate::crm::CrmKind;
-use crate::emit;
+use crate::emit::{self, SourceRef};
+use crate::events::DeadLetterKind;
 use crate::http::Health;
 use crate::ingest::assemble::{Absorbed, Assembler, Finalised, Position};
+use crate::ingest::replay::{self, DEFAULT_MAX_METADATA_BYTES};
 use crate::insight::FinalisedBy;
 use crate::metrics::{outcome, Metrics};
 use crate::tenant::{apply_tenant_sides, Applied, TenantEvent, TenantRegistry};
@@ -41,6 +44,9 @@ use tokio_util::sync::CancellationToken;
 /// `reason` label of `debrief_conversations_finalised_total` for a replayed tail
 /// ([`Finalised::replayed_tail`]): counted, no insight.
 pub(crate) const REPLAYED_TAIL: &str = "replayed_tail";
+
+/// Longest wait for the committed offsets and watermarks of newly assigned partitions.
+const FETCH_WAIT: Duration = Duration::from_secs(5);
 
 /// How long one poll waits for a record, at most.
 const POLL: Duration = Duration::from_millis(50);
@@ -235,7 +241,7 @@ impl ConsumerLoop {
         settle(self.pool.jobs(), &self.producer, self.deadline());
         self.drain_inbox();
         let _ = self.book.to_store(true);
-        let tpl = safe_offsets(&self.book, true)?;
+        let tpl = safe_offsets(&self.book, true, &|l, o| self.metadata(l, o))?;
         commit_sync(consumer, &tpl)
     }
 
@@ -255,7 +261,7 @@ impl ConsumerLoop {
             );
         }
         self.drain_inbox();
-        let tpl = safe_offsets(&self.book, false)?;
+        let tpl = safe_offsets(&self.book, false, &|l, o| self.metadata(l, o))?;
         let deadline = self.deadline();
         commit_transaction(
             consumer,
@@ -295,6 +301,7 @@ impl ConsumerLoop {
                     let lane = self.book.lane(e.topic(), e.partition());
                     self.book.assign(lane);
                 }
+                self.resume(consumer, tpl);
                 self.health.set_assigned(self.book.assigned().len());
                 tracing::info!(partitions = tpl.count(), "partitions assigned");
             }
@@ -359,7 +366,15 @@ impl ConsumerLoop {
     }
 
     fn tick(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
-        self.assembler.tick(now_ms(), &mut self.finalised);
+        // A lane read to its end gets no record older than now: its stream time follows the
+        // wall clock, so a quiet partition still finalises idle conversations. A lane behind
+        // (catching up after a restart or a rebalance) moves only with its records' times.
+        let now = now_ms();
+        for lane in self.book.assigned() {
+            if self.caught_up(consumer, lane) {
+                self.assembler.advance(lane, now, &mut self.finalised);
+            }
+        }
         self.submit_finalised(None)?;
         self.metrics
             .conversations_open
@@ -369,11 +384,85 @@ impl ConsumerLoop {
             .set(i64::from(self.producer.in_flight_count()));
         if self.config.delivery.mode == DeliveryMode::AtLeastOnce {
             self.drain_inbox();
-            if let Err(e) = store_progress(consumer, &mut self.book) {
+            let assembler = &self.assembler;
+            let metrics = &self.metrics;
+            let metadata = |l: Lane, o: i64| commit_metadata(assembler, metrics, l, o);
+            if let Err(e) = store_progress(consumer, &mut self.book, &metadata) {
                 tracing::warn!(error = %e, "storing offsets");
             }
         }
         Ok(())
+    }
+
+    /// Before reading newly assigned partitions: reads their committed offsets and takes
+    /// what the previous owner left in the metadata (the conversations it closed: their
+    /// later events stay late here, see [`crate::ingest::replay`]); starts their lag gauges
+    /// from the committed offset (or the start) and the high watermark.
+    fn resume(&mut self, consumer: &TranscriptConsumer, tpl: &TopicPartitionList) {
+        let committed = match consumer.committed_offsets(tpl.clone(), Timeout::After(FETCH_WAIT)) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the committed offsets of new partitions failed; replaying without their metadata");
+                return;
+            }
+        };
+        for e in committed.elements() {
+            let lane = self.book.lane(e.topic(), e.partition());
+            match replay::decode(e.metadata()) {
+                Ok(facts) => {
+                    if !facts.closed.is_empty() {
+                        tracing::info!(
+                            topic = e.topic(),
+                            partition = e.partition(),
+                            closed = facts.closed.len(),
+                            "resuming with the previous owner's closed conversations"
+                        );
+                    }
+                    self.assembler.restore(lane, &facts);
+                }
+                Err(err) => tracing::warn!(
+                    topic = e.topic(),
+                    partition = e.partition(),
+                    error = %err,
+                    "commit metadata not usable; replaying with the replayed-tail rule only"
+                ),
+            }
+            if let Ok((low, high)) =
+                consumer.fetch_watermarks(e.topic(), e.partition(), Timeout::After(FETCH_WAIT))
+            {
+                let from = match e.offset() {
+                    Offset::Offset(o) => o,
+                    _ => low,
+                };
+                self.metrics
+                    .consumer_lag
+                    .with_label_values(&[e.topic(), &e.partition().to_string()])
+                    .set((high - from).max(0));
+            }
+        }
+    }
+
+    /// The commit metadata of `lane` at offset `committed`.
+    fn metadata(&self, lane: Lane, committed: i64) -> String {
+        commit_metadata(&self.assembler, &self.metrics, lane, committed)
+    }
+
+    /// `true` when every record of `lane` the consumer knows of has been processed: the next
+    /// offset to read is the partition's high watermark (as last fetched).
+    fn caught_up(&self, consumer: &TranscriptConsumer, lane: Lane) -> bool {
+        let Some((topic, partition)) = self.book.name(lane) else {
+            return false;
+        };
+        let Some((low, high)) = cached_watermarks(consumer, topic, partition) else {
+            return false;
+        };
+        if high < 0 {
+            return false;
+        }
+        match self.book.next(lane) {
+            Some(next) => next >= high,
+            None => high <= low.max(0),
+        }
     }
 
     /// Tells the book where the oldest open conversation of `lane` starts now.
@@ -386,6 +475,9 @@ impl ConsumerLoop {
         let source = source_of(msg);
         let lane = self.book.lane(source.topic, source.partition);
         let now = now_ms();
+        // The record's time in the stream: what idle timeouts are measured in (see
+        // `ingest::assemble`), so that a replay decides exactly as the original run did.
+        let time_ms = msg.timestamp().to_millis().unwrap_or(now);
         let decoded = match self.decode.decode(source.value, &self.shutdown) {
             Some(d) => d.and_then(|event| validate(event, source.key)),
             None => return Ok(Step::Interrupted),
@@ -393,17 +485,9 @@ impl ConsumerLoop {
         self.summary.records_consumed += 1;
         let label = match decoded {
             Err(rejection) => {
-                tracing::warn!(
-                    topic = source.topic,
-                    partition = source.partition,
-                    offset = source.offset,
-                    kind = emit::kind_name(rejection.kind),
-                    reason = rejection.reason,
-                    "dead letter"
-                );
-                let hold = self.book.hold(lane, source.offset);
-                self.dead_letters.send(source, &rejection, hold)?;
-                self.summary.dead_letters += 1;
+                self.assembler.advance(lane, time_ms, &mut self.finalised);
+                self.submit_finalised(None)?;
+                self.dead_letter(lane, source, &rejection)?;
                 outcome::DEAD_LETTER
             }
             Ok(event) => {
@@ -411,14 +495,29 @@ impl ConsumerLoop {
                     lane,
                     offset: source.offset,
                 };
-                let absorbed = self.assembler.push(event, pos, now, &mut self.finalised);
-                let event_ms = msg.timestamp().to_millis().unwrap_or(now);
-                self.submit_finalised(Some((source.offset, event_ms)))?;
+                let conversation = event.conversation_id.clone();
+                let absorbed = self
+                    .assembler
+                    .push(event, pos, time_ms, &mut self.finalised);
+                self.submit_finalised(Some((source.offset, time_ms)))?;
                 match absorbed {
                     Absorbed::Assembled => outcome::ASSEMBLED,
                     Absorbed::Duplicate => outcome::DUPLICATE,
                     Absorbed::SegmentLimit => outcome::SEGMENT_LIMIT,
                     Absorbed::Late => outcome::LATE,
+                    Absorbed::Evicted => {
+                        // Its conversation was finalised at the open-conversation limit: the
+                        // event goes to the dead-letter topic instead of vanishing.
+                        let rejection = Rejection {
+                            kind: DeadLetterKind::OverLimit,
+                            reason: format!(
+                                "conversation {conversation} was evicted at the open-conversation \
+                                 limit (assembly.max_open_conversations) before this event"
+                            ),
+                        };
+                        self.dead_letter(lane, source, &rejection)?;
+                        outcome::DEAD_LETTER
+                    }
                 }
             }
         };
@@ -429,6 +528,27 @@ impl ConsumerLoop {
         self.book.processed(lane, source.offset);
         self.update_floor(lane);
         Ok(Step::Done)
+    }
+
+    /// Sends a record to the dead-letter topic (the offset is held until it is acknowledged).
+    fn dead_letter(
+        &mut self,
+        lane: Lane,
+        source: SourceRef<'_>,
+        rejection: &Rejection,
+    ) -> Result<(), PipelineError> {
+        tracing::warn!(
+            topic = source.topic,
+            partition = source.partition,
+            offset = source.offset,
+            kind = emit::kind_name(rejection.kind),
+            reason = rejection.reason,
+            "dead letter"
+        );
+        let hold = self.book.hold(lane, source.offset);
+        self.dead_letters.send(source, rejection, hold)?;
+        self.summary.dead_letters += 1;
+        Ok(())
     }
 
     /// Hands every conversation the assembler just finalised to the workers, then moves its
@@ -473,6 +593,18 @@ impl ConsumerLoop {
             .with_label_values(&[reason])
             .inc();
         self.summary.conversations_finalised += 1;
+        if f.finalised_by == FinalisedBy::Evicted {
+            // Overload: more conversations open than `assembly.max_open_conversations`. Its
+            // later events are dead-lettered (reason names it), not assembled.
+            tracing::warn!(
+                conversation = %f.conversation.id,
+                tenant = %f.conversation.tenant_id,
+                lane = f.lane,
+                segments = f.conversation.segments.len(),
+                limit = self.config.assembly.max_open_conversations,
+                "open-conversation limit reached: the least recently active conversation is finalised now (evicted)"
+            );
+        }
         if f.replayed_tail {
             // Its beginning lies before the committed offset: an earlier run produced its
             // insight from every segment; this shorter one must not replace it.
@@ -607,4 +739,45 @@ impl ConsumerLoop {
         }
         Ok(())
     }
+}
+
+/// What the next owner of `lane` needs if it resumes at `committed`, as commit metadata
+/// (see [`crate::ingest::replay`]). Conversations that do not fit Kafka's default metadata
+/// limit are counted in `debrief_commit_metadata_dropped_total`: for those the replay falls
+/// back to the replayed-tail rule.
+fn commit_metadata(assembler: &Assembler, metrics: &Metrics, lane: Lane, committed: i64) -> String {
+    let facts = assembler.replay_facts(lane, committed);
+    let encoded = replay::encode(&facts, DEFAULT_MAX_METADATA_BYTES);
+    if encoded.dropped > 0 {
+        metrics
+            .commit_metadata_dropped
+            .inc_by(encoded.dropped as u64);
+    }
+    encoded.text
+}
+
+/// The partition's low and high watermarks as librdkafka last saw them in a fetch response
+/// (no request; `rd_kafka_get_watermark_offsets`, which rust-rdkafka does not wrap). With
+/// `isolation.level=read_committed` the high one is the last stable offset. `None` before the
+/// first fetch.
+fn cached_watermarks(
+    consumer: &TranscriptConsumer,
+    topic: &str,
+    partition: i32,
+) -> Option<(i64, i64)> {
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the client pointer is valid while `consumer` is; the call reads librdkafka's
+    // cached offsets into the two locals and keeps no pointer.
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (err == rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0)
+        .then_some((low, high))
 }

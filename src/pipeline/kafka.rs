@@ -67,15 +67,40 @@ impl ClientContext for ConsumerCtx {
                 continue;
             }
             for (partition, p) in &topic.partitions {
-                if *partition >= 0 && p.consumer_lag >= 0 {
+                if *partition < 0 || !p.desired {
+                    continue;
+                }
+                if let Some(lag) = partition_lag(p) {
                     self.metrics
                         .consumer_lag
                         .with_label_values(&[name.as_str(), &partition.to_string()])
-                        .set(p.consumer_lag);
+                        .set(lag);
                 }
             }
         }
     }
+}
+
+/// Records between the consumer's position and the end of the partition (the last stable
+/// offset under `read_committed`, else the high watermark), from librdkafka's statistics.
+/// The position is the next offset the application reads, else the committed offset, else
+/// the start of the partition (a group that has not read or committed anything yet and
+/// starts from the earliest offset). `None` while the end is unknown. librdkafka's own
+/// `consumer_lag` counts from the committed offset only, so a consumer that never committed
+/// (the stuck case an alert is for) would have none.
+pub(crate) fn partition_lag(p: &rdkafka::statistics::Partition) -> Option<i64> {
+    let end = if p.ls_offset >= 0 {
+        p.ls_offset
+    } else {
+        p.hi_offset
+    };
+    if end < 0 {
+        return None;
+    }
+    let position = [p.app_offset, p.committed_offset, p.lo_offset]
+        .into_iter()
+        .find(|&o| o >= 0)?;
+    Some((end - position).max(0))
 }
 
 impl ConsumerContext for ConsumerCtx {

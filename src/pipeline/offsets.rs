@@ -122,6 +122,12 @@ impl OffsetBook {
         std::mem::take(&mut self.revoked)
     }
 
+    /// The offset after the last record processed on `lane` (`None` before the first, or for
+    /// a lane not assigned).
+    pub fn next(&self, lane: Lane) -> Option<i64> {
+        self.lanes.get(&lane).and_then(|s| s.next)
+    }
+
     /// Lanes currently assigned, in id order.
     pub fn assigned(&self) -> Vec<Lane> {
         let mut lanes: Vec<Lane> = self.lanes.keys().copied().collect();

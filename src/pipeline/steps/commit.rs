@@ -14,12 +14,25 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::util::Timeout;
 use std::time::{Duration, Instant};
 
-/// Offsets of `lanes` as a partition list.
-fn offsets_tpl(book: &OffsetBook, offsets: &[(u32, i64)]) -> KafkaResult<TopicPartitionList> {
+/// The commit metadata of a lane at an offset (see [`crate::ingest::replay`]).
+pub(crate) type Metadata<'a> = &'a dyn Fn(u32, i64) -> String;
+
+/// Offsets of `lanes` as a partition list, each with its commit metadata.
+fn offsets_tpl(
+    book: &OffsetBook,
+    offsets: &[(u32, i64)],
+    metadata: Metadata<'_>,
+) -> KafkaResult<TopicPartitionList> {
     let mut tpl = TopicPartitionList::with_capacity(offsets.len());
     for &(lane, offset) in offsets {
         if let Some((topic, partition)) = book.name(lane) {
             tpl.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+            let text = metadata(lane, offset);
+            if !text.is_empty() {
+                if let Some(mut e) = tpl.find_partition(topic, partition) {
+                    e.set_metadata(text);
+                }
+            }
         }
     }
     Ok(tpl)
@@ -30,12 +43,13 @@ fn offsets_tpl(book: &OffsetBook, offsets: &[(u32, i64)]) -> KafkaResult<TopicPa
 pub(crate) fn store_progress(
     consumer: &TranscriptConsumer,
     book: &mut OffsetBook,
+    metadata: Metadata<'_>,
 ) -> KafkaResult<usize> {
     let moved = book.to_store(true);
     if moved.is_empty() {
         return Ok(0);
     }
-    let tpl = offsets_tpl(book, &moved)?;
+    let tpl = offsets_tpl(book, &moved, metadata)?;
     consumer.store_offsets(&tpl)?;
     Ok(tpl.count())
 }
@@ -44,13 +58,14 @@ pub(crate) fn store_progress(
 pub(crate) fn safe_offsets(
     book: &OffsetBook,
     count_in_flight: bool,
+    metadata: Metadata<'_>,
 ) -> KafkaResult<TopicPartitionList> {
     let all: Vec<(u32, i64)> = book
         .assigned()
         .into_iter()
         .filter_map(|l| book.safe(l, count_in_flight).map(|o| (l, o)))
         .collect();
-    offsets_tpl(book, &all)
+    offsets_tpl(book, &all, metadata)
 }
 
 /// Waits until the analysis pool is idle, then flushes the producer, together within
@@ -119,7 +134,7 @@ mod tests {
         book.processed(a, 4);
         book.processed(b, 9);
         let _held = book.hold(b, 2);
-        let tpl = safe_offsets(&book, true).unwrap();
+        let tpl = safe_offsets(&book, true, &|lane, offset| format!("{lane}@{offset}")).unwrap();
         let got: Vec<(String, i32, Offset)> = tpl
             .elements()
             .iter()
@@ -133,7 +148,13 @@ mod tests {
             ],
             "nothing read from u/1 yet: not committed"
         );
-        let tpl = safe_offsets(&book, false).unwrap();
+        let metadata: Vec<String> = tpl
+            .elements()
+            .iter()
+            .map(|e| e.metadata().to_string())
+            .collect();
+        assert_eq!(metadata, vec![format!("{a}@5"), format!("{b}@2")]);
+        let tpl = safe_offsets(&book, false, &|_, _| String::new()).unwrap();
         assert_eq!(
             tpl.find_partition("t", 3).map(|e| e.offset()),
             Some(Offset::Offset(10)),
