@@ -25,6 +25,7 @@
 use super::inbox::{spawn_task, Inbox, LoopMessage};
 use super::kafka::now_ms;
 use super::steps::analyse::{Analyse, Job};
+use super::steps::crm::{CrmStep, CrmStepError};
 use super::steps::encode::Encode;
 use super::steps::produce::{produce, Delivery, Produced, Producer};
 use super::PipelineError;
@@ -61,6 +62,9 @@ pub enum AnalysisError {
         /// The client's error.
         source: KafkaError,
     },
+    /// Its CRM records could not be handed to the producer.
+    #[error("its CRM records: {0}")]
+    Crm(#[from] CrmStepError),
     /// The analysis panicked (a bug).
     #[error("its analysis panicked")]
     Panicked,
@@ -193,6 +197,8 @@ pub(crate) struct Shared {
     pub analyse: Analyse,
     /// The encode step.
     pub encode: Encode,
+    /// The CRM records step.
+    pub crm: CrmStep,
     pub metrics: Arc<Metrics>,
     pub producer: Producer,
     pub jobs: Arc<JobQueue>,
@@ -309,10 +315,12 @@ fn work(shared: &Shared, job: Job) {
     shared.jobs.finish(&id);
 }
 
-/// Analyses one conversation and produces its insight (when it has a CRM topic) and its
-/// telemetry, each with the produced hold the consumer loop took for it.
-fn analyse_and_produce(shared: &Shared, job: Job) -> Result<(), AnalysisError> {
+/// Analyses one conversation and produces its insight (when it has a CRM topic), its CRM
+/// records (when the job has them) and its telemetry, each with the produced hold the
+/// consumer loop took for it (one hold for all the CRM records).
+fn analyse_and_produce(shared: &Shared, mut job: Job) -> Result<(), AnalysisError> {
     let started_ms = now_ms();
+    let crm = job.crm.take();
     let (insight, timings) = shared.analyse.run(&job);
     timings.observe(&shared.metrics);
     let conv = &job.conversation;
@@ -337,6 +345,12 @@ fn analyse_and_produce(shared: &Shared, job: Job) -> Result<(), AnalysisError> {
             topic: topic.to_string(),
             source,
         })?;
+    }
+    if let Some(crm) = crm {
+        if let Some(hold) = shared.crm.run(&shared.producer, &insight, crm, now_ms())? {
+            // Nothing produced: nothing to acknowledge.
+            let _ = shared.inbox.send(LoopMessage::Acknowledged(hold));
+        }
     }
     let now = now_ms();
     let telemetry = emit::insight_telemetry(

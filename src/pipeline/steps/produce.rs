@@ -4,6 +4,7 @@
 //! every failure, to the consumer loop's inbox.
 
 use super::encode::Record;
+use crate::crm::{CrmKind, RecordType, WriteErrorKind};
 use crate::metrics::Metrics;
 use crate::pipeline::client_log::ClientLog;
 use crate::pipeline::inbox::{Inbox, LoopMessage};
@@ -16,6 +17,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +33,45 @@ pub(crate) enum Produced {
     Telemetry,
     /// A dead letter, with its kind name.
     DeadLetter { reason: &'static str },
+    /// One of a conversation's CRM records (`crate::crm`); the group's hold is released by
+    /// the last acknowledgement of the group.
+    CrmRecord {
+        crm: CrmKind,
+        record: RecordType,
+        group: Arc<AckGroup>,
+    },
+    /// The dead letter of a CRM write error, in the same group.
+    CrmWriteError {
+        crm: CrmKind,
+        kind: WriteErrorKind,
+        group: Arc<AckGroup>,
+    },
+}
+
+/// Records whose number is known only once the conversation is analysed (its CRM records)
+/// share one hold, taken by the consumer loop: the last acknowledgement releases it.
+#[derive(Debug)]
+pub(crate) struct AckGroup {
+    remaining: AtomicUsize,
+    hold: Option<Hold>,
+}
+
+impl AckGroup {
+    /// A group of `records` records holding `hold`.
+    pub fn new(records: usize, hold: Option<Hold>) -> AckGroup {
+        AckGroup {
+            remaining: AtomicUsize::new(records),
+            hold,
+        }
+    }
+
+    /// One record acknowledged: the hold when it was the last one.
+    pub fn acknowledged(&self) -> Option<Hold> {
+        match self.remaining.fetch_sub(1, Ordering::AcqRel) {
+            1 => self.hold,
+            _ => None,
+        }
+    }
 }
 
 /// Opaque of every produced record: the offset hold its acknowledgement releases (taken by
@@ -82,6 +123,28 @@ impl ProducerContext for ProducerCtx {
                         self.metrics.dead_letters.with_label_values(&[reason]).inc();
                     }
                     Produced::Telemetry => {}
+                    Produced::CrmRecord { crm, record, group } => {
+                        self.metrics
+                            .crm_records_produced
+                            .with_label_values(&[crm.name(), record.name()])
+                            .inc();
+                        if let Some(hold) = group.acknowledged() {
+                            let _ = self.inbox.send(LoopMessage::Acknowledged(hold));
+                        }
+                    }
+                    Produced::CrmWriteError { crm, kind, group } => {
+                        self.metrics
+                            .crm_write_errors
+                            .with_label_values(&[crm.name(), kind.name()])
+                            .inc();
+                        self.metrics
+                            .dead_letters
+                            .with_label_values(&["invalid"])
+                            .inc();
+                        if let Some(hold) = group.acknowledged() {
+                            let _ = self.inbox.send(LoopMessage::Acknowledged(hold));
+                        }
+                    }
                 }
                 if let Some(hold) = delivery.hold {
                     // The loop may be gone at shutdown: the hold no longer matters then.
@@ -181,5 +244,92 @@ mod tests {
         assert!(metrics
             .render()
             .contains("debrief_dead_letters_total{reason=\"invalid\"} 1"));
+    }
+
+    #[test]
+    fn a_crm_group_releases_its_one_hold_with_the_last_acknowledgement_and_counts_by_crm() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("tasks", 1, 1).unwrap();
+        cluster.create_topic("dlq", 1, 1).unwrap();
+        let (tx, rx) = inbox();
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let producer: Producer = ClientConfig::new()
+            .set("bootstrap.servers", cluster.bootstrap_servers())
+            .create_with_context(ProducerCtx {
+                inbox: tx,
+                metrics: metrics.clone(),
+            })
+            .unwrap();
+        let mut book = OffsetBook::default();
+        let lane = book.lane("in", 0);
+        book.assign(lane);
+        book.processed(lane, 3);
+        let group = Arc::new(AckGroup::new(3, book.hold(lane, 3)));
+        for (topic, what) in [
+            (
+                "tasks",
+                Produced::CrmRecord {
+                    crm: CrmKind::Salesforce,
+                    record: RecordType::Task,
+                    group: group.clone(),
+                },
+            ),
+            (
+                "tasks",
+                Produced::CrmRecord {
+                    crm: CrmKind::Salesforce,
+                    record: RecordType::Task,
+                    group: group.clone(),
+                },
+            ),
+            (
+                "dlq",
+                Produced::CrmWriteError {
+                    crm: CrmKind::Salesforce,
+                    kind: WriteErrorKind::FieldAccess,
+                    group: group.clone(),
+                },
+            ),
+        ] {
+            let record = Record {
+                topic,
+                key: Some(b"k"),
+                payload: b"v".to_vec(),
+                headers: None,
+            };
+            produce(&producer, record, Box::new(Delivery { hold: None, what })).unwrap();
+        }
+        producer
+            .flush(Timeout::After(Duration::from_secs(30)))
+            .unwrap();
+        let mut released = 0;
+        while let Ok(m) = rx.try_recv() {
+            match m {
+                LoopMessage::Acknowledged(h) => {
+                    book.release(h);
+                    released += 1;
+                }
+                other => panic!("expected acknowledgements only, got {other:?}"),
+            }
+        }
+        assert_eq!(released, 1, "one hold for the group");
+        assert_eq!(book.safe(lane, true), Some(4));
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                "debrief_crm_records_produced_total{crm=\"salesforce\",record=\"task\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "debrief_crm_write_errors_total{crm=\"salesforce\",kind=\"field_access\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("debrief_dead_letters_total{reason=\"invalid\"} 1"),
+            "{text}"
+        );
     }
 }
