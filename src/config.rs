@@ -87,6 +87,9 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// CRM topics the insights are routed to.
     pub crm: CrmTopics,
+    /// CRM-shaped records (`crate::crm`): per-CRM record topics, their format, the mapping
+    /// topic.
+    pub crm_records: crate::crm::output::CrmOutputConfig,
     /// Operations endpoint.
     pub http: HttpConfig,
     /// Wire encoding of every record read and written. Default `avro_single_object`.
@@ -114,6 +117,7 @@ impl Default for Config {
         Config {
             kafka: KafkaConfig::default(),
             crm: CrmTopics::default(),
+            crm_records: crate::crm::output::CrmOutputConfig::default(),
             http: HttpConfig::default(),
             encoding: Encoding::default(),
             schema_registry: SchemaRegistryConfig::default(),
@@ -588,12 +592,22 @@ impl Config {
         check_topic("kafka.topics.dead_letter", &k.topics.dead_letter)?;
         check_topic("crm.dynamics", &self.crm.dynamics)?;
         check_topic("crm.salesforce", &self.crm.salesforce)?;
+        let r = &self.crm_records;
+        check_topic("crm_records.dynamics.insights", &r.dynamics.insights)?;
+        check_topic("crm_records.dynamics.tasks", &r.dynamics.tasks)?;
+        check_topic("crm_records.salesforce.insights", &r.salesforce.insights)?;
+        check_topic("crm_records.salesforce.tasks", &r.salesforce.tasks)?;
+        check_topic("crm_records.mapping_topic", &r.mapping_topic)?;
         for input in &k.topics.transcripts {
             for (key, output) in [
                 ("kafka.topics.telemetry", &k.topics.telemetry),
                 ("kafka.topics.dead_letter", &k.topics.dead_letter),
                 ("crm.dynamics", &self.crm.dynamics),
                 ("crm.salesforce", &self.crm.salesforce),
+                ("crm_records.dynamics.insights", &r.dynamics.insights),
+                ("crm_records.dynamics.tasks", &r.dynamics.tasks),
+                ("crm_records.salesforce.insights", &r.salesforce.insights),
+                ("crm_records.salesforce.tasks", &r.salesforce.tasks),
             ] {
                 if input == output {
                     return Err(invalid(

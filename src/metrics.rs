@@ -16,6 +16,8 @@
 //! | `debrief_consumer_lag` | gauge | `topic`, `partition` |
 //! | `debrief_producer_queue_depth` | gauge | |
 //! | `debrief_legacy_fingerprint_total` | counter | `schema` (the record kind: `transcript_event`, ...) |
+//! | `debrief_crm_records_produced_total` | counter | `crm` (`dynamics`, `salesforce`), `record` (`insight`, `task`) |
+//! | `debrief_crm_write_errors_total` | counter | `crm`, `kind` (`field_access`: code 4100, `required_missing`) |
 //! | `debrief_commit_metadata_dropped_total` | counter | |
 //!
 //! Labels are bounded: topics come from the configuration, partitions from the topics, and
@@ -92,6 +94,13 @@ pub struct Metrics {
     /// fingerprint Debrief 0.1 wrote instead of the Avro specification's (accepted for one
     /// version; `crate::schema::Codec::count_legacy_fingerprints`).
     pub legacy_fingerprints: IntCounterVec,
+    /// `debrief_crm_records_produced_total{crm,record}`: CRM-shaped records (`crate::crm`)
+    /// acknowledged by the broker.
+    pub crm_records_produced: IntCounterVec,
+    /// `debrief_crm_write_errors_total{crm,kind}`: CRM write errors (fields the integration
+    /// user may not read, code 4100; required fields without a value) whose dead letter the
+    /// broker acknowledged.
+    pub crm_write_errors: IntCounterVec,
     /// `debrief_commit_metadata_dropped_total`: closed conversations left out of an offset
     /// commit's metadata because it would exceed Kafka's limit (`crate::ingest::replay`);
     /// a replay falls back to the replayed-tail rule for them.
@@ -181,7 +190,23 @@ impl Metrics {
         registry.register(Box::new(extractor_seconds.clone()))?;
         registry.register(Box::new(consumer_lag.clone()))?;
         registry.register(Box::new(producer_queue_depth.clone()))?;
+        let crm_records_produced = IntCounterVec::new(
+            Opts::new(
+                "debrief_crm_records_produced_total",
+                "CRM records acknowledged by the broker, by CRM and record type.",
+            ),
+            &["crm", "record"],
+        )?;
+        let crm_write_errors = IntCounterVec::new(
+            Opts::new(
+                "debrief_crm_write_errors_total",
+                "CRM write errors dead-lettered (field_access: code 4100; required_missing), by CRM and kind.",
+            ),
+            &["crm", "kind"],
+        )?;
         registry.register(Box::new(legacy_fingerprints.clone()))?;
+        registry.register(Box::new(crm_records_produced.clone()))?;
+        registry.register(Box::new(crm_write_errors.clone()))?;
         Ok(Metrics {
             registry,
             records_consumed,
@@ -194,6 +219,8 @@ impl Metrics {
             consumer_lag,
             producer_queue_depth,
             legacy_fingerprints,
+            crm_records_produced,
+            crm_write_errors,
             commit_metadata_dropped,
         })
     }
@@ -201,6 +228,14 @@ impl Metrics {
     /// The registry every metric is registered on.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Counts one record read from `topic` with its `outcome` (an [`outcome`] label) on
+    /// `debrief_records_consumed_total`.
+    pub fn record_consumed(&self, topic: &str, outcome: &str) {
+        self.records_consumed
+            .with_label_values(&[topic, outcome])
+            .inc();
     }
 
     /// Every metric in the Prometheus text exposition format (version 0.0.4).

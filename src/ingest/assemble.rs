@@ -41,7 +41,8 @@
 //!   `max_segments_per_conversation` distinct segments each (more are dropped and counted,
 //!   [`Absorbed::SegmentLimit`], and the finalised conversation says so). Ids of recently
 //!   finalised conversations are remembered for `idle_timeout_ms` of stream time (at most
-//!   `max_open_conversations` of them) so that a late duplicate is [`Absorbed::Late`] instead
+//!   [`CLOSED_PER_OPEN`] × `max_open_conversations` of them: an id costs tens of bytes, an
+//!   open conversation its whole text) so that a late duplicate is [`Absorbed::Late`] instead
 //!   of opening a one-segment conversation whose insight would overwrite the real one.
 //! - Segments of the finalised conversation are ordered by start offset, then segment id
 //!   (numerically when both ids are numbers); segments without a start offset come last.
@@ -89,6 +90,10 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How many closed ids are remembered per allowed open conversation (see the module docs):
+/// a flood that evicts conversations still recognises their later events for a while.
+pub const CLOSED_PER_OPEN: usize = 4;
 
 /// Where an event came from: the caller's id for the source partition ("lane") and the
 /// record's offset in it.
@@ -648,7 +653,11 @@ impl Assembler {
         };
         // Remember at most `max_open_conversations` closed ids: forget the oldest (across
         // lanes) first.
-        while self.closed_count >= self.limits.max_open_conversations {
+        let cap = self
+            .limits
+            .max_open_conversations
+            .saturating_mul(CLOSED_PER_OPEN);
+        while self.closed_count >= cap {
             let oldest = self
                 .lanes
                 .iter()
@@ -1592,7 +1601,7 @@ mod tests {
                 a.tick(now, &mut out);
                 prop_assert!(a.open_count() <= 5);
                 let closed_order: usize = a.lanes.values().map(|l| l.closed_order.len()).sum();
-                prop_assert!(a.closed.len() <= 5 && closed_order == a.closed.len());
+                prop_assert!(a.closed.len() <= 5 * CLOSED_PER_OPEN && closed_order == a.closed.len());
                 prop_assert_eq!(a.closed_count, closed_order);
                 prop_assert_eq!(a.lanes.values().map(|l| l.by_activity.len()).sum::<usize>(), a.open_count());
                 prop_assert_eq!(a.lanes.values().map(|l| l.by_offset.len()).sum::<usize>(), a.open_count());

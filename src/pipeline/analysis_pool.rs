@@ -26,6 +26,7 @@ use super::inbox::{spawn_task, Inbox, LoopMessage};
 use super::kafka::now_ms;
 use super::offsets::Hold;
 use super::steps::analyse::{Analyse, Job};
+use super::steps::crm::{CrmStep, CrmStepError};
 use super::steps::encode::{Encode, Record};
 use super::steps::produce::{produce, Delivery, Produced, Producer};
 use super::PipelineError;
@@ -62,6 +63,9 @@ pub enum AnalysisError {
         /// The client's error.
         source: KafkaError,
     },
+    /// Its CRM records could not be handed to the producer.
+    #[error("its CRM records: {0}")]
+    Crm(#[from] CrmStepError),
     /// The analysis panicked (a bug).
     #[error("its analysis panicked")]
     Panicked,
@@ -194,6 +198,8 @@ pub(crate) struct Shared {
     pub analyse: Analyse,
     /// The encode step.
     pub encode: Encode,
+    /// The CRM records step.
+    pub crm: CrmStep,
     pub metrics: Arc<Metrics>,
     pub producer: Producer,
     pub jobs: Arc<JobQueue>,
@@ -332,10 +338,12 @@ fn send(
     })
 }
 
-/// Analyses one conversation and produces its insight (when it has a CRM topic) and its
-/// telemetry, each with the produced hold the consumer loop took for it.
-fn analyse_and_produce(shared: &Shared, job: Job) -> Result<(), AnalysisError> {
+/// Analyses one conversation and produces its insight (when it has a CRM topic), its CRM
+/// records (when the job has them) and its telemetry, each with the produced hold the
+/// consumer loop took for it (one hold for all the CRM records).
+fn analyse_and_produce(shared: &Shared, mut job: Job) -> Result<(), AnalysisError> {
     let started_ms = now_ms();
+    let crm = job.crm.take();
     let (insight, timings) = shared.analyse.run(&job);
     timings.observe(&shared.metrics);
     let conv = &job.conversation;
@@ -346,6 +354,12 @@ fn analyse_and_produce(shared: &Shared, job: Job) -> Result<(), AnalysisError> {
         };
         let record = shared.encode.insight(topic, &insight);
         send(shared, record, "insight", job.insight_hold, what)?;
+    }
+    if let Some(crm) = crm {
+        if let Some(hold) = shared.crm.run(&shared.producer, &insight, crm, now_ms())? {
+            // Nothing produced: nothing to acknowledge.
+            let _ = shared.inbox.send(LoopMessage::Acknowledged(hold));
+        }
     }
     let now = now_ms();
     let telemetry = emit::insight_telemetry(

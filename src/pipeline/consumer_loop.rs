@@ -13,6 +13,7 @@ use super::kafka::{complete_rebalance, now_ms, source_of, RebalanceEvent, Transc
 use super::offsets::{Lane, OffsetBook};
 use super::steps::analyse::Job;
 use super::steps::commit::{commit_sync, commit_transaction, safe_offsets, settle, store_progress};
+use super::steps::crm::CrmJob;
 use super::steps::dead_letter::DeadLetters;
 use super::steps::decode::Decode;
 use super::steps::produce::Producer;
@@ -20,6 +21,7 @@ use super::steps::validate::validate;
 use super::steps::Rejection;
 use super::{PipelineError, PipelineSummary};
 use crate::config::{Config, DeliveryMode};
+use crate::crm::CrmKind;
 use crate::emit::{self, SourceRef};
 use crate::events::DeadLetterKind;
 use crate::http::Health;
@@ -67,6 +69,8 @@ pub(crate) struct ConsumerLoop {
     /// Transactional mode: a transaction is open.
     pub in_transaction: bool,
     pub registry: TenantRegistry,
+    /// Tenants' own CRM mappings in force (from the CRM mapping reader).
+    pub crm_mappings: super::crm_mapping_reader::InForce,
     pub assembler: Assembler,
     pub summary: PipelineSummary,
     pub finalised: Vec<Finalised>,
@@ -156,11 +160,12 @@ impl ConsumerLoop {
             }
             match polled {
                 Some(Ok(msg)) => {
+                    consumer.context().client_log.reachable();
                     if let Step::Interrupted = self.handle(&msg)? {
                         break;
                     }
                 }
-                Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
+                Some(Err(e)) => consumer.context().client_log.error("consumer", &e),
                 None => {}
             }
             let now = Instant::now();
@@ -191,6 +196,14 @@ impl ConsumerLoop {
                     }
                 }
                 LoopMessage::Tenant(event) => self.apply_tenant_event(event),
+                LoopMessage::CrmMapping { tenant, mapping } => match mapping {
+                    Some(m) => {
+                        self.crm_mappings.insert(tenant, m);
+                    }
+                    None => {
+                        self.crm_mappings.remove(&tenant);
+                    }
+                },
                 LoopMessage::Fatal(e) => {
                     if self.fatal.is_none() {
                         self.fatal = Some(e);
@@ -287,6 +300,7 @@ impl ConsumerLoop {
                 );
             }
             RebalanceEvent::Assign(tpl) => {
+                consumer.context().client_log.reachable();
                 complete_rebalance(consumer, &event);
                 for e in tpl.elements() {
                     let lane = self.book.lane(e.topic(), e.partition());
@@ -630,6 +644,7 @@ impl ConsumerLoop {
             .as_ref()
             .and_then(|_| self.book.hold(f.lane, f.first_offset));
         let telemetry_hold = self.book.hold(f.lane, f.first_offset);
+        let crm = self.crm_job(&conv.tenant_id, crm, f.lane, f.first_offset);
         self.pool.submit(Job {
             conversation: conv,
             tenant,
@@ -641,7 +656,40 @@ impl ConsumerLoop {
             pending,
             insight_hold,
             telemetry_hold,
+            crm,
             submitted_ms: now_ms(),
+        })
+    }
+
+    /// The CRM records part of a job: the tenant's CRM with its mapping in force (its own
+    /// when it has one for that CRM, else the built-in one) and one hold for the whole group,
+    /// on the conversation's first offset. `None` when CRM records are off or the tenant has
+    /// no CRM.
+    fn crm_job(
+        &mut self,
+        tenant: &str,
+        crm: crate::tenant::Crm,
+        lane: Lane,
+        first_offset: i64,
+    ) -> Option<CrmJob> {
+        if !self.config.crm_records.enabled {
+            return None;
+        }
+        let kind = CrmKind::of_tenant(crm)?;
+        let mapping = match self.crm_mappings.get(tenant) {
+            Some(m) if m.crm == kind => m.clone(),
+            _ => crate::crm::defaults::shared(kind).ok()?,
+        };
+        let (topic, partition) = self.book.name(lane)?;
+        let source_topic: Arc<str> = Arc::from(topic);
+        let hold = self.book.hold(lane, first_offset);
+        Some(CrmJob {
+            crm: kind,
+            mapping,
+            hold,
+            source_topic,
+            source_partition: partition,
+            source_offset: first_offset,
         })
     }
 

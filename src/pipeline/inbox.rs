@@ -34,6 +34,14 @@ pub(crate) enum LoopMessage {
     },
     /// A record of the tenant-config topic, read and compiled by the tenant reader.
     Tenant(TenantEvent),
+    /// A tenant's CRM mapping changed (`None`: back to the built-in mapping), read and
+    /// validated by the CRM mapping reader.
+    CrmMapping {
+        /// Tenant id.
+        tenant: String,
+        /// The mapping now in force.
+        mapping: Option<std::sync::Arc<crate::crm::ValidMapping>>,
+    },
     /// Something failed that stops the service.
     Fatal(PipelineError),
 }

@@ -64,7 +64,9 @@
 //! without committing past it.
 
 mod analysis_pool;
+pub mod client_log;
 mod consumer_loop;
+mod crm_mapping_reader;
 mod inbox;
 mod kafka;
 pub mod offsets;
@@ -76,12 +78,14 @@ pub use analysis_pool::AnalysisError;
 pub use inbox::TaskEnd;
 
 use crate::config::{Config, ConfigError};
+use crate::crm::{CrmFormat, CrmKind};
 use crate::http::{self, Health, HttpState};
 use crate::ingest::assemble::Assembler;
 use crate::metrics::Metrics;
-use crate::schema::{Codec, Encoding, RecordKind, SchemaError};
+use crate::schema::{Codec, Encoding, RecordKind, RegistryClient, SchemaError};
 use crate::tenant::TenantRegistry;
 use analysis_pool::{AnalysisPool, JobQueue, Shared};
+use client_log::ClientLog;
 use consumer_loop::ConsumerLoop;
 use inbox::spawn_task;
 use kafka::{consumer_config, producer_config, ConsumerCtx};
@@ -91,6 +95,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use steps::analyse::Analyse;
+use steps::crm::CrmStep;
 use steps::dead_letter::DeadLetters;
 use steps::decode::Decode;
 use steps::encode::Encode;
@@ -291,11 +296,41 @@ pub async fn run_pipeline_with(
             codec.register(topic, kind).await?;
         }
     }
+    // The registry ids of the CRM record schema under each Avro CRM record topic.
+    let mut crm_ids = std::collections::HashMap::new();
+    if config.encoding == Encoding::Confluent && config.crm_records.enabled {
+        let registry = RegistryClient::new(
+            config
+                .schema_registry
+                .url
+                .as_ref()
+                .map(url::Url::as_str)
+                .unwrap_or_default(),
+            crate::schema::REGISTRY_TIMEOUT,
+        )?;
+        for crm in CrmKind::ALL {
+            let topics = config.crm_records.topics(crm);
+            if topics.format == CrmFormat::Avro {
+                for topic in [&topics.insights, &topics.tasks] {
+                    let subject = crate::schema::subject_for_topic(topic);
+                    let id = registry
+                        .register(&subject, crate::crm::avro::CRM_RECORD_SCHEMA)
+                        .await?;
+                    crm_ids.insert(topic.clone(), id);
+                }
+            }
+        }
+    }
     let (inbox, inbox_rx) = inbox::inbox();
+    let client_log = Arc::new(ClientLog::new(
+        &config.kafka.brokers.to_string(),
+        health.clone(),
+    ));
     let producer: Producer = producer_config(&config)
         .create_with_context(ProducerCtx {
             inbox: inbox.clone(),
             metrics: metrics.clone(),
+            client_log: client_log.clone(),
         })
         .map_err(|e| PipelineError::kafka("creating the producer", e))?;
     let workers = config.analysis.effective_workers();
@@ -304,6 +339,7 @@ pub async fn run_pipeline_with(
     let consumer: kafka::TranscriptConsumer = consumer_config(&config)
         .create_with_context(ConsumerCtx {
             metrics: metrics.clone(),
+            client_log: client_log.clone(),
             transcript_topics: config
                 .kafka
                 .topics
@@ -344,6 +380,24 @@ pub async fn run_pipeline_with(
         reader_stop.clone(),
         move || reader.run(),
     )?;
+    let mapping_reader = if config.crm_records.enabled {
+        let reader = crm_mapping_reader::CrmMappingReader {
+            config: config.clone(),
+            dead_letters: dead_letters.clone(),
+            metrics: metrics.clone(),
+            inbox: inbox.clone(),
+            shutdown: reader_stop.clone(),
+        };
+        Some(spawn_task(
+            "CRM mapping reader",
+            "debrief-crm-mappings",
+            inbox.clone(),
+            reader_stop.clone(),
+            move || reader.run(),
+        )?)
+    } else {
+        None
+    };
     // A reader that fails before it has caught up drops `caught_up`: no wait then.
     tokio::select! {
         r = tokio::time::timeout(TENANT_CATCH_UP_TIMEOUT, caught_up_rx) => {
@@ -360,6 +414,12 @@ pub async fn run_pipeline_with(
             config: config.clone(),
             analyse: Analyse {
                 settings: config.settings.clone(),
+            },
+            crm: CrmStep {
+                config: config.crm_records.clone(),
+                framing: steps::crm::framing(config.encoding, crm_ids),
+                dead_letter_topic: config.kafka.topics.dead_letter.clone(),
+                encode: encode.clone(),
             },
             encode,
             metrics: metrics.clone(),
@@ -384,6 +444,7 @@ pub async fn run_pipeline_with(
         shutdown: shutdown.clone(),
         in_transaction: false,
         registry: TenantRegistry::default(),
+        crm_mappings: Default::default(),
         summary: PipelineSummary::default(),
         finalised: Vec::new(),
         pool,
@@ -404,6 +465,12 @@ pub async fn run_pipeline_with(
     reader_stop.cancel();
     // The reader ends within one poll (100 ms) of being asked to; its failures were reported
     // to the loop while it ran, or are logged by its guard.
-    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = reader.join();
+        if let Some(m) = mapping_reader {
+            let _ = m.join();
+        }
+    })
+    .await;
     result
 }

@@ -21,9 +21,11 @@
 //! | produce | [`produce::produce`], [`produce::ProducerCtx`] | record → producer; acks → inbox |
 //! | commit | [`commit`] with [`crate::pipeline::offsets::OffsetBook`] | safe offsets → Kafka |
 //! | dead letters (output) | [`dead_letter::DeadLetters`] | rejected records |
+//! | CRM records (output) | [`crm::CrmStep`] | insight → CRM-shaped records on the per-CRM record topics; write errors → dead letters |
 
 pub(crate) mod analyse;
 pub(crate) mod commit;
+pub(crate) mod crm;
 pub(crate) mod dead_letter;
 pub(crate) mod decode;
 pub(crate) mod encode;
