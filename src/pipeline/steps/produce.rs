@@ -202,6 +202,13 @@ mod tests {
     use rdkafka::producer::Producer as _;
     use rdkafka::util::Timeout;
 
+    fn test_client_log() -> Arc<ClientLog> {
+        Arc::new(ClientLog::new(
+            "mock",
+            Arc::new(crate::http::Health::default()),
+        ))
+    }
+
     #[test]
     fn an_acknowledged_record_releases_its_hold_through_the_inbox() {
         let cluster = MockCluster::new(1).unwrap();
@@ -213,10 +220,7 @@ mod tests {
             .create_with_context(ProducerCtx {
                 inbox: tx,
                 metrics: metrics.clone(),
-                client_log: Arc::new(ClientLog::new(
-                    "mock",
-                    Arc::new(crate::http::Health::default()),
-                )),
+                client_log: test_client_log(),
             })
             .unwrap();
         let mut book = OffsetBook::default();
@@ -258,6 +262,7 @@ mod tests {
             .create_with_context(ProducerCtx {
                 inbox: tx,
                 metrics: metrics.clone(),
+                client_log: test_client_log(),
             })
             .unwrap();
         let mut book = OffsetBook::default();
