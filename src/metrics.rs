@@ -230,6 +230,14 @@ impl Metrics {
         &self.registry
     }
 
+    /// Counts one record read from `topic` with its `outcome` (an [`outcome`] label) on
+    /// `debrief_records_consumed_total`.
+    pub fn record_consumed(&self, topic: &str, outcome: &str) {
+        self.records_consumed
+            .with_label_values(&[topic, outcome])
+            .inc();
+    }
+
     /// Every metric in the Prometheus text exposition format (version 0.0.4).
     pub fn render(&self) -> String {
         let mut buf = Vec::new();

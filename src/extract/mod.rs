@@ -5,6 +5,7 @@
 pub mod action_items;
 pub mod kpis;
 pub mod language;
+pub mod languages;
 pub mod text;
 pub mod trackers;
 
@@ -52,6 +53,18 @@ pub struct ExtractContext<'a> {
     /// Reference time for relative due dates when the conversation has no `started_at`
     /// (for example the end event's timestamp). `None`: relative dates are not resolved.
     pub reference_time: Option<DateTime<FixedOffset>>,
+}
+
+impl<'a> ExtractContext<'a> {
+    /// A context with these thresholds, no tenant configuration and no reference time.
+    pub fn new(settings: &'a Settings, finalised_by: FinalisedBy) -> ExtractContext<'a> {
+        ExtractContext {
+            settings,
+            tenant: None,
+            finalised_by,
+            reference_time: None,
+        }
+    }
 }
 
 /// Parses `major.minor.patch` (missing parts are 0, a leading `v` and any suffix after `-` or
@@ -279,12 +292,7 @@ mod property_tests {
     #[test]
     fn old_client_is_skipped_and_short_content_is_partial() {
         let settings = Settings::default();
-        let ctx = ExtractContext {
-            settings: &settings,
-            tenant: None,
-            finalised_by: FinalisedBy::File,
-            reference_time: None,
-        };
+        let ctx = ExtractContext::new(&settings, FinalisedBy::File);
         let mut conv = Conversation {
             id: "c".into(),
             client_version: Some("1.0.8".into()),

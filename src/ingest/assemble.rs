@@ -46,7 +46,7 @@
 //!   of opening a one-segment conversation whose insight would overwrite the real one.
 //! - Segments of the finalised conversation are ordered by start offset, then segment id
 //!   (numerically when both ids are numbers); segments without a start offset come last.
-//!   A segment's side comes from its speaker role; [`apply_tenant_sides`] then fills the
+//!   A segment's side comes from its speaker role; [`apply_tenant_sides`](crate::tenant::apply_tenant_sides) then fills the
 //!   unknown ones from the tenant's rules.
 //!
 //! # Offsets and replay
@@ -89,6 +89,7 @@ use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How many closed ids are remembered per allowed open conversation (see the module docs):
 /// a flood that evicts conversations still recognises their later events for a while.
@@ -352,7 +353,7 @@ impl Assembler {
     /// An empty assembler with these limits (zero limits are treated as 1).
     pub fn new(limits: AssemblyConfig) -> Assembler {
         let limits = AssemblyConfig {
-            idle_timeout_ms: limits.idle_timeout_ms.max(1),
+            idle_timeout: limits.idle_timeout.max(Duration::from_millis(1)),
             max_open_conversations: limits.max_open_conversations.max(1),
             max_segments_per_conversation: limits.max_segments_per_conversation.max(1),
         };
@@ -387,7 +388,7 @@ impl Assembler {
     }
 
     fn timeout(&self) -> i64 {
-        i64::try_from(self.limits.idle_timeout_ms).unwrap_or(i64::MAX)
+        i64::try_from(self.limits.idle_timeout.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// Takes one event. `time_ms` is the event's time in the stream (the record's
@@ -754,7 +755,7 @@ mod tests {
 
     fn limits(idle: u64, open: usize, segs: usize) -> AssemblyConfig {
         AssemblyConfig {
-            idle_timeout_ms: idle,
+            idle_timeout: Duration::from_millis(idle),
             max_open_conversations: open,
             max_segments_per_conversation: segs,
         }

@@ -8,6 +8,22 @@
 //! - any other line is written the first time, and repeats of it within
 //!   [`REPEAT_WINDOW`] are counted and summarised when the window ends.
 
+/// The `log` and `error` methods of an rdkafka `ClientContext` whose `client_log` field is an
+/// `Arc<ClientLog>`: every line goes to it, marked as coming from `$client` (`"consumer"`,
+/// `"producer"`). Used inside the `impl ClientContext` block.
+macro_rules! log_to_client_log {
+    ($client:literal) => {
+        fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, message: &str) {
+            self.client_log.log($client, level, fac, message);
+        }
+
+        fn error(&self, error: rdkafka::error::KafkaError, _reason: &str) {
+            self.client_log.error($client, &error);
+        }
+    };
+}
+pub(crate) use log_to_client_log;
+
 use crate::http::Health;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;

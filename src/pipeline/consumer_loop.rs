@@ -135,7 +135,7 @@ impl ConsumerLoop {
     }
 
     fn deadline(&self) -> Duration {
-        Duration::from_millis(self.config.shutdown_deadline_ms)
+        self.config.shutdown_deadline
     }
 
     fn consume(
@@ -143,9 +143,9 @@ impl ConsumerLoop {
         consumer: &TranscriptConsumer,
         rebalances: &Receiver<RebalanceEvent>,
     ) -> Result<(), PipelineError> {
-        let tick_every =
-            Duration::from_millis((self.config.assembly.idle_timeout_ms / 4).clamp(10, 100));
-        let txn_every = Duration::from_millis(self.config.delivery.transaction_interval_ms);
+        let tick_every = (self.config.assembly.idle_timeout / 4)
+            .clamp(Duration::from_millis(10), Duration::from_millis(100));
+        let txn_every = self.config.delivery.transaction_interval;
         let mut next_tick = Instant::now();
         let mut next_txn = Instant::now() + txn_every;
         while !self.shutdown.is_cancelled() {

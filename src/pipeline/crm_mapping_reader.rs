@@ -10,7 +10,7 @@
 //! start (there is no catch-up bookkeeping here yet).
 
 use super::inbox::{Inbox, LoopMessage};
-use super::kafka::{source_of, tenant_reader_config};
+use super::kafka::{source_of, tenant_reader_config, topic_partitions};
 use super::steps::dead_letter::DeadLetters;
 use super::steps::Rejection;
 use super::PipelineError;
@@ -50,13 +50,7 @@ impl CrmMappingReader {
             if self.shutdown.is_cancelled() {
                 return Ok(());
             }
-            if let Ok(md) = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)) {
-                let parts: Vec<i32> = md
-                    .topics()
-                    .iter()
-                    .filter(|t| t.name() == topic && t.error().is_none())
-                    .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-                    .collect();
+            if let Ok(parts) = topic_partitions(&consumer, &topic) {
                 if !parts.is_empty() {
                     break parts;
                 }
@@ -115,10 +109,7 @@ impl CrmMappingReader {
     }
 
     fn count(&self, topic: &str, label: &str) {
-        self.metrics
-            .records_consumed
-            .with_label_values(&[topic, label])
-            .inc();
+        self.metrics.record_consumed(topic, label);
     }
 }
 

@@ -8,7 +8,6 @@ use crate::emit::SourceRef;
 use crate::metrics::Metrics;
 use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::Message;
@@ -65,13 +64,7 @@ pub(crate) struct ConsumerCtx {
 }
 
 impl ClientContext for ConsumerCtx {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        self.client_log.log("consumer", level, fac, message);
-    }
-
-    fn error(&self, error: KafkaError, _reason: &str) {
-        self.client_log.error("consumer", &error);
-    }
+    super::client_log::log_to_client_log!("consumer");
 
     fn stats(&self, stats: Statistics) {
         for (name, topic) in &stats.topics {
@@ -170,10 +163,24 @@ pub(crate) fn complete_rebalance<C: ConsumerContext>(
 /// The transcript consumer type.
 pub(crate) type TranscriptConsumer = BaseConsumer<ConsumerCtx>;
 
+/// The partitions of `topic`; empty when the broker does not know the topic (yet).
+pub(crate) fn topic_partitions<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+) -> KafkaResult<Vec<i32>> {
+    let md = consumer.fetch_metadata(Some(topic), std::time::Duration::from_secs(10))?;
+    Ok(md
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect())
+}
+
 /// Settings shared by every client: brokers, then the pass-through options.
 pub(crate) fn base_config(config: &Config) -> ClientConfig {
     let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &config.kafka.brokers);
+    c.set("bootstrap.servers", config.kafka.brokers.to_string());
     c.set("client.id", "debrief");
     for (k, v) in &config.kafka.options {
         c.set(k, v);

@@ -220,7 +220,7 @@ pub async fn run_pipeline(
 ) -> Result<PipelineSummary, PipelineError> {
     config.validate()?;
     let health = Arc::new(Health::default());
-    let addr = config.http_listen()?;
+    let addr = config.http.listen;
     let listener = http::bind(addr)
         .await
         .map_err(|source| PipelineError::Http {
@@ -232,9 +232,34 @@ pub async fn run_pipeline(
         metrics: metrics.clone(),
         health: health.clone(),
     };
-    let server = tokio::spawn(http::serve(listener, state, http_stop.clone()));
+    let mut server = tokio::spawn(http::serve(listener, state, http_stop.clone()));
     tracing::info!(%addr, "operations endpoint listening");
-    let result = run_pipeline_with(config, shutdown, metrics, health).await;
+    // The endpoint is a background task like the others: if it ends while the service runs,
+    // the service stops (cleanly: commit, leave the group) with an error naming it.
+    let stop = shutdown.child_token();
+    let pipeline = run_pipeline_with(config, stop.clone(), metrics, health);
+    tokio::pin!(pipeline);
+    let result = tokio::select! {
+        result = &mut pipeline => result,
+        ended = &mut server => {
+            let end = match ended {
+                Ok(result) => TaskEnd::Failed(Box::new(PipelineError::Http {
+                    addr: addr.to_string(),
+                    source: result
+                        .err()
+                        .unwrap_or_else(|| std::io::Error::other("the server stopped serving")),
+                })),
+                Err(_) => TaskEnd::Panicked,
+            };
+            tracing::error!(reason = %end, "operations endpoint stopped; stopping the service");
+            stop.cancel();
+            let result = pipeline.await;
+            return result.and(Err(PipelineError::TaskStopped {
+                task: "operations endpoint",
+                end,
+            }));
+        }
+    };
     http_stop.cancel();
     if let Ok(Err(e)) = server.await {
         tracing::warn!(error = %e, "operations endpoint");
@@ -252,8 +277,11 @@ pub async fn run_pipeline_with(
     config.validate()?;
     let config = Arc::new(config);
     let codec = Arc::new(
-        Codec::new(config.encoding, config.schema_registry.url.as_deref())?
-            .count_legacy_fingerprints(metrics.legacy_fingerprints.clone()),
+        Codec::new(
+            config.encoding,
+            config.schema_registry.url.as_ref().map(url::Url::as_str),
+        )?
+        .count_legacy_fingerprints(metrics.legacy_fingerprints.clone()),
     );
     if config.encoding == Encoding::Confluent {
         for (topic, kind) in [
@@ -272,7 +300,12 @@ pub async fn run_pipeline_with(
     let mut crm_ids = std::collections::HashMap::new();
     if config.encoding == Encoding::Confluent && config.crm_records.enabled {
         let registry = RegistryClient::new(
-            config.schema_registry.url.as_deref().unwrap_or_default(),
+            config
+                .schema_registry
+                .url
+                .as_ref()
+                .map(url::Url::as_str)
+                .unwrap_or_default(),
             crate::schema::REGISTRY_TIMEOUT,
         )?;
         for crm in CrmKind::ALL {
@@ -289,7 +322,10 @@ pub async fn run_pipeline_with(
         }
     }
     let (inbox, inbox_rx) = inbox::inbox();
-    let client_log = Arc::new(ClientLog::new(&config.kafka.brokers, health.clone()));
+    let client_log = Arc::new(ClientLog::new(
+        &config.kafka.brokers.to_string(),
+        health.clone(),
+    ));
     let producer: Producer = producer_config(&config)
         .create_with_context(ProducerCtx {
             inbox: inbox.clone(),

@@ -177,23 +177,16 @@ mod tests {
     #[test]
     fn timings_name_only_the_extractors_that_ran() {
         let settings = Settings::default();
-        let ctx = ExtractContext {
-            settings: &settings,
-            tenant: None,
-            finalised_by: FinalisedBy::EndEvent,
-            reference_time: None,
+        let ctx = ExtractContext::new(&settings, FinalisedBy::EndEvent);
+        let text = "Short: no action items below 1,000 characters.";
+        let segment = Segment {
+            text: text.into(),
+            side: Side::Internal,
+            end_ms: Some(1_000),
+            ..Segment::default()
         };
         let mut conv = Conversation {
-            id: "c".into(),
-            segments: vec![Segment {
-                id: "0".into(),
-                speaker: "a".into(),
-                side: Side::Internal,
-                start_ms: Some(0),
-                end_ms: Some(1_000),
-                text: "Short: no action items below 1,000 characters.".into(),
-                ..Segment::default()
-            }],
+            segments: vec![segment],
             ..Conversation::default()
         };
         let (_, t) = analyse_timed(&conv, &ctx);

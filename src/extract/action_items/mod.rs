@@ -18,13 +18,6 @@
 pub mod due;
 pub mod features;
 pub mod grammar;
-pub mod lang_de;
-pub mod lang_en;
-pub mod lang_es;
-pub mod lang_fr;
-pub mod lang_it;
-pub mod lang_nl;
-pub mod lang_pt;
 pub mod model;
 pub mod owner;
 pub mod tokens;

@@ -12,7 +12,6 @@ use crate::pipeline::kafka::now_ms;
 use crate::pipeline::offsets::Hold;
 use crate::pipeline::PipelineError;
 use rdkafka::client::ClientContext;
-use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
@@ -92,13 +91,7 @@ pub(crate) struct ProducerCtx {
 }
 
 impl ClientContext for ProducerCtx {
-    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        self.client_log.log("producer", level, fac, message);
-    }
-
-    fn error(&self, error: KafkaError, _reason: &str) {
-        self.client_log.error("producer", &error);
-    }
+    crate::pipeline::client_log::log_to_client_log!("producer");
 }
 
 impl ProducerContext for ProducerCtx {
@@ -195,38 +188,38 @@ pub(crate) fn produce(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::inbox::inbox;
-    use crate::pipeline::offsets::OffsetBook;
+    use crate::pipeline::inbox::{inbox, InboxReceiver};
     use rdkafka::config::ClientConfig;
     use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::DefaultProducerContext;
     use rdkafka::producer::Producer as _;
     use rdkafka::util::Timeout;
 
-    fn test_client_log() -> Arc<ClientLog> {
-        Arc::new(ClientLog::new(
-            "mock",
-            Arc::new(crate::http::Health::default()),
-        ))
+    /// A producer on the mock cluster, its inbox and its metrics.
+    fn mock_producer(
+        cluster: &MockCluster<'_, DefaultProducerContext>,
+    ) -> (Producer, InboxReceiver, Arc<Metrics>) {
+        let (tx, rx) = inbox();
+        let metrics = Arc::new(Metrics::new().unwrap());
+        let client_log = ClientLog::new("mock", Arc::new(crate::http::Health::default()));
+        let producer: Producer = ClientConfig::new()
+            .set("bootstrap.servers", cluster.bootstrap_servers())
+            .create_with_context(ProducerCtx {
+                inbox: tx,
+                metrics: metrics.clone(),
+                client_log: Arc::new(client_log),
+            })
+            .unwrap();
+        (producer, rx, metrics)
     }
 
     #[test]
     fn an_acknowledged_record_releases_its_hold_through_the_inbox() {
         let cluster = MockCluster::new(1).unwrap();
         cluster.create_topic("out", 1, 1).unwrap();
-        let (tx, rx) = inbox();
-        let metrics = Arc::new(Metrics::new().unwrap());
-        let producer: Producer = ClientConfig::new()
-            .set("bootstrap.servers", cluster.bootstrap_servers())
-            .create_with_context(ProducerCtx {
-                inbox: tx,
-                metrics: metrics.clone(),
-                client_log: test_client_log(),
-            })
-            .unwrap();
-        let mut book = OffsetBook::default();
-        let lane = book.lane("in", 0);
-        book.assign(lane);
-        book.processed(lane, 7);
+        let (producer, rx, metrics) = mock_producer(&cluster);
+        let (mut book, lanes) = crate::pipeline::offsets::book_with(&[("in", 0, Some(7))]);
+        let lane = lanes[0];
         let hold = book.hold(lane, 7);
         assert_eq!(book.safe(lane, true), Some(7), "held until acknowledged");
         let what = Produced::DeadLetter { reason: "invalid" };
@@ -255,20 +248,9 @@ mod tests {
         let cluster = MockCluster::new(1).unwrap();
         cluster.create_topic("tasks", 1, 1).unwrap();
         cluster.create_topic("dlq", 1, 1).unwrap();
-        let (tx, rx) = inbox();
-        let metrics = Arc::new(Metrics::new().unwrap());
-        let producer: Producer = ClientConfig::new()
-            .set("bootstrap.servers", cluster.bootstrap_servers())
-            .create_with_context(ProducerCtx {
-                inbox: tx,
-                metrics: metrics.clone(),
-                client_log: test_client_log(),
-            })
-            .unwrap();
-        let mut book = OffsetBook::default();
-        let lane = book.lane("in", 0);
-        book.assign(lane);
-        book.processed(lane, 3);
+        let (producer, rx, metrics) = mock_producer(&cluster);
+        let (mut book, lanes) = crate::pipeline::offsets::book_with(&[("in", 0, Some(3))]);
+        let lane = lanes[0];
         let group = Arc::new(AckGroup::new(3, book.hold(lane, 3)));
         for (topic, what) in [
             (
