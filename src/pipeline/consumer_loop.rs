@@ -273,7 +273,14 @@ impl ConsumerLoop {
             &tpl,
             deadline,
             &mut self.in_transaction,
-        )
+        )?;
+        for e in tpl.elements() {
+            if let Offset::Offset(offset) = e.offset() {
+                let lane = self.book.lane(e.topic(), e.partition());
+                self.assembler.committed(lane, offset);
+            }
+        }
+        Ok(())
     }
 
     /// Completes a rebalance the consumer's callback handed over. Revocation: commit what is
@@ -394,6 +401,11 @@ impl ConsumerLoop {
             let metadata = |l: Lane, o: i64| commit_metadata(assembler, metrics, l, o);
             if let Err(e) = store_progress(consumer, &mut self.book, &metadata) {
                 tracing::warn!(error = %e, "storing offsets");
+            }
+            for lane in self.book.assigned() {
+                if let Some(offset) = self.book.stored(lane) {
+                    self.assembler.committed(lane, offset);
+                }
             }
         }
         Ok(())

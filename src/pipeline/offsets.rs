@@ -128,6 +128,11 @@ impl OffsetBook {
         self.lanes.get(&lane).and_then(|s| s.next)
     }
 
+    /// The last offset handed to the consumer for commit on `lane`.
+    pub fn stored(&self, lane: Lane) -> Option<i64> {
+        self.lanes.get(&lane).and_then(|s| s.stored)
+    }
+
     /// Lanes currently assigned, in id order.
     pub fn assigned(&self) -> Vec<Lane> {
         let mut lanes: Vec<Lane> = self.lanes.keys().copied().collect();
