@@ -227,8 +227,15 @@ pub struct Question {
     pub speaker: String,
     /// Side of the speaker.
     pub side: Side,
-    /// The question sentence.
+    /// The question sentence, exactly as in the segment text.
     pub text: String,
+    /// Start of the sentence in the segment text, in Unicode scalar values (0 in records
+    /// written before spans were added).
+    #[serde(default)]
+    pub start_char: i64,
+    /// End of the sentence (exclusive), in Unicode scalar values.
+    #[serde(default)]
+    pub end_char: i64,
 }
 
 /// Kind of action.
@@ -280,7 +287,7 @@ pub struct Due {
 /// An action item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionItem {
-    /// The task, normalised and readable.
+    /// The task as said: the segment text at the first evidence span, unchanged.
     pub text: String,
     /// Where it was said.
     pub evidence: Vec<Evidence>,

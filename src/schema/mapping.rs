@@ -780,7 +780,7 @@ record!(Kpis "Kpis" {
     longest_customer_monologue_ms, average_pause_before_speaking_ms, non_talk_time_ms,
     interruptions, questions,
 });
-record!(Question "Question" { segment_id, speaker, side, text });
+record!(Question "Question" { segment_id, speaker, side, text, start_char, end_char });
 record!(Evidence "Evidence" { segment_id, start_char, end_char });
 record!(Due "Due" { date, datetime, phrase });
 enumeration!(ActionType "ActionType" {

@@ -146,6 +146,8 @@ fn insight() -> Insight {
             speaker: "bob".into(),
             side: Side::External,
             text: "Can you send the quote?".into(),
+            start_char: 0,
+            end_char: 23,
         }],
         action_items: vec![ActionItem {
             text: "Send the quote".into(),
@@ -1148,13 +1150,16 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
                 })
                 .collect(),
         });
-    let question =
-        (txt(), txt(), side(), txt()).prop_map(|(segment_id, speaker, side, text)| Question {
+    let question = (txt(), txt(), side(), txt(), 0i64..500).prop_map(
+        |(segment_id, speaker, side, text, start_char)| Question {
             segment_id,
             speaker,
             side,
             text,
-        });
+            start_char,
+            end_char: start_char + 7,
+        },
+    );
     let action_type = prop_oneof![
         Just(ActionType::Call),
         Just(ActionType::Email),

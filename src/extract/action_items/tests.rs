@@ -125,6 +125,87 @@ fn vocative_name_picks_the_owner_in_a_group_and_no_name_gives_none() {
     }
 }
 
+/// Every item's text is the segment text at its first evidence span (in Unicode scalar
+/// values), and every evidence span lies within its segment.
+fn assert_exact_spans(lines: &[(&str, &str)], items: &[ActionItem]) {
+    assert!(!items.is_empty(), "no item for {lines:?}");
+    for it in items {
+        for e in &it.evidence {
+            let i: usize = e.segment_id[1..].parse().unwrap();
+            let n = lines[i].1.chars().count() as i64;
+            assert!(
+                0 <= e.start_char && e.start_char < e.end_char && e.end_char <= n,
+                "{e:?}"
+            );
+        }
+        let e = &it.evidence[0];
+        let i: usize = e.segment_id[1..].parse().unwrap();
+        let spoken: String = lines[i]
+            .1
+            .chars()
+            .skip(e.start_char as usize)
+            .take((e.end_char - e.start_char) as usize)
+            .collect();
+        assert_eq!(it.text, spoken);
+    }
+}
+
+#[test]
+fn item_text_is_the_source_substring_at_its_offsets_in_every_language() {
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
+        (
+            "en",
+            &[
+                ("a", "Hi."),
+                ("b", "Okay, I'll e-mail you the revised offer by Friday."),
+            ],
+            "I'll e-mail you the revised offer by Friday.",
+        ),
+        (
+            "fr",
+            &[
+                ("a", "Bonjour."),
+                ("b", "Pouvez-vous m'envoyer le devis d'ici vendredi ?"),
+            ],
+            "Pouvez-vous m'envoyer le devis d'ici vendredi ?",
+        ),
+        (
+            "de",
+            &[
+                ("a", "Hallo."),
+                ("b", "Ich schicke Ihnen das Angebot bis Freitag."),
+            ],
+            "Ich schicke Ihnen das Angebot bis Freitag.",
+        ),
+        (
+            "es",
+            &[("a", "Hola."), ("b", "¿Puedes enviarme el informe mañana?")],
+            "Puedes enviarme el informe mañana?",
+        ),
+        (
+            "pt",
+            &[("a", "Olá."), ("b", "Vou enviar o relatório amanhã.")],
+            "Vou enviar o relatório amanhã.",
+        ),
+        (
+            "it",
+            &[("a", "Ciao."), ("b", "Ti manderò il contratto domani.")],
+            "Ti manderò il contratto domani.",
+        ),
+        (
+            "nl",
+            &[("a", "Hallo."), ("b", "Ik stuur je morgen de offerte.")],
+            "Ik stuur je morgen de offerte.",
+        ),
+    ];
+    for (lang, lines, text) in cases {
+        let items = run(lines, lang);
+        assert_exact_spans(lines, &items);
+        assert_eq!(item_at(&items, "s1").text, *text, "{lang}");
+    }
+}
+
 #[test]
 fn english_speech_transcript_with_disfluencies() {
     let lines = [
@@ -139,7 +220,12 @@ fn english_speech_transcript_with_disfluencies() {
     let it = item_at(&items, "s1");
     assert_eq!(it.owner.as_deref(), Some("me013"));
     assert_eq!(it.action_type, ActionType::Email);
-    assert_eq!(it.text, "I'll send the notes to everybody");
+    // The words as spoken, from the first word of the commitment (the lone "i" before it is
+    // a repetition); fillers inside stay.
+    assert_eq!(
+        it.text,
+        "i'll uh i'll send the w- the the notes to everybody"
+    );
     assert!(!flagged(&items, "s0"));
 }
 
