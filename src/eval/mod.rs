@@ -14,6 +14,7 @@
 //! The last line printed is `precision=P recall=R f1=F`, micro-averaged over everything scored.
 
 pub mod data;
+pub mod pii;
 pub mod train;
 
 use crate::extract::action_items::model::{self, ModelFile, TrainParams};
@@ -37,6 +38,8 @@ pub struct EvalArgs {
 pub enum EvalCommand {
     /// Scores action-item extraction on labelled JSONL files.
     ActionItems(ActionItemsEval),
+    /// Scores personal data detection per type and language on span-labelled JSONL files.
+    Pii(pii::PiiEval),
 }
 
 /// `debrief eval action-items DATASET... [--cv K] [--json]`
@@ -454,6 +457,9 @@ pub fn command_eval(args: EvalArgs) -> Result<std::process::ExitCode, EvalError>
     let mut out = stdout.lock();
     match &args.command {
         EvalCommand::ActionItems(a) => run_eval(a, &mut out)?,
+        EvalCommand::Pii(a) => {
+            return pii::run(a, &mut out).map(|_| std::process::ExitCode::SUCCESS)
+        }
     };
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -99,6 +99,8 @@ fn run(conv: &Conversation, ctx: &ExtractContext<'_>, timings: &mut Timings) -> 
         action_items: Vec::new(),
         tracker_hits: Vec::new(),
         tracker_counts: Vec::new(),
+        highlights: Vec::new(),
+        redactions: Vec::new(),
     };
     if client_too_old(
         conv.client_version.as_deref(),
@@ -136,23 +138,20 @@ fn run(conv: &Conversation, ctx: &ExtractContext<'_>, timings: &mut Timings) -> 
     } else if !features.trackers {
         insight.skip_reasons.push(SkipReason::FeatureDisabled);
     }
-    if text_chars < ctx.settings.min_summary_chars {
-        insight.skip_reasons.push(SkipReason::ShortContent);
+    if features.action_items {
+        let reference = conv.started_at.or(ctx.reference_time);
+        let tz = conv
+            .time_zone
+            .as_deref()
+            .unwrap_or(&ctx.settings.default_time_zone);
+        let (items, took) = timed(|| action_items::extract(conv, &lang, reference, tz));
+        timings.action_items = Some(took);
+        insight.action_items = items;
     } else {
-        insight.questions = questions;
-        if features.action_items {
-            let reference = conv.started_at.or(ctx.reference_time);
-            let tz = conv
-                .time_zone
-                .as_deref()
-                .unwrap_or(&ctx.settings.default_time_zone);
-            let (items, took) = timed(|| action_items::extract(conv, &lang, reference, tz));
-            timings.action_items = Some(took);
-            insight.action_items = items;
-        } else {
-            insight.skip_reasons.push(SkipReason::FeatureDisabled);
-        }
+        insight.skip_reasons.push(SkipReason::FeatureDisabled);
     }
+    insight.questions = questions;
+    crate::extract::finish(conv, ctx, &lang, &mut insight);
     insight.skip_reasons.sort();
     insight.skip_reasons.dedup();
     if !insight.skip_reasons.is_empty() {
@@ -217,6 +216,7 @@ mod tests {
                 kpis: bits & 1 != 0,
                 trackers: bits & 2 != 0,
                 action_items: bits & 4 != 0,
+                redaction: true,
             }));
         }
         out
@@ -270,7 +270,7 @@ mod tests {
                 side: Side::Internal,
                 start_ms: Some(0),
                 end_ms: Some(1_000),
-                text: "Short: no action items below 1,000 characters.".into(),
+                text: "Short: no highlights below 1,000 characters.".into(),
                 ..Segment::default()
             }],
             ..Conversation::default()
@@ -278,9 +278,9 @@ mod tests {
         let (_, t) = analyse_timed(&conv, &ctx);
         assert!(t.language.is_some() && t.kpis.is_some());
         assert_eq!(
-            (t.trackers, t.action_items),
-            (None, None),
-            "no tenant: no trackers; short: no action items"
+            (t.trackers, t.action_items.is_some()),
+            (None, true),
+            "no tenant: no trackers; action items run whatever the length"
         );
         conv.client_version = Some("1.0.8".into());
         let (insight, t) = analyse_timed(&conv, &ctx);
@@ -351,6 +351,7 @@ mod tests {
                 kpis: bits & 1 != 0,
                 trackers: bits & 2 != 0,
                 action_items: bits & 4 != 0,
+                redaction: true,
             }));
             let ctx = ExtractContext {
                 settings: &settings,

@@ -17,9 +17,10 @@ use crate::events::{
     TranscriptEvent, TranscriptPayload,
 };
 use crate::insight::{
-    ActionItem, ActionState, ActionType, Due, Evidence, FinalisedBy, Insight, Kpis, LanguageReport,
-    LanguageSource, Outcome, ParticipantKpis, Question, QuestionCounts, SkipReason,
-    SpeakerLanguage, TrackerCount, TrackerHit, TrackerKind,
+    ActionItem, ActionState, ActionType, Due, Evidence, FinalisedBy, Highlight, HighlightKind,
+    Insight, Kpis, LanguageReport, LanguageSource, Outcome, ParticipantKpis, Question,
+    QuestionCounts, RedactionCount, SkipReason, SpeakerLanguage, TrackerCount, TrackerHit,
+    TrackerKind,
 };
 use crate::model::Side;
 use crate::tenant::{CompetitorConfig, Crm, Features, TenantConfig, TrackerConfig};
@@ -799,7 +800,16 @@ record!(Insight "MeetingInsight" {
     conversation_id, tenant_id, schema_version, extractor_version, config_version,
     source_platform, client_version, finalised_by, outcome, skip_reasons, language,
     segment_count, text_chars, kpis, questions, action_items, tracker_hits, tracker_counts,
+    highlights, redactions,
 });
+enumeration!(HighlightKind "HighlightKind" {
+    Decision = "decision", Commitment = "commitment", Objection = "objection",
+    Pricing = "pricing", Timeline = "timeline", Other = "other",
+});
+record!(Highlight "Highlight" {
+    text, kind, speaker, segment_id, start_char, end_char, offset_ms,
+});
+record!(RedactionCount "RedactionCount" { kind = "type", count });
 
 // interaction_telemetry.avsc
 enumeration!(InteractionAction "InteractionAction" {
@@ -827,7 +837,7 @@ record!(TrackerConfig "TrackerConfig" {
 });
 record!(CompetitorConfig "CompetitorConfig" { name, aliases, languages, teams });
 enumeration!(Crm "Crm" { Dynamics = "dynamics", Salesforce = "salesforce", None = "none" });
-record!(Features "Features" { action_items, trackers, kpis });
+record!(Features "Features" { action_items, trackers, kpis, redaction });
 record!(TenantConfig "TenantConfig" {
     tenant_id, version, trackers, competitors, internal_domains, internal_speakers, crm,
     features, opted_out,

@@ -9,9 +9,10 @@ use crate::events::{
     InteractionAction, SegmentBody, SpeakerRole, TranscriptPayload,
 };
 use crate::insight::{
-    ActionItem, ActionState, ActionType, Due, Evidence, FinalisedBy, Kpis, LanguageReport,
-    LanguageSource, Outcome, ParticipantKpis, Question, QuestionCounts, SkipReason,
-    SpeakerLanguage, TrackerCount, TrackerHit, TrackerKind, EXTRACTOR_VERSION,
+    ActionItem, ActionState, ActionType, Due, Evidence, FinalisedBy, Highlight, HighlightKind,
+    Kpis, LanguageReport, LanguageSource, Outcome, ParticipantKpis, Question, QuestionCounts,
+    RedactionCount, SkipReason, SpeakerLanguage, TrackerCount, TrackerHit, TrackerKind,
+    EXTRACTOR_VERSION,
 };
 use crate::model::Side;
 use crate::tenant::{CompetitorConfig, Crm, Features, TrackerConfig};
@@ -185,6 +186,19 @@ fn insight() -> Insight {
             side: Side::External,
             count: 1,
         }],
+        highlights: vec![Highlight {
+            text: "We'll go with the annual plan.".into(),
+            kind: HighlightKind::Decision,
+            speaker: "bob".into(),
+            segment_id: "s-0005".into(),
+            start_char: 0,
+            end_char: 30,
+            offset_ms: Some(95_000),
+        }],
+        redactions: vec![RedactionCount {
+            kind: "PHONE".into(),
+            count: 2,
+        }],
     }
 }
 
@@ -247,6 +261,7 @@ fn tenant_config() -> TenantConfig {
             action_items: true,
             trackers: false,
             kpis: true,
+            redaction: false,
         },
         opted_out: false,
     }
@@ -1300,6 +1315,8 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
                 action_items,
                 tracker_hits,
                 tracker_counts,
+                highlights: vec![],
+                redactions: vec![],
             },
         )
 }
