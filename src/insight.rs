@@ -317,6 +317,20 @@ pub enum ActionState {
     Suggested,
 }
 
+/// Where the task stands, finer than [`ActionState`] (which old readers know): a request
+/// nobody has accepted yet is `requested`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// Someone committed, or accepted a request.
+    Committed,
+    /// Asked of someone who has not accepted (yet).
+    Requested,
+    /// Proposed, nobody committed.
+    #[default]
+    Suggested,
+}
+
 /// Where an action item was said: a character span of one segment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
@@ -353,12 +367,16 @@ pub struct ActionItem {
     /// Call, email, meeting or task.
     #[serde(rename = "type")]
     pub action_type: ActionType,
-    /// Committed or suggested.
+    /// Committed or suggested (a pending request is `suggested` here, `requested` in
+    /// `status`).
     pub state: ActionState,
     /// Calibrated confidence in 0..=1.
     pub confidence: f64,
     /// ISO 639-1 language the item was extracted in.
     pub language: String,
+    /// Committed, requested or suggested.
+    #[serde(default)]
+    pub status: ActionStatus,
 }
 
 /// What a tracker entry is.

@@ -17,10 +17,10 @@ use crate::events::{
     TranscriptEvent, TranscriptPayload,
 };
 use crate::insight::{
-    ActionItem, ActionState, ActionType, Due, Evidence, FinalisedBy, Highlight, HighlightKind,
-    Insight, Kpis, LanguageReport, LanguageSource, Outcome, ParticipantKpis, Question,
-    QuestionCounts, RedactionCount, SkipReason, SpeakerLanguage, TrackerCount, TrackerHit,
-    TrackerKind,
+    ActionItem, ActionState, ActionStatus, ActionType, Due, Evidence, FinalisedBy, Highlight,
+    HighlightKind, Insight, Kpis, LanguageReport, LanguageSource, Outcome, ParticipantKpis,
+    Question, QuestionCounts, RedactionCount, SkipReason, SpeakerLanguage, TrackerCount,
+    TrackerHit, TrackerKind,
 };
 use crate::model::Side;
 use crate::tenant::{CompetitorConfig, Crm, Features, TenantConfig, TrackerConfig};
@@ -789,7 +789,10 @@ enumeration!(ActionType "ActionType" {
 });
 enumeration!(ActionState "ActionState" { Committed = "committed", Suggested = "suggested" });
 record!(ActionItem "ActionItem" {
-    text, evidence, owner, due, action_type = "type", state, confidence, language,
+    text, evidence, owner, due, action_type = "type", state, confidence, language, status,
+});
+enumeration!(ActionStatus "ActionStatus" {
+    Committed = "committed", Requested = "requested", Suggested = "suggested",
 });
 enumeration!(TrackerKind "TrackerKind" { Keyword = "keyword", Competitor = "competitor" });
 record!(TrackerHit "TrackerHit" {

@@ -9,10 +9,10 @@ use crate::events::{
     InteractionAction, SegmentBody, SpeakerRole, TranscriptPayload,
 };
 use crate::insight::{
-    ActionItem, ActionState, ActionType, Due, Evidence, FinalisedBy, Highlight, HighlightKind,
-    Kpis, LanguageReport, LanguageSource, Outcome, ParticipantKpis, Question, QuestionCounts,
-    RedactionCount, SkipReason, SpeakerLanguage, TrackerCount, TrackerHit, TrackerKind,
-    EXTRACTOR_VERSION,
+    ActionItem, ActionState, ActionStatus, ActionType, Due, Evidence, FinalisedBy, Highlight,
+    HighlightKind, Kpis, LanguageReport, LanguageSource, Outcome, ParticipantKpis, Question,
+    QuestionCounts, RedactionCount, SkipReason, SpeakerLanguage, TrackerCount, TrackerHit,
+    TrackerKind, EXTRACTOR_VERSION,
 };
 use crate::model::Side;
 use crate::tenant::{CompetitorConfig, Crm, Features, TrackerConfig};
@@ -167,6 +167,7 @@ fn insight() -> Insight {
             state: ActionState::Committed,
             confidence: 0.8125,
             language: "fr".into(),
+            status: ActionStatus::Committed,
         }],
         tracker_hits: vec![TrackerHit {
             tracker: "Salesforce".into(),
@@ -1214,6 +1215,10 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
                 owner,
                 due,
                 action_type,
+                status: match state {
+                    ActionState::Committed => ActionStatus::Committed,
+                    ActionState::Suggested => ActionStatus::Requested,
+                },
                 state,
                 confidence,
                 language,

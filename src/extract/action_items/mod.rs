@@ -25,11 +25,12 @@ pub mod lang_fr;
 pub mod lang_it;
 pub mod lang_nl;
 pub mod lang_pt;
+pub mod merge;
 pub mod model;
 pub mod owner;
 pub mod tokens;
 
-use crate::insight::{ActionItem, ActionType, Evidence};
+use crate::insight::{ActionItem, ActionStatus, ActionType, Evidence};
 use crate::model::Conversation;
 use chrono::{DateTime, FixedOffset};
 use features::{featurize, ConvFeatures, Scratch, CORE};
@@ -109,7 +110,7 @@ pub fn extract_with(
     let mut names: Option<Vec<(String, String)>> = None;
     let g = grammar(lang);
     let mut toks = Tokens::default();
-    let mut items: Vec<(usize, ActionItem)> = Vec::new();
+    let mut items: Vec<(usize, merge::Candidate)> = Vec::new();
     for (i, u) in f.units.iter().enumerate() {
         if margins[i] < op.threshold {
             continue;
@@ -144,7 +145,15 @@ pub fn extract_with(
             end_char: i64::from(end),
         };
         // A speech unit that continues the previous item of the same speaker is merged.
-        if let Some((pi, prev)) = items.last_mut() {
+        if let Some((
+            pi,
+            merge::Candidate {
+                item: prev,
+                last_unit,
+                ..
+            },
+        )) = items.last_mut()
+        {
             let pu = &f.units[*pi];
             if !f.written
                 && !f.document
@@ -158,24 +167,30 @@ pub fn extract_with(
                 }
                 prev.confidence = prev.confidence.max(confidence);
                 *pi = i;
+                *last_unit = i;
                 continue;
             }
         }
         items.push((
             i,
-            ActionItem {
-                text,
-                evidence: vec![evidence],
-                owner,
-                due,
-                action_type,
-                state,
-                confidence,
-                language: lang.to_string(),
+            merge::Candidate {
+                first_unit: i,
+                last_unit: i,
+                item: ActionItem {
+                    text,
+                    evidence: vec![evidence],
+                    owner,
+                    due,
+                    action_type,
+                    state,
+                    confidence,
+                    language: lang.to_string(),
+                    status: ActionStatus::default(),
+                },
             },
         ));
     }
-    items.into_iter().map(|(_, it)| it).collect()
+    merge::merge(&f, conv, items.into_iter().map(|(_, c)| c).collect())
 }
 
 /// The item's span in the segment, in Unicode scalar values: from the first word at or
