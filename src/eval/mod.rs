@@ -14,6 +14,7 @@
 //! The last line printed is `precision=P recall=R f1=F`, micro-averaged over everything scored.
 
 pub mod data;
+pub mod highlights;
 pub mod pii;
 pub mod train;
 
@@ -40,6 +41,8 @@ pub enum EvalCommand {
     ActionItems(ActionItemsEval),
     /// Scores personal data detection per type and language on span-labelled JSONL files.
     Pii(pii::PiiEval),
+    /// ROUGE of the highlights against minutes and reports, with lead-N and TextRank.
+    Highlights(highlights::HighlightsEval),
 }
 
 /// `debrief eval action-items DATASET... [--cv K] [--json]`
@@ -490,6 +493,9 @@ pub fn command_eval(args: EvalArgs) -> Result<std::process::ExitCode, EvalError>
     let mut out = stdout.lock();
     match &args.command {
         EvalCommand::ActionItems(a) => run_eval(a, &mut out)?,
+        EvalCommand::Highlights(a) => {
+            return highlights::run(a, &mut out).map(|_| std::process::ExitCode::SUCCESS)
+        }
         EvalCommand::Pii(a) => {
             return pii::run(a, &mut out).map(|_| std::process::ExitCode::SUCCESS)
         }

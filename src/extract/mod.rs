@@ -3,6 +3,7 @@
 //! gives the same insight.
 
 pub mod action_items;
+pub mod highlights;
 pub mod kpis;
 pub mod language;
 pub mod redact;
@@ -110,7 +111,7 @@ pub fn finish(conv: &Conversation, ctx: &ExtractContext<'_>, lang: &str, insight
     if (insight.text_chars as usize) < ctx.settings.min_summary_chars {
         insight.skip_reasons.push(SkipReason::ShortContent);
     } else {
-        let _ = lang;
+        insight.highlights = highlights::extract(conv, lang, &insight.action_items);
     }
     if features.redaction {
         redact::apply(insight, conv);
