@@ -86,6 +86,9 @@ pub struct Metrics {
     pub consumer_lag: IntGaugeVec,
     /// `debrief_producer_queue_depth`: records handed to the producer and not yet acknowledged.
     pub producer_queue_depth: IntGauge,
+    /// `debrief_redactions_total{type}`: personal data values replaced by placeholders in
+    /// insights, by type (`EMAIL`, `PHONE`, `IBAN`, `CARD`, `NATIONAL_ID`, `IP`, `URL`).
+    pub redactions: IntCounterVec,
 }
 
 impl Metrics {
@@ -158,7 +161,15 @@ impl Metrics {
         registry.register(Box::new(insight_latency.clone()))?;
         registry.register(Box::new(extractor_seconds.clone()))?;
         registry.register(Box::new(consumer_lag.clone()))?;
+        let redactions = IntCounterVec::new(
+            Opts::new(
+                "debrief_redactions_total",
+                "Personal data values replaced by placeholders in insights, by type.",
+            ),
+            &["type"],
+        )?;
         registry.register(Box::new(producer_queue_depth.clone()))?;
+        registry.register(Box::new(redactions.clone()))?;
         Ok(Metrics {
             registry,
             records_consumed,
@@ -170,7 +181,18 @@ impl Metrics {
             extractor_seconds,
             consumer_lag,
             producer_queue_depth,
+            redactions,
         })
+    }
+
+    /// Adds an insight's redaction counts to `debrief_redactions_total{type}` (the types are
+    /// the redactor's fixed set, so the label stays bounded).
+    pub fn count_redactions(&self, counts: &[crate::insight::RedactionCount]) {
+        for c in counts {
+            self.redactions
+                .with_label_values(&[c.kind.as_str()])
+                .inc_by(u64::try_from(c.count).unwrap_or(0));
+        }
     }
 
     /// The registry every metric is registered on.
@@ -209,6 +231,10 @@ mod tests {
             .observe(0.001);
         m.consumer_lag.with_label_values(&["t", "0"]).set(3);
         m.insight_latency.observe(0.05);
+        m.count_redactions(&[crate::insight::RedactionCount {
+            kind: "PHONE".into(),
+            count: 2,
+        }]);
         let text = m.render();
         for name in [
             "debrief_records_consumed_total{outcome=\"assembled\",topic=\"t\"} 1",
@@ -221,6 +247,7 @@ mod tests {
             "debrief_extractor_seconds_count{extractor=\"analyse\"} 1",
             "debrief_consumer_lag{partition=\"0\",topic=\"t\"} 3",
             "debrief_producer_queue_depth 0",
+            "debrief_redactions_total{type=\"PHONE\"} 2",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

@@ -314,6 +314,7 @@ fn process(shared: &Shared, job: Job) -> Result<(), String> {
     };
     let (mut insight, timings) = analyse_timed(&job.conversation, &ctx);
     timings.observe(&shared.metrics);
+    shared.metrics.count_redactions(&insight.redactions);
     emit::mark_segment_limit(&mut insight, job.dropped_segments);
     let conv = &job.conversation;
     if let Some(topic) = &job.insight_topic {
