@@ -13,6 +13,8 @@ use aho_corasick::AhoCorasick;
 use regex::Regex;
 use std::sync::LazyLock;
 
+/// Compiles a built-in pattern. Word boundaries are ASCII ones (`(?-u:\b)`): Unicode word
+/// boundaries keep the regex crate off its fast DFA on non-ASCII text.
 fn re(pattern: &str) -> Regex {
     // The patterns are constants of this file, checked by the unit tests.
     Regex::new(pattern).unwrap_or_else(|e| panic!("bad built-in pattern {pattern}: {e}"))
@@ -21,33 +23,40 @@ fn re(pattern: &str) -> Regex {
 static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i)[\p{L}\p{N}._%+\-]+@[\p{L}\p{N}\-]+(?:\.[\p{L}\p{N}\-]+)*\.\p{L}{2,}")
 });
-static URL: LazyLock<Regex> = LazyLock::new(|| re(r#"(?i)\b(?:https?://|www\.)[^\s<>"'«»]+"#));
+static URL: LazyLock<Regex> =
+    LazyLock::new(|| re(r#"(?i)(?-u:\b)(?:https?://|www\.)[^\s<>"'«»]+"#));
 /// No word boundary: an IBAN glued to a lower-case word is still found ([`free`] checks
 /// what comes before).
-static IBAN: LazyLock<Regex> = LazyLock::new(|| re(r"[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]){10,30}"));
+static IBAN: LazyLock<Regex> = LazyLock::new(|| re(r"(?-u)[A-Z]{2}\d{2}(?:[ \-]?[A-Z0-9]){10,30}"));
 /// No word boundary either: [`free`] checks that no digit touches the number.
-static CARD: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\d{4}(?:[ \-]?\d{4}){2}[ \-]?\d{1,7}|\d{4}[ \-]?\d{6}[ \-]?\d{4,5}"));
-static NIR: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"\b[12][ .]?\d{2}[ .]?\d{2}[ .]?(?:\d{2}|2[AB])[ .]?\d{3}[ .]?\d{3}[ .]?\d{2}\b")
+static CARD: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?-u)\d{4}(?:[ \-]?\d{4}){2}[ \-]?\d{1,7}|\d{4}[ \-]?\d{6}[ \-]?\d{4,5}")
 });
-static DNI: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:\d{8}|[XYZ][ \-]?\d{7})[ \-]?[A-Z]\b"));
+static NIR: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?-u)(?-u:\b)[12][ .]?\d{2}[ .]?\d{2}[ .]?(?:\d{2}|2[AB])[ .]?\d{3}[ .]?\d{3}[ .]?\d{2}(?-u:\b)",
+    )
+});
+static DNI: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?-u)(?-u:\b)(?:\d{8}|[XYZ][ \-]?\d{7})[ \-]?[A-Z](?-u:\b)"));
 static CODICE_FISCALE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z]\b"));
-static IPV4: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:\d{1,3}\.){3}\d{1,3}\b"));
+    LazyLock::new(|| re(r"(?-u)(?-u:\b)[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z](?-u:\b)"));
+static IPV4: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?-u)(?-u:\b)(?:\d{1,3}\.){3}\d{1,3}(?-u:\b)"));
 static IPV6: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b"));
+    LazyLock::new(|| re(r"(?-u)(?i)(?-u:\b)[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?-u:\b)"));
 /// Account numbers and id numbers: optional letters, then digits with inner separators.
-static CODE: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b\p{Lu}{0,3}-?\d(?:[ .\-/]?\d){4,20}(?:[ \-]?\p{Lu})?\b"));
+static CODE: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?-u:\b)\p{Lu}{0,3}-?[0-9](?:[ .\-/]?[0-9]){4,20}(?:[ \-]?\p{Lu})?(?-u:\b)")
+});
 /// Alphanumeric document numbers (passports, id cards): typed only by a keyword.
-static ALNUM: LazyLock<Regex> = LazyLock::new(|| re(r"\b[\p{Lu}\d]{6,14}\b"));
+static ALNUM: LazyLock<Regex> = LazyLock::new(|| re(r"(?-u:\b)[\p{Lu}0-9]{6,14}(?-u:\b)"));
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
     re(concat!(
-        r"(?:\+|\b00)\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){1,6}",
+        r"(?-u)(?:\+|(?-u:\b)00)\d{1,3}(?:[ .\-]?\(?\d{1,5}\)?){1,6}",
         r"|\(\d{2,5}\)[ .\-]?\d{2,5}(?:[ .\-]?\d{2,8}){0,3}",
-        r"|\b\d{1,5}(?:[ .\-/]\d{2,8}){1,5}\b",
-        r"|\b\d{7,13}\b",
+        r"|(?-u:\b)\d{1,5}(?:[ .\-/]\d{2,8}){1,5}(?-u:\b)",
+        r"|(?-u:\b)\d{7,13}(?-u:\b)",
     ))
 });
 
@@ -516,9 +525,12 @@ pub fn find(text: &str) -> Vec<Finding> {
 }
 
 fn find_numbers(text: &str, out: &mut Vec<Finding>) {
+    // Each shape is scanned once; the checksum pass and the keyword pass share the matches.
+    let ibans: Vec<regex::Match<'_>> = IBAN.find_iter(text).collect();
+    let cards: Vec<regex::Match<'_>> = CARD.find_iter(text).collect();
     // IBANs with a valid checksum; a longer match may have swallowed a following code, so
     // shorter prefixes are tried at separator boundaries.
-    for m in IBAN.find_iter(text) {
+    for m in &ibans {
         if !free(text, m.start(), m.start(), false) {
             continue;
         }
@@ -537,7 +549,7 @@ fn find_numbers(text: &str, out: &mut Vec<Finding>) {
         }
     }
     // One number in ten passes Luhn: an id or account keyword before it wins.
-    for m in CARD.find_iter(text) {
+    for m in &cards {
         if free(text, m.start(), m.end(), false)
             && luhn(&digits(m.as_str()))
             && !matches!(
@@ -581,14 +593,14 @@ fn find_numbers(text: &str, out: &mut Vec<Finding>) {
         }
     }
     // Values without a checksum (or with a wrong one): typed by the keyword said before.
-    for m in IBAN.find_iter(text) {
+    for m in &ibans {
         if free(text, m.start(), m.end(), true)
             && context_before(text, m.start()) == Some(Context::Account)
         {
             push(out, Finding::new(m.start(), m.end(), PiiType::Iban));
         }
     }
-    for m in CARD.find_iter(text) {
+    for m in &cards {
         if free(text, m.start(), m.end(), false)
             && context_before(text, m.start()) == Some(Context::Card)
         {

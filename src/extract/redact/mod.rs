@@ -149,12 +149,16 @@ impl Redacted {
 
 /// Replaces the findings of `text` by their placeholders.
 pub fn redact(text: &str) -> Redacted {
-    let findings = find(text);
+    redact_found(text, &find(text))
+}
+
+/// Replaces `findings` (from [`find`] on `text`) by their placeholders.
+fn redact_found(text: &str, findings: &[Finding]) -> Redacted {
     let mut out = String::with_capacity(text.len());
     let mut spans = Vec::with_capacity(findings.len());
     let mut kinds = Vec::with_capacity(findings.len());
     let (mut last, mut ochar, mut nchar) = (0usize, 0u32, 0u32);
-    for f in &findings {
+    for f in findings {
         let before = &text[last..f.start];
         out.push_str(before);
         let n = before.chars().count() as u32;
@@ -185,10 +189,11 @@ pub fn apply(insight: &mut Insight, conv: &Conversation) {
     let mut by_segment: HashMap<&str, Redacted> = HashMap::new();
     let mut counts: HashMap<PiiType, i64> = HashMap::new();
     for seg in &conv.segments {
-        let r = redact(&seg.text);
-        if r.kinds.is_empty() {
+        let found = find(&seg.text);
+        if found.is_empty() {
             continue;
         }
+        let r = redact_found(&seg.text, &found);
         for k in &r.kinds {
             *counts.entry(*k).or_default() += 1;
         }

@@ -58,6 +58,14 @@ pub fn find(text: &str, out: &mut Vec<Finding>) {
         };
     let mut lower = String::new();
     for (start, word) in words(text) {
+        // Every digit word has at most 7 letters ("quattro"), 8 bytes in UTF-8.
+        if word.len() > 8 {
+            flush(run_start, run_end, count, said, out);
+            run_start = None;
+            count = 0;
+            said = 0;
+            continue;
+        }
         lower.clear();
         lower.extend(word.chars().flat_map(char::to_lowercase));
         let n = digit_word(&lower);
