@@ -230,10 +230,6 @@ pub fn apply(insight: &mut Insight, conv: &Conversation) {
         if let Some(d) = &mut it.due {
             d.phrase = redact(&d.phrase).text;
         }
-        // A text that was not a span of a segment (none today) is redacted as it stands.
-        if !by_segment.contains_key(it.evidence.first().map_or("", |e| e.segment_id.as_str())) {
-            it.text = redact(&it.text).text;
-        }
     }
     for q in &mut insight.questions {
         if let Some((s, e, text)) = span(&q.segment_id, q.start_char, q.end_char) {
