@@ -105,6 +105,9 @@ pub struct Metrics {
     /// commit's metadata because it would exceed Kafka's limit (`crate::ingest::replay`);
     /// a replay falls back to the replayed-tail rule for them.
     pub commit_metadata_dropped: IntCounter,
+    /// `debrief_redactions_total{type}`: personal data values replaced by placeholders in
+    /// insights, by type (`EMAIL`, `PHONE`, `IBAN`, `CARD`, `NATIONAL_ID`, `IP`, `URL`).
+    pub redactions: IntCounterVec,
 }
 
 impl Metrics {
@@ -189,6 +192,13 @@ impl Metrics {
         registry.register(Box::new(insight_latency.clone()))?;
         registry.register(Box::new(extractor_seconds.clone()))?;
         registry.register(Box::new(consumer_lag.clone()))?;
+        let redactions = IntCounterVec::new(
+            Opts::new(
+                "debrief_redactions_total",
+                "Personal data values replaced by placeholders in insights, by type.",
+            ),
+            &["type"],
+        )?;
         registry.register(Box::new(producer_queue_depth.clone()))?;
         let crm_records_produced = IntCounterVec::new(
             Opts::new(
@@ -207,6 +217,7 @@ impl Metrics {
         registry.register(Box::new(legacy_fingerprints.clone()))?;
         registry.register(Box::new(crm_records_produced.clone()))?;
         registry.register(Box::new(crm_write_errors.clone()))?;
+        registry.register(Box::new(redactions.clone()))?;
         Ok(Metrics {
             registry,
             records_consumed,
@@ -222,7 +233,18 @@ impl Metrics {
             crm_records_produced,
             crm_write_errors,
             commit_metadata_dropped,
+            redactions,
         })
+    }
+
+    /// Adds an insight's redaction counts to `debrief_redactions_total{type}` (the types are
+    /// the redactor's fixed set, so the label stays bounded).
+    pub fn count_redactions(&self, counts: &[crate::insight::RedactionCount]) {
+        for c in counts {
+            self.redactions
+                .with_label_values(&[c.kind.as_str()])
+                .inc_by(u64::try_from(c.count).unwrap_or(0));
+        }
     }
 
     /// The registry every metric is registered on.
@@ -272,6 +294,10 @@ mod tests {
         m.legacy_fingerprints
             .with_label_values(&["transcript_event"])
             .inc();
+        m.count_redactions(&[crate::insight::RedactionCount {
+            kind: "PHONE".into(),
+            count: 2,
+        }]);
         let text = m.render();
         for name in [
             "debrief_records_consumed_total{outcome=\"assembled\",topic=\"t\"} 1",
@@ -285,6 +311,7 @@ mod tests {
             "debrief_consumer_lag{partition=\"0\",topic=\"t\"} 3",
             "debrief_producer_queue_depth 0",
             "debrief_legacy_fingerprint_total{schema=\"transcript_event\"} 1",
+            "debrief_redactions_total{type=\"PHONE\"} 2",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

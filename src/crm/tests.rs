@@ -25,6 +25,7 @@ fn item(text: &str, owner: Option<&str>, due: Option<&str>) -> ActionItem {
         }),
         action_type: ActionType::Email,
         state: ActionState::Committed,
+        status: crate::insight::ActionStatus::Committed,
         confidence: 0.8125,
         language: "en".into(),
     }
@@ -99,6 +100,8 @@ fn insight() -> Insight {
                 count: 1,
             },
         ],
+        highlights: vec![],
+        redactions: vec![],
     }
 }
 

@@ -346,6 +346,7 @@ fn analyse_and_produce(shared: &Shared, mut job: Job) -> Result<(), AnalysisErro
     let crm = job.crm.take();
     let (insight, timings) = shared.analyse.run(&job);
     timings.observe(&shared.metrics);
+    shared.metrics.count_redactions(&insight.redactions);
     let conv = &job.conversation;
     if let Some(topic) = &job.insight_topic {
         let what = Produced::Insight {

@@ -9,9 +9,10 @@ use crate::events::{
     InteractionAction, SegmentBody, SpeakerRole, TranscriptPayload,
 };
 use crate::insight::{
-    ActionItem, ActionState, ActionType, Due, Evidence, FinalisedBy, Kpis, LanguageReport,
-    LanguageSource, Outcome, ParticipantKpis, Question, QuestionCounts, SkipReason,
-    SpeakerLanguage, TrackerCount, TrackerHit, TrackerKind, EXTRACTOR_VERSION,
+    ActionItem, ActionState, ActionStatus, ActionType, Due, Evidence, FinalisedBy, Highlight,
+    HighlightKind, Kpis, LanguageReport, LanguageSource, Outcome, ParticipantKpis, Question,
+    QuestionCounts, RedactionCount, SkipReason, SpeakerLanguage, TrackerCount, TrackerHit,
+    TrackerKind, EXTRACTOR_VERSION,
 };
 use crate::model::Side;
 use crate::tenant::{CompetitorConfig, Crm, Features, TrackerConfig};
@@ -146,6 +147,8 @@ fn insight() -> Insight {
             speaker: "bob".into(),
             side: Side::External,
             text: "Can you send the quote?".into(),
+            start_char: 0,
+            end_char: 23,
         }],
         action_items: vec![ActionItem {
             text: "Send the quote".into(),
@@ -164,6 +167,7 @@ fn insight() -> Insight {
             state: ActionState::Committed,
             confidence: 0.8125,
             language: "fr".into(),
+            status: ActionStatus::Committed,
         }],
         tracker_hits: vec![TrackerHit {
             tracker: "Salesforce".into(),
@@ -182,6 +186,19 @@ fn insight() -> Insight {
             kind: TrackerKind::Competitor,
             side: Side::External,
             count: 1,
+        }],
+        highlights: vec![Highlight {
+            text: "We'll go with the annual plan.".into(),
+            kind: HighlightKind::Decision,
+            speaker: "bob".into(),
+            segment_id: "s-0005".into(),
+            start_char: 0,
+            end_char: 30,
+            offset_ms: Some(95_000),
+        }],
+        redactions: vec![RedactionCount {
+            kind: "PHONE".into(),
+            count: 2,
         }],
     }
 }
@@ -247,6 +264,7 @@ fn tenant_config() -> TenantConfig {
             action_items: true,
             trackers: false,
             kpis: true,
+            redaction: false,
         },
         opted_out: false,
     }
@@ -1233,13 +1251,16 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
                 })
                 .collect(),
         });
-    let question =
-        (txt(), txt(), side(), txt()).prop_map(|(segment_id, speaker, side, text)| Question {
+    let question = (txt(), txt(), side(), txt(), 0i64..500).prop_map(
+        |(segment_id, speaker, side, text, start_char)| Question {
             segment_id,
             speaker,
             side,
             text,
-        });
+            start_char,
+            end_char: start_char + 7,
+        },
+    );
     let action_type = prop_oneof![
         Just(ActionType::Call),
         Just(ActionType::Email),
@@ -1279,6 +1300,10 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
                 owner,
                 due,
                 action_type,
+                status: match state {
+                    ActionState::Committed => ActionStatus::Committed,
+                    ActionState::Suggested => ActionStatus::Requested,
+                },
                 state,
                 confidence,
                 language,
@@ -1380,6 +1405,8 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
                 action_items,
                 tracker_hits,
                 tracker_counts,
+                highlights: vec![],
+                redactions: vec![],
             },
         )
 }
