@@ -213,12 +213,18 @@ pub fn analyse_with(
     } else if !features.trackers {
         insight.skip_reasons.push(SkipReason::FeatureDisabled);
     }
+    // A conversation's time zone that is not an IANA name cannot resolve due dates: they use
+    // the default zone, and the insight says it was built from a damaged source.
+    let tz = match conv.time_zone.as_deref() {
+        Some(zone) if zone.parse::<chrono_tz::Tz>().is_err() => {
+            insight.skip_reasons.push(SkipReason::DamagedSource);
+            ctx.settings.default_time_zone.as_str()
+        }
+        Some(zone) => zone,
+        None => ctx.settings.default_time_zone.as_str(),
+    };
     if features.action_items {
         let reference = conv.started_at.or(ctx.reference_time);
-        let tz = conv
-            .time_zone
-            .as_deref()
-            .unwrap_or(&ctx.settings.default_time_zone);
         insight.action_items = probe.run(Extractor::ActionItems, || {
             action_items::extract(conv, &lang, reference, tz)
         });
@@ -238,6 +244,35 @@ pub fn analyse_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_time_zone_falls_back_to_the_default_and_says_so() {
+        let settings = Settings::default();
+        let ctx = ExtractContext {
+            settings: &settings,
+            tenant: None,
+            finalised_by: FinalisedBy::EndEvent,
+            reference_time: None,
+        };
+        let seg = crate::model::Segment {
+            id: "1".into(),
+            speaker: "a".into(),
+            text: "I will send you the quote by Friday.".into(),
+            ..Default::default()
+        };
+        let conv = |tz: Option<&str>| Conversation {
+            id: "c".into(),
+            time_zone: tz.map(str::to_owned),
+            segments: vec![seg.clone()],
+            ..Default::default()
+        };
+        let bad = analyse(&conv(Some("Mars/Base")), &ctx);
+        assert!(bad.skip_reasons.contains(&SkipReason::DamagedSource));
+        let good = analyse(&conv(Some("Europe/Paris")), &ctx);
+        assert!(!good.skip_reasons.contains(&SkipReason::DamagedSource));
+        let none = analyse(&conv(None), &ctx);
+        assert!(!none.skip_reasons.contains(&SkipReason::DamagedSource));
+    }
 
     #[test]
     fn versions_compare_numerically() {
