@@ -29,6 +29,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use common::stream::Isolation;
 use common::{brokers, create_topic, header_pairs, produce, producer, unique_name};
 
 /// Upper bound for waiting on outputs; only turns a hang into a failure.
@@ -229,73 +230,18 @@ impl Running {
     }
 }
 
-/// Reads every record of a single-partition-or-more topic from the beginning until `done`
-/// says the records are enough, or `WAIT` passes (then panics with what was seen).
+/// Reads a topic from the beginning until `done` accepts what was read (`read_committed`).
 fn read_until(
     brokers: &str,
     topic: &str,
     done: impl Fn(&[OwnedMessage]) -> bool,
 ) -> Vec<OwnedMessage> {
-    let consumer: BaseConsumer = common::consumer_config(brokers, &unique_name("reader"))
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
-    let deadline = Instant::now() + WAIT;
-    let mut got = Vec::new();
-    while !done(&got) {
-        assert!(
-            Instant::now() < deadline,
-            "{topic}: only {} record(s) after {WAIT:?}",
-            got.len()
-        );
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-            got.push(m.detach());
-        }
-    }
-    got
+    common::stream::read_until(brokers, topic, Isolation::Committed, done)
 }
 
-/// How long [`read_all`] keeps reading after the high watermarks without seeing a record.
-const QUIET: Duration = Duration::from_secs(2);
-
-/// Every record of a topic (all partitions), read after the writers stopped: up to the high
-/// watermarks, then until nothing more arrives for [`QUIET`]. tansu 0.6 reports a partition's
-/// high watermark as the base offset of its last batch + 1, one or more records short when
-/// that batch holds several (seen: 3 records at offsets 5..=7 in one batch, watermark 6).
+/// Every record of a topic, read after the writers stopped (`read_committed`).
 fn read_all(brokers: &str, topic: &str) -> Vec<OwnedMessage> {
-    let consumer: BaseConsumer = common::consumer_config(brokers, &unique_name("all"))
-        .create()
-        .unwrap();
-    let md = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let parts: Vec<i32> = md.topics()[0].partitions().iter().map(|p| p.id()).collect();
-    let mut tpl = TopicPartitionList::new();
-    let mut remaining = 0;
-    for &p in &parts {
-        let (_, high) = consumer
-            .fetch_watermarks(topic, p, Duration::from_secs(10))
-            .unwrap();
-        remaining += high;
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&tpl).unwrap();
-    let deadline = Instant::now() + WAIT;
-    let mut got = Vec::new();
-    let mut last_seen = Instant::now();
-    while (got.len() as i64) < remaining || last_seen.elapsed() < QUIET {
-        assert!(
-            Instant::now() < deadline,
-            "{topic}: read {} of {remaining}",
-            got.len()
-        );
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-            got.push(m.detach());
-            last_seen = Instant::now();
-        }
-    }
-    got
+    common::stream::read_all(brokers, topic, Isolation::Committed)
 }
 
 fn insights(msgs: &[OwnedMessage]) -> Vec<Insight> {

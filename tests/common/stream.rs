@@ -264,8 +264,11 @@ pub enum Isolation {
     Uncommitted,
 }
 
-fn reader(brokers: &str, topic: &str, isolation: Isolation) -> BaseConsumer {
+/// A consumer without a group position, assigned every partition of `topic` from the
+/// beginning; with `eof`, it reports the end of each partition.
+fn reader(brokers: &str, topic: &str, isolation: Isolation, eof: bool) -> (BaseConsumer, usize) {
     let mut config = consumer_config(brokers, &unique_name("reader"));
+    config.set("enable.partition.eof", if eof { "true" } else { "false" });
     config.set(
         "isolation.level",
         match isolation {
@@ -283,7 +286,7 @@ fn reader(brokers: &str, topic: &str, isolation: Isolation) -> BaseConsumer {
             .expect("assignment");
     }
     consumer.assign(&tpl).expect("assigning partitions");
-    consumer
+    (consumer, tpl.count())
 }
 
 /// Reads a topic from the beginning until `done` accepts the records read so far; panics
@@ -294,7 +297,7 @@ pub fn read_until(
     isolation: Isolation,
     done: impl Fn(&[OwnedMessage]) -> bool,
 ) -> Vec<OwnedMessage> {
-    let consumer = reader(brokers, topic, isolation);
+    let (consumer, _) = reader(brokers, topic, isolation, false);
     let deadline = Instant::now() + WAIT;
     let mut got = Vec::new();
     while !done(&got) {
@@ -314,37 +317,18 @@ pub fn read_until(
 /// end of every partition (librdkafka's partition EOF, which for `read_committed` is the last
 /// stable offset), then nothing more for one second.
 pub fn read_all(brokers: &str, topic: &str, isolation: Isolation) -> Vec<OwnedMessage> {
-    let mut config = consumer_config(brokers, &unique_name("all"));
-    config.set("enable.partition.eof", "true");
-    config.set(
-        "isolation.level",
-        match isolation {
-            Isolation::Committed => "read_committed",
-            Isolation::Uncommitted => "read_uncommitted",
-        },
-    );
-    let consumer: BaseConsumer = config.create().expect("creating a reader");
-    let md = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("topic metadata");
-    let parts: Vec<i32> = md.topics()[0].partitions().iter().map(|p| p.id()).collect();
-    let mut tpl = TopicPartitionList::new();
-    for &p in &parts {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .expect("assignment");
-    }
-    consumer.assign(&tpl).expect("assigning partitions");
+    let (consumer, partitions) = reader(brokers, topic, isolation, true);
     let deadline = Instant::now() + WAIT;
     let mut at_end: BTreeSet<i32> = BTreeSet::new();
     let mut got = Vec::new();
     let mut quiet_since = Instant::now();
-    while at_end.len() < parts.len() || quiet_since.elapsed() < Duration::from_secs(1) {
+    while at_end.len() < partitions || quiet_since.elapsed() < Duration::from_secs(1) {
         assert!(
             Instant::now() < deadline,
             "{topic}: read {} record(s), {} of {} partition(s) at their end after {WAIT:?}",
             got.len(),
             at_end.len(),
-            parts.len()
+            partitions
         );
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
