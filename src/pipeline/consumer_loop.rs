@@ -48,6 +48,10 @@ pub(crate) const REPLAYED_TAIL: &str = "replayed_tail";
 /// Longest wait for the committed offsets and watermarks of newly assigned partitions.
 const FETCH_WAIT: Duration = Duration::from_secs(5);
 
+/// How long a lane read to its end must stay without records before its stream time follows
+/// the wall clock.
+const QUIET_BEFORE_WALL_CLOCK: Duration = Duration::from_millis(500);
+
 /// How long one poll waits for a record, at most.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -77,6 +81,8 @@ pub(crate) struct ConsumerLoop {
     pub pool: AnalysisPool,
     /// The first failure reported to the inbox (the loop stops on it).
     pub fatal: Option<PipelineError>,
+    /// When a record of each lane was last processed (see [`ConsumerLoop::caught_up`]).
+    pub last_record: std::collections::HashMap<Lane, Instant>,
 }
 
 /// How a record was taken in.
@@ -465,8 +471,18 @@ impl ConsumerLoop {
     }
 
     /// `true` when every record of `lane` the consumer knows of has been processed: the next
-    /// offset to read is the partition's high watermark (as last fetched).
+    /// offset to read is the partition's high watermark (as last fetched), and no record of
+    /// it came for [`QUIET_BEFORE_WALL_CLOCK`] (a watermark read before the last fetch
+    /// response must not make a lane that is still receiving its backlog look read to the
+    /// end).
     fn caught_up(&self, consumer: &TranscriptConsumer, lane: Lane) -> bool {
+        if self
+            .last_record
+            .get(&lane)
+            .is_some_and(|at| at.elapsed() < QUIET_BEFORE_WALL_CLOCK)
+        {
+            return false;
+        }
         let Some((topic, partition)) = self.book.name(lane) else {
             return false;
         };
@@ -495,6 +511,7 @@ impl ConsumerLoop {
         // The record's time in the stream: what idle timeouts are measured in (see
         // `ingest::assemble`), so that a replay decides exactly as the original run did.
         let time_ms = msg.timestamp().to_millis().unwrap_or(now);
+        self.last_record.insert(lane, Instant::now());
         let decoded = match self.decode.decode(source.value, &self.shutdown) {
             Some(d) => d.and_then(|event| validate(event, source.key)),
             None => return Ok(Step::Interrupted),

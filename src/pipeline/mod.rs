@@ -449,6 +449,7 @@ pub async fn run_pipeline_with(
         finalised: Vec::new(),
         pool,
         fatal: None,
+        last_record: std::collections::HashMap::new(),
     };
     let result = tokio::task::spawn_blocking(move || {
         let result = consumer_loop.run(consumer, rebalances);
