@@ -9,6 +9,7 @@ pub mod config;
 pub mod emit;
 pub mod events;
 pub mod extract;
+pub mod governance;
 pub mod http;
 pub mod ingest;
 pub mod insight;

@@ -29,17 +29,23 @@ pub enum RecordKind {
     TenantConfig,
     /// `ErasureRequest` (`schemas/erasure_request.avsc`).
     ErasureRequest,
+    /// `ConversationIndexEntry` (`schemas/conversation_index.avsc`).
+    ConversationIndex,
+    /// `ErasureLedgerEntry` (`schemas/erasure_ledger.avsc`).
+    ErasureLedger,
 }
 
 impl RecordKind {
     /// Every record kind, in a fixed order.
-    pub const ALL: [RecordKind; 6] = [
+    pub const ALL: [RecordKind; 8] = [
         RecordKind::TranscriptEvent,
         RecordKind::MeetingInsight,
         RecordKind::InteractionTelemetry,
         RecordKind::DeadLetter,
         RecordKind::TenantConfig,
         RecordKind::ErasureRequest,
+        RecordKind::ConversationIndex,
+        RecordKind::ErasureLedger,
     ];
 
     /// The schema file's stem (`transcript_event`, `meeting_insight`, ...).
@@ -51,6 +57,8 @@ impl RecordKind {
             RecordKind::DeadLetter => "dead_letter",
             RecordKind::TenantConfig => "tenant_config",
             RecordKind::ErasureRequest => "erasure_request",
+            RecordKind::ConversationIndex => "conversation_index",
+            RecordKind::ErasureLedger => "erasure_ledger",
         }
     }
 
@@ -65,6 +73,10 @@ impl RecordKind {
             RecordKind::DeadLetter => include_str!("../../schemas/dead_letter.avsc"),
             RecordKind::TenantConfig => include_str!("../../schemas/tenant_config.avsc"),
             RecordKind::ErasureRequest => include_str!("../../schemas/erasure_request.avsc"),
+            RecordKind::ConversationIndex => {
+                include_str!("../../schemas/conversation_index.avsc")
+            }
+            RecordKind::ErasureLedger => include_str!("../../schemas/erasure_ledger.avsc"),
         }
     }
 
@@ -76,6 +88,8 @@ impl RecordKind {
             RecordKind::DeadLetter => 3,
             RecordKind::TenantConfig => 4,
             RecordKind::ErasureRequest => 5,
+            RecordKind::ConversationIndex => 6,
+            RecordKind::ErasureLedger => 7,
         }
     }
 }

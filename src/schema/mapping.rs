@@ -16,6 +16,7 @@ use crate::events::{
     ErasureRequest, EventHeader, InteractionAction, InteractionTelemetry, SegmentBody, SpeakerRole,
     TranscriptEvent, TranscriptPayload,
 };
+use crate::governance::{ConversationIndexEntry, ErasureLedgerEntry, LedgerOffset, OutputRef};
 use crate::insight::{
     ActionItem, ActionState, ActionType, Due, Evidence, FinalisedBy, Insight, Kpis, LanguageReport,
     LanguageSource, Outcome, ParticipantKpis, Question, QuestionCounts, SkipReason,
@@ -836,7 +837,22 @@ record!(TenantConfig "TenantConfig" {
 
 // erasure_request.avsc
 record!(ErasureRequest "ErasureRequest" {
-    request_id, tenant_id, conversation_id, requested_at_ms, reason,
+    request_id, tenant_id, conversation_id, requested_at_ms, reason, participant_id,
+    requested_by,
+});
+
+// conversation_index.avsc
+record!(OutputRef "OutputRef" { topic, key });
+record!(ConversationIndexEntry "ConversationIndexEntry" {
+    conversation_id, tenant_id, participants, outputs, finalised_at_ms, features,
+    telemetry_pseudonym, telemetry_key,
+});
+
+// erasure_ledger.avsc
+record!(LedgerOffset "LedgerOffset" { topic, partition, offset });
+record!(ErasureLedgerEntry "ErasureLedgerEntry" {
+    request_id, tenant_id, scope, reason, step, count, offsets, requested_at_ms,
+    recorded_at_ms,
 });
 
 #[cfg(test)]
