@@ -23,6 +23,9 @@
 //! tenant_config = "debrief.tenant-config.v1"
 //! telemetry = "debrief.telemetry.v1"
 //! dead_letter = "debrief.deadletter.v1"
+//! conversation_index = "debrief.conversation-index.v1"
+//! erasure = "debrief.erasure.v1"
+//! erasure_ledger = "debrief.erasure-ledger.v1"
 //! [kafka.options]
 //! "security.protocol" = "SASL_SSL"
 //!
@@ -163,6 +166,13 @@ pub struct TopicsConfig {
     pub telemetry: String,
     /// Dead-letter topic.
     pub dead_letter: String,
+    /// Conversation index (compacted, key: conversation id), written after each insight and
+    /// read whole by the erasure executor.
+    pub conversation_index: String,
+    /// Erasure requests, read by the erasure executor (its own group, `<group_id>.erasure`).
+    pub erasure: String,
+    /// Erasure ledger: one record per step of each request.
+    pub erasure_ledger: String,
 }
 
 impl Default for TopicsConfig {
@@ -172,6 +182,9 @@ impl Default for TopicsConfig {
             tenant_config: topics::TENANT_CONFIG.to_string(),
             telemetry: topics::TELEMETRY.to_string(),
             dead_letter: topics::DEAD_LETTER.to_string(),
+            conversation_index: topics::CONVERSATION_INDEX.to_string(),
+            erasure: topics::ERASURE.to_string(),
+            erasure_ledger: topics::ERASURE_LEDGER.to_string(),
         }
     }
 }
@@ -434,12 +447,23 @@ impl Config {
         check_topic("kafka.topics.tenant_config", &k.topics.tenant_config)?;
         check_topic("kafka.topics.telemetry", &k.topics.telemetry)?;
         check_topic("kafka.topics.dead_letter", &k.topics.dead_letter)?;
+        check_topic(
+            "kafka.topics.conversation_index",
+            &k.topics.conversation_index,
+        )?;
+        check_topic("kafka.topics.erasure", &k.topics.erasure)?;
+        check_topic("kafka.topics.erasure_ledger", &k.topics.erasure_ledger)?;
         check_topic("crm.dynamics", &self.crm.dynamics)?;
         check_topic("crm.salesforce", &self.crm.salesforce)?;
         for input in &k.topics.transcripts {
             for (key, output) in [
                 ("kafka.topics.telemetry", &k.topics.telemetry),
                 ("kafka.topics.dead_letter", &k.topics.dead_letter),
+                (
+                    "kafka.topics.conversation_index",
+                    &k.topics.conversation_index,
+                ),
+                ("kafka.topics.erasure_ledger", &k.topics.erasure_ledger),
                 ("crm.dynamics", &self.crm.dynamics),
                 ("crm.salesforce", &self.crm.salesforce),
             ] {

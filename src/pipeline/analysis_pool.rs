@@ -30,6 +30,7 @@ use super::steps::produce::{produce, Delivery, Produced, Producer};
 use super::PipelineError;
 use crate::config::Config;
 use crate::emit;
+use crate::governance::{index, pseudonym};
 use crate::metrics::Metrics;
 use crate::schema::SchemaError;
 use rdkafka::error::KafkaError;
@@ -48,7 +49,7 @@ pub enum AnalysisError {
     /// A record could not be encoded.
     #[error("encoding its {record}: {source}")]
     Encode {
-        /// `insight` or `telemetry`.
+        /// `insight`, `conversation index entry` or `telemetry`.
         record: &'static str,
         /// The codec's error.
         source: SchemaError,
@@ -61,6 +62,9 @@ pub enum AnalysisError {
         /// The client's error.
         source: KafkaError,
     },
+    /// The operating system gave no randomness for the telemetry key.
+    #[error("no randomness for its telemetry key")]
+    Randomness,
     /// The analysis panicked (a bug).
     #[error("its analysis panicked")]
     Panicked,
@@ -309,8 +313,9 @@ fn work(shared: &Shared, job: Job) {
     shared.jobs.finish(&id);
 }
 
-/// Analyses one conversation and produces its insight (when it has a CRM topic) and its
-/// telemetry, each with the produced hold the consumer loop took for it.
+/// Analyses one conversation and produces its insight (when it has a CRM topic), its
+/// conversation-index entry and its telemetry (with the pseudonymous conversation id), each
+/// with the produced hold the consumer loop took for it.
 fn analyse_and_produce(shared: &Shared, job: Job) -> Result<(), AnalysisError> {
     let started_ms = now_ms();
     let (insight, timings) = shared.analyse.run(&job);
@@ -338,13 +343,40 @@ fn analyse_and_produce(shared: &Shared, job: Job) -> Result<(), AnalysisError> {
             source,
         })?;
     }
+    // The conversation index entry, after the insight: it lists the CRM key written and holds
+    // the random key of the pseudonym its telemetry carries (see `governance::pseudonym`).
+    let key = pseudonym::new_key().ok_or(AnalysisError::Randomness)?;
+    let entry = index::entry(
+        conv,
+        &insight,
+        job.insight_topic.as_deref(),
+        job.from_ms,
+        &key,
+    );
+    let index_topic = &shared.config.kafka.topics.conversation_index;
+    let record = shared
+        .encode
+        .index_entry(index_topic, &entry)
+        .map_err(|source| AnalysisError::Encode {
+            record: "conversation index entry",
+            source,
+        })?;
+    let delivery = Box::new(Delivery {
+        hold: job.index_hold,
+        what: Produced::Index,
+    });
+    produce(&shared.producer, record, delivery).map_err(|source| AnalysisError::Produce {
+        topic: index_topic.to_string(),
+        source,
+    })?;
     let now = now_ms();
-    let telemetry = emit::insight_telemetry(
+    let mut telemetry = emit::insight_telemetry(
         &insight,
         timings.total.as_micros() as i64,
         Some((now - job.from_ms).max(0)),
         now,
     );
+    telemetry.conversation_id = entry.telemetry_pseudonym.clone();
     let topic = &shared.config.kafka.topics.telemetry;
     let record = shared
         .encode

@@ -624,6 +624,7 @@ impl ConsumerLoop {
             .as_ref()
             .and_then(|_| self.book.hold(f.lane, f.first_offset));
         let telemetry_hold = self.book.hold(f.lane, f.first_offset);
+        let index_hold = self.book.hold(f.lane, f.first_offset);
         self.pool.submit(Job {
             conversation: conv,
             tenant,
@@ -635,6 +636,7 @@ impl ConsumerLoop {
             pending,
             insight_hold,
             telemetry_hold,
+            index_hold,
             submitted_ms: now_ms(),
         })
     }

@@ -259,6 +259,14 @@ pub async fn run_pipeline_with(
                 RecordKind::InteractionTelemetry,
             ),
             (&config.kafka.topics.dead_letter, RecordKind::DeadLetter),
+            (
+                &config.kafka.topics.conversation_index,
+                RecordKind::ConversationIndex,
+            ),
+            (
+                &config.kafka.topics.erasure_ledger,
+                RecordKind::ErasureLedger,
+            ),
         ] {
             codec.register(topic, kind).await?;
         }

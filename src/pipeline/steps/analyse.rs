@@ -39,6 +39,8 @@ pub(crate) struct Job {
     pub insight_hold: Option<Hold>,
     /// See `insight_hold`.
     pub telemetry_hold: Option<Hold>,
+    /// See `insight_hold`: the conversation-index entry's.
+    pub index_hold: Option<Hold>,
     /// When the consumer loop handed the job over (ms since the epoch), for the logs.
     pub submitted_ms: i64,
 }
@@ -86,6 +88,7 @@ pub(crate) mod tests {
             pending: None,
             insight_hold: None,
             telemetry_hold: None,
+            index_hold: None,
             submitted_ms: 0,
         }
     }

@@ -3,6 +3,7 @@
 //! themselves are built by the pure record builders of [`crate::emit`].
 
 use crate::events::{DeadLetter, InteractionTelemetry};
+use crate::governance::ConversationIndexEntry;
 use crate::insight::Insight;
 use crate::schema::{Codec, SchemaError};
 use rdkafka::message::OwnedHeaders;
@@ -54,6 +55,20 @@ impl Encode {
             topic,
             key: Some(telemetry.tenant_id.as_bytes()),
             payload: self.codec.encode(topic, telemetry)?,
+            headers: None,
+        })
+    }
+
+    /// A conversation-index entry, keyed by its conversation id (the index is compacted).
+    pub fn index_entry<'a>(
+        &self,
+        topic: &'a str,
+        entry: &'a ConversationIndexEntry,
+    ) -> Result<Record<'a>, SchemaError> {
+        Ok(Record {
+            topic,
+            key: Some(entry.conversation_id.as_bytes()),
+            payload: self.codec.encode(topic, entry)?,
             headers: None,
         })
     }

@@ -27,6 +27,8 @@ pub(crate) enum Produced {
     },
     /// A telemetry record.
     Telemetry,
+    /// A conversation-index entry.
+    Index,
     /// A dead letter, with its kind name.
     DeadLetter { reason: &'static str },
 }
@@ -69,7 +71,7 @@ impl ProducerContext for ProducerCtx {
                     Produced::DeadLetter { reason } => {
                         self.metrics.dead_letters.with_label_values(&[reason]).inc();
                     }
-                    Produced::Telemetry => {}
+                    Produced::Telemetry | Produced::Index => {}
                 }
                 if let Some(hold) = delivery.hold {
                     // The loop may be gone at shutdown: the hold no longer matters then.
