@@ -17,6 +17,8 @@
 //! | `debrief_producer_queue_depth` | gauge | |
 //! | `debrief_legacy_fingerprint_total` | counter | `schema` (the record kind: `transcript_event`, ...) |
 //! | `debrief_commit_metadata_dropped_total` | counter | |
+//! | `debrief_erasure_steps_total` | counter | `step` (`received`, `crm_tombstoned`, `index_removed`, `telemetry_unlinked`, `completed`) |
+//! | `debrief_erasure_oldest_incomplete_age_seconds` | gauge | |
 //!
 //! Labels are bounded: topics come from the configuration, partitions from the topics, and
 //! outcomes, reasons and extractors are fixed lists. Never a conversation or tenant id.
@@ -96,6 +98,13 @@ pub struct Metrics {
     /// commit's metadata because it would exceed Kafka's limit (`crate::ingest::replay`);
     /// a replay falls back to the replayed-tail rule for them.
     pub commit_metadata_dropped: IntCounter,
+    /// `debrief_erasure_steps_total{step}`: erasure ledger steps recorded by this instance's
+    /// executor (`crate::governance::LedgerStep::name`).
+    pub erasure_steps: IntCounterVec,
+    /// `debrief_erasure_oldest_incomplete_age_seconds`: age of the oldest erasure request
+    /// this instance's executor has received and not completed (0 when none); the 7-day
+    /// promise is broken when it passes 604,800.
+    pub erasure_oldest_incomplete_age: IntGauge,
 }
 
 impl Metrics {
@@ -182,6 +191,19 @@ impl Metrics {
         registry.register(Box::new(consumer_lag.clone()))?;
         registry.register(Box::new(producer_queue_depth.clone()))?;
         registry.register(Box::new(legacy_fingerprints.clone()))?;
+        let erasure_steps = IntCounterVec::new(
+            Opts::new(
+                "debrief_erasure_steps_total",
+                "Erasure ledger steps recorded, by step.",
+            ),
+            &["step"],
+        )?;
+        let erasure_oldest_incomplete_age = IntGauge::new(
+            "debrief_erasure_oldest_incomplete_age_seconds",
+            "Age of the oldest erasure request received and not completed, seconds.",
+        )?;
+        registry.register(Box::new(erasure_steps.clone()))?;
+        registry.register(Box::new(erasure_oldest_incomplete_age.clone()))?;
         Ok(Metrics {
             registry,
             records_consumed,
@@ -195,6 +217,8 @@ impl Metrics {
             producer_queue_depth,
             legacy_fingerprints,
             commit_metadata_dropped,
+            erasure_steps,
+            erasure_oldest_incomplete_age,
         })
     }
 

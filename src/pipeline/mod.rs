@@ -65,6 +65,8 @@
 
 mod analysis_pool;
 mod consumer_loop;
+mod erasure_executor;
+mod follow;
 mod inbox;
 mod kafka;
 pub mod offsets;
@@ -73,6 +75,7 @@ pub mod tenant_reader;
 pub mod timings;
 
 pub use analysis_pool::AnalysisError;
+pub use erasure_executor::CRASH_AFTER_STEP_ENV;
 pub use inbox::TaskEnd;
 
 use crate::config::{Config, ConfigError};
@@ -83,6 +86,7 @@ use crate::schema::{Codec, Encoding, RecordKind, SchemaError};
 use crate::tenant::TenantRegistry;
 use analysis_pool::{AnalysisPool, JobQueue, Shared};
 use consumer_loop::ConsumerLoop;
+use erasure_executor::ErasureExecutor;
 use inbox::spawn_task;
 use kafka::{consumer_config, producer_config, ConsumerCtx};
 use offsets::OffsetBook;
@@ -334,6 +338,22 @@ pub async fn run_pipeline_with(
         _ = shutdown.cancelled() => {}
     }
 
+    let executor_stop = shutdown.child_token();
+    let executor = ErasureExecutor {
+        config: config.clone(),
+        codec: codec.clone(),
+        metrics: metrics.clone(),
+        shutdown: executor_stop.clone(),
+        runtime: runtime.clone(),
+    };
+    let executor = spawn_task(
+        "erasure executor",
+        "debrief-erasure",
+        inbox.clone(),
+        executor_stop.clone(),
+        move || executor.run(),
+    )?;
+
     let pool_stop = shutdown.child_token();
     let pool = AnalysisPool::start(
         Arc::new(Shared {
@@ -382,8 +402,14 @@ pub async fn run_pipeline_with(
     })
     .and_then(|r| r);
     reader_stop.cancel();
-    // The reader ends within one poll (100 ms) of being asked to; its failures were reported
-    // to the loop while it ran, or are logged by its guard.
-    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+    executor_stop.cancel();
+    // The reader ends within one poll (100 ms) of being asked to, the executor once its
+    // current request is done; their failures were reported to the loop while it ran, or
+    // are logged by their guards.
+    let _ = tokio::task::spawn_blocking(move || {
+        let _ = reader.join();
+        let _ = executor.join();
+    })
+    .await;
     result
 }
