@@ -1,0 +1,399 @@
+//! The proof of erasure, against Apache Kafka (`scripts/test.sh`): conversations of three
+//! tenants go through the real service (`debrief run`); one conversation, one participant
+//! and one tenant are erased; after compaction every Debrief-owned topic, read from the
+//! beginning, holds nothing linkable to what was erased, everything else is intact byte for
+//! byte, and the ledger shows each request completed. A second test aborts the executor in
+//! the middle of a request (as kill -9 would) and checks the restart completes it without
+//! losing a step.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use debrief::events::{ErasureRequest, TranscriptEvent, TranscriptPayload};
+use debrief::governance::{ConversationIndexEntry, ErasureLedgerEntry};
+use debrief::pipeline::CRASH_AFTER_STEP_ENV;
+use rdkafka::message::OwnedMessage;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::Message;
+
+use common::stream::{
+    codec, conversation, create_topic_with, key, one_value_per_key, publish, read_all, read_until,
+    terminate, Isolation, Service, WAIT,
+};
+use common::{brokers, create_topic, producer};
+
+/// Compaction within seconds (as in `kafka_guarantees.rs`).
+const AGGRESSIVE_COMPACTION: &[(&str, &str)] = &[
+    ("cleanup.policy", "compact"),
+    ("segment.ms", "100"),
+    ("min.cleanable.dirty.ratio", "0.001"),
+    ("min.compaction.lag.ms", "0"),
+    ("delete.retention.ms", "100"),
+];
+
+/// A conversation whose two speakers are `seller` and `buyer`.
+fn talk(id: &str, tenant: &str, seller: &str, buyer: &str) -> Vec<TranscriptEvent> {
+    let mut events = conversation(id, tenant, 4);
+    for e in &mut events {
+        if let TranscriptPayload::Segment(s) = &mut e.payload {
+            s.speaker_id = if s.speaker_id.starts_with("seller") {
+                seller.into()
+            } else {
+                buyer.into()
+            };
+        }
+    }
+    events
+}
+
+fn request(id: &str, tenant: &str, conv: Option<&str>, who: Option<&str>) -> ErasureRequest {
+    ErasureRequest {
+        request_id: id.into(),
+        tenant_id: tenant.into(),
+        conversation_id: conv.map(Into::into),
+        requested_at_ms: 1_760_000_000_000,
+        reason: "user_request".into(),
+        participant_id: who.map(Into::into),
+        requested_by: Some("test-admin".into()),
+    }
+}
+
+async fn send_request(p: &FutureProducer, topic: &str, r: &ErasureRequest) {
+    let bytes = codec().encode(topic, r).expect("encoding a request");
+    common::produce(p, topic, r.tenant_id.as_bytes(), &bytes, None).await;
+}
+
+/// The service's topics, the CRM and index topics compacting within seconds.
+async fn service(name: &str) -> Service {
+    let brokers = brokers();
+    let s = Service::named(&brokers, name);
+    for topic in [
+        &s.transcripts,
+        &s.tenant_config,
+        &s.telemetry,
+        &s.dead_letter,
+        &s.salesforce,
+        &s.erasure,
+        &s.erasure_ledger,
+    ] {
+        create_topic(&brokers, topic, 1).await;
+    }
+    for topic in [&s.dynamics, &s.conversation_index] {
+        create_topic_with(&brokers, topic, 1, AGGRESSIVE_COMPACTION).await;
+    }
+    s
+}
+
+/// Reads `topic` until `done`, on a blocking thread.
+async fn read(
+    brokers: &str,
+    topic: &str,
+    done: impl Fn(&[OwnedMessage]) -> bool + Send + 'static,
+) -> Vec<OwnedMessage> {
+    let (b, t) = (brokers.to_owned(), topic.to_owned());
+    tokio::task::spawn_blocking(move || read_until(&b, &t, Isolation::Committed, done))
+        .await
+        .unwrap()
+}
+
+fn ledger(msgs: &[OwnedMessage]) -> Vec<ErasureLedgerEntry> {
+    let c = codec();
+    msgs.iter()
+        .filter_map(|m| m.payload())
+        .map(|p| c.decode::<ErasureLedgerEntry>(p).expect("a ledger record"))
+        .collect()
+}
+
+fn completed(msgs: &[OwnedMessage]) -> BTreeSet<String> {
+    ledger(msgs)
+        .into_iter()
+        .filter(|e| e.step == "completed")
+        .map(|e| e.request_id)
+        .collect()
+}
+
+/// Appends filler records to a compacted topic until no record of `erased` keys is left (the
+/// cleaner compacts closed segments only); returns what is left, fillers removed.
+async fn compacted(brokers: &str, topic: &str, erased: &BTreeSet<String>) -> Vec<OwnedMessage> {
+    let p = producer(brokers);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        p.send(
+            FutureRecord::to(topic)
+                .key("filler".as_bytes())
+                .payload("x".as_bytes()),
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("producing a filler record");
+        let all = read_all(brokers, topic, Isolation::Committed);
+        let left = all
+            .iter()
+            .filter(|m| {
+                m.key()
+                    .is_some_and(|k| erased.contains(&*String::from_utf8_lossy(k)))
+            })
+            .count();
+        if left == 0 {
+            return all
+                .into_iter()
+                .filter(|m| m.key() != Some(b"filler"))
+                .collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{topic}: {left} record(s) of erased keys still there"
+        );
+    }
+}
+
+/// Every byte of every key, value and header of `msgs`, lossily as text.
+fn texts(msgs: &[OwnedMessage]) -> Vec<String> {
+    use rdkafka::message::Headers;
+    let mut out = Vec::new();
+    for m in msgs {
+        out.extend(m.key().map(|k| String::from_utf8_lossy(k).into_owned()));
+        out.extend(m.payload().map(|v| String::from_utf8_lossy(v).into_owned()));
+        if let Some(h) = m.headers() {
+            for hd in h.iter() {
+                out.push(hd.key.to_owned());
+                out.extend(hd.value.map(|v| String::from_utf8_lossy(v).into_owned()));
+            }
+        }
+    }
+    out
+}
+
+fn assert_nothing_linkable(topic: &str, msgs: &[OwnedMessage], secrets: &[&str]) {
+    for t in texts(msgs) {
+        for s in secrets {
+            assert!(!t.contains(s), "{topic} still holds `{s}`");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker: scripts/test.sh"]
+async fn erasing_a_conversation_a_participant_and_a_tenant_leaves_nothing_linkable() {
+    let brokers = brokers();
+    let s = service("erasure-proof").await;
+    let mut events = Vec::new();
+    for (id, tenant, seller, buyer) in [
+        ("acme-1", "acme", "sam@acme.com", "bo@client.org"),
+        ("acme-2", "acme", "sam@acme.com", "dana@client.org"),
+        ("acme-3", "acme", "sam@acme.com", "dana@client.org"),
+        ("acme-4", "acme", "sue@acme.com", "bo@client.org"),
+        ("globex-1", "globex", "gil@globex.com", "dana@client.org"),
+        ("globex-2", "globex", "gil@globex.com", "eve@other.org"),
+        ("initech-1", "initech", "ian@initech.com", "bo@client.org"),
+        ("initech-2", "initech", "ian@initech.com", "fay@other.org"),
+    ] {
+        events.extend(talk(id, tenant, seller, buyer));
+    }
+    let p = producer(&brokers);
+    publish(&p, &s.transcripts, &events).await;
+    let mut child = s.spawn();
+
+    // Every conversation has its insight, index entry and telemetry.
+    let insights = read(&brokers, &s.dynamics, |m| one_value_per_key(m).len() >= 8).await;
+    let index = read(&brokers, &s.conversation_index, |m| {
+        one_value_per_key(m).len() >= 8
+    })
+    .await;
+    let telemetry = read(&brokers, &s.telemetry, |m| m.len() >= 8).await;
+    let insights_before = one_value_per_key(&insights);
+    let index_before = one_value_per_key(&index);
+    let c = codec();
+    let entries: BTreeMap<String, ConversationIndexEntry> = index_before
+        .iter()
+        .map(|(k, v)| (k.clone(), c.decode(v).expect("an index entry")))
+        .collect();
+    assert_eq!(
+        entries["acme-2"].participants,
+        ["dana@client.org", "sam@acme.com"]
+    );
+    assert_eq!(entries["acme-2"].outputs[0].topic, s.dynamics);
+    // Telemetry carries pseudonyms, never the conversation id.
+    assert_nothing_linkable(
+        "telemetry",
+        &telemetry,
+        &["acme-1", "globex-1", "initech-2"],
+    );
+
+    // Erase one conversation, one participant (in acme only) and one tenant.
+    send_request(
+        &p,
+        &s.erasure,
+        &request("r-conv", "acme", Some("acme-1"), None),
+    )
+    .await;
+    send_request(
+        &p,
+        &s.erasure,
+        &request("r-who", "acme", None, Some("dana@client.org")),
+    )
+    .await;
+    send_request(&p, &s.erasure, &request("r-tenant", "initech", None, None)).await;
+    let ledger_msgs = read(&brokers, &s.erasure_ledger, |m| completed(m).len() >= 3).await;
+    assert_eq!(terminate(&mut child), Some(0));
+
+    let erased: BTreeSet<String> = ["acme-1", "acme-2", "acme-3", "initech-1", "initech-2"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let kept: BTreeSet<String> = ["acme-4", "globex-1", "globex-2"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let crm_after = compacted(&brokers, &s.dynamics, &erased).await;
+    let index_after = compacted(&brokers, &s.conversation_index, &erased).await;
+
+    // Nothing linkable: no erased conversation id anywhere, no erased participant in the
+    // erasing tenant's records (dana's globex conversation is another tenant's), nothing
+    // of initech's conversations or people.
+    let secrets = [
+        "acme-1",
+        "acme-2",
+        "acme-3",
+        "initech-1",
+        "initech-2",
+        "ian@initech.com",
+        "fay@other.org",
+    ];
+    assert_nothing_linkable("CRM", &crm_after, &secrets);
+    assert_nothing_linkable("index", &index_after, &secrets);
+    let acme_left: Vec<OwnedMessage> = crm_after
+        .iter()
+        .chain(&index_after)
+        .filter(|m| key(m).starts_with("acme"))
+        .cloned()
+        .collect();
+    assert_nothing_linkable("acme records", &acme_left, &["dana@client.org"]);
+    let telemetry_after = read_all(&brokers, &s.telemetry, Isolation::Committed);
+    assert_nothing_linkable("telemetry", &telemetry_after, &secrets);
+    // The erased conversations' pseudonyms can no longer be resolved: no index entry holds
+    // them or their keys.
+    let pseudonyms: Vec<String> = erased
+        .iter()
+        .map(|k| entries[k].telemetry_pseudonym.clone())
+        .collect();
+    for p in &pseudonyms {
+        assert!(
+            telemetry_after.iter().any(|m| m
+                .payload()
+                .is_some_and(|v| String::from_utf8_lossy(v).contains(p.as_str()))),
+            "the telemetry record of pseudonym {p} is still there (unlinkable)"
+        );
+    }
+    assert_nothing_linkable(
+        "index",
+        &index_after,
+        &pseudonyms.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let ledger_after = read_all(&brokers, &s.erasure_ledger, Isolation::Committed);
+    assert_nothing_linkable("ledger", &ledger_after, &secrets);
+    assert_nothing_linkable("ledger", &ledger_after, &["dana@client.org"]);
+    assert!(read_all(&brokers, &s.dead_letter, Isolation::Committed).is_empty());
+
+    // Everything else intact, byte for byte.
+    let want = |before: &BTreeMap<String, Vec<u8>>| -> BTreeMap<String, Vec<u8>> {
+        before
+            .iter()
+            .filter(|(k, _)| kept.contains(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    assert_eq!(one_value_per_key(&crm_after), want(&insights_before));
+    assert_eq!(one_value_per_key(&index_after), want(&index_before));
+    let payloads = |m: &[OwnedMessage]| -> Vec<Vec<u8>> {
+        m.iter()
+            .filter_map(|m| m.payload().map(<[u8]>::to_vec))
+            .collect()
+    };
+    assert_eq!(
+        payloads(&telemetry_after),
+        payloads(&telemetry),
+        "telemetry untouched"
+    );
+
+    // The ledger: every step of every request, in order, with the counts.
+    let mut steps: BTreeMap<String, Vec<(String, i64)>> = BTreeMap::new();
+    for e in ledger(&ledger_msgs) {
+        steps
+            .entry(e.request_id)
+            .or_default()
+            .push((e.step, e.count));
+    }
+    let order = [
+        "received",
+        "crm_tombstoned",
+        "index_removed",
+        "telemetry_unlinked",
+        "completed",
+    ];
+    for (id, n) in [("r-conv", 1), ("r-who", 2), ("r-tenant", 2)] {
+        let got: Vec<(&str, i64)> = steps[id].iter().map(|(s, c)| (s.as_str(), *c)).collect();
+        let want: Vec<(&str, i64)> = order.iter().map(|s| (*s, n)).collect();
+        assert_eq!(got, want, "{id}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker: scripts/test.sh"]
+async fn a_crash_in_the_middle_of_an_erasure_resumes_it_without_losing_a_step() {
+    let brokers = brokers();
+    let s = service("erasure-crash").await;
+    let mut events = talk("t1-a", "t1", "sam@t1.com", "bo@client.org");
+    events.extend(talk("t1-b", "t1", "sam@t1.com", "bo@client.org"));
+    events.extend(talk("t2-a", "t2", "gil@t2.com", "eve@other.org"));
+    let p = producer(&brokers);
+    publish(&p, &s.transcripts, &events).await;
+    let mut child = s.spawn();
+    read(&brokers, &s.conversation_index, |m| {
+        one_value_per_key(m).len() >= 3
+    })
+    .await;
+    assert_eq!(terminate(&mut child), Some(0));
+
+    // The executor aborts right after recording `crm_tombstoned`.
+    let mut crashing = s.spawn_with(&[(CRASH_AFTER_STEP_ENV, "crm_tombstoned")]);
+    send_request(&p, &s.erasure, &request("r-t1", "t1", None, None)).await;
+    let status = tokio::task::spawn_blocking(move || crashing.wait().expect("waiting"))
+        .await
+        .unwrap();
+    assert!(!status.success(), "the hook aborts the process");
+    let partial = ledger(&read_all(&brokers, &s.erasure_ledger, Isolation::Committed));
+    let steps: Vec<&str> = partial.iter().map(|e| e.step.as_str()).collect();
+    assert_eq!(steps, ["received", "crm_tombstoned"]);
+
+    // The restart reads the request again and runs the remaining steps only.
+    let mut child = s.spawn();
+    let msgs = read(&brokers, &s.erasure_ledger, |m| !completed(m).is_empty()).await;
+    assert_eq!(terminate(&mut child), Some(0));
+    let steps: Vec<(String, i64)> = ledger(&msgs)
+        .into_iter()
+        .map(|e| (e.step, e.count))
+        .collect();
+    let want: Vec<(String, i64)> = [
+        "received",
+        "crm_tombstoned",
+        "index_removed",
+        "telemetry_unlinked",
+        "completed",
+    ]
+    .iter()
+    .map(|s| (s.to_string(), 2))
+    .collect();
+    assert_eq!(steps, want);
+    let erased: BTreeSet<String> = ["t1-a", "t1-b"].into_iter().map(String::from).collect();
+    let crm = compacted(&brokers, &s.dynamics, &erased).await;
+    let index = compacted(&brokers, &s.conversation_index, &erased).await;
+    assert_eq!(one_value_per_key(&crm).keys().collect::<Vec<_>>(), ["t2-a"]);
+    assert_eq!(
+        one_value_per_key(&index).keys().collect::<Vec<_>>(),
+        ["t2-a"]
+    );
+}
