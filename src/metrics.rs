@@ -40,6 +40,8 @@ pub mod outcome {
     pub const LATE: &str = "late";
     /// An event of a tenant that opted out: not processed.
     pub const OPTED_OUT: &str = "opted_out";
+    /// An event of a conversation (or tenant) an erasure request covers: not processed.
+    pub const ERASED: &str = "erased";
     /// A record sent to the dead-letter topic.
     pub const DEAD_LETTER: &str = "dead_letter";
     /// A tenant configuration compiled and put in force.

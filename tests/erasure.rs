@@ -397,3 +397,121 @@ async fn a_crash_in_the_middle_of_an_erasure_resumes_it_without_losing_a_step() 
         ["t2-a"]
     );
 }
+
+#[test]
+fn process_refuses_an_opted_out_tenant_and_resumes_with_a_newer_consenting_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |opted_out: bool, version: i64| {
+        let path = dir.path().join(format!("tenant-{version}.yaml"));
+        std::fs::write(
+            &path,
+            format!("tenant_id: acme-sales\nversion: {version}\nopted_out: {opted_out}\n"),
+        )
+        .unwrap();
+        std::process::Command::new(env!("CARGO_BIN_EXE_debrief"))
+            .args(["process", "--no-progress", "--config"])
+            .arg(&path)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/examples/renewal-call.vtt"
+            ))
+            .output()
+            .unwrap()
+    };
+    let out = run(true, 4);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no insight written");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tenant acme-sales opted out (configuration version 4)"),
+        "{err}"
+    );
+    let out = run(false, 5);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"conversation_id\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker: scripts/test.sh"]
+async fn an_opt_out_mid_stream_stops_the_tenant_at_once_and_erases_what_exists() {
+    use debrief::tenant::TenantConfig;
+    let brokers = brokers();
+    let s = service("opt-out").await;
+    let p = producer(&brokers);
+    // acme-1 is finished; acme-2 is open (no end event yet) when the tenant opts out.
+    let mut events = talk("acme-1", "acme", "sam@acme.com", "bo@client.org");
+    let acme2 = talk("acme-2", "acme", "sam@acme.com", "bo@client.org");
+    let (open_part, end_part) = acme2.split_at(acme2.len() - 1);
+    events.extend(open_part.iter().cloned());
+    events.extend(talk(
+        "globex-1",
+        "globex",
+        "gil@globex.com",
+        "eve@other.org",
+    ));
+    publish(&p, &s.transcripts, &events).await;
+    let mut child = s.spawn();
+    // globex-1 comes after acme-2's open part on the one partition: once its insight is
+    // there, acme-2 is open in the service.
+    read(&brokers, &s.dynamics, |m| {
+        let k = one_value_per_key(m);
+        k.contains_key("acme-1") && k.contains_key("globex-1")
+    })
+    .await;
+
+    let config = TenantConfig {
+        tenant_id: "acme".into(),
+        version: 2,
+        opted_out: true,
+        ..TenantConfig::default()
+    };
+    let bytes = codec().encode(&s.tenant_config, &config).unwrap();
+    common::produce(&p, &s.tenant_config, b"acme", &bytes, None).await;
+    // The loop applied the configuration before it issued the request.
+    let ledger_msgs = read(&brokers, &s.erasure_ledger, |m| {
+        completed(m).contains("opt-out:acme:v2")
+    })
+    .await;
+    let opt_out: Vec<ErasureLedgerEntry> = ledger(&ledger_msgs);
+    assert!(opt_out
+        .iter()
+        .all(|e| e.reason == "opt_out" && e.scope == "tenant"));
+    // From now on every acme event is refused: acme-2's end, a new acme-3; globex goes on.
+    let mut later = end_part.to_vec();
+    later.extend(talk("acme-3", "acme", "sam@acme.com", "bo@client.org"));
+    later.extend(talk(
+        "globex-2",
+        "globex",
+        "gil@globex.com",
+        "eve@other.org",
+    ));
+    publish(&p, &s.transcripts, &later).await;
+    read(&brokers, &s.dynamics, |m| {
+        one_value_per_key(m).contains_key("globex-2")
+    })
+    .await;
+    assert_eq!(terminate(&mut child), Some(0));
+
+    let acme: BTreeSet<String> = ["acme-1", "acme-2", "acme-3"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let crm = compacted(&brokers, &s.dynamics, &acme).await;
+    let index = compacted(&brokers, &s.conversation_index, &acme).await;
+    assert_eq!(
+        one_value_per_key(&crm).keys().collect::<Vec<_>>(),
+        ["globex-1", "globex-2"]
+    );
+    assert_eq!(
+        one_value_per_key(&index).keys().collect::<Vec<_>>(),
+        ["globex-1", "globex-2"]
+    );
+    // Telemetry: one record per processed conversation (acme-1, globex-1, globex-2): acme-2
+    // and acme-3 were never analysed.
+    let telemetry = read_all(&brokers, &s.telemetry, Isolation::Committed);
+    assert_eq!(telemetry.len(), 3);
+}

@@ -531,6 +531,36 @@ impl Assembler {
         }
     }
 
+    /// Forgets, without finalising them, the open conversations `drop` selects (given the
+    /// id, the tenant if known, and the speaker ids of its segments): an erasure. Returns
+    /// the lane and id of each one dropped; their later events are the caller's to refuse.
+    pub fn drop_open(
+        &mut self,
+        drop: impl Fn(&str, Option<&str>, &mut dyn Iterator<Item = &str>) -> bool,
+    ) -> Vec<(u32, String)> {
+        let chosen: Vec<Arc<str>> = self
+            .open
+            .iter()
+            .filter(|(id, o)| {
+                let mut speakers = o.segments.values().map(|s| s.speaker_id.as_str());
+                drop(id, o.meta.tenant_id.as_deref(), &mut speakers)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut dropped = Vec::new();
+        for id in chosen {
+            if let Some(o) = self.open.remove(&id) {
+                if let Some(lane) = self.lanes.get_mut(&o.lane) {
+                    lane.by_activity.remove(&o.activity);
+                    lane.by_offset.remove(&(o.first_offset, o.first_seq));
+                }
+                dropped.push((o.lane, id.to_string()));
+            }
+        }
+        dropped.sort();
+        dropped
+    }
+
     /// Forgets every conversation of `lane` without finalising it (partition revoked: the
     /// next owner replays them from the committed offset). Returns how many were open.
     pub fn drop_lane(&mut self, lane: u32) -> usize {

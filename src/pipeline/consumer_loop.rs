@@ -15,6 +15,7 @@ use super::steps::analyse::Job;
 use super::steps::commit::{commit_sync, commit_transaction, safe_offsets, settle, store_progress};
 use super::steps::dead_letter::DeadLetters;
 use super::steps::decode::Decode;
+use super::steps::erase::{self, Erase};
 use super::steps::produce::Producer;
 use super::steps::validate::validate;
 use super::steps::Rejection;
@@ -73,6 +74,8 @@ pub(crate) struct ConsumerLoop {
     pub pool: AnalysisPool,
     /// The first failure reported to the inbox (the loop stops on it).
     pub fatal: Option<PipelineError>,
+    /// Erasure requests read so far (what to refuse).
+    pub erase: Erase,
 }
 
 /// How a record was taken in.
@@ -191,6 +194,7 @@ impl ConsumerLoop {
                     }
                 }
                 LoopMessage::Tenant(event) => self.apply_tenant_event(event),
+                LoopMessage::Erasure(request) => self.apply_erasure(&request),
                 LoopMessage::Fatal(e) => {
                     if self.fatal.is_none() {
                         self.fatal = Some(e);
@@ -330,13 +334,18 @@ impl ConsumerLoop {
     }
 
     fn apply_tenant_event(&mut self, event: TenantEvent) {
-        let topic = &self.config.kafka.topics.tenant_config;
+        let config = self.config.clone();
+        let topic = &config.kafka.topics.tenant_config;
         let applied = match event {
             TenantEvent::Apply(rt) => {
                 let tenant = rt.config.tenant_id.clone();
                 let version = rt.config.version;
+                let opted_out = rt.config.opted_out;
                 let applied = self.registry.apply(rt);
                 tracing::info!(tenant = %tenant, version, ?applied, "tenant configuration");
+                if opted_out && applied == Applied::InForce {
+                    self.opt_out(&tenant, version);
+                }
                 applied
             }
             TenantEvent::Remove(tenant) => self.registry.remove(&tenant),
@@ -351,6 +360,39 @@ impl ConsumerLoop {
             .records_consumed
             .with_label_values(&[topic.as_str(), label])
             .inc();
+    }
+
+    /// An erasure request: drops the open conversations it names (their offsets move on:
+    /// nothing is produced for them) and refuses their later events.
+    fn apply_erasure(&mut self, request: &crate::events::ErasureRequest) {
+        let dropped = self.erase.apply(request, &mut self.assembler);
+        for &(lane, _) in &dropped {
+            self.update_floor(lane);
+        }
+        if !dropped.is_empty() {
+            tracing::info!(
+                request = %request.request_id,
+                dropped = dropped.len(),
+                "open conversations dropped by an erasure request"
+            );
+        }
+        self.metrics
+            .conversations_open
+            .set(self.assembler.open_count() as i64);
+    }
+
+    /// A tenant opted out: its open conversations are dropped now, and a tenant-wide
+    /// erasure request (reason `opt_out`) goes to the erasure topic for the executor.
+    fn opt_out(&mut self, tenant: &str, version: i64) {
+        let request = erase::opt_out_request(tenant, version, now_ms());
+        self.apply_erasure(&request);
+        let topic = &self.config.kafka.topics.erasure;
+        if let Err(e) = erase::publish(&self.decode.codec, &self.producer, topic, &request) {
+            if self.fatal.is_none() {
+                self.fatal = Some(e);
+            }
+        }
+        tracing::info!(tenant = %tenant, version, request = %request.request_id, "tenant opted out: erasure requested");
     }
 
     fn tick(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
@@ -477,6 +519,21 @@ impl ConsumerLoop {
                 self.submit_finalised(None)?;
                 self.dead_letter(lane, source, &rejection)?;
                 outcome::DEAD_LETTER
+            }
+            Ok(event)
+                if self
+                    .registry
+                    .get(&event.header.tenant_id)
+                    .is_some_and(|t| t.config.opted_out) =>
+            {
+                outcome::OPTED_OUT
+            }
+            Ok(event)
+                if self
+                    .erase
+                    .refuses(&event.header.tenant_id, &event.conversation_id, time_ms) =>
+            {
+                outcome::ERASED
             }
             Ok(event) => {
                 let pos = Position {

@@ -66,6 +66,7 @@
 mod analysis_pool;
 mod consumer_loop;
 mod erasure_executor;
+mod erasure_watch;
 mod follow;
 mod inbox;
 mod kafka;
@@ -87,6 +88,7 @@ use crate::tenant::TenantRegistry;
 use analysis_pool::{AnalysisPool, JobQueue, Shared};
 use consumer_loop::ConsumerLoop;
 use erasure_executor::ErasureExecutor;
+use erasure_watch::ErasureWatch;
 use inbox::spawn_task;
 use kafka::{consumer_config, producer_config, ConsumerCtx};
 use offsets::OffsetBook;
@@ -338,6 +340,34 @@ pub async fn run_pipeline_with(
         _ = shutdown.cancelled() => {}
     }
 
+    // Every erasure request already on the topic is in force before the first transcript
+    // record is read, so a replay never brings an erased conversation back.
+    let watch_stop = shutdown.child_token();
+    let (watch_caught_up, watch_caught_up_rx) = tokio::sync::oneshot::channel();
+    let watch = ErasureWatch {
+        config: config.clone(),
+        codec: codec.clone(),
+        inbox: inbox.clone(),
+        caught_up: Some(watch_caught_up),
+        shutdown: watch_stop.clone(),
+        runtime: runtime.clone(),
+    };
+    let watch = spawn_task(
+        "erasure watch",
+        "debrief-erasure-watch",
+        inbox.clone(),
+        watch_stop.clone(),
+        move || watch.run(),
+    )?;
+    tokio::select! {
+        r = tokio::time::timeout(TENANT_CATCH_UP_TIMEOUT, watch_caught_up_rx) => {
+            if r.is_err() {
+                tracing::warn!("erasure requests not read within {:?}; consuming anyway", TENANT_CATCH_UP_TIMEOUT);
+            }
+        }
+        _ = shutdown.cancelled() => {}
+    }
+
     let executor_stop = shutdown.child_token();
     let executor = ErasureExecutor {
         config: config.clone(),
@@ -388,6 +418,7 @@ pub async fn run_pipeline_with(
         finalised: Vec::new(),
         pool,
         fatal: None,
+        erase: Default::default(),
     };
     let result = tokio::task::spawn_blocking(move || {
         let result = consumer_loop.run(consumer, rebalances);
@@ -402,12 +433,14 @@ pub async fn run_pipeline_with(
     })
     .and_then(|r| r);
     reader_stop.cancel();
+    watch_stop.cancel();
     executor_stop.cancel();
     // The reader ends within one poll (100 ms) of being asked to, the executor once its
     // current request is done; their failures were reported to the loop while it ran, or
     // are logged by their guards.
     let _ = tokio::task::spawn_blocking(move || {
         let _ = reader.join();
+        let _ = watch.join();
         let _ = executor.join();
     })
     .await;

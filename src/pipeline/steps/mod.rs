@@ -21,12 +21,14 @@
 //! | produce | [`produce::produce`], [`produce::ProducerCtx`] | record → producer; acks → inbox |
 //! | commit | [`commit`] with [`crate::pipeline::offsets::OffsetBook`] | safe offsets → Kafka |
 //! | dead letters (output) | [`dead_letter::DeadLetters`] | rejected records |
+//! | erase | [`erase::Erase`] | erasure requests drop open conversations and refuse later events; opt-out |
 
 pub(crate) mod analyse;
 pub(crate) mod commit;
 pub(crate) mod dead_letter;
 pub(crate) mod decode;
 pub(crate) mod encode;
+pub(crate) mod erase;
 pub(crate) mod produce;
 pub(crate) mod validate;
 

@@ -29,6 +29,8 @@ pub(crate) enum Produced {
     Telemetry,
     /// A conversation-index entry.
     Index,
+    /// A control record (an erasure request issued by an opt-out).
+    Control,
     /// A dead letter, with its kind name.
     DeadLetter { reason: &'static str },
 }
@@ -71,7 +73,7 @@ impl ProducerContext for ProducerCtx {
                     Produced::DeadLetter { reason } => {
                         self.metrics.dead_letters.with_label_values(&[reason]).inc();
                     }
-                    Produced::Telemetry | Produced::Index => {}
+                    Produced::Telemetry | Produced::Index | Produced::Control => {}
                 }
                 if let Some(hold) = delivery.hold {
                     // The loop may be gone at shutdown: the hold no longer matters then.
