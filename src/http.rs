@@ -24,6 +24,8 @@ pub struct Health {
     assigned: AtomicUsize,
     consuming: AtomicBool,
     last_poll_ms: AtomicI64,
+    /// Standing warnings shown in `/readyz` (they do not make the service unready).
+    warnings: std::sync::Mutex<Vec<String>>,
 }
 
 fn now_ms() -> i64 {
@@ -52,6 +54,24 @@ impl Health {
     /// The loop polled the consumer just now.
     pub fn polled(&self) {
         self.last_poll_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// Adds a standing warning to the `/readyz` detail (no personal data).
+    pub fn warn(&self, warning: String) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(warning);
+    }
+
+    /// The standing warnings, one per line.
+    pub fn warnings(&self) -> String {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|w| format!("warning: {w}\n"))
+            .collect()
     }
 
     /// Ready: partitions assigned, the loop consuming, and a poll within [`POLL_STALE_MS`].
@@ -92,12 +112,16 @@ async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
 
 async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
     if state.health.is_ready() {
-        (StatusCode::OK, "ready\n".to_string())
+        (
+            StatusCode::OK,
+            format!("ready\n{}", state.health.warnings()),
+        )
     } else {
         let reason = format!(
-            "not ready: {} partition(s) assigned, consuming: {}\n",
+            "not ready: {} partition(s) assigned, consuming: {}\n{}",
             state.health.assigned(),
-            state.health.consuming.load(Ordering::SeqCst)
+            state.health.consuming.load(Ordering::SeqCst),
+            state.health.warnings()
         );
         (StatusCode::SERVICE_UNAVAILABLE, reason)
     }

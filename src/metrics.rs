@@ -19,6 +19,7 @@
 //! | `debrief_commit_metadata_dropped_total` | counter | |
 //! | `debrief_erasure_steps_total` | counter | `step` (`received`, `crm_tombstoned`, `index_removed`, `telemetry_unlinked`, `completed`) |
 //! | `debrief_erasure_oldest_incomplete_age_seconds` | gauge | |
+//! | `debrief_source_retention_exceeds_erasure_deadline` | gauge | `topic` (1 when the transcript topic keeps records over 7 days) |
 //!
 //! Labels are bounded: topics come from the configuration, partitions from the topics, and
 //! outcomes, reasons and extractors are fixed lists. Never a conversation or tenant id.
@@ -107,6 +108,9 @@ pub struct Metrics {
     /// this instance's executor has received and not completed (0 when none); the 7-day
     /// promise is broken when it passes 604,800.
     pub erasure_oldest_incomplete_age: IntGauge,
+    /// `debrief_source_retention_exceeds_erasure_deadline{topic}`: 1 when a transcript
+    /// topic's `retention.ms` (read at start-up) is over 7 days or infinite, else 0.
+    pub source_retention_exceeds: IntGaugeVec,
 }
 
 impl Metrics {
@@ -205,7 +209,19 @@ impl Metrics {
             "Age of the oldest erasure request received and not completed, seconds.",
         )?;
         registry.register(Box::new(erasure_steps.clone()))?;
+        // Every step is exported from the start (at 0), so that rates and alerts see it.
+        for step in crate::governance::LedgerStep::ALL {
+            erasure_steps.with_label_values(&[step.name()]);
+        }
         registry.register(Box::new(erasure_oldest_incomplete_age.clone()))?;
+        let source_retention_exceeds = IntGaugeVec::new(
+            Opts::new(
+                "debrief_source_retention_exceeds_erasure_deadline",
+                "1 when a transcript topic keeps records longer than the 7-day erasure deadline.",
+            ),
+            &["topic"],
+        )?;
+        registry.register(Box::new(source_retention_exceeds.clone()))?;
         Ok(Metrics {
             registry,
             records_consumed,
@@ -221,6 +237,7 @@ impl Metrics {
             commit_metadata_dropped,
             erasure_steps,
             erasure_oldest_incomplete_age,
+            source_retention_exceeds,
         })
     }
 

@@ -11,6 +11,7 @@ pub mod erased;
 pub mod erasure;
 pub mod index;
 pub mod pseudonym;
+pub mod retention;
 
 pub use erasure::{ErasureLedgerEntry, LedgerOffset, LedgerStep, Scope};
 pub use index::{ConversationIndexEntry, IndexView, OutputRef};

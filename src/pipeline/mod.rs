@@ -67,6 +67,7 @@ mod analysis_pool;
 mod consumer_loop;
 mod erasure_executor;
 mod erasure_watch;
+mod source_retention;
 mod follow;
 mod inbox;
 mod kafka;
@@ -277,6 +278,7 @@ pub async fn run_pipeline_with(
             codec.register(topic, kind).await?;
         }
     }
+    source_retention::check(&config, &metrics, &health).await;
     let (inbox, inbox_rx) = inbox::inbox();
     let producer: Producer = producer_config(&config)
         .create_with_context(ProducerCtx {
