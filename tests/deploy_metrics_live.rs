@@ -176,7 +176,6 @@ fn promql_names_are_found_and_label_values_are_not() {
 }
 
 #[test]
-#[ignore = "waits for consumer_lag: issue 16 item 4"]
 fn every_metric_a_dashboard_or_alert_uses_is_on_the_live_metrics_endpoint() {
     let used = used_metrics();
     assert!(

@@ -680,13 +680,19 @@ fn spawn_binary(config: &Config) -> Child {
 }
 
 fn committed(brokers: &str, group: &str, topic: &str) -> Offset {
+    committed_with_metadata(brokers, group, topic).0
+}
+
+/// The committed offset of partition 0 and its metadata.
+fn committed_with_metadata(brokers: &str, group: &str, topic: &str) -> (Offset, String) {
     let consumer: BaseConsumer = common::consumer_config(brokers, group).create().unwrap();
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition(topic, 0);
     let c = consumer
         .committed_offsets(tpl, Duration::from_secs(10))
         .unwrap();
-    c.elements()[0].offset()
+    let e = &c.elements()[0];
+    (e.offset(), e.metadata().to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -754,7 +760,9 @@ async fn killed_mid_stream_and_restarted_loses_no_conversation() {
 
 /// The crash-replay case made deterministic: a graceful stop commits the same offset a crash
 /// would have left (the first event of the oldest open conversation), here inside a
-/// conversation already produced.
+/// conversation already produced. The commit's metadata names that conversation, so the next
+/// run treats its tail as late (the replayed-tail rule, the fallback for brokers that drop
+/// metadata, is covered by `ingest::assemble`'s unit tests).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a broker: scripts/test.sh"]
 async fn a_replayed_tail_does_not_replace_the_complete_insight() {
@@ -784,13 +792,13 @@ async fn a_replayed_tail_does_not_replace_the_complete_insight() {
     .await
     .unwrap();
     first.stop().await;
-    let c_committed = tokio::task::spawn_blocking({
+    let (c_committed, metadata) = tokio::task::spawn_blocking({
         let (b, g, topic) = (
             brokers.clone(),
             config.kafka.group_id.clone(),
             t.transcripts.clone(),
         );
-        move || committed(&b, &g, &topic)
+        move || committed_with_metadata(&b, &g, &topic)
     })
     .await
     .unwrap();
@@ -799,9 +807,15 @@ async fn a_replayed_tail_does_not_replace_the_complete_insight() {
         Offset::Offset(2),
         "committed at d's start, inside c"
     );
+    // Kafka keeps the commit's metadata: c is closed, by the hash of its id.
+    let facts = debrief::ingest::replay::decode(&metadata).expect("Debrief's commit metadata");
+    assert_eq!(
+        facts.closed.iter().map(|c| c.id_hash).collect::<Vec<_>>(),
+        vec![debrief::ingest::replay::id_hash("c-long")]
+    );
 
-    // The next run reads c's last two segments and its end; d is finalised by the (short)
-    // idle timeout, after c's tail (c's last event is older).
+    // The next run reads c's last two segments and its end, which the metadata keeps late;
+    // d is finalised by the (short) idle timeout.
     let mut config = config;
     config.assembly.idle_timeout_ms = 1_000;
     let second = start(config);
@@ -814,11 +828,13 @@ async fn a_replayed_tail_does_not_replace_the_complete_insight() {
     let metrics = second.metrics.clone();
     let summary = second.stop().await;
     let text = metrics.render();
-    assert!(
-        text.contains("debrief_conversations_finalised_total{reason=\"replayed_tail\"} 1"),
-        "{text}"
+    let late = format!(
+        "debrief_records_consumed_total{{outcome=\"late\",topic=\"{}\"}} 3",
+        t.transcripts
     );
-    assert_eq!(summary.conversations_finalised, 2, "{summary:?}");
+    assert!(text.contains(&late), "c's tail is late: {text}");
+    assert!(!text.contains("replayed_tail"), "{text}");
+    assert_eq!(summary.conversations_finalised, 1, "d only: {summary:?}");
     assert_eq!(summary.insights_produced, 1, "d only: {summary:?}");
 
     let all = read_all(&brokers, &t.dynamics);

@@ -217,6 +217,9 @@ impl ConsumerLoop {
             DeliveryMode::Transactional => self.commit_transaction(consumer),
         };
         self.summary.open_conversations_handed_back = self.assembler.open_count();
+        self.metrics
+            .conversations_open
+            .set(self.assembler.open_count() as i64);
         consumer.unsubscribe();
         tracing::info!(
             handed_back = self.summary.open_conversations_handed_back,
@@ -572,6 +575,9 @@ impl ConsumerLoop {
             .inc();
         self.book.processed(lane, source.offset);
         self.update_floor(lane);
+        self.metrics
+            .conversations_open
+            .set(self.assembler.open_count() as i64);
         Ok(Step::Done)
     }
 
