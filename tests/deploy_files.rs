@@ -25,7 +25,10 @@ const METRICS: &[(&str, &[&str])] = &[
     ("debrief_producer_queue_depth", &[]),
     ("debrief_erasure_oldest_incomplete_age_seconds", &[]),
     ("debrief_erasure_steps_total", &["step"]),
-    ("debrief_source_retention_exceeds_erasure_deadline", &["topic"]),
+    (
+        "debrief_source_retention_exceeds_erasure_deadline",
+        &["topic"],
+    ),
 ];
 
 /// Histograms are queried through their `_bucket`, `_sum` and `_count` series.

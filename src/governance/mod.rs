@@ -9,6 +9,7 @@
 
 pub mod erased;
 pub mod erasure;
+pub mod export;
 pub mod index;
 pub mod pseudonym;
 pub mod retention;

@@ -47,7 +47,10 @@ mod tests {
     fn seven_days_is_within_and_more_or_forever_exceeds() {
         assert_eq!(judge(Some("604800000")), SourceRetention::Within);
         assert_eq!(judge(Some("3600000")), SourceRetention::Within);
-        assert_eq!(judge(Some("604800001")), SourceRetention::Exceeds(Some(604_800_001)));
+        assert_eq!(
+            judge(Some("604800001")),
+            SourceRetention::Exceeds(Some(604_800_001))
+        );
         assert_eq!(judge(Some("-1")), SourceRetention::Exceeds(None));
         assert_eq!(judge(Some("x")), SourceRetention::Unknown);
         assert_eq!(judge(None), SourceRetention::Unknown);

@@ -63,15 +63,16 @@
 //! without advancing; a record that cannot be delivered stops the pipeline (non-zero exit)
 //! without committing past it.
 
+pub mod admin;
 mod analysis_pool;
 mod consumer_loop;
 mod erasure_executor;
 mod erasure_watch;
-mod source_retention;
 mod follow;
 mod inbox;
 mod kafka;
 pub mod offsets;
+mod source_retention;
 mod steps;
 pub mod tenant_reader;
 pub mod timings;

@@ -48,7 +48,11 @@ pub(crate) async fn check(
     let mut out = Vec::new();
     for (topic, result) in topics.iter().zip(results) {
         let retention = match result {
-            Ok(resource) => judge(resource.get("retention.ms").and_then(|e| e.value.as_deref())),
+            Ok(resource) => judge(
+                resource
+                    .get("retention.ms")
+                    .and_then(|e| e.value.as_deref()),
+            ),
             Err(e) => {
                 tracing::warn!(topic = %topic, error = %e, "cannot read retention.ms");
                 SourceRetention::Unknown
