@@ -695,6 +695,9 @@ fn compose_creates_every_topic_debrief_reads_and_writes() {
         config.kafka.topics.tenant_config.clone(),
         config.kafka.topics.telemetry.clone(),
         config.kafka.topics.dead_letter.clone(),
+        config.kafka.topics.conversation_index.clone(),
+        config.kafka.topics.erasure.clone(),
+        config.kafka.topics.erasure_ledger.clone(),
         config.crm.dynamics.clone(),
         config.crm.salesforce.clone(),
     ]);
