@@ -26,6 +26,7 @@
 //! conversation_index = "debrief.conversation-index.v1"
 //! erasure = "debrief.erasure.v1"
 //! erasure_ledger = "debrief.erasure-ledger.v1"
+//! audit = "debrief.audit.v1"
 //! [kafka.options]
 //! "security.protocol" = "SASL_SSL"
 //!
@@ -173,6 +174,8 @@ pub struct TopicsConfig {
     pub erasure: String,
     /// Erasure ledger: one record per step of each request.
     pub erasure_ledger: String,
+    /// Audit trail (compacted, key: action id): one record per governance action.
+    pub audit: String,
 }
 
 impl Default for TopicsConfig {
@@ -185,6 +188,7 @@ impl Default for TopicsConfig {
             conversation_index: topics::CONVERSATION_INDEX.to_string(),
             erasure: topics::ERASURE.to_string(),
             erasure_ledger: topics::ERASURE_LEDGER.to_string(),
+            audit: topics::AUDIT.to_string(),
         }
     }
 }
@@ -453,6 +457,7 @@ impl Config {
         )?;
         check_topic("kafka.topics.erasure", &k.topics.erasure)?;
         check_topic("kafka.topics.erasure_ledger", &k.topics.erasure_ledger)?;
+        check_topic("kafka.topics.audit", &k.topics.audit)?;
         check_topic("crm.dynamics", &self.crm.dynamics)?;
         check_topic("crm.salesforce", &self.crm.salesforce)?;
         for input in &k.topics.transcripts {
@@ -464,6 +469,7 @@ impl Config {
                     &k.topics.conversation_index,
                 ),
                 ("kafka.topics.erasure_ledger", &k.topics.erasure_ledger),
+                ("kafka.topics.audit", &k.topics.audit),
                 ("crm.dynamics", &self.crm.dynamics),
                 ("crm.salesforce", &self.crm.salesforce),
             ] {

@@ -29,6 +29,8 @@ pub mod topics {
     /// The erasure ledger (`ErasureLedgerEntry`), key: request id (delete policy, long
     /// retention).
     pub const ERASURE_LEDGER: &str = "debrief.erasure-ledger.v1";
+    /// The audit trail (`AuditRecord`), key: action id (compacted).
+    pub const AUDIT: &str = "debrief.audit.v1";
 }
 
 /// Fields every input event carries.

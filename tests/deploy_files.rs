@@ -698,6 +698,7 @@ fn compose_creates_every_topic_debrief_reads_and_writes() {
         config.kafka.topics.conversation_index.clone(),
         config.kafka.topics.erasure.clone(),
         config.kafka.topics.erasure_ledger.clone(),
+        config.kafka.topics.audit.clone(),
         config.crm.dynamics.clone(),
         config.crm.salesforce.clone(),
     ]);

@@ -77,6 +77,7 @@ async fn service(name: &str) -> Service {
         &s.salesforce,
         &s.erasure,
         &s.erasure_ledger,
+        &s.audit,
     ] {
         create_topic(&brokers, topic, 1).await;
     }
@@ -296,6 +297,10 @@ async fn erasing_a_conversation_a_participant_and_a_tenant_leaves_nothing_linkab
     let ledger_after = read_all(&brokers, &s.erasure_ledger, Isolation::Committed);
     assert_nothing_linkable("ledger", &ledger_after, &secrets);
     assert_nothing_linkable("ledger", &ledger_after, &["dana@client.org"]);
+    let audit = read_all(&brokers, &s.audit, Isolation::Committed);
+    assert_eq!(audit.len(), 6, "requested and completed, per request");
+    assert_nothing_linkable("audit", &audit, &secrets);
+    assert_nothing_linkable("audit", &audit, &["dana@client.org"]);
     assert!(read_all(&brokers, &s.dead_letter, Isolation::Committed).is_empty());
 
     // Everything else intact, byte for byte.
@@ -514,6 +519,36 @@ async fn an_opt_out_mid_stream_stops_the_tenant_at_once_and_erases_what_exists()
     // and acme-3 were never analysed.
     let telemetry = read_all(&brokers, &s.telemetry, Isolation::Committed);
     assert_eq!(telemetry.len(), 3);
+
+    // The audit trail: one record per action, oldest first.
+    let s2 = s.clone();
+    let (ok, trail, _) =
+        tokio::task::spawn_blocking(move || admin(&s2, &["audit", "--tenant", "acme"]))
+            .await
+            .unwrap();
+    assert!(ok);
+    let ids: BTreeSet<&str> = trail
+        .iter()
+        .filter_map(|r| r["action_id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from([
+            "config:acme:v2",
+            "opt-out:acme:v2",
+            "erasure-requested:opt-out:acme:v2",
+            "erasure-completed:opt-out:acme:v2",
+        ])
+    );
+    assert_eq!(trail.len(), 4, "one record per action: {trail:?}");
+    let completed = trail
+        .iter()
+        .find(|r| r["action"] == "erasure_completed")
+        .unwrap();
+    assert_eq!(
+        completed["count"], 1,
+        "acme-1 was the one stored conversation"
+    );
 }
 
 /// Runs `debrief admin ARGS` against the service's topics; (exit success, stdout lines).
@@ -532,6 +567,7 @@ fn admin(s: &Service, args: &[&str]) -> (bool, Vec<serde_json::Value>, String) {
             &s.conversation_index,
         )
         .env("DEBRIEF__KAFKA__TOPICS__ERASURE", &s.erasure)
+        .env("DEBRIEF__KAFKA__TOPICS__AUDIT", &s.audit)
         .env("DEBRIEF__KAFKA__TOPICS__ERASURE_LEDGER", &s.erasure_ledger)
         .output()
         .expect("running debrief admin");
@@ -688,6 +724,26 @@ async fn export_returns_exactly_what_exists_before_and_after_an_erasure() {
     .await
     .unwrap();
     assert!(after_who.is_empty(), "{after_who:?}");
+    let s2 = s.clone();
+    let (_, trail, _) =
+        tokio::task::spawn_blocking(move || admin(&s2, &["audit", "--tenant", "acme"]))
+            .await
+            .unwrap();
+    let actions: Vec<&str> = trail.iter().filter_map(|r| r["action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "export",
+            "erasure_requested",
+            "erasure_completed",
+            "export",
+            "export"
+        ],
+        "{trail:?}"
+    );
+    assert_eq!(trail[0]["count"], 3, "the first export wrote three records");
+    assert_eq!(trail[1]["actor"], "admin");
+    assert_eq!(trail[1]["scope"], "participant");
     assert_eq!(
         kinds(&after_tenant),
         [

@@ -6,15 +6,18 @@
 //!   when the ledger has none;
 //! - `export --tenant T [--conversation C | --participant P]`: everything Debrief holds for
 //!   the subject, as JSON Lines (index entries, insights, telemetry carrying their
-//!   pseudonyms).
+//!   pseudonyms), recorded on the audit trail;
+//! - `audit --tenant T`: the tenant's audit trail (JSON Lines, oldest first).
 
 use clap::{Args, Subcommand};
 use debrief::config::Config;
 use debrief::events::{ErasureRequest, InteractionTelemetry};
+use debrief::governance::audit::{self, AuditRecord};
 use debrief::governance::export::export;
+use debrief::governance::Scope;
 use debrief::governance::{ConversationIndexEntry, ErasureLedgerEntry, IndexView};
 use debrief::insight::Insight;
-use debrief::pipeline::admin::{publish_erasure, read_topic};
+use debrief::pipeline::admin::{publish_audit, publish_erasure, read_topic};
 use debrief::pipeline::PipelineError;
 use debrief::schema::Codec;
 use std::collections::BTreeMap;
@@ -77,6 +80,15 @@ pub enum AdminCommand {
     Export {
         #[command(flatten)]
         subject: Subject,
+        /// Who asks (for the audit trail).
+        #[arg(long, default_value = "admin")]
+        requested_by: String,
+    },
+    /// List a tenant's audit trail (JSON Lines, oldest first).
+    Audit {
+        /// Tenant id.
+        #[arg(long)]
+        tenant: String,
     },
 }
 
@@ -144,12 +156,53 @@ pub async fn command(args: AdminArgs, out: &mut dyn Write) -> Result<bool, Admin
             }
             Ok(found)
         }
-        AdminCommand::Export { subject } => {
+        AdminCommand::Export {
+            subject,
+            requested_by,
+        } => {
             let lines = tokio::task::block_in_place(|| collect(&config, &codec, &subject))?;
             for l in &lines {
                 writeln!(out, "{}", serde_json::to_string(l)?)?;
             }
+            let scope = match (&subject.conversation, &subject.participant) {
+                (Some(_), _) => Scope::Conversation,
+                (None, Some(_)) => Scope::Participant,
+                (None, None) => Scope::Tenant,
+            };
+            let nonce = (u64::from(std::process::id()) << 32) | u64::from(now_ms() as u32);
+            let record = audit::export(
+                &subject.tenant,
+                &requested_by,
+                scope,
+                lines.len() as i64,
+                now_ms(),
+                nonce,
+            );
+            publish_audit(&config, &codec, &record).await?;
             Ok(true)
+        }
+        AdminCommand::Audit { tenant } => {
+            let topic = config.kafka.topics.audit.clone();
+            let records = tokio::task::block_in_place(|| read_topic(&config, &topic))?;
+            let mut latest: BTreeMap<String, AuditRecord> = BTreeMap::new();
+            for (key, value) in records {
+                let key = key
+                    .map(|k| String::from_utf8_lossy(&k).into_owned())
+                    .unwrap_or_default();
+                match value.and_then(|v| codec.decode::<AuditRecord>(&v).ok()) {
+                    Some(r) => latest.insert(key, r),
+                    None => latest.remove(&key),
+                };
+            }
+            let mut trail: Vec<AuditRecord> = latest
+                .into_values()
+                .filter(|r| r.tenant_id == tenant)
+                .collect();
+            trail.sort_by(|a, b| (a.at_ms, &a.action_id).cmp(&(b.at_ms, &b.action_id)));
+            for r in &trail {
+                writeln!(out, "{}", serde_json::to_string(r)?)?;
+            }
+            Ok(!trail.is_empty())
         }
     }
 }

@@ -7,6 +7,7 @@
 //! reads the index and the erasure topic and writes tombstones and ledger records. See the
 //! README's "Data protection" section for what is stored where and for how long.
 
+pub mod audit;
 pub mod erased;
 pub mod erasure;
 pub mod export;

@@ -6,7 +6,8 @@ use super::kafka::base_config;
 use super::PipelineError;
 use crate::config::Config;
 use crate::events::ErasureRequest;
-use crate::schema::Codec;
+use crate::governance::audit::AuditRecord;
+use crate::schema::{Codec, ContractRecord};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use std::time::Duration;
@@ -51,20 +52,40 @@ pub async fn publish_erasure(
     request: &ErasureRequest,
 ) -> Result<(), PipelineError> {
     let topic = &config.kafka.topics.erasure;
-    let payload = codec.encode(topic, request)?;
+    publish(config, codec, topic, &request.tenant_id, request).await
+}
+
+/// Publishes an audit record (key: its action id) and waits for the acknowledgement.
+pub async fn publish_audit(
+    config: &Config,
+    codec: &Codec,
+    record: &AuditRecord,
+) -> Result<(), PipelineError> {
+    let topic = &config.kafka.topics.audit;
+    publish(config, codec, topic, &record.action_id, record).await
+}
+
+async fn publish<T: ContractRecord>(
+    config: &Config,
+    codec: &Codec,
+    topic: &str,
+    key: &str,
+    value: &T,
+) -> Result<(), PipelineError> {
+    let payload = codec.encode(topic, value)?;
     let producer: FutureProducer = base_config(config)
         .create()
         .map_err(|e| PipelineError::kafka("creating the admin producer", e))?;
     producer
         .send(
             FutureRecord::to(topic)
-                .key(request.tenant_id.as_bytes())
+                .key(key.as_bytes())
                 .payload(&payload),
             Duration::from_secs(30),
         )
         .await
         .map_err(|(e, _)| PipelineError::Delivery {
-            topic: topic.clone(),
+            topic: topic.to_string(),
             source: e,
         })?;
     Ok(())

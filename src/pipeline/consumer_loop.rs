@@ -23,6 +23,7 @@ use super::{PipelineError, PipelineSummary};
 use crate::config::{Config, DeliveryMode};
 use crate::emit::{self, SourceRef};
 use crate::events::DeadLetterKind;
+use crate::governance::audit;
 use crate::http::Health;
 use crate::ingest::assemble::{Absorbed, Assembler, Finalised, Position};
 use crate::ingest::replay::{self, DEFAULT_MAX_METADATA_BYTES};
@@ -344,10 +345,19 @@ impl ConsumerLoop {
                 let tenant = rt.config.tenant_id.clone();
                 let version = rt.config.version;
                 let opted_out = rt.config.opted_out;
+                let was_opted_out = self
+                    .registry
+                    .get(&tenant)
+                    .is_some_and(|t| t.config.opted_out);
                 let applied = self.registry.apply(rt);
                 tracing::info!(tenant = %tenant, version, ?applied, "tenant configuration");
-                if opted_out && applied == Applied::InForce {
-                    self.opt_out(&tenant, version);
+                if applied == Applied::InForce {
+                    let records =
+                        audit::config_applied(&tenant, version, opted_out, was_opted_out, now_ms());
+                    self.audit(&records);
+                    if opted_out {
+                        self.opt_out(&tenant, version);
+                    }
                 }
                 applied
             }
@@ -382,6 +392,16 @@ impl ConsumerLoop {
         self.metrics
             .conversations_open
             .set(self.assembler.open_count() as i64);
+    }
+
+    /// Records governance actions on the audit topic.
+    fn audit(&mut self, records: &[crate::governance::audit::AuditRecord]) {
+        let topic = &self.config.kafka.topics.audit;
+        if let Err(e) = erase::audit(&self.decode.codec, &self.producer, topic, records) {
+            if self.fatal.is_none() {
+                self.fatal = Some(e);
+            }
+        }
     }
 
     /// A tenant opted out: its open conversations are dropped now, and a tenant-wide

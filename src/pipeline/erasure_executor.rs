@@ -20,6 +20,7 @@ use super::kafka::{base_config, now_ms};
 use super::PipelineError;
 use crate::config::Config;
 use crate::events::ErasureRequest;
+use crate::governance::audit::{self, AuditRecord};
 use crate::governance::erasure::{self, ledger_entry, next_step, steps_done};
 use crate::governance::{
     ConversationIndexEntry, ErasureLedgerEntry, IndexView, LedgerOffset, LedgerStep, Scope,
@@ -286,6 +287,15 @@ impl ErasureExecutor {
             };
             let entry = ledger_entry(request, step, count, offsets, now_ms());
             self.record(producer, &entry)?;
+            match step {
+                LedgerStep::Received => {
+                    self.audit(producer, &audit::erasure(request, false, count, now_ms()))?
+                }
+                LedgerStep::Completed => {
+                    self.audit(producer, &audit::erasure(request, true, count, now_ms()))?
+                }
+                _ => {}
+            }
             state.take_ledger(entry);
             self.metrics
                 .erasure_steps
@@ -344,10 +354,26 @@ impl ErasureExecutor {
         entry: &ErasureLedgerEntry,
     ) -> Result<(), PipelineError> {
         let topic = &self.config.kafka.topics.erasure_ledger;
-        let payload = self.codec.encode(topic, entry)?;
+        self.send(producer, topic, &entry.request_id, entry)
+    }
+
+    /// Writes one audit record and waits for its acknowledgement.
+    fn audit(&self, producer: &FutureProducer, record: &AuditRecord) -> Result<(), PipelineError> {
+        let topic = &self.config.kafka.topics.audit;
+        self.send(producer, topic, &record.action_id, record)
+    }
+
+    fn send<T: ContractRecord>(
+        &self,
+        producer: &FutureProducer,
+        topic: &str,
+        key: &str,
+        value: &T,
+    ) -> Result<(), PipelineError> {
+        let payload = self.codec.encode(topic, value)?;
         let send = producer.send(
             FutureRecord::to(topic)
-                .key(entry.request_id.as_bytes())
+                .key(key.as_bytes())
                 .payload(&payload),
             rdkafka::util::Timeout::After(SEND_WAIT),
         );

@@ -275,6 +275,8 @@ pub async fn run_pipeline_with(
                 &config.kafka.topics.erasure_ledger,
                 RecordKind::ErasureLedger,
             ),
+            (&config.kafka.topics.audit, RecordKind::Audit),
+            (&config.kafka.topics.erasure, RecordKind::ErasureRequest),
         ] {
             codec.register(topic, kind).await?;
         }

@@ -33,11 +33,13 @@ pub enum RecordKind {
     ConversationIndex,
     /// `ErasureLedgerEntry` (`schemas/erasure_ledger.avsc`).
     ErasureLedger,
+    /// `AuditRecord` (`schemas/audit_record.avsc`).
+    Audit,
 }
 
 impl RecordKind {
     /// Every record kind, in a fixed order.
-    pub const ALL: [RecordKind; 8] = [
+    pub const ALL: [RecordKind; 9] = [
         RecordKind::TranscriptEvent,
         RecordKind::MeetingInsight,
         RecordKind::InteractionTelemetry,
@@ -46,6 +48,7 @@ impl RecordKind {
         RecordKind::ErasureRequest,
         RecordKind::ConversationIndex,
         RecordKind::ErasureLedger,
+        RecordKind::Audit,
     ];
 
     /// The schema file's stem (`transcript_event`, `meeting_insight`, ...).
@@ -59,6 +62,7 @@ impl RecordKind {
             RecordKind::ErasureRequest => "erasure_request",
             RecordKind::ConversationIndex => "conversation_index",
             RecordKind::ErasureLedger => "erasure_ledger",
+            RecordKind::Audit => "audit_record",
         }
     }
 
@@ -77,6 +81,7 @@ impl RecordKind {
                 include_str!("../../schemas/conversation_index.avsc")
             }
             RecordKind::ErasureLedger => include_str!("../../schemas/erasure_ledger.avsc"),
+            RecordKind::Audit => include_str!("../../schemas/audit_record.avsc"),
         }
     }
 
@@ -90,6 +95,7 @@ impl RecordKind {
             RecordKind::ErasureRequest => 5,
             RecordKind::ConversationIndex => 6,
             RecordKind::ErasureLedger => 7,
+            RecordKind::Audit => 8,
         }
     }
 }

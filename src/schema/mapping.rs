@@ -16,6 +16,7 @@ use crate::events::{
     ErasureRequest, EventHeader, InteractionAction, InteractionTelemetry, SegmentBody, SpeakerRole,
     TranscriptEvent, TranscriptPayload,
 };
+use crate::governance::audit::AuditRecord;
 use crate::governance::{ConversationIndexEntry, ErasureLedgerEntry, LedgerOffset, OutputRef};
 use crate::insight::{
     ActionItem, ActionState, ActionType, Due, Evidence, FinalisedBy, Insight, Kpis, LanguageReport,
@@ -846,6 +847,11 @@ record!(OutputRef "OutputRef" { topic, key });
 record!(ConversationIndexEntry "ConversationIndexEntry" {
     conversation_id, tenant_id, participants, outputs, finalised_at_ms, features,
     telemetry_pseudonym, telemetry_key,
+});
+
+// audit_record.avsc
+record!(AuditRecord "AuditRecord" {
+    action_id, tenant_id, action, actor, at_ms, request_id, config_version, scope, count,
 });
 
 // erasure_ledger.avsc

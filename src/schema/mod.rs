@@ -124,6 +124,9 @@ impl ContractRecord for ConversationIndexEntry {
 impl ContractRecord for ErasureLedgerEntry {
     const KIND: RecordKind = RecordKind::ErasureLedger;
 }
+impl ContractRecord for crate::governance::audit::AuditRecord {
+    const KIND: RecordKind = RecordKind::Audit;
+}
 
 /// The registry subject of a topic's values: `<topic>-value` (TopicNameStrategy).
 pub fn subject_for_topic(topic: &str) -> String {

@@ -8,6 +8,7 @@ use crate::events::{
     CompleteTranscript, ConversationEnded, ConversationStarted, DeadLetterKind, EventHeader,
     InteractionAction, SegmentBody, SpeakerRole, TranscriptPayload,
 };
+use crate::governance::audit::AuditRecord;
 use crate::insight::{
     ActionItem, ActionState, ActionType, Due, Evidence, FinalisedBy, Kpis, LanguageReport,
     LanguageSource, Outcome, ParticipantKpis, Question, QuestionCounts, SkipReason,
@@ -298,6 +299,20 @@ fn ledger_entry() -> ErasureLedgerEntry {
     }
 }
 
+fn audit_record() -> AuditRecord {
+    AuditRecord {
+        action_id: "erasure-requested:er-1".into(),
+        tenant_id: "acme".into(),
+        action: "erasure_requested".into(),
+        actor: "admin-1".into(),
+        at_ms: 1_717_200_000_000,
+        request_id: Some("er-1".into()),
+        config_version: Some(3),
+        scope: Some("tenant".into()),
+        count: 4,
+    }
+}
+
 fn single() -> Codec {
     Codec::new(Encoding::AvroSingleObject, None).unwrap()
 }
@@ -450,6 +465,7 @@ fn topics_for(kind: RecordKind) -> &'static str {
         RecordKind::ErasureRequest => topics::ERASURE,
         RecordKind::ConversationIndex => topics::CONVERSATION_INDEX,
         RecordKind::ErasureLedger => topics::ERASURE_LEDGER,
+        RecordKind::Audit => topics::AUDIT,
     }
 }
 
@@ -485,6 +501,7 @@ fn avro_field_names_and_symbols_mirror_the_serde_names() {
     assert_mirrors_serde(&erasure());
     assert_mirrors_serde(&index_entry());
     assert_mirrors_serde(&ledger_entry());
+    assert_mirrors_serde(&audit_record());
 }
 
 // ---- round trips ----------------------------------------------------------------------------
@@ -511,6 +528,7 @@ fn round_trip_all(codec: &Codec) {
     round_trip(codec, &erasure());
     round_trip(codec, &index_entry());
     round_trip(codec, &ledger_entry());
+    round_trip(codec, &audit_record());
     round_trip(codec, &TenantConfig::default());
     round_trip(
         codec,
@@ -557,6 +575,7 @@ fn apache_avro_and_the_direct_reader_and_writer_agree() {
     check(&erasure());
     check(&index_entry());
     check(&ledger_entry());
+    check(&audit_record());
 }
 
 #[test]
@@ -806,7 +825,8 @@ fn legacy_fingerprints_are_read_and_counted_but_never_written() {
             RecordKind::DeadLetter,
             RecordKind::ErasureRequest,
             RecordKind::ConversationIndex,
-            RecordKind::ErasureLedger
+            RecordKind::ErasureLedger,
+            RecordKind::Audit
         ]
     );
     let event = segment_event();
@@ -1488,6 +1508,7 @@ proptest! {
                 RecordKind::ErasureRequest => codec.decode::<ErasureRequest>(&b).map(|_| ()),
                 RecordKind::ConversationIndex => codec.decode::<ConversationIndexEntry>(&b).map(|_| ()),
                 RecordKind::ErasureLedger => codec.decode::<ErasureLedgerEntry>(&b).map(|_| ()),
+                RecordKind::Audit => codec.decode::<AuditRecord>(&b).map(|_| ()),
             };
             if let Err(e) = r {
                 prop_assert!(e.is_undecodable(), "{}", e);
@@ -1548,6 +1569,7 @@ fn contract_document_examples_are_valid() {
             RecordKind::ErasureRequest => check::<ErasureRequest>(body),
             RecordKind::ConversationIndex => check::<ConversationIndexEntry>(body),
             RecordKind::ErasureLedger => check::<ErasureLedgerEntry>(body),
+            RecordKind::Audit => check::<AuditRecord>(body),
         };
         assert_eq!(r, Ok(()), "example {i} ({name})");
         seen.insert(kind);

@@ -40,6 +40,8 @@ pub struct Service {
     pub erasure: String,
     /// The erasure ledger.
     pub erasure_ledger: String,
+    /// The audit trail.
+    pub audit: String,
     /// Extra `DEBRIEF__*` variables (name, value) for every start.
     pub env: Vec<(String, String)>,
 }
@@ -59,6 +61,7 @@ impl Service {
             &s.conversation_index,
             &s.erasure,
             &s.erasure_ledger,
+            &s.audit,
         ] {
             create_topic(brokers, topic, 1).await;
         }
@@ -79,6 +82,7 @@ impl Service {
             conversation_index: unique_name(&format!("{name}-index")),
             erasure: unique_name(&format!("{name}-erasure")),
             erasure_ledger: unique_name(&format!("{name}-ledger")),
+            audit: unique_name(&format!("{name}-audit")),
             env: Vec::new(),
         }
     }
@@ -136,6 +140,7 @@ impl Service {
                 &self.conversation_index,
             )
             .env("DEBRIEF__KAFKA__TOPICS__ERASURE", &self.erasure)
+            .env("DEBRIEF__KAFKA__TOPICS__AUDIT", &self.audit)
             .env(
                 "DEBRIEF__KAFKA__TOPICS__ERASURE_LEDGER",
                 &self.erasure_ledger,

@@ -6,10 +6,11 @@
 use super::encode::Record;
 use super::produce::{produce, Delivery, Produced, Producer};
 use crate::events::ErasureRequest;
+use crate::governance::audit::AuditRecord;
 use crate::governance::erased::{Erasures, OpenRef};
 use crate::ingest::assemble::Assembler;
 use crate::pipeline::PipelineError;
-use crate::schema::Codec;
+use crate::schema::{Codec, ContractRecord};
 
 /// What the loop keeps for erasures.
 #[derive(Debug, Default)]
@@ -65,10 +66,33 @@ pub(crate) fn publish(
     topic: &str,
     request: &ErasureRequest,
 ) -> Result<(), PipelineError> {
+    publish_record(codec, producer, topic, &request.tenant_id, request)
+}
+
+/// Publishes audit records (key: the action id), without offset holds.
+pub(crate) fn audit(
+    codec: &Codec,
+    producer: &Producer,
+    topic: &str,
+    records: &[AuditRecord],
+) -> Result<(), PipelineError> {
+    for r in records {
+        publish_record(codec, producer, topic, &r.action_id, r)?;
+    }
+    Ok(())
+}
+
+fn publish_record<T: ContractRecord>(
+    codec: &Codec,
+    producer: &Producer,
+    topic: &str,
+    key: &str,
+    value: &T,
+) -> Result<(), PipelineError> {
     let record = Record {
         topic,
-        key: Some(request.tenant_id.as_bytes()),
-        payload: codec.encode(topic, request)?,
+        key: Some(key.as_bytes()),
+        payload: codec.encode(topic, value)?,
         headers: None,
     };
     let delivery = Box::new(Delivery {
