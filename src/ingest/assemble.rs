@@ -826,6 +826,44 @@ mod tests {
             .collect()
     }
 
+    fn spoke(speakers: &mut dyn Iterator<Item = &str>, who: &str) -> bool {
+        for s in speakers {
+            if s == who {
+                return true;
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn drop_open_forgets_the_chosen_conversations_and_frees_their_offsets() {
+        let mut a = Assembler::new(limits(60_000, 10, 100));
+        let mut out = Vec::new();
+        a.push(
+            ev("keep", seg("0", 0, true, Some(0), "a")),
+            at(0),
+            1,
+            &mut out,
+        );
+        a.push(
+            ev("drop", seg("0", 0, true, Some(0), "b")),
+            at(1),
+            1,
+            &mut out,
+        );
+        assert_eq!(a.min_open_offset(0), Some(0));
+        let dropped = a.drop_open(|id, tenant, speakers| {
+            id == "drop" && tenant == Some("acme") && spoke(speakers, "alice")
+        });
+        assert_eq!(dropped, [(0, "drop".to_string())]);
+        assert_eq!(a.open_count(), 1);
+        let dropped = a.drop_open(|id, _, _| id == "keep");
+        assert_eq!(dropped, [(0, "keep".to_string())]);
+        assert_eq!(a.min_open_offset(0), None, "nothing holds the offset back");
+        a.tick(i64::MAX / 2, &mut out);
+        assert!(out.is_empty(), "a dropped conversation is never finalised");
+    }
+
     #[test]
     fn final_replaces_partial_and_higher_revision_replaces_lower() {
         let mut a = Assembler::new(limits(1000, 10, 10));
