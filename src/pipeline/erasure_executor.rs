@@ -128,11 +128,17 @@ impl ErasureExecutor {
             incomplete: BTreeMap::new(),
         };
         let mut read_ledger = Vec::new();
-        ledger.catch_up(CATCH_UP, |m| {
+        while !ledger.catch_up(CATCH_UP, |m| {
             if let Some(e) = self.decode::<ErasureLedgerEntry>(m) {
                 read_ledger.push(e);
             }
-        })?;
+        })? {
+            if self.shutdown.is_cancelled() {
+                return Ok(());
+            }
+            tracing::warn!("erasure ledger not read to its end; trying again");
+            std::thread::sleep(Duration::from_secs(1));
+        }
         for e in read_ledger {
             state.take_ledger(e);
         }
@@ -175,10 +181,13 @@ impl ErasureExecutor {
                             view.apply(&key, entry);
                         })
                     };
-                    if !index_catch_up(&mut state.view)? {
-                        return Err(PipelineError::Stopped(
-                            "the conversation index could not be read to its end in time",
-                        ));
+                    // The request waits (uncommitted) until the index is read to its end.
+                    while !index_catch_up(&mut state.view)? {
+                        if self.shutdown.is_cancelled() {
+                            return Ok(());
+                        }
+                        tracing::warn!("conversation index not read to its end; trying again");
+                        std::thread::sleep(Duration::from_secs(1));
                     }
                     self.execute(&producer, &mut state, &request)?;
                 }
@@ -188,9 +197,11 @@ impl ErasureExecutor {
                     "erasure request not readable; skipped"
                 ),
             }
-            requests
-                .commit_message(&msg, CommitMode::Sync)
-                .map_err(|e| PipelineError::kafka("committing an erasure request", e))?;
+            // A failed commit only means the request is read again: the ledger then shows it
+            // completed and it is skipped.
+            if let Err(e) = requests.commit_message(&msg, CommitMode::Sync) {
+                tracing::warn!(error = %e, "committing an erasure request; it will be read again");
+            }
         }
         Ok(())
     }

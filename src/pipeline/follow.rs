@@ -64,7 +64,9 @@ impl Follower {
     }
 
     /// Reads every record written before this call, handing each to `take`; gives up
-    /// (returning `Ok(false)`) after `timeout`.
+    /// (returning `Ok(false)`) after `timeout`, or at once when the broker cannot tell where
+    /// the topic ends (it is restarting, a leader moves): the caller tries again later, a
+    /// broker outage never stops the service.
     pub fn catch_up(
         &mut self,
         timeout: Duration,
@@ -73,13 +75,15 @@ impl Follower {
         self.assign_new()?;
         let mut high = BTreeMap::new();
         for &p in self.next.keys() {
-            let (_, h) = self
-                .consumer
-                .fetch_watermarks(&self.topic, p, WAIT)
-                .map_err(|e| {
-                    PipelineError::kafka("reading the watermarks of a followed topic", e)
-                })?;
-            high.insert(p, h);
+            match self.consumer.fetch_watermarks(&self.topic, p, WAIT) {
+                Ok((_, h)) => {
+                    high.insert(p, h);
+                }
+                Err(e) => {
+                    tracing::warn!(topic = %self.topic, partition = p, error = %e, "watermarks; trying again later");
+                    return Ok(false);
+                }
+            }
         }
         let deadline = Instant::now() + timeout;
         loop {
