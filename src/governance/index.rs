@@ -3,12 +3,13 @@
 //! or a participant, and [`IndexView`], the in-memory view the erasure executor builds by
 //! reading that topic.
 //!
-//! Size: an entry is about 150 bytes plus its ids (conversation id, tenant id, each
-//! participant's speaker id, each output's topic and key): about 400 bytes for a
-//! conversation with four participants and one CRM record. A million conversations are
-//! about 400 MB on the compacted topic, and about 500 MB in an [`IndexView`] (the strings
-//! plus map overhead). At ten million the topic (4 GB) is fine for Kafka, but the view
-//! (about 5 GB) is too much for one executor's memory: the view is then to be kept on disk
+//! Size (estimated from the field sizes): an entry's value is about 100 bytes plus its ids
+//! (conversation id, tenant id, each participant's speaker id, each output's topic and key):
+//! about 330 bytes, 400 with Kafka's record overhead, for a conversation with four
+//! participants and one CRM record. A million conversations are about 400 MB on the
+//! compacted topic, and about 1 GB in an [`IndexView`] (a dozen heap strings per entry plus
+//! map overhead). At ten million the topic (4 GB) is fine for Kafka, but the view (about
+//! 10 GB) is too much for one executor's memory: the view is then to be kept on disk
 //! (an embedded key-value store keyed by tenant) or the executor sharded by tenant; see the
 //! README's "Data protection" limits.
 
