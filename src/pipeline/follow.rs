@@ -8,8 +8,9 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// Longest wait for metadata and watermarks.
-const WAIT: Duration = Duration::from_secs(10);
+/// Longest wait for metadata and watermarks (short: a caller that is asked to stop checks
+/// between two calls).
+const WAIT: Duration = Duration::from_secs(2);
 
 /// Follows every partition of one topic from the beginning (no group, nothing committed).
 pub(crate) struct Follower {

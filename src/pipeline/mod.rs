@@ -281,7 +281,13 @@ pub async fn run_pipeline_with(
             codec.register(topic, kind).await?;
         }
     }
-    source_retention::check(&config, &metrics, &health).await;
+    // In the background: a slow or unreachable broker does not delay the start.
+    tokio::spawn({
+        let (config, metrics, health) = (config.clone(), metrics.clone(), health.clone());
+        async move {
+            source_retention::check(&config, &metrics, &health).await;
+        }
+    });
     let (inbox, inbox_rx) = inbox::inbox();
     let producer: Producer = producer_config(&config)
         .create_with_context(ProducerCtx {
