@@ -64,7 +64,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::time::Duration;
 use thiserror::Error;
+use url::Url;
 
 /// Prefix of the environment variables read by [`Config::load`].
 pub const ENV_PREFIX: &str = "DEBRIEF__";
@@ -89,6 +91,9 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// CRM topics the insights are routed to.
     pub crm: CrmTopics,
+    /// CRM-shaped records (`crate::crm`): per-CRM record topics, their format, the mapping
+    /// topic.
+    pub crm_records: crate::crm::output::CrmOutputConfig,
     /// Operations endpoint.
     pub http: HttpConfig,
     /// Wire encoding of every record read and written. Default `avro_single_object`.
@@ -103,8 +108,10 @@ pub struct Config {
     pub analysis: AnalysisConfig,
     /// On SIGTERM/SIGINT or revocation: how long in-flight work may take before the service
     /// stops anyway (open conversations are then handed back: not committed, replayed by the
-    /// next owner), ms. Keep it below the group's session timeout. Default 10,000.
-    pub shutdown_deadline_ms: u64,
+    /// next owner). Keep it below the group's session timeout. Key `shutdown_deadline_ms`,
+    /// in milliseconds; default 10,000 (10 s).
+    #[serde(rename = "shutdown_deadline_ms", with = "millis")]
+    pub shutdown_deadline: Duration,
     /// Extraction thresholds.
     pub settings: Settings,
 }
@@ -114,13 +121,14 @@ impl Default for Config {
         Config {
             kafka: KafkaConfig::default(),
             crm: CrmTopics::default(),
+            crm_records: crate::crm::output::CrmOutputConfig::default(),
             http: HttpConfig::default(),
             encoding: Encoding::default(),
             schema_registry: SchemaRegistryConfig::default(),
             assembly: AssemblyConfig::default(),
             delivery: DeliveryConfig::default(),
             analysis: AnalysisConfig::default(),
-            shutdown_deadline_ms: 10_000,
+            shutdown_deadline: Duration::from_secs(10),
             settings: Settings::default(),
         }
     }
@@ -131,26 +139,176 @@ impl Default for Config {
 #[serde(default, deny_unknown_fields)]
 pub struct KafkaConfig {
     /// Bootstrap servers, `host:port[,host:port...]`. Default `localhost:9092`.
-    pub brokers: String,
+    pub brokers: Brokers,
     /// Consumer group of the transcript consumers. Default `debrief`.
     #[serde(deserialize_with = "stringish")]
     pub group_id: String,
     /// Topic names.
     pub topics: TopicsConfig,
     /// Raw librdkafka settings for every client (security, tuning), except
-    /// [`RESERVED_OPTIONS`].
-    #[serde(deserialize_with = "string_map")]
-    pub options: BTreeMap<String, String>,
+    /// [`RESERVED_OPTIONS`]. Secret values never appear in `Debug` output.
+    pub options: KafkaOptions,
+}
+
+/// The librdkafka pass-through settings (`kafka.options`): a map of setting to value whose
+/// `Debug` output shows every secret-like value ([`is_secret_option`]: passwords, secrets,
+/// tokens, private keys, JAAS configurations) as `<redacted>`, so that a configuration can be
+/// logged or printed without leaking credentials. Derefs to the map.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct KafkaOptions(#[serde(deserialize_with = "string_map")] BTreeMap<String, String>);
+
+impl KafkaOptions {
+    /// The settings, by name.
+    pub fn new(map: BTreeMap<String, String>) -> KafkaOptions {
+        KafkaOptions(map)
+    }
+}
+
+impl std::ops::Deref for KafkaOptions {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KafkaOptions {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a KafkaOptions {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl std::fmt::Debug for KafkaOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| {
+                let shown = if is_secret_option(k) {
+                    "<redacted>"
+                } else {
+                    v.as_str()
+                };
+                (k, shown)
+            }))
+            .finish()
+    }
+}
+
+/// `true` for a librdkafka setting whose value is a credential: any name containing
+/// `password`, `secret`, `token`, `jaas` or `credential`, and the private-key settings
+/// (`ssl.key.pem`, `ssl.key.location`, `ssl_key` and the like).
+pub fn is_secret_option(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "token",
+        "jaas",
+        "credential",
+        "ssl.key",
+        "ssl_key",
+        "private",
+    ]
+    .iter()
+    .any(|needle| n.contains(needle))
 }
 
 impl Default for KafkaConfig {
     fn default() -> Self {
         KafkaConfig {
-            brokers: "localhost:9092".to_string(),
+            brokers: Brokers(vec![("localhost".to_string(), 9092)]),
             group_id: "debrief".to_string(),
             topics: TopicsConfig::default(),
-            options: BTreeMap::new(),
+            options: KafkaOptions::default(),
         }
+    }
+}
+
+/// Bootstrap servers: a non-empty list of `host:port`, written `host:port[,host:port...]`
+/// (white space around entries is ignored; an IPv6 host is written in brackets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Brokers(Vec<(String, u16)>);
+
+impl Brokers {
+    /// The `host:port` pairs.
+    pub fn addresses(&self) -> &[(String, u16)] {
+        &self.0
+    }
+}
+
+/// Why a brokers list is not `host:port[,host:port...]`.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum BrokersError {
+    /// No entry at all.
+    #[error("must not be empty (host:port[,host:port...])")]
+    Empty,
+    /// An entry without `:port`.
+    #[error("`{0}` has no port (host:port)")]
+    NoPort(String),
+    /// A port that is not 1 to 65535.
+    #[error("`{0}`: the port is not a number from 1 to 65535")]
+    BadPort(String),
+    /// An entry without a host.
+    #[error("`{0}` has no host (host:port)")]
+    NoHost(String),
+}
+
+impl std::str::FromStr for Brokers {
+    type Err = BrokersError;
+
+    fn from_str(s: &str) -> Result<Brokers, BrokersError> {
+        let mut out = Vec::new();
+        for entry in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (host, port) = entry
+                .rsplit_once(':')
+                .ok_or_else(|| BrokersError::NoPort(entry.to_string()))?;
+            let port: u16 = port
+                .parse()
+                .ok()
+                .filter(|&p| p > 0)
+                .ok_or_else(|| BrokersError::BadPort(entry.to_string()))?;
+            if host.is_empty() || host.chars().any(char::is_whitespace) {
+                return Err(BrokersError::NoHost(entry.to_string()));
+            }
+            out.push((host.to_string(), port));
+        }
+        if out.is_empty() {
+            return Err(BrokersError::Empty);
+        }
+        Ok(Brokers(out))
+    }
+}
+
+impl TryFrom<String> for Brokers {
+    type Error = BrokersError;
+    fn try_from(s: String) -> Result<Brokers, BrokersError> {
+        s.parse()
+    }
+}
+
+impl From<Brokers> for String {
+    fn from(b: Brokers) -> String {
+        b.to_string()
+    }
+}
+
+impl std::fmt::Display for Brokers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (host, port)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{host}:{port}")?;
+        }
+        Ok(())
     }
 }
 
@@ -217,14 +375,14 @@ impl Default for CrmTopics {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
-    /// Address of `/metrics`, `/healthz`, `/readyz`. Default `0.0.0.0:9464`.
-    pub listen: String,
+    /// Address (`ip:port`) of `/metrics`, `/healthz`, `/readyz`. Default `0.0.0.0:9464`.
+    pub listen: SocketAddr,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
-            listen: "0.0.0.0:9464".to_string(),
+            listen: SocketAddr::from(([0, 0, 0, 0], 9464)),
         }
     }
 }
@@ -233,17 +391,20 @@ impl Default for HttpConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct SchemaRegistryConfig {
-    /// Base URL (`http://registry:8081`); required by the `confluent` encoding.
-    pub url: Option<String>,
+    /// Base URL (`http://registry:8081`); required by the `confluent` encoding. Only
+    /// `http://`: the registry client is built without TLS, and an `https://` URL is
+    /// rejected by [`Config::validate`].
+    pub url: Option<Url>,
 }
 
 /// `[assembly]`: conversation assembly limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AssemblyConfig {
-    /// A conversation with no event for this long is finalised (`idle_timeout`), ms.
-    /// Default 300,000 (5 minutes).
-    pub idle_timeout_ms: u64,
+    /// A conversation with no event for this long is finalised (`idle_timeout`). Key
+    /// `idle_timeout_ms`, in milliseconds; default 300,000 (5 minutes).
+    #[serde(rename = "idle_timeout_ms", with = "millis")]
+    pub idle_timeout: Duration,
     /// At most this many conversations open at once per instance; one more evicts the
     /// least recently active, which is finalised (`evicted`). Default 10,000.
     pub max_open_conversations: usize,
@@ -255,7 +416,7 @@ pub struct AssemblyConfig {
 impl Default for AssemblyConfig {
     fn default() -> Self {
         AssemblyConfig {
-            idle_timeout_ms: 300_000,
+            idle_timeout: Duration::from_secs(300),
             max_open_conversations: 10_000,
             max_segments_per_conversation: 20_000,
         }
@@ -284,7 +445,8 @@ pub struct DeliveryConfig {
     /// `at_least_once` (default) or `transactional`.
     pub mode: DeliveryMode,
     /// Transactional mode: how often a transaction is committed, ms. Default 100.
-    pub transaction_interval_ms: u64,
+    #[serde(rename = "transaction_interval_ms", with = "millis")]
+    pub transaction_interval: Duration,
     /// Transactional mode: the producer's `transactional.id`. Default
     /// `<group_id>-<host>-<pid>`; give each instance a stable, unique one in production.
     pub transactional_id: Option<String>,
@@ -294,7 +456,7 @@ impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
             mode: DeliveryMode::AtLeastOnce,
-            transaction_interval_ms: 100,
+            transaction_interval: Duration::from_millis(100),
             transactional_id: None,
         }
     }
@@ -430,12 +592,6 @@ impl Config {
     /// Checks every value; the error names the first bad key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let k = &self.kafka;
-        if k.brokers.trim().is_empty() {
-            return Err(invalid(
-                "kafka.brokers",
-                "must not be empty (host:port[,host:port...])",
-            ));
-        }
         if k.group_id.trim().is_empty() {
             return Err(invalid("kafka.group_id", "must not be empty"));
         }
@@ -460,6 +616,12 @@ impl Config {
         check_topic("kafka.topics.audit", &k.topics.audit)?;
         check_topic("crm.dynamics", &self.crm.dynamics)?;
         check_topic("crm.salesforce", &self.crm.salesforce)?;
+        let r = &self.crm_records;
+        check_topic("crm_records.dynamics.insights", &r.dynamics.insights)?;
+        check_topic("crm_records.dynamics.tasks", &r.dynamics.tasks)?;
+        check_topic("crm_records.salesforce.insights", &r.salesforce.insights)?;
+        check_topic("crm_records.salesforce.tasks", &r.salesforce.tasks)?;
+        check_topic("crm_records.mapping_topic", &r.mapping_topic)?;
         for input in &k.topics.transcripts {
             for (key, output) in [
                 ("kafka.topics.telemetry", &k.topics.telemetry),
@@ -472,6 +634,10 @@ impl Config {
                 ("kafka.topics.audit", &k.topics.audit),
                 ("crm.dynamics", &self.crm.dynamics),
                 ("crm.salesforce", &self.crm.salesforce),
+                ("crm_records.dynamics.insights", &r.dynamics.insights),
+                ("crm_records.dynamics.tasks", &r.dynamics.tasks),
+                ("crm_records.salesforce.insights", &r.salesforce.insights),
+                ("crm_records.salesforce.tasks", &r.salesforce.tasks),
             ] {
                 if input == output {
                     return Err(invalid(
@@ -489,22 +655,22 @@ impl Config {
                 ));
             }
         }
-        if self.http.listen.parse::<SocketAddr>().is_err() {
-            return Err(invalid(
-                "http.listen",
-                format!(
-                    "`{}` is not an address (ip:port, e.g. 0.0.0.0:9464)",
-                    self.http.listen
-                ),
-            ));
-        }
         if self.encoding == Encoding::Confluent {
-            match self.schema_registry.url.as_deref().map(str::trim) {
-                Some(u) if u.starts_with("http://") || u.starts_with("https://") => {}
+            match &self.schema_registry.url {
+                Some(u) if u.scheme() == "http" && !u.cannot_be_a_base() => {}
+                Some(u) if u.scheme() == "https" => {
+                    return Err(invalid(
+                        "schema_registry.url",
+                        format!(
+                            "`{u}`: https is not supported (the registry client is built without \
+                             TLS); use http:// or a TLS-terminating proxy next to Debrief"
+                        ),
+                    ))
+                }
                 Some(u) => {
                     return Err(invalid(
                         "schema_registry.url",
-                        format!("`{u}` is not an http(s) URL"),
+                        format!("`{u}` is not an http URL"),
                     ))
                 }
                 None => {
@@ -516,7 +682,7 @@ impl Config {
             }
         }
         let a = &self.assembly;
-        if a.idle_timeout_ms == 0 {
+        if a.idle_timeout.as_millis() == 0 {
             return Err(invalid("assembly.idle_timeout_ms", "must be at least 1"));
         }
         if a.max_open_conversations == 0 {
@@ -531,7 +697,7 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        if self.delivery.transaction_interval_ms == 0 {
+        if self.delivery.transaction_interval.as_millis() == 0 {
             return Err(invalid(
                 "delivery.transaction_interval_ms",
                 "must be at least 1",
@@ -554,7 +720,7 @@ impl Config {
                 "must be at most 1024 (0 means one per core)",
             ));
         }
-        if self.shutdown_deadline_ms == 0 {
+        if self.shutdown_deadline.as_millis() == 0 {
             return Err(invalid("shutdown_deadline_ms", "must be at least 1"));
         }
         if parse_version(&self.settings.min_client_version).is_none() {
@@ -582,16 +748,6 @@ impl Config {
         }
         Ok(())
     }
-
-    /// The parsed `http.listen` address (validated by [`validate`](Config::validate)).
-    pub fn http_listen(&self) -> Result<SocketAddr, ConfigError> {
-        self.http.listen.parse().map_err(|_| {
-            invalid(
-                "http.listen",
-                format!("`{}` is not an address", self.http.listen),
-            )
-        })
-    }
 }
 
 fn check_topic(key: &str, topic: &str) -> Result<(), ConfigError> {
@@ -607,6 +763,20 @@ fn check_topic(key: &str, topic: &str) -> Result<(), ConfigError> {
             key,
             format!("`{topic}` is not a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -)"),
         ))
+    }
+}
+
+/// Durations as whole milliseconds in the configuration (`*_ms` keys).
+mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
     }
 }
 
@@ -687,7 +857,7 @@ mod tests {
     fn defaults_are_valid_and_documented_values() {
         let c = load(None, "DEBRIEF_T_DEFAULTS__", &[]).unwrap();
         assert_eq!(c, Config::default());
-        assert_eq!(c.http.listen, "0.0.0.0:9464");
+        assert_eq!(c.http.listen.to_string(), "0.0.0.0:9464");
         assert_eq!(
             c.kafka.topics.transcripts,
             vec!["debrief.transcripts.v1".to_string()]
@@ -724,7 +894,7 @@ mode = "transactional"
 "#,
         );
         let c = load(Some(f.path()), "DEBRIEF_T_TOML__", &[]).unwrap();
-        assert_eq!(c.kafka.brokers, "k1:9092,k2:9092");
+        assert_eq!(c.kafka.brokers.to_string(), "k1:9092,k2:9092");
         assert_eq!(c.kafka.group_id, "debrief");
         assert_eq!(
             c.kafka.topics.transcripts,
@@ -732,7 +902,7 @@ mode = "transactional"
         );
         assert_eq!(c.kafka.options["security.protocol"], "SASL_SSL");
         assert_eq!(c.kafka.options["statistics.interval.ms"], "1000");
-        assert_eq!(c.assembly.idle_timeout_ms, 1500);
+        assert_eq!(c.assembly.idle_timeout, Duration::from_millis(1500));
         assert_eq!(c.assembly.max_open_conversations, 10_000);
         assert_eq!(c.delivery.mode, DeliveryMode::Transactional);
         assert_eq!(c.encoding, Encoding::Json);
@@ -746,14 +916,14 @@ mode = "transactional"
         );
         let c = load(Some(y.path()), "DEBRIEF_T_YAML__", &[]).unwrap();
         assert_eq!(c.kafka.group_id, "g-yaml");
-        assert_eq!(c.http.listen, "127.0.0.1:1");
+        assert_eq!(c.http.listen.to_string(), "127.0.0.1:1");
         let j = file(
             ".json",
             r#"{"crm": {"salesforce": "sf.v2"}, "shutdown_deadline_ms": 42}"#,
         );
         let c = load(Some(j.path()), "DEBRIEF_T_JSON__", &[]).unwrap();
         assert_eq!(c.crm.salesforce, "sf.v2");
-        assert_eq!(c.shutdown_deadline_ms, 42);
+        assert_eq!(c.shutdown_deadline, Duration::from_millis(42));
     }
 
     #[test]
@@ -774,7 +944,7 @@ mode = "transactional"
             &[("DEBRIEF_T_ENV__KAFKA__OPTIONS__SASL_MECHANISM", "PLAIN")],
         )
         .unwrap();
-        assert_eq!(c.kafka.brokers, "from-env:2");
+        assert_eq!(c.kafka.brokers.to_string(), "from-env:2");
         assert_eq!(c.kafka.group_id, "12345");
         assert_eq!(
             c.kafka.topics.transcripts,
@@ -796,7 +966,6 @@ mode = "transactional"
     fn invalid_values_name_their_key() {
         type Breaker = fn(&mut Config);
         let cases: Vec<(&str, Breaker)> = vec![
-            ("kafka.brokers", |c| c.kafka.brokers = " ".into()),
             ("kafka.group_id", |c| c.kafka.group_id = String::new()),
             ("kafka.topics.transcripts", |c| {
                 c.kafka.topics.transcripts.clear()
@@ -813,14 +982,17 @@ mode = "transactional"
                     .options
                     .insert("enable.auto.commit".into(), "false".into());
             }),
-            ("http.listen", |c| c.http.listen = "localhost".into()),
             ("schema_registry.url", |c| c.encoding = Encoding::Confluent),
             ("schema_registry.url", |c| {
                 c.encoding = Encoding::Confluent;
-                c.schema_registry.url = Some("registry:8081".into());
+                c.schema_registry.url = Some("registry:8081".parse().unwrap());
+            }),
+            ("schema_registry.url", |c| {
+                c.encoding = Encoding::Confluent;
+                c.schema_registry.url = Some("https://registry:8081".parse().unwrap());
             }),
             ("assembly.idle_timeout_ms", |c| {
-                c.assembly.idle_timeout_ms = 0
+                c.assembly.idle_timeout = Duration::ZERO
             }),
             ("assembly.max_open_conversations", |c| {
                 c.assembly.max_open_conversations = 0
@@ -829,13 +1001,15 @@ mode = "transactional"
                 c.assembly.max_segments_per_conversation = 0
             }),
             ("delivery.transaction_interval_ms", |c| {
-                c.delivery.transaction_interval_ms = 0
+                c.delivery.transaction_interval = Duration::ZERO
             }),
             ("analysis.queue_per_worker", |c| {
                 c.analysis.queue_per_worker = 0
             }),
             ("analysis.workers", |c| c.analysis.workers = 5000),
-            ("shutdown_deadline_ms", |c| c.shutdown_deadline_ms = 0),
+            ("shutdown_deadline_ms", |c| {
+                c.shutdown_deadline = Duration::ZERO
+            }),
             ("settings.min_client_version", |c| {
                 c.settings.min_client_version = "one".into()
             }),
@@ -851,12 +1025,78 @@ mode = "transactional"
     }
 
     #[test]
+    fn brokers_are_host_port_lists() {
+        let b: Brokers = " k1:9092, [::1]:19092 ,".parse().unwrap();
+        assert_eq!(
+            b.addresses(),
+            &[("k1".to_string(), 9092), ("[::1]".to_string(), 19092)]
+        );
+        assert_eq!(b.to_string(), "k1:9092,[::1]:19092");
+        for bad in ["", " , ", "kafka", "kafka:0", "kafka:x", ":9092", "a b:1"] {
+            assert!(bad.parse::<Brokers>().is_err(), "{bad:?}");
+        }
+        let f = file(".toml", "[kafka]\nbrokers = \"kafka\"\n");
+        let err = load(Some(f.path()), "DEBRIEF_T_BROKERS__", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("kafka.brokers") && err.contains("no port"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let mut c = Config::default();
+        for (k, v) in [
+            ("sasl.password", "hunter2"),
+            ("ssl.key.password", "k-pass"),
+            ("ssl.keystore.password", "ks-pass"),
+            ("sasl.oauthbearer.client.secret", "oauth-secret"),
+            ("ssl.key.pem", "-----BEGIN PRIVATE KEY-----"),
+            ("sasl.username", "debrief-user"),
+            ("security.protocol", "SASL_SSL"),
+        ] {
+            c.kafka.options.insert(k.into(), v.into());
+        }
+        let shown = format!("{c:?}");
+        for secret in [
+            "hunter2",
+            "k-pass",
+            "ks-pass",
+            "oauth-secret",
+            "PRIVATE KEY",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("\"sasl.password\": \"<redacted>\""),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("debrief-user") && shown.contains("SASL_SSL"),
+            "{shown}"
+        );
+        assert_eq!(
+            c.kafka.options["sasl.password"], "hunter2",
+            "the value itself is kept"
+        );
+        assert!(!is_secret_option("sasl.mechanism"));
+        assert!(is_secret_option("SASL_PASSWORD"));
+    }
+
+    #[test]
     fn file_errors_name_the_key_or_the_file() {
         let f = file(".toml", "[assembly]\nidle_timeout_ms = \"soon\"\n");
         let err = load(Some(f.path()), "DEBRIEF_T_BADTYPE__", &[])
             .unwrap_err()
             .to_string();
         assert!(err.contains("idle_timeout_ms"), "{err}");
+        let f = file(".toml", "[http]\nlisten = \"localhost\"\n");
+        let err = load(Some(f.path()), "DEBRIEF_T_LISTEN__", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http.listen"), "{err}");
         let f = file(".toml", "[kafka]\nbrokerz = \"x\"\n");
         let err = load(Some(f.path()), "DEBRIEF_T_UNKNOWN__", &[])
             .unwrap_err()

@@ -26,6 +26,7 @@ pub struct Health {
     last_poll_ms: AtomicI64,
     /// Standing warnings shown in `/readyz` (they do not make the service unready).
     warnings: std::sync::Mutex<Vec<String>>,
+    brokers_unreachable: AtomicBool,
 }
 
 fn now_ms() -> i64 {
@@ -44,6 +45,18 @@ impl Health {
     /// Partitions assigned to this instance.
     pub fn assigned(&self) -> usize {
         self.assigned.load(Ordering::SeqCst)
+    }
+
+    /// Records whether the Kafka clients can reach a broker (see
+    /// `pipeline::client_log`).
+    pub fn set_brokers_unreachable(&self, unreachable: bool) {
+        self.brokers_unreachable
+            .store(unreachable, Ordering::SeqCst);
+    }
+
+    /// `true` while the Kafka clients report that no broker can be reached.
+    pub fn brokers_unreachable(&self) -> bool {
+        self.brokers_unreachable.load(Ordering::SeqCst)
     }
 
     /// The loop started (`true`) or stopped (`false`) consuming.
@@ -117,8 +130,13 @@ async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
             format!("ready\n{}", state.health.warnings()),
         )
     } else {
+        let brokers = if state.health.brokers_unreachable() {
+            ", the Kafka brokers cannot be reached"
+        } else {
+            ""
+        };
         let reason = format!(
-            "not ready: {} partition(s) assigned, consuming: {}\n{}",
+            "not ready: {} partition(s) assigned, consuming: {}{brokers}\n{}",
             state.health.assigned(),
             state.health.consuming.load(Ordering::SeqCst),
             state.health.warnings()

@@ -29,8 +29,8 @@ pub enum Outcome {
 pub enum SkipReason {
     /// The publishing client is older than the configured minimum version (1.0.9 by default).
     ClientVersion,
-    /// Less transcript text than the configured minimum (1,000 characters by default):
-    /// KPIs only, no summary-type insights (action items, questions list).
+    /// Less transcript text than the configured minimum (1,000 characters by default): no
+    /// highlights (the summary); KPIs, action items and questions are still produced.
     ShortContent,
     /// No transcribed segment at all.
     NoTranscript,
@@ -91,7 +91,7 @@ pub struct Insight {
     pub text_chars: i64,
     /// Conversation KPIs (present even when summary-type insights are withheld).
     pub kpis: Option<Kpis>,
-    /// Questions asked, in segment order (withheld for short content).
+    /// Questions asked, in segment order.
     pub questions: Vec<Question>,
     /// Action items, in evidence order.
     pub action_items: Vec<ActionItem>,
@@ -99,6 +99,61 @@ pub struct Insight {
     pub tracker_hits: Vec<TrackerHit>,
     /// Hit counts per tracker and side, sorted by tracker, kind, side.
     pub tracker_counts: Vec<TrackerCount>,
+    /// Key moments of the conversation, in conversation order (only over the summary floor
+    /// of 1,000 characters; `short_content` in `skip_reasons` otherwise).
+    #[serde(default)]
+    pub highlights: Vec<Highlight>,
+    /// Personal data replaced by placeholders, counted per type over the whole conversation,
+    /// sorted by type; empty when nothing was found or the tenant turned redaction off.
+    #[serde(default)]
+    pub redactions: Vec<RedactionCount>,
+}
+
+/// What a highlight is about (the strongest cue of the sentence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HighlightKind {
+    /// A decision or agreement ("we'll go with", "c'est d'accord").
+    Decision,
+    /// Someone took an action on (an action item's sentence).
+    Commitment,
+    /// A concern or objection ("too expensive", "trop cher", "zu teuer").
+    Objection,
+    /// Prices, discounts, budgets, amounts.
+    Pricing,
+    /// Dates, deadlines, schedules.
+    Timeline,
+    /// Anything else that scored high.
+    Other,
+}
+
+/// One key moment: a sentence of the conversation, exactly as said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Highlight {
+    /// The sentence, exactly as in the segment text (placeholders for personal data).
+    pub text: String,
+    /// What it is about.
+    pub kind: HighlightKind,
+    /// Speaker id.
+    pub speaker: String,
+    /// Segment id.
+    pub segment_id: String,
+    /// Start of the sentence in the segment text, in Unicode scalar values (inclusive).
+    pub start_char: i64,
+    /// End of the sentence, in Unicode scalar values (exclusive).
+    pub end_char: i64,
+    /// Start offset of the segment, ms (`None` without timestamps).
+    pub offset_ms: Option<i64>,
+}
+
+/// How many values of one type of personal data were redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedactionCount {
+    /// `EMAIL`, `PHONE`, `IBAN`, `CARD`, `NATIONAL_ID`, `IP` or `URL` (the placeholder's name).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Values replaced.
+    pub count: i64,
 }
 
 impl Insight {
@@ -227,8 +282,15 @@ pub struct Question {
     pub speaker: String,
     /// Side of the speaker.
     pub side: Side,
-    /// The question sentence.
+    /// The question sentence, exactly as in the segment text.
     pub text: String,
+    /// Start of the sentence in the segment text, in Unicode scalar values (0 in records
+    /// written before spans were added).
+    #[serde(default)]
+    pub start_char: i64,
+    /// End of the sentence (exclusive), in Unicode scalar values.
+    #[serde(default)]
+    pub end_char: i64,
 }
 
 /// Kind of action.
@@ -252,6 +314,20 @@ pub enum ActionState {
     /// A speaker committed ("I'll send it").
     Committed,
     /// Proposed or requested, nobody committed.
+    Suggested,
+}
+
+/// Where the task stands, finer than [`ActionState`] (which old readers know): a request
+/// nobody has accepted yet is `requested`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// Someone committed, or accepted a request.
+    Committed,
+    /// Asked of someone who has not accepted (yet).
+    Requested,
+    /// Proposed, nobody committed.
+    #[default]
     Suggested,
 }
 
@@ -280,7 +356,7 @@ pub struct Due {
 /// An action item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionItem {
-    /// The task, normalised and readable.
+    /// The task as said: the segment text at the first evidence span, unchanged.
     pub text: String,
     /// Where it was said.
     pub evidence: Vec<Evidence>,
@@ -291,12 +367,16 @@ pub struct ActionItem {
     /// Call, email, meeting or task.
     #[serde(rename = "type")]
     pub action_type: ActionType,
-    /// Committed or suggested.
+    /// Committed or suggested (a pending request is `suggested` here, `requested` in
+    /// `status`).
     pub state: ActionState,
     /// Calibrated confidence in 0..=1.
     pub confidence: f64,
     /// ISO 639-1 language the item was extracted in.
     pub language: String,
+    /// Committed, requested or suggested.
+    #[serde(default)]
+    pub status: ActionStatus,
 }
 
 /// What a tracker entry is.

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod crm;
 pub mod emit;
 pub mod events;
 pub mod extract;

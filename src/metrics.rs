@@ -16,6 +16,8 @@
 //! | `debrief_consumer_lag` | gauge | `topic`, `partition` |
 //! | `debrief_producer_queue_depth` | gauge | |
 //! | `debrief_legacy_fingerprint_total` | counter | `schema` (the record kind: `transcript_event`, ...) |
+//! | `debrief_crm_records_produced_total` | counter | `crm` (`dynamics`, `salesforce`), `record` (`insight`, `task`) |
+//! | `debrief_crm_write_errors_total` | counter | `crm`, `kind` (`field_access`: code 4100, `required_missing`) |
 //! | `debrief_commit_metadata_dropped_total` | counter | |
 //! | `debrief_erasure_steps_total` | counter | `step` (`received`, `crm_tombstoned`, `index_removed`, `telemetry_unlinked`, `completed`) |
 //! | `debrief_erasure_oldest_incomplete_age_seconds` | gauge | |
@@ -97,6 +99,13 @@ pub struct Metrics {
     /// fingerprint Debrief 0.1 wrote instead of the Avro specification's (accepted for one
     /// version; `crate::schema::Codec::count_legacy_fingerprints`).
     pub legacy_fingerprints: IntCounterVec,
+    /// `debrief_crm_records_produced_total{crm,record}`: CRM-shaped records (`crate::crm`)
+    /// acknowledged by the broker.
+    pub crm_records_produced: IntCounterVec,
+    /// `debrief_crm_write_errors_total{crm,kind}`: CRM write errors (fields the integration
+    /// user may not read, code 4100; required fields without a value) whose dead letter the
+    /// broker acknowledged.
+    pub crm_write_errors: IntCounterVec,
     /// `debrief_commit_metadata_dropped_total`: closed conversations left out of an offset
     /// commit's metadata because it would exceed Kafka's limit (`crate::ingest::replay`);
     /// a replay falls back to the replayed-tail rule for them.
@@ -111,6 +120,9 @@ pub struct Metrics {
     /// `debrief_source_retention_exceeds_erasure_deadline{topic}`: 1 when a transcript
     /// topic's `retention.ms` (read at start-up) is over 7 days or infinite, else 0.
     pub source_retention_exceeds: IntGaugeVec,
+    /// `debrief_redactions_total{type}`: personal data values replaced by placeholders in
+    /// insights, by type (`EMAIL`, `PHONE`, `IBAN`, `CARD`, `NATIONAL_ID`, `IP`, `URL`).
+    pub redactions: IntCounterVec,
 }
 
 impl Metrics {
@@ -195,7 +207,28 @@ impl Metrics {
         registry.register(Box::new(insight_latency.clone()))?;
         registry.register(Box::new(extractor_seconds.clone()))?;
         registry.register(Box::new(consumer_lag.clone()))?;
+        let redactions = IntCounterVec::new(
+            Opts::new(
+                "debrief_redactions_total",
+                "Personal data values replaced by placeholders in insights, by type.",
+            ),
+            &["type"],
+        )?;
         registry.register(Box::new(producer_queue_depth.clone()))?;
+        let crm_records_produced = IntCounterVec::new(
+            Opts::new(
+                "debrief_crm_records_produced_total",
+                "CRM records acknowledged by the broker, by CRM and record type.",
+            ),
+            &["crm", "record"],
+        )?;
+        let crm_write_errors = IntCounterVec::new(
+            Opts::new(
+                "debrief_crm_write_errors_total",
+                "CRM write errors dead-lettered (field_access: code 4100; required_missing), by CRM and kind.",
+            ),
+            &["crm", "kind"],
+        )?;
         registry.register(Box::new(legacy_fingerprints.clone()))?;
         let erasure_steps = IntCounterVec::new(
             Opts::new(
@@ -222,6 +255,9 @@ impl Metrics {
             &["topic"],
         )?;
         registry.register(Box::new(source_retention_exceeds.clone()))?;
+        registry.register(Box::new(crm_records_produced.clone()))?;
+        registry.register(Box::new(crm_write_errors.clone()))?;
+        registry.register(Box::new(redactions.clone()))?;
         Ok(Metrics {
             registry,
             records_consumed,
@@ -234,16 +270,37 @@ impl Metrics {
             consumer_lag,
             producer_queue_depth,
             legacy_fingerprints,
+            crm_records_produced,
+            crm_write_errors,
             commit_metadata_dropped,
             erasure_steps,
             erasure_oldest_incomplete_age,
             source_retention_exceeds,
+            redactions,
         })
+    }
+
+    /// Adds an insight's redaction counts to `debrief_redactions_total{type}` (the types are
+    /// the redactor's fixed set, so the label stays bounded).
+    pub fn count_redactions(&self, counts: &[crate::insight::RedactionCount]) {
+        for c in counts {
+            self.redactions
+                .with_label_values(&[c.kind.as_str()])
+                .inc_by(u64::try_from(c.count).unwrap_or(0));
+        }
     }
 
     /// The registry every metric is registered on.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// Counts one record read from `topic` with its `outcome` (an [`outcome`] label) on
+    /// `debrief_records_consumed_total`.
+    pub fn record_consumed(&self, topic: &str, outcome: &str) {
+        self.records_consumed
+            .with_label_values(&[topic, outcome])
+            .inc();
     }
 
     /// Every metric in the Prometheus text exposition format (version 0.0.4).
@@ -280,6 +337,10 @@ mod tests {
         m.legacy_fingerprints
             .with_label_values(&["transcript_event"])
             .inc();
+        m.count_redactions(&[crate::insight::RedactionCount {
+            kind: "PHONE".into(),
+            count: 2,
+        }]);
         let text = m.render();
         for name in [
             "debrief_records_consumed_total{outcome=\"assembled\",topic=\"t\"} 1",
@@ -293,6 +354,7 @@ mod tests {
             "debrief_consumer_lag{partition=\"0\",topic=\"t\"} 3",
             "debrief_producer_queue_depth 0",
             "debrief_legacy_fingerprint_total{schema=\"transcript_event\"} 1",
+            "debrief_redactions_total{type=\"PHONE\"} 2",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }

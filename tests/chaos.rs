@@ -5,6 +5,10 @@
 //! process` gives for the same transcript: the suite reports lost, changed and conflicting
 //! values, and every count must be 0 (byte-identical duplicates are allowed and counted).
 //!
+//! A second test floods the service past its open-conversation limit: every conversation
+//! still has a value, the ones never evicted have `process`'s, and every evicted one's later
+//! events are on the dead-letter topic (nothing vanishes silently).
+//!
 //! The CI size streams a dozen real meetings (ICSI, AMI and ELITR from `../shared/eval`, or
 //! the examples when that folder is absent) in about half a minute. `DEBRIEF_CHAOS_FULL=1`
 //! streams 200 conversations with more faults.
@@ -236,8 +240,14 @@ async fn crashes_restarts_shutdowns_and_rebalances_leave_the_process_value_for_e
     let service = Service::create(&brokers, "chaos", 4)
         .await
         .with("DEBRIEF__ASSEMBLY__IDLE_TIMEOUT_MS", "20000");
+    // Static membership: each instance restarts under its own stable id and gets its
+    // partitions back at once.
+    let id_a = format!("{}-a", service.group);
+    let id_b = format!("{}-b", service.group);
+    let static_a = [("DEBRIEF__KAFKA__OPTIONS__GROUP_INSTANCE_ID", id_a.as_str())];
+    let static_b = [("DEBRIEF__KAFKA__OPTIONS__GROUP_INSTANCE_ID", id_b.as_str())];
     let mut producer = produce(&service, &source, size.pace);
-    let mut a = service.spawn();
+    let mut a = service.spawn_with(&static_a);
     let started = Instant::now();
     let mut b: Option<Child> = None;
     // The faults, one every 3 s while the stream runs: kill -9 and an immediate restart of
@@ -249,12 +259,12 @@ async fn crashes_restarts_shutdowns_and_rebalances_leave_the_process_value_for_e
         match step % 4 {
             0 if kills < size.kills => {
                 kill(&mut a);
-                a = service.spawn();
+                a = service.spawn_with(&static_a);
                 kills += 1;
                 eprintln!("chaos: {:?}: kill -9 and restart", started.elapsed());
             }
             1 => {
-                b = Some(service.spawn());
+                b = Some(service.spawn_with(&static_b));
                 eprintln!("chaos: {:?}: a second instance joins", started.elapsed());
             }
             2 => {
@@ -268,7 +278,7 @@ async fn crashes_restarts_shutdowns_and_rebalances_leave_the_process_value_for_e
             }
             3 => {
                 assert_eq!(terminate(&mut a), Some(0), "SIGTERM exits 0");
-                a = service.spawn();
+                a = service.spawn_with(&static_a);
                 eprintln!("chaos: {:?}: SIGTERM and restart", started.elapsed());
             }
             _ => {}
@@ -304,5 +314,91 @@ async fn crashes_restarts_shutdowns_and_rebalances_leave_the_process_value_for_e
         verdict.conflicting.is_empty(),
         "conflicting values: {:?}",
         verdict.conflicting
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker: scripts/test.sh"]
+async fn a_flood_past_the_open_conversation_limit_loses_nothing_silently() {
+    let brokers = brokers();
+    // The same size in full runs: the point is the limit, not the volume.
+    let size = Size {
+        per_source: 4,
+        pace: 150,
+        kills: 0,
+    };
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let (source, ids) = write_source(dir.path(), size.per_source);
+    let want = expected(&source);
+    // The paced meetings (those with timestamps) stream at once; fewer fit. The others
+    // (no timestamps) are sent one after the other at the start.
+    let limit = (size.per_source - 1).max(1).to_string();
+    let service = Service::create(&brokers, "flood", 4)
+        .await
+        .with("DEBRIEF__ASSEMBLY__IDLE_TIMEOUT_MS", "60000")
+        .with("DEBRIEF__ASSEMBLY__MAX_OPEN_CONVERSATIONS", &limit);
+    let mut a = service.spawn();
+    let mut producer = produce(&service, &source, size.pace);
+    assert!(
+        producer.wait().expect("produce").success(),
+        "debrief produce failed"
+    );
+    let (svc, wanted) = (service.clone(), ids.clone());
+    tokio::task::spawn_blocking(move || wait_for_all(&svc, &wanted))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(terminate(&mut a), Some(0));
+
+    let records = read_all(&brokers, &service.dynamics, Isolation::Committed);
+    let dead = read_all(&brokers, &service.dead_letter, Isolation::Committed);
+    let codec = codec();
+    let mut dead_by_key: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &dead {
+        let dl: debrief::events::DeadLetter = codec
+            .decode(m.payload().expect("a dead letter"))
+            .expect("a DeadLetter");
+        if dl.reason.contains("evicted") {
+            *dead_by_key.entry(key(m)).or_default() += 1;
+        }
+    }
+    let mut last: BTreeMap<String, Insight> = BTreeMap::new();
+    for m in &records {
+        if let Some(v) = m.payload() {
+            last.insert(key(m), codec.decode(v).expect("an insight"));
+        }
+    }
+    let (mut evicted, mut unaccounted, mut lost) = (0, Vec::new(), Vec::new());
+    for (id, want) in &want {
+        let Some(insight) = last.get(id) else {
+            lost.push(id.clone());
+            continue;
+        };
+        let got = serde_json::to_value(insight).expect("insight as JSON");
+        if &got == want {
+            continue;
+        }
+        if insight.finalised_by == debrief::insight::FinalisedBy::Evicted {
+            evicted += 1;
+            if dead_by_key.get(id).copied().unwrap_or(0) == 0 {
+                unaccounted.push(id.clone());
+            }
+        } else {
+            unaccounted.push(id.clone());
+        }
+    }
+    eprintln!(
+        "flood: {} conversations, limit {limit}: {evicted} evicted with their later events \
+         dead-lettered ({} dead letters), {} unaccounted, {} lost",
+        want.len(),
+        dead_by_key.values().sum::<usize>(),
+        unaccounted.len(),
+        lost.len()
+    );
+    assert!(lost.is_empty(), "lost: {lost:?}");
+    assert!(evicted > 0, "the flood should evict some conversations");
+    assert!(
+        unaccounted.is_empty(),
+        "values that differ from process without an eviction to account for them: {unaccounted:?}"
     );
 }

@@ -457,3 +457,54 @@ fn help_texts_carry_no_rust_doc_links() {
         );
     }
 }
+
+/// A free loopback port (bound, then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+#[test]
+fn run_without_a_reachable_broker_says_so_once_and_readyz_tells() {
+    // Port 1 on loopback: nothing listens, every connection is refused at once.
+    let http = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .env("DEBRIEF__KAFKA__BROKERS", "127.0.0.1:1")
+        .env("DEBRIEF__HTTP__LISTEN", &http)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting debrief run");
+    // librdkafka retries the connection many times a second meanwhile.
+    std::thread::sleep(Duration::from_secs(6));
+    let readyz = http_get(&http, "/readyz");
+    // SAFETY: plain kill(2) on the child's pid.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("reading stderr");
+    let status = child.wait().expect("waiting for debrief run");
+    assert!(status.success(), "{status:?}\n{stderr}");
+    assert!(
+        readyz.contains("503") && readyz.contains("the Kafka brokers cannot be reached"),
+        "{readyz}"
+    );
+    assert_eq!(
+        stderr.matches("cannot reach the Kafka brokers").count(),
+        1,
+        "said once:\n{stderr}"
+    );
+    let lines = stderr.lines().count();
+    assert!(lines < 20, "{lines} lines in 6 s:\n{stderr}");
+}

@@ -65,7 +65,7 @@ async fn setup(brokers: &str, name: &str, partitions: i32) -> (Topics, Config) {
         create_topic(brokers, topic, 1).await;
     }
     let mut c = Config::default();
-    c.kafka.brokers = brokers.to_string();
+    c.kafka.brokers = brokers.parse().unwrap();
     c.kafka.group_id = unique_name(&format!("{name}-group"));
     c.kafka.topics.transcripts = vec![t.transcripts.clone()];
     c.kafka.topics.tenant_config = t.tenant_config.clone();
@@ -73,9 +73,9 @@ async fn setup(brokers: &str, name: &str, partitions: i32) -> (Topics, Config) {
     c.kafka.topics.dead_letter = t.dead_letter.clone();
     c.crm.dynamics = t.dynamics.clone();
     c.crm.salesforce = t.salesforce.clone();
-    c.http.listen = "127.0.0.1:0".into();
-    c.shutdown_deadline_ms = 5_000;
-    c.assembly.idle_timeout_ms = 60_000;
+    c.http.listen = ([127, 0, 0, 1], 0).into();
+    c.shutdown_deadline = Duration::from_secs(5);
+    c.assembly.idle_timeout = Duration::from_secs(60);
     for (k, v) in [
         ("session.timeout.ms", "10000"),
         ("heartbeat.interval.ms", "500"),
@@ -469,7 +469,7 @@ async fn poison_messages_are_dead_lettered_and_the_next_one_is_processed() {
 async fn idle_timeout_finalises_a_conversation_without_an_end_event() {
     let brokers = brokers();
     let (t, mut config) = setup(&brokers, "idle", 1).await;
-    config.assembly.idle_timeout_ms = 1_000;
+    config.assembly.idle_timeout = Duration::from_secs(1);
     let p = producer(&brokers);
     publish(
         &p,
@@ -644,7 +644,7 @@ async fn a_new_tenant_configuration_changes_what_the_running_pipeline_finds() {
 fn spawn_binary(config: &Config) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_debrief"));
     cmd.arg("run")
-        .env("DEBRIEF__KAFKA__BROKERS", &config.kafka.brokers)
+        .env("DEBRIEF__KAFKA__BROKERS", config.kafka.brokers.to_string())
         .env("DEBRIEF__KAFKA__GROUP_ID", &config.kafka.group_id)
         .env(
             "DEBRIEF__KAFKA__TOPICS__TRANSCRIPTS",
@@ -667,7 +667,7 @@ fn spawn_binary(config: &Config) -> Child {
         .env("DEBRIEF__HTTP__LISTEN", "127.0.0.1:0")
         .env(
             "DEBRIEF__ASSEMBLY__IDLE_TIMEOUT_MS",
-            config.assembly.idle_timeout_ms.to_string(),
+            config.assembly.idle_timeout.as_millis().to_string(),
         )
         .env("DEBRIEF__SHUTDOWN_DEADLINE_MS", "5000")
         .env("DEBRIEF__KAFKA__OPTIONS__SESSION_TIMEOUT_MS", "6000")
@@ -817,7 +817,7 @@ async fn a_replayed_tail_does_not_replace_the_complete_insight() {
     // The next run reads c's last two segments and its end, which the metadata keeps late;
     // d is finalised by the (short) idle timeout.
     let mut config = config;
-    config.assembly.idle_timeout_ms = 1_000;
+    config.assembly.idle_timeout = Duration::from_secs(1);
     let second = start(config);
     tokio::task::spawn_blocking({
         let (b, topic) = (brokers.clone(), t.dynamics.clone());

@@ -58,10 +58,10 @@ async fn run_on_mock(mode: DeliveryMode) {
     let mock = MockCluster::new(1).unwrap();
     let brokers = mock.bootstrap_servers();
     let mut config = Config::default();
-    config.kafka.brokers = brokers.clone();
+    config.kafka.brokers = brokers.parse().unwrap();
     config.kafka.group_id = format!("mock-{mode:?}");
     config.delivery.mode = mode;
-    config.shutdown_deadline_ms = 5_000;
+    config.shutdown_deadline = Duration::from_secs(5);
     config.kafka.topics.transcripts = vec!["transcripts".into()];
     for topic in [
         "transcripts",

@@ -117,8 +117,8 @@ fn now_ms() -> i64 {
 pub async fn command(args: AdminArgs, out: &mut dyn Write) -> Result<bool, AdminError> {
     let config = Config::load(args.config.as_deref()).map_err(PipelineError::from)?;
     config.validate().map_err(PipelineError::from)?;
-    let codec = Codec::new(config.encoding, config.schema_registry.url.as_deref())
-        .map_err(PipelineError::from)?;
+    let registry = config.schema_registry.url.as_ref().map(|u| u.as_str());
+    let codec = Codec::new(config.encoding, registry).map_err(PipelineError::from)?;
     match args.command {
         AdminCommand::Erase {
             subject,

@@ -130,6 +130,9 @@ pub struct BenchArgs {
 /// Why the bench could not run.
 #[derive(Debug, Error)]
 pub enum BenchError {
+    /// `--brokers` is not `host:port[,host:port...]`.
+    #[error("--brokers: {0}")]
+    Brokers(debrief::config::BrokersError),
     /// A source file could not be read.
     #[error(transparent)]
     File(#[from] FileError),
@@ -497,7 +500,7 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     );
 
     let mut config = Config::default();
-    config.kafka.brokers = brokers.clone();
+    config.kafka.brokers = brokers.parse().map_err(BenchError::Brokers)?;
     config.kafka.group_id = format!("debrief-bench-{run_id}");
     config.kafka.topics.transcripts = vec![topics.transcripts.clone()];
     config.kafka.topics.telemetry = topics.telemetry.clone();
@@ -508,8 +511,8 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     config.encoding = Encoding::AvroSingleObject;
     // Every replay ends with an end event; a short idle timeout only bounds how long the
     // ids of finalised conversations are remembered (memory reaches its plateau sooner).
-    config.assembly.idle_timeout_ms = 10_000;
-    config.http.listen = "127.0.0.1:0".into();
+    config.assembly.idle_timeout = Duration::from_secs(10);
+    config.http.listen = ([127, 0, 0, 1], 0).into();
     // Some brokers (tansu) complete a group join only after half the session timeout: a
     // short one keeps the start quick. An explicit -X setting wins.
     config

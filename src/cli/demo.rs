@@ -83,6 +83,9 @@ pub struct DemoArgs {
 /// Why the demo could not run.
 #[derive(Debug, Error)]
 pub enum DemoError {
+    /// The mock cluster's address does not parse (a librdkafka change).
+    #[error("mock cluster brokers: {0}")]
+    Brokers(debrief::config::BrokersError),
     /// An embedded sample does not parse (a build problem).
     #[error("sample {what}: {reason}")]
     Sample {
@@ -432,10 +435,10 @@ pub async fn run(args: &DemoArgs) -> Result<DemoSummary, DemoError> {
     let cluster = MockCluster::new(1).map_err(kafka("starting the mock cluster"))?;
     let brokers = cluster.bootstrap_servers();
     let mut config = Config::default();
-    config.kafka.brokers = brokers.clone();
+    config.kafka.brokers = brokers.parse().map_err(DemoError::Brokers)?;
     config.kafka.group_id = "debrief-demo".into();
-    config.assembly.idle_timeout_ms = DEMO_IDLE_TIMEOUT_MS;
-    config.shutdown_deadline_ms = 5_000;
+    config.assembly.idle_timeout = Duration::from_millis(DEMO_IDLE_TIMEOUT_MS);
+    config.shutdown_deadline = Duration::from_secs(5);
     config.encoding = Encoding::AvroSingleObject;
     let transcripts = config.kafka.topics.transcripts[0].clone();
     let crm_topics = [config.crm.dynamics.clone(), config.crm.salesforce.clone()];
@@ -473,7 +476,7 @@ pub async fn run(args: &DemoArgs) -> Result<DemoSummary, DemoError> {
         addr: args.metrics_addr,
         source,
     })?;
-    config.http.listen = addr.to_string();
+    config.http.listen = addr;
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {

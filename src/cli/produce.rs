@@ -8,7 +8,7 @@
 //!   number of distinct segments;
 //! - `complete`: one `CompleteTranscript` per conversation.
 //!
-//! The conversion ([`to_events`]) is pure; [`Publisher`] puts events on the wire with an
+//! The conversion ([`to_events`], in the library: `debrief::ingest::stream`) is pure; [`Publisher`] puts events on the wire with an
 //! idempotent rdkafka `FutureProducer`, keyed by conversation id, stamping `emitted_at_ms`
 //! at send time. Optional pacing ([`Pace`]) replays the segment offsets in real time (or
 //! faster), all conversations of the input at once, as concurrent meetings would.

@@ -260,6 +260,8 @@ mod tests {
             action_items: vec![],
             tracker_hits: vec![],
             tracker_counts: vec![],
+            highlights: vec![],
+            redactions: vec![],
         }
     }
 

@@ -152,7 +152,11 @@ pub fn compute(conv: &Conversation, lang: &str) -> (Kpis, Vec<Question>) {
         words[sp] += n_words;
         for q in text::questions(&seg.text, lang, punctuated) {
             qcount[sp] += 1;
-            questions.push((i, sp, q.to_string()));
+            // `q` is a slice of the segment text: its byte offset gives the character span.
+            let byte = q.as_ptr() as usize - seg.text.as_ptr() as usize;
+            let start = seg.text[..byte].chars().count() as i64;
+            let end = start + q.chars().count() as i64;
+            questions.push((i, sp, q.to_string(), start, end));
         }
         order.push((seg.start_ms.map(|s| s.max(0)), i, sp));
         if let Some((start, end)) = timed(seg.start_ms, seg.end_ms) {
@@ -264,13 +268,15 @@ pub fn compute(conv: &Conversation, lang: &str) -> (Kpis, Vec<Question>) {
     };
     let questions = questions
         .into_iter()
-        .map(|(i, sp, text)| {
+        .map(|(i, sp, text, start_char, end_char)| {
             let seg = &conv.segments[i];
             Question {
                 segment_id: seg.id.clone(),
                 speaker: seg.speaker.clone(),
                 side: sides[sp],
                 text,
+                start_char,
+                end_char,
             }
         })
         .collect();

@@ -3,8 +3,11 @@
 //! gives the same insight.
 
 pub mod action_items;
+pub mod highlights;
 pub mod kpis;
 pub mod language;
+pub mod languages;
+pub mod redact;
 pub mod text;
 pub mod trackers;
 
@@ -20,8 +23,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
-    /// Conversations with fewer characters of text get KPIs but no summary-type insights
-    /// (action items, questions list). Default 1,000.
+    /// Conversations with fewer characters of text get no highlights (the summary); KPIs,
+    /// action items and questions are produced whatever the length. Default 1,000.
     pub min_summary_chars: usize,
     /// Publishing clients older than this (`major.minor.patch`) get a `skipped` insight with
     /// reason `client_version`. Default `1.0.9`.
@@ -52,6 +55,18 @@ pub struct ExtractContext<'a> {
     /// Reference time for relative due dates when the conversation has no `started_at`
     /// (for example the end event's timestamp). `None`: relative dates are not resolved.
     pub reference_time: Option<DateTime<FixedOffset>>,
+}
+
+impl<'a> ExtractContext<'a> {
+    /// A context with these thresholds, no tenant configuration and no reference time.
+    pub fn new(settings: &'a Settings, finalised_by: FinalisedBy) -> ExtractContext<'a> {
+        ExtractContext {
+            settings,
+            tenant: None,
+            finalised_by,
+            reference_time: None,
+        }
+    }
 }
 
 /// Parses `major.minor.patch` (missing parts are 0, a leading `v` and any suffix after `-` or
@@ -114,6 +129,21 @@ impl Probe for NoProbe {
     }
 }
 
+/// The last steps of [`analyse`], shared with the timed pipeline version: highlights over the
+/// summary floor (`short_content` below it), then personal data redaction unless the tenant
+/// turned it off. Action items and questions are extracted whatever the length.
+pub fn finish(conv: &Conversation, ctx: &ExtractContext<'_>, lang: &str, insight: &mut Insight) {
+    let features = ctx.tenant.map(|t| t.config.features).unwrap_or_default();
+    if (insight.text_chars as usize) < ctx.settings.min_summary_chars {
+        insight.skip_reasons.push(SkipReason::ShortContent);
+    } else {
+        insight.highlights = highlights::extract(conv, lang, &insight.action_items);
+    }
+    if features.redaction {
+        redact::apply(insight, conv);
+    }
+}
+
 /// Runs every enabled extractor over a conversation.
 pub fn analyse(conv: &Conversation, ctx: &ExtractContext<'_>) -> Insight {
     analyse_with(conv, ctx, &mut NoProbe)
@@ -148,6 +178,8 @@ pub fn analyse_with(
         action_items: Vec::new(),
         tracker_hits: Vec::new(),
         tracker_counts: Vec::new(),
+        highlights: Vec::new(),
+        redactions: Vec::new(),
     };
     if client_too_old(
         conv.client_version.as_deref(),
@@ -181,23 +213,20 @@ pub fn analyse_with(
     } else if !features.trackers {
         insight.skip_reasons.push(SkipReason::FeatureDisabled);
     }
-    if text_chars < ctx.settings.min_summary_chars {
-        insight.skip_reasons.push(SkipReason::ShortContent);
+    if features.action_items {
+        let reference = conv.started_at.or(ctx.reference_time);
+        let tz = conv
+            .time_zone
+            .as_deref()
+            .unwrap_or(&ctx.settings.default_time_zone);
+        insight.action_items = probe.run(Extractor::ActionItems, || {
+            action_items::extract(conv, &lang, reference, tz)
+        });
     } else {
-        insight.questions = questions;
-        if features.action_items {
-            let reference = conv.started_at.or(ctx.reference_time);
-            let tz = conv
-                .time_zone
-                .as_deref()
-                .unwrap_or(&ctx.settings.default_time_zone);
-            insight.action_items = probe.run(Extractor::ActionItems, || {
-                action_items::extract(conv, &lang, reference, tz)
-            });
-        } else {
-            insight.skip_reasons.push(SkipReason::FeatureDisabled);
-        }
+        insight.skip_reasons.push(SkipReason::FeatureDisabled);
     }
+    insight.questions = questions;
+    finish(conv, ctx, &lang, &mut insight);
     insight.skip_reasons.sort();
     insight.skip_reasons.dedup();
     if !insight.skip_reasons.is_empty() {
@@ -279,12 +308,7 @@ mod property_tests {
     #[test]
     fn old_client_is_skipped_and_short_content_is_partial() {
         let settings = Settings::default();
-        let ctx = ExtractContext {
-            settings: &settings,
-            tenant: None,
-            finalised_by: FinalisedBy::File,
-            reference_time: None,
-        };
+        let ctx = ExtractContext::new(&settings, FinalisedBy::File);
         let mut conv = Conversation {
             id: "c".into(),
             client_version: Some("1.0.8".into()),
@@ -307,6 +331,7 @@ mod property_tests {
         assert_eq!(short.outcome, Outcome::Partial);
         assert_eq!(short.skip_reasons, vec![SkipReason::ShortContent]);
         assert!(short.kpis.is_some(), "short content still gets KPIs");
-        assert!(short.action_items.is_empty());
+        assert_eq!(short.action_items.len(), 1, "and its action items");
+        assert!(short.highlights.is_empty(), "but no highlights");
     }
 }

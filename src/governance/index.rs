@@ -203,11 +203,8 @@ mod tests {
             }]
         );
         assert_eq!((e.tenant_id.as_str(), e.finalised_at_ms), ("t1", 42));
-        assert_eq!(
-            e.features,
-            ["kpis"],
-            "no action item, question or tracker here"
-        );
+        // "Can you send the proposal by Friday?": a question and a suggested task; no tracker.
+        assert_eq!(e.features, ["action_items", "kpis", "questions"]);
         assert_eq!(e.telemetry_pseudonym.len(), 32);
         assert!(entry_of(&conv("c1", "t1", &["a"]), None).outputs.is_empty());
     }

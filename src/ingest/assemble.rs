@@ -41,11 +41,12 @@
 //!   `max_segments_per_conversation` distinct segments each (more are dropped and counted,
 //!   [`Absorbed::SegmentLimit`], and the finalised conversation says so). Ids of recently
 //!   finalised conversations are remembered for `idle_timeout_ms` of stream time (at most
-//!   `max_open_conversations` of them) so that a late duplicate is [`Absorbed::Late`] instead
+//!   [`CLOSED_PER_OPEN`] × `max_open_conversations` of them: an id costs tens of bytes, an
+//!   open conversation its whole text) so that a late duplicate is [`Absorbed::Late`] instead
 //!   of opening a one-segment conversation whose insight would overwrite the real one.
 //! - Segments of the finalised conversation are ordered by start offset, then segment id
 //!   (numerically when both ids are numbers); segments without a start offset come last.
-//!   A segment's side comes from its speaker role; [`apply_tenant_sides`] then fills the
+//!   A segment's side comes from its speaker role; [`apply_tenant_sides`](crate::tenant::apply_tenant_sides) then fills the
 //!   unknown ones from the tenant's rules.
 //!
 //! # Offsets and replay
@@ -88,6 +89,11 @@ use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How many closed ids are remembered per allowed open conversation (see the module docs):
+/// a flood that evicts conversations still recognises their later events for a while.
+pub const CLOSED_PER_OPEN: usize = 4;
 
 /// Where an event came from: the caller's id for the source partition ("lane") and the
 /// record's offset in it.
@@ -168,9 +174,21 @@ struct LaneState {
     by_offset: BTreeMap<(i64, u64), Arc<str>>,
     /// Recently finalised conversations, oldest first.
     closed_order: VecDeque<Closed>,
-    /// Conversations closed by the run that committed this lane's offset, by
-    /// [`replay::id_hash`], with their closing stream time ([`Assembler::restore`]).
-    restored: HashMap<u64, i64>,
+    /// Closed conversations known by [`replay::id_hash`] only: restored from the commit of
+    /// the run before ([`Assembler::restore`]), or forgotten for lateness here but still
+    /// needed by a replay from the last committed offset ([`Assembler::committed`]).
+    restored: HashMap<u64, Remembered>,
+    /// Offset after the last commit of this lane (entries ending before it are not needed).
+    committed: Option<i64>,
+}
+
+/// A closed conversation known by its id's hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Remembered {
+    /// Stream time when it was closed.
+    closed_at_ms: i64,
+    /// Offset of its last event.
+    last_offset: i64,
 }
 
 #[derive(Debug)]
@@ -347,7 +365,7 @@ impl Assembler {
     /// An empty assembler with these limits (zero limits are treated as 1).
     pub fn new(limits: AssemblyConfig) -> Assembler {
         let limits = AssemblyConfig {
-            idle_timeout_ms: limits.idle_timeout_ms.max(1),
+            idle_timeout: limits.idle_timeout.max(Duration::from_millis(1)),
             max_open_conversations: limits.max_open_conversations.max(1),
             max_segments_per_conversation: limits.max_segments_per_conversation.max(1),
         };
@@ -382,7 +400,7 @@ impl Assembler {
     }
 
     fn timeout(&self) -> i64 {
-        i64::try_from(self.limits.idle_timeout_ms).unwrap_or(i64::MAX)
+        i64::try_from(self.limits.idle_timeout.as_millis()).unwrap_or(i64::MAX)
     }
 
     /// Takes one event. `time_ms` is the event's time in the stream (the record's
@@ -411,8 +429,17 @@ impl Assembler {
             };
         }
         if let Some(lane) = self.lanes.get(&pos.lane) {
-            if !lane.restored.is_empty() && lane.restored.contains_key(&replay::id_hash(id)) {
-                return Absorbed::Late;
+            let timeout = self.timeout();
+            if !lane.restored.is_empty() {
+                if let Some(r) = lane.restored.get(&replay::id_hash(id)) {
+                    // Its own events (up to its last offset) were part of it; later ones are
+                    // late while the run that closed it would have remembered it.
+                    if pos.offset <= r.last_offset
+                        || r.closed_at_ms.saturating_add(timeout) > now_ms
+                    {
+                        return Absorbed::Late;
+                    }
+                }
             }
         }
         let key: Arc<str> = match self.open.get_key_value(id) {
@@ -511,11 +538,24 @@ impl Assembler {
             if let Some(old) = state.closed_order.pop_front() {
                 self.closed.remove(&old.id);
                 self.closed_count -= 1;
+                // No longer late here, but a replay from the last commit may still read
+                // its events: keep it (by hash) until a commit passes its last event.
+                if state.committed.is_none_or(|c| old.last_offset >= c) {
+                    state.restored.insert(
+                        replay::id_hash(&old.id),
+                        Remembered {
+                            closed_at_ms: old.at_ms,
+                            last_offset: old.last_offset,
+                        },
+                    );
+                }
             }
         }
-        state
-            .restored
-            .retain(|_, at| at.saturating_add(timeout) > now);
+        let committed = state.committed;
+        state.restored.retain(|_, r| {
+            r.closed_at_ms.saturating_add(timeout) > now
+                || committed.is_none_or(|c| r.last_offset >= c)
+        });
         for id in idle {
             self.finalise(&id, FinalisedBy::IdleTimeout, None, out);
         }
@@ -584,8 +624,29 @@ impl Assembler {
     pub fn restore(&mut self, lane: u32, facts: &ReplayFacts) {
         let state = self.lanes.entry(lane).or_default();
         for c in &facts.closed {
-            state.restored.insert(c.id_hash, c.closed_at_ms);
+            state.restored.insert(
+                c.id_hash,
+                Remembered {
+                    closed_at_ms: c.closed_at_ms,
+                    last_offset: c.last_offset,
+                },
+            );
         }
+    }
+
+    /// The pipeline committed (or stored) `offset` for `lane`: conversations known by hash
+    /// whose last event lies before it and whose late window has passed are not needed any
+    /// more.
+    pub fn committed(&mut self, lane: u32, offset: i64) {
+        let timeout = self.timeout();
+        let Some(state) = self.lanes.get_mut(&lane) else {
+            return;
+        };
+        state.committed = Some(state.committed.map_or(offset, |c| c.max(offset)));
+        let now = state.clock.unwrap_or(i64::MIN);
+        state
+            .restored
+            .retain(|_, r| r.closed_at_ms.saturating_add(timeout) > now || r.last_offset >= offset);
     }
 
     /// What the next owner of `lane` needs if it resumes at `committed` (the next offset to
@@ -603,6 +664,7 @@ impl Assembler {
         let fact = |c: &Closed| ClosedConversation {
             id_hash: replay::id_hash(&c.id),
             closed_at_ms: c.at_ms,
+            last_offset: c.last_offset,
         };
         let before = || {
             state
@@ -615,21 +677,33 @@ impl Assembler {
             .filter(|c| c.last_offset >= committed)
             .map(fact)
             .collect();
-        closed.extend(before().filter(|c| c.last_offset < committed).map(fact));
+        let timeout = self.timeout();
+        let now = state.clock.unwrap_or(i64::MIN);
         let mut restored: Vec<ClosedConversation> = state
             .restored
             .iter()
-            .map(|(&id_hash, &closed_at_ms)| ClosedConversation {
+            .filter(|(_, r)| {
+                r.last_offset >= committed || r.closed_at_ms.saturating_add(timeout) > now
+            })
+            .map(|(&id_hash, r)| ClosedConversation {
                 id_hash,
-                closed_at_ms,
+                closed_at_ms: r.closed_at_ms,
+                last_offset: r.last_offset,
             })
             .collect();
         restored.sort_by(|a, b| {
-            b.closed_at_ms
-                .cmp(&a.closed_at_ms)
+            b.last_offset
+                .cmp(&a.last_offset)
                 .then(a.id_hash.cmp(&b.id_hash))
         });
-        closed.extend(restored);
+        // Straddling ones first (a replay would assemble their tail), then the ones whose late
+        // events a replay must still drop.
+        let (straddling, rest): (Vec<_>, Vec<_>) = restored
+            .into_iter()
+            .partition(|c| c.last_offset >= committed);
+        closed.extend(straddling);
+        closed.extend(before().filter(|c| c.last_offset < committed).map(fact));
+        closed.extend(rest);
         ReplayFacts { closed }
     }
 
@@ -677,7 +751,11 @@ impl Assembler {
         };
         // Remember at most `max_open_conversations` closed ids: forget the oldest (across
         // lanes) first.
-        while self.closed_count >= self.limits.max_open_conversations {
+        let cap = self
+            .limits
+            .max_open_conversations
+            .saturating_mul(CLOSED_PER_OPEN);
+        while self.closed_count >= cap {
             let oldest = self
                 .lanes
                 .iter()
@@ -775,7 +853,7 @@ mod tests {
 
     fn limits(idle: u64, open: usize, segs: usize) -> AssemblyConfig {
         AssemblyConfig {
-            idle_timeout_ms: idle,
+            idle_timeout: Duration::from_millis(idle),
             max_open_conversations: open,
             max_segments_per_conversation: segs,
         }
@@ -1110,8 +1188,14 @@ mod tests {
         assert!(carried.contains(&facts.closed[0]));
         second.tick(100_000, &mut replayed);
         assert_eq!(replayed, vec![original[1].clone()]);
-        // Both forgotten once the idle timeout of stream time has passed.
-        assert!(second.replay_facts(0, 8).closed.is_empty());
+        // After the idle timeout of stream time, a conversation stays listed while its last
+        // event is at or after the offset (a replay from there would read it): f (ends at 8),
+        // not e (ends at 5).
+        let listed = second.replay_facts(0, 8).closed;
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].id_hash, replay::id_hash("f"));
+        second.committed(0, 9);
+        assert!(second.replay_facts(0, 9).closed.is_empty());
 
         // Without the metadata the replay assembles e's tail, without its start event: the
         // language the publisher gave is lost. This is what the metadata prevents.
@@ -1125,7 +1209,7 @@ mod tests {
     }
 
     #[test]
-    fn restored_ids_are_forgotten_after_the_idle_timeout_of_stream_time() {
+    fn a_restored_conversation_drops_its_own_events_then_late_ones_within_the_timeout() {
         let mut a = Assembler::new(limits(1000, 10, 10));
         a.restore(
             0,
@@ -1133,29 +1217,73 @@ mod tests {
                 closed: vec![ClosedConversation {
                     id_hash: replay::id_hash("x"),
                     closed_at_ms: 5_000,
+                    last_offset: 3,
                 }],
             },
         );
         let mut out = Vec::new();
-        assert_eq!(
+        let mut push = |a: &mut Assembler, offset: i64, time: i64| {
             a.push(
                 ev("x", seg("1", 0, true, None, "t")),
-                at(0),
-                5_500,
-                &mut out
-            ),
-            Absorbed::Late
+                at(offset),
+                time,
+                &mut out,
+            )
+        };
+        // Its own events (up to offset 3) were part of it, whatever their time.
+        assert_eq!(push(&mut a, 2, 9_000), Absorbed::Late);
+        assert_eq!(push(&mut a, 3, 9_000), Absorbed::Late);
+        // After its last event: late within the idle timeout of its closing (here past it).
+        assert_eq!(push(&mut a, 4, 9_000), Absorbed::Assembled);
+        let mut b = Assembler::new(limits(1000, 10, 10));
+        b.restore(
+            0,
+            &ReplayFacts {
+                closed: vec![ClosedConversation {
+                    id_hash: replay::id_hash("x"),
+                    closed_at_ms: 5_000,
+                    last_offset: 3,
+                }],
+            },
         );
-        // At 6,000 ms of stream time the id is forgotten, as the original run forgot it.
-        assert_eq!(
-            a.push(
-                ev("x", seg("1", 0, true, None, "t")),
-                at(1),
-                6_000,
-                &mut out
-            ),
-            Absorbed::Assembled
+        assert_eq!(push(&mut b, 4, 5_500), Absorbed::Late);
+    }
+
+    #[test]
+    fn a_conversation_closed_long_before_the_commit_is_still_listed_while_it_straddles_it() {
+        // o: open since offset 0 (holds the commit); x: closed at offset 3, forgotten for
+        // lateness after the idle timeout, but a replay from offset 0 reads its events.
+        let mut a = Assembler::new(limits(1000, 10, 10));
+        let mut out = Vec::new();
+        a.push(ev("o", started()), at(0), 0, &mut out);
+        a.push(ev("x", started()), at(1), 0, &mut out);
+        a.push(ev("x", seg("1", 0, true, None, "t")), at(2), 0, &mut out);
+        a.push(ev("x", end(Some(1))), at(3), 0, &mut out);
+        assert_eq!(out.len(), 1);
+        a.push(ev("o", seg("1", 0, true, None, "t")), at(4), 900, &mut out);
+        a.committed(0, 0);
+        a.push(
+            ev("o", seg("2", 0, true, None, "u")),
+            at(5),
+            5_000,
+            &mut out,
         );
+        assert!(!a.closed.contains("x"), "x is no longer late here");
+        let facts = a.replay_facts(0, 0);
+        let hashes: Vec<u64> = facts.closed.iter().map(|c| c.id_hash).collect();
+        assert!(
+            hashes.contains(&replay::id_hash("x")),
+            "a replay from 0 must drop x's events"
+        );
+        // Once a commit passes x's last event, it is not needed any more.
+        a.committed(0, 4);
+        let hashes: Vec<u64> = a
+            .replay_facts(0, 4)
+            .closed
+            .iter()
+            .map(|c| c.id_hash)
+            .collect();
+        assert!(!hashes.contains(&replay::id_hash("x")));
     }
 
     #[test]
@@ -1659,7 +1787,7 @@ mod tests {
                 a.tick(now, &mut out);
                 prop_assert!(a.open_count() <= 5);
                 let closed_order: usize = a.lanes.values().map(|l| l.closed_order.len()).sum();
-                prop_assert!(a.closed.len() <= 5 && closed_order == a.closed.len());
+                prop_assert!(a.closed.len() <= 5 * CLOSED_PER_OPEN && closed_order == a.closed.len());
                 prop_assert_eq!(a.closed_count, closed_order);
                 prop_assert_eq!(a.lanes.values().map(|l| l.by_activity.len()).sum::<usize>(), a.open_count());
                 prop_assert_eq!(a.lanes.values().map(|l| l.by_offset.len()).sum::<usize>(), a.open_count());

@@ -38,6 +38,9 @@ pub struct ClosedConversation {
     /// Stream time (ms) at which it was finalised; its id is remembered as closed until the
     /// partition's stream time passes this plus the idle timeout, as in the original run.
     pub closed_at_ms: i64,
+    /// Offset of its last event: its events up to there were part of it (always dropped on
+    /// replay), later ones are late only within the time above.
+    pub last_offset: i64,
 }
 
 /// Everything a replaying owner needs about one partition.
@@ -105,6 +108,7 @@ fn encode_all(closed: &[ClosedConversation]) -> String {
                     "closed_at_delta_ms".into(),
                     Value::Long(c.closed_at_ms.saturating_sub(base)),
                 ),
+                ("last_offset".into(), Value::Long(c.last_offset)),
             ])
         })
         .collect();
@@ -189,6 +193,7 @@ pub fn decode(text: &str) -> Result<ReplayFacts, ReplayError> {
         };
         let mut hash = None;
         let mut delta = None;
+        let mut last = None;
         for (name, value) in fields {
             match (name.as_str(), value) {
                 ("id_hash", Value::Fixed(8, b)) => {
@@ -197,15 +202,17 @@ pub fn decode(text: &str) -> Result<ReplayFacts, ReplayError> {
                     hash = Some(u64::from_le_bytes(bytes));
                 }
                 ("closed_at_delta_ms", Value::Long(d)) => delta = Some(d),
+                ("last_offset", Value::Long(o)) => last = Some(o),
                 _ => return Err(bad("item field")),
             }
         }
-        let (Some(id_hash), Some(delta)) = (hash, delta) else {
+        let (Some(id_hash), Some(delta), Some(last_offset)) = (hash, delta, last) else {
             return Err(bad("item"));
         };
         closed.push(ClosedConversation {
             id_hash,
             closed_at_ms: base.saturating_add(delta),
+            last_offset,
         });
     }
     Ok(ReplayFacts { closed })
@@ -220,6 +227,7 @@ mod tests {
         ClosedConversation {
             id_hash: id_hash(id),
             closed_at_ms: at,
+            last_offset: at / 10,
         }
     }
 
@@ -293,8 +301,8 @@ mod tests {
         // The kept ones are the newest.
         let oldest_kept = back.iter().map(|c| c.closed_at_ms).min().unwrap();
         assert_eq!(oldest_kept, (1000 - back.len() as i64) * 1000);
-        // About 15 bytes per conversation in base64 (8-byte hash, small delta).
-        assert!(back.len() > 200, "{} fit in 4096 bytes", back.len());
+        // About 19 bytes per conversation in base64 (8-byte hash, small delta, offset).
+        assert!(back.len() > 150, "{} fit in 4096 bytes", back.len());
     }
 
     #[test]
@@ -308,11 +316,11 @@ mod tests {
     proptest! {
         #[test]
         fn any_facts_round_trip_within_the_limit(
-            items in proptest::collection::vec((any::<u64>(), -1_000_000i64..2_000_000_000_000), 0..400),
+            items in proptest::collection::vec((any::<u64>(), -1_000_000i64..2_000_000_000_000, 0i64..1_000_000_000), 0..400),
             limit in 64usize..6000,
         ) {
             let facts = ReplayFacts {
-                closed: items.iter().map(|&(h, at)| ClosedConversation { id_hash: h, closed_at_ms: at }).collect(),
+                closed: items.iter().map(|&(h, at, last)| ClosedConversation { id_hash: h, closed_at_ms: at, last_offset: last }).collect(),
             };
             let e = encode(&facts, limit);
             prop_assert!(e.text.len() <= limit);

@@ -24,8 +24,10 @@
 
 use super::inbox::{spawn_task, Inbox, LoopMessage};
 use super::kafka::now_ms;
+use super::offsets::Hold;
 use super::steps::analyse::{Analyse, Job};
-use super::steps::encode::Encode;
+use super::steps::crm::{CrmStep, CrmStepError};
+use super::steps::encode::{Encode, Record};
 use super::steps::produce::{produce, Delivery, Produced, Producer};
 use super::PipelineError;
 use crate::config::Config;
@@ -65,6 +67,9 @@ pub enum AnalysisError {
     /// The operating system gave no randomness for the telemetry key.
     #[error("no randomness for its telemetry key")]
     Randomness,
+    /// Its CRM records could not be handed to the producer.
+    #[error("its CRM records: {0}")]
+    Crm(#[from] CrmStepError),
     /// The analysis panicked (a bug).
     #[error("its analysis panicked")]
     Panicked,
@@ -197,6 +202,8 @@ pub(crate) struct Shared {
     pub analyse: Analyse,
     /// The encode step.
     pub encode: Encode,
+    /// The CRM records step.
+    pub crm: CrmStep,
     pub metrics: Arc<Metrics>,
     pub producer: Producer,
     pub jobs: Arc<JobQueue>,
@@ -313,35 +320,52 @@ fn work(shared: &Shared, job: Job) {
     shared.jobs.finish(&id);
 }
 
-/// Analyses one conversation and produces its insight (when it has a CRM topic), its
-/// conversation-index entry and its telemetry (with the pseudonymous conversation id), each
-/// with the produced hold the consumer loop took for it.
-fn analyse_and_produce(shared: &Shared, job: Job) -> Result<(), AnalysisError> {
+/// Hands one encoded record (`name`: `insight` or `telemetry`) to the producer with its
+/// hold.
+fn send(
+    shared: &Shared,
+    record: Result<Record<'_>, SchemaError>,
+    name: &'static str,
+    hold: Option<Hold>,
+    what: Produced,
+) -> Result<(), AnalysisError> {
+    let record = record.map_err(|source| AnalysisError::Encode {
+        record: name,
+        source,
+    })?;
+    let topic = record.topic;
+    produce(&shared.producer, record, Box::new(Delivery { hold, what })).map_err(|source| {
+        AnalysisError::Produce {
+            topic: topic.to_string(),
+            source,
+        }
+    })
+}
+
+/// Analyses one conversation and produces its insight (when it has a CRM topic), its CRM
+/// records (when the job has them), its conversation-index entry and its telemetry (with the
+/// pseudonymous conversation id), each with the produced hold the consumer loop took for it
+/// (one hold for all the CRM records).
+fn analyse_and_produce(shared: &Shared, mut job: Job) -> Result<(), AnalysisError> {
     let started_ms = now_ms();
+    let crm = job.crm.take();
     let (insight, timings) = shared.analyse.run(&job);
     timings.observe(&shared.metrics);
+    shared.metrics.count_redactions(&insight.redactions);
     let conv = &job.conversation;
     if let Some(topic) = &job.insight_topic {
-        let record =
-            shared
-                .encode
-                .insight(topic, &insight)
-                .map_err(|source| AnalysisError::Encode {
-                    record: "insight",
-                    source,
-                })?;
         let what = Produced::Insight {
             topic: topic.clone(),
             finalised_at_ms: job.from_ms,
         };
-        let delivery = Box::new(Delivery {
-            hold: job.insight_hold,
-            what,
-        });
-        produce(&shared.producer, record, delivery).map_err(|source| AnalysisError::Produce {
-            topic: topic.to_string(),
-            source,
-        })?;
+        let record = shared.encode.insight(topic, &insight);
+        send(shared, record, "insight", job.insight_hold, what)?;
+    }
+    if let Some(crm) = crm {
+        if let Some(hold) = shared.crm.run(&shared.producer, &insight, crm, now_ms())? {
+            // Nothing produced: nothing to acknowledge.
+            let _ = shared.inbox.send(LoopMessage::Acknowledged(hold));
+        }
     }
     // The conversation index entry, after the insight: it lists the CRM key written and holds
     // the random key of the pseudonym its telemetry carries (see `governance::pseudonym`).
@@ -354,21 +378,14 @@ fn analyse_and_produce(shared: &Shared, job: Job) -> Result<(), AnalysisError> {
         &key,
     );
     let index_topic = &shared.config.kafka.topics.conversation_index;
-    let record = shared
-        .encode
-        .index_entry(index_topic, &entry)
-        .map_err(|source| AnalysisError::Encode {
-            record: "conversation index entry",
-            source,
-        })?;
-    let delivery = Box::new(Delivery {
-        hold: job.index_hold,
-        what: Produced::Index,
-    });
-    produce(&shared.producer, record, delivery).map_err(|source| AnalysisError::Produce {
-        topic: index_topic.to_string(),
-        source,
-    })?;
+    let record = shared.encode.index_entry(index_topic, &entry);
+    send(
+        shared,
+        record,
+        "conversation index entry",
+        job.index_hold,
+        Produced::Index,
+    )?;
     let now = now_ms();
     let mut telemetry = emit::insight_telemetry(
         &insight,
@@ -377,22 +394,16 @@ fn analyse_and_produce(shared: &Shared, job: Job) -> Result<(), AnalysisError> {
         now,
     );
     telemetry.conversation_id = entry.telemetry_pseudonym.clone();
-    let topic = &shared.config.kafka.topics.telemetry;
     let record = shared
         .encode
-        .telemetry(topic, &telemetry)
-        .map_err(|source| AnalysisError::Encode {
-            record: "telemetry",
-            source,
-        })?;
-    let delivery = Box::new(Delivery {
-        hold: job.telemetry_hold,
-        what: Produced::Telemetry,
-    });
-    produce(&shared.producer, record, delivery).map_err(|source| AnalysisError::Produce {
-        topic: topic.to_string(),
-        source,
-    })?;
+        .telemetry(&shared.config.kafka.topics.telemetry, &telemetry);
+    send(
+        shared,
+        record,
+        "telemetry",
+        job.telemetry_hold,
+        Produced::Telemetry,
+    )?;
     // Where the end-of-conversation-to-insight time went: the consumer reaching the
     // finalising record, the wait for a worker, the analysis.
     tracing::debug!(
@@ -412,6 +423,20 @@ fn analyse_and_produce(shared: &Shared, job: Job) -> Result<(), AnalysisError> {
 mod tests {
     use super::*;
     use crate::pipeline::steps::analyse::tests::job;
+
+    /// Finishes the jobs taken of these conversations; the queue must then be idle.
+    fn finish_all(q: &JobQueue, ids: &[&str]) {
+        for id in ids {
+            q.finish(id);
+        }
+        assert!(q.wait_idle(HOUR));
+    }
+
+    /// Pushes a job of conversation `id` from another thread (it may block).
+    fn push_from_another_thread(q: &Arc<JobQueue>, id: &'static str) -> JoinHandle<bool> {
+        let q = q.clone();
+        std::thread::spawn(move || q.push(job(id)))
+    }
 
     // The hour-long timeouts below only turn a bug into a failure instead of a hang; no
     // assertion depends on how fast another thread runs.
@@ -442,16 +467,13 @@ mod tests {
     fn a_full_queue_blocks_the_submitter_until_a_worker_takes_a_job() {
         let q = Arc::new(JobQueue::new(1));
         assert!(q.push(job("a")));
-        let q2 = q.clone();
-        let submitter = std::thread::spawn(move || q2.push(job("b")));
+        let submitter = push_from_another_thread(&q, "b");
         // The submitter can only finish once "a" leaves the queue.
         let a = q.take().unwrap();
         assert_eq!(a.conversation.id, "a");
         assert!(submitter.join().unwrap());
         assert_eq!(q.take().unwrap().conversation.id, "b");
-        q.finish("a");
-        q.finish("b");
-        assert!(q.wait_idle(HOUR));
+        finish_all(&q, &["a", "b"]);
     }
 
     #[test]
@@ -461,21 +483,18 @@ mod tests {
         let first = q.take().unwrap();
         assert!(q.lock().must_wait("same"), "the first one is running");
         assert!(!q.lock().must_wait("other"));
-        let q2 = q.clone();
-        let submitter = std::thread::spawn(move || q2.push(job("same")));
+        let submitter = push_from_another_thread(&q, "same");
         q.finish(&first.conversation.id);
         assert!(submitter.join().unwrap());
         assert_eq!(q.take().unwrap().conversation.id, "same");
-        q.finish("same");
-        assert!(q.wait_idle(HOUR));
+        finish_all(&q, &["same"]);
     }
 
     #[test]
     fn closing_wakes_a_blocked_submitter() {
         let q = Arc::new(JobQueue::new(1));
         assert!(q.push(job("a")));
-        let q2 = q.clone();
-        let submitter = std::thread::spawn(move || q2.push(job("b")));
+        let submitter = push_from_another_thread(&q, "b");
         q.close();
         assert!(!submitter.join().unwrap(), "the job is refused, not queued");
         assert_eq!(

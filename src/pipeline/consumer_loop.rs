@@ -13,6 +13,7 @@ use super::kafka::{complete_rebalance, now_ms, source_of, RebalanceEvent, Transc
 use super::offsets::{Lane, OffsetBook};
 use super::steps::analyse::Job;
 use super::steps::commit::{commit_sync, commit_transaction, safe_offsets, settle, store_progress};
+use super::steps::crm::CrmJob;
 use super::steps::dead_letter::DeadLetters;
 use super::steps::decode::Decode;
 use super::steps::erase::{self, Erase};
@@ -21,6 +22,7 @@ use super::steps::validate::validate;
 use super::steps::Rejection;
 use super::{PipelineError, PipelineSummary};
 use crate::config::{Config, DeliveryMode};
+use crate::crm::CrmKind;
 use crate::emit::{self, SourceRef};
 use crate::events::DeadLetterKind;
 use crate::governance::audit;
@@ -69,6 +71,8 @@ pub(crate) struct ConsumerLoop {
     /// Transactional mode: a transaction is open.
     pub in_transaction: bool,
     pub registry: TenantRegistry,
+    /// Tenants' own CRM mappings in force (from the CRM mapping reader).
+    pub crm_mappings: super::crm_mapping_reader::InForce,
     pub assembler: Assembler,
     pub summary: PipelineSummary,
     pub finalised: Vec<Finalised>,
@@ -135,7 +139,7 @@ impl ConsumerLoop {
     }
 
     fn deadline(&self) -> Duration {
-        Duration::from_millis(self.config.shutdown_deadline_ms)
+        self.config.shutdown_deadline
     }
 
     fn consume(
@@ -143,9 +147,9 @@ impl ConsumerLoop {
         consumer: &TranscriptConsumer,
         rebalances: &Receiver<RebalanceEvent>,
     ) -> Result<(), PipelineError> {
-        let tick_every =
-            Duration::from_millis((self.config.assembly.idle_timeout_ms / 4).clamp(10, 100));
-        let txn_every = Duration::from_millis(self.config.delivery.transaction_interval_ms);
+        let tick_every = (self.config.assembly.idle_timeout / 4)
+            .clamp(Duration::from_millis(10), Duration::from_millis(100));
+        let txn_every = self.config.delivery.transaction_interval;
         let mut next_tick = Instant::now();
         let mut next_txn = Instant::now() + txn_every;
         while !self.shutdown.is_cancelled() {
@@ -160,11 +164,12 @@ impl ConsumerLoop {
             }
             match polled {
                 Some(Ok(msg)) => {
+                    consumer.context().client_log.reachable();
                     if let Step::Interrupted = self.handle(&msg)? {
                         break;
                     }
                 }
-                Some(Err(e)) => tracing::warn!(error = %e, "consumer error"),
+                Some(Err(e)) => consumer.context().client_log.error("consumer", &e),
                 None => {}
             }
             let now = Instant::now();
@@ -196,6 +201,14 @@ impl ConsumerLoop {
                 }
                 LoopMessage::Tenant(event) => self.apply_tenant_event(event),
                 LoopMessage::Erasure(request) => self.apply_erasure(&request),
+                LoopMessage::CrmMapping { tenant, mapping } => match mapping {
+                    Some(m) => {
+                        self.crm_mappings.insert(tenant, m);
+                    }
+                    None => {
+                        self.crm_mappings.remove(&tenant);
+                    }
+                },
                 LoopMessage::Fatal(e) => {
                     if self.fatal.is_none() {
                         self.fatal = Some(e);
@@ -265,7 +278,14 @@ impl ConsumerLoop {
             &tpl,
             deadline,
             &mut self.in_transaction,
-        )
+        )?;
+        for e in tpl.elements() {
+            if let Offset::Offset(offset) = e.offset() {
+                let lane = self.book.lane(e.topic(), e.partition());
+                self.assembler.committed(lane, offset);
+            }
+        }
+        Ok(())
     }
 
     /// Completes a rebalance the consumer's callback handed over. Revocation: commit what is
@@ -292,6 +312,7 @@ impl ConsumerLoop {
                 );
             }
             RebalanceEvent::Assign(tpl) => {
+                consumer.context().client_log.reachable();
                 complete_rebalance(consumer, &event);
                 for e in tpl.elements() {
                     let lane = self.book.lane(e.topic(), e.partition());
@@ -442,6 +463,11 @@ impl ConsumerLoop {
             let metadata = |l: Lane, o: i64| commit_metadata(assembler, metrics, l, o);
             if let Err(e) = store_progress(consumer, &mut self.book, &metadata) {
                 tracing::warn!(error = %e, "storing offsets");
+            }
+            for lane in self.book.assigned() {
+                if let Some(offset) = self.book.stored(lane) {
+                    self.assembler.committed(lane, offset);
+                }
             }
         }
         Ok(())
@@ -708,6 +734,7 @@ impl ConsumerLoop {
             .and_then(|_| self.book.hold(f.lane, f.first_offset));
         let telemetry_hold = self.book.hold(f.lane, f.first_offset);
         let index_hold = self.book.hold(f.lane, f.first_offset);
+        let crm = self.crm_job(&conv.tenant_id, crm, f.lane, f.first_offset);
         self.pool.submit(Job {
             conversation: conv,
             tenant,
@@ -720,7 +747,40 @@ impl ConsumerLoop {
             insight_hold,
             telemetry_hold,
             index_hold,
+            crm,
             submitted_ms: now_ms(),
+        })
+    }
+
+    /// The CRM records part of a job: the tenant's CRM with its mapping in force (its own
+    /// when it has one for that CRM, else the built-in one) and one hold for the whole group,
+    /// on the conversation's first offset. `None` when CRM records are off or the tenant has
+    /// no CRM.
+    fn crm_job(
+        &mut self,
+        tenant: &str,
+        crm: crate::tenant::Crm,
+        lane: Lane,
+        first_offset: i64,
+    ) -> Option<CrmJob> {
+        if !self.config.crm_records.enabled {
+            return None;
+        }
+        let kind = CrmKind::of_tenant(crm)?;
+        let mapping = match self.crm_mappings.get(tenant) {
+            Some(m) if m.crm == kind => m.clone(),
+            _ => crate::crm::defaults::shared(kind).ok()?,
+        };
+        let (topic, partition) = self.book.name(lane)?;
+        let source_topic: Arc<str> = Arc::from(topic);
+        let hold = self.book.hold(lane, first_offset);
+        Some(CrmJob {
+            crm: kind,
+            mapping,
+            hold,
+            source_topic,
+            source_partition: partition,
+            source_offset: first_offset,
         })
     }
 

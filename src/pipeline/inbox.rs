@@ -37,6 +37,14 @@ pub(crate) enum LoopMessage {
     Tenant(TenantEvent),
     /// An erasure request, read by the erasure watch: drop and refuse what it names.
     Erasure(ErasureRequest),
+    /// A tenant's CRM mapping changed (`None`: back to the built-in mapping), read and
+    /// validated by the CRM mapping reader.
+    CrmMapping {
+        /// Tenant id.
+        tenant: String,
+        /// The mapping now in force.
+        mapping: Option<std::sync::Arc<crate::crm::ValidMapping>>,
+    },
     /// Something failed that stops the service.
     Fatal(PipelineError),
 }

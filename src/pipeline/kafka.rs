@@ -2,6 +2,7 @@
 //! callback (hands the rebalance to the consumer loop) and statistics (consumer lag). The
 //! producer's context is with the produce step (`steps/produce.rs`).
 
+use super::client_log::ClientLog;
 use crate::config::{Config, DeliveryMode};
 use crate::emit::SourceRef;
 use crate::metrics::Metrics;
@@ -56,11 +57,15 @@ pub(crate) enum RebalanceEvent {
 /// completes rebalances itself.
 pub(crate) struct ConsumerCtx {
     pub metrics: Arc<Metrics>,
+    /// Where librdkafka's logs and errors go (deduplicated).
+    pub client_log: Arc<ClientLog>,
     pub transcript_topics: HashSet<String>,
     pub rebalances: Sender<RebalanceEvent>,
 }
 
 impl ClientContext for ConsumerCtx {
+    super::client_log::log_to_client_log!("consumer");
+
     fn stats(&self, stats: Statistics) {
         for (name, topic) in &stats.topics {
             if !self.transcript_topics.contains(name) {
@@ -158,10 +163,24 @@ pub(crate) fn complete_rebalance<C: ConsumerContext>(
 /// The transcript consumer type.
 pub(crate) type TranscriptConsumer = BaseConsumer<ConsumerCtx>;
 
+/// The partitions of `topic`; empty when the broker does not know the topic (yet).
+pub(crate) fn topic_partitions<C: rdkafka::consumer::ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+) -> KafkaResult<Vec<i32>> {
+    let md = consumer.fetch_metadata(Some(topic), std::time::Duration::from_secs(10))?;
+    Ok(md
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect())
+}
+
 /// Settings shared by every client: brokers, then the pass-through options.
 pub(crate) fn base_config(config: &Config) -> ClientConfig {
     let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", &config.kafka.brokers);
+    c.set("bootstrap.servers", config.kafka.brokers.to_string());
     c.set("client.id", "debrief");
     for (k, v) in &config.kafka.options {
         c.set(k, v);

@@ -65,7 +65,9 @@
 
 pub mod admin;
 mod analysis_pool;
+pub mod client_log;
 mod consumer_loop;
+mod crm_mapping_reader;
 mod erasure_executor;
 mod erasure_watch;
 mod follow;
@@ -82,12 +84,14 @@ pub use erasure_executor::CRASH_AFTER_STEP_ENV;
 pub use inbox::TaskEnd;
 
 use crate::config::{Config, ConfigError};
+use crate::crm::{CrmFormat, CrmKind};
 use crate::http::{self, Health, HttpState};
 use crate::ingest::assemble::Assembler;
 use crate::metrics::Metrics;
-use crate::schema::{Codec, Encoding, RecordKind, SchemaError};
+use crate::schema::{Codec, Encoding, RecordKind, RegistryClient, SchemaError};
 use crate::tenant::TenantRegistry;
 use analysis_pool::{AnalysisPool, JobQueue, Shared};
+use client_log::ClientLog;
 use consumer_loop::ConsumerLoop;
 use erasure_executor::ErasureExecutor;
 use erasure_watch::ErasureWatch;
@@ -99,6 +103,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 use steps::analyse::Analyse;
+use steps::crm::CrmStep;
 use steps::dead_letter::DeadLetters;
 use steps::decode::Decode;
 use steps::encode::Encode;
@@ -223,7 +228,7 @@ pub async fn run_pipeline(
 ) -> Result<PipelineSummary, PipelineError> {
     config.validate()?;
     let health = Arc::new(Health::default());
-    let addr = config.http_listen()?;
+    let addr = config.http.listen;
     let listener = http::bind(addr)
         .await
         .map_err(|source| PipelineError::Http {
@@ -235,9 +240,34 @@ pub async fn run_pipeline(
         metrics: metrics.clone(),
         health: health.clone(),
     };
-    let server = tokio::spawn(http::serve(listener, state, http_stop.clone()));
+    let mut server = tokio::spawn(http::serve(listener, state, http_stop.clone()));
     tracing::info!(%addr, "operations endpoint listening");
-    let result = run_pipeline_with(config, shutdown, metrics, health).await;
+    // The endpoint is a background task like the others: if it ends while the service runs,
+    // the service stops (cleanly: commit, leave the group) with an error naming it.
+    let stop = shutdown.child_token();
+    let pipeline = run_pipeline_with(config, stop.clone(), metrics, health);
+    tokio::pin!(pipeline);
+    let result = tokio::select! {
+        result = &mut pipeline => result,
+        ended = &mut server => {
+            let end = match ended {
+                Ok(result) => TaskEnd::Failed(Box::new(PipelineError::Http {
+                    addr: addr.to_string(),
+                    source: result
+                        .err()
+                        .unwrap_or_else(|| std::io::Error::other("the server stopped serving")),
+                })),
+                Err(_) => TaskEnd::Panicked,
+            };
+            tracing::error!(reason = %end, "operations endpoint stopped; stopping the service");
+            stop.cancel();
+            let result = pipeline.await;
+            return result.and(Err(PipelineError::TaskStopped {
+                task: "operations endpoint",
+                end,
+            }));
+        }
+    };
     http_stop.cancel();
     if let Ok(Err(e)) = server.await {
         tracing::warn!(error = %e, "operations endpoint");
@@ -255,8 +285,11 @@ pub async fn run_pipeline_with(
     config.validate()?;
     let config = Arc::new(config);
     let codec = Arc::new(
-        Codec::new(config.encoding, config.schema_registry.url.as_deref())?
-            .count_legacy_fingerprints(metrics.legacy_fingerprints.clone()),
+        Codec::new(
+            config.encoding,
+            config.schema_registry.url.as_ref().map(url::Url::as_str),
+        )?
+        .count_legacy_fingerprints(metrics.legacy_fingerprints.clone()),
     );
     if config.encoding == Encoding::Confluent {
         for (topic, kind) in [
@@ -288,11 +321,41 @@ pub async fn run_pipeline_with(
             source_retention::check(&config, &metrics, &health).await;
         }
     });
+    // The registry ids of the CRM record schema under each Avro CRM record topic.
+    let mut crm_ids = std::collections::HashMap::new();
+    if config.encoding == Encoding::Confluent && config.crm_records.enabled {
+        let registry = RegistryClient::new(
+            config
+                .schema_registry
+                .url
+                .as_ref()
+                .map(url::Url::as_str)
+                .unwrap_or_default(),
+            crate::schema::REGISTRY_TIMEOUT,
+        )?;
+        for crm in CrmKind::ALL {
+            let topics = config.crm_records.topics(crm);
+            if topics.format == CrmFormat::Avro {
+                for topic in [&topics.insights, &topics.tasks] {
+                    let subject = crate::schema::subject_for_topic(topic);
+                    let id = registry
+                        .register(&subject, crate::crm::avro::CRM_RECORD_SCHEMA)
+                        .await?;
+                    crm_ids.insert(topic.clone(), id);
+                }
+            }
+        }
+    }
     let (inbox, inbox_rx) = inbox::inbox();
+    let client_log = Arc::new(ClientLog::new(
+        &config.kafka.brokers.to_string(),
+        health.clone(),
+    ));
     let producer: Producer = producer_config(&config)
         .create_with_context(ProducerCtx {
             inbox: inbox.clone(),
             metrics: metrics.clone(),
+            client_log: client_log.clone(),
         })
         .map_err(|e| PipelineError::kafka("creating the producer", e))?;
     let workers = config.analysis.effective_workers();
@@ -301,6 +364,7 @@ pub async fn run_pipeline_with(
     let consumer: kafka::TranscriptConsumer = consumer_config(&config)
         .create_with_context(ConsumerCtx {
             metrics: metrics.clone(),
+            client_log: client_log.clone(),
             transcript_topics: config
                 .kafka
                 .topics
@@ -341,6 +405,24 @@ pub async fn run_pipeline_with(
         reader_stop.clone(),
         move || reader.run(),
     )?;
+    let mapping_reader = if config.crm_records.enabled {
+        let reader = crm_mapping_reader::CrmMappingReader {
+            config: config.clone(),
+            dead_letters: dead_letters.clone(),
+            metrics: metrics.clone(),
+            inbox: inbox.clone(),
+            shutdown: reader_stop.clone(),
+        };
+        Some(spawn_task(
+            "CRM mapping reader",
+            "debrief-crm-mappings",
+            inbox.clone(),
+            reader_stop.clone(),
+            move || reader.run(),
+        )?)
+    } else {
+        None
+    };
     // A reader that fails before it has caught up drops `caught_up`: no wait then.
     tokio::select! {
         r = tokio::time::timeout(TENANT_CATCH_UP_TIMEOUT, caught_up_rx) => {
@@ -402,6 +484,12 @@ pub async fn run_pipeline_with(
             analyse: Analyse {
                 settings: config.settings.clone(),
             },
+            crm: CrmStep {
+                config: config.crm_records.clone(),
+                framing: steps::crm::framing(config.encoding, crm_ids),
+                dead_letter_topic: config.kafka.topics.dead_letter.clone(),
+                encode: encode.clone(),
+            },
             encode,
             metrics: metrics.clone(),
             producer: producer.clone(),
@@ -425,6 +513,7 @@ pub async fn run_pipeline_with(
         shutdown: shutdown.clone(),
         in_transaction: false,
         registry: TenantRegistry::default(),
+        crm_mappings: Default::default(),
         summary: PipelineSummary::default(),
         finalised: Vec::new(),
         pool,
@@ -453,6 +542,9 @@ pub async fn run_pipeline_with(
         let _ = reader.join();
         let _ = watch.join();
         let _ = executor.join();
+        if let Some(m) = mapping_reader {
+            let _ = m.join();
+        }
     })
     .await;
     result

@@ -128,6 +128,11 @@ impl OffsetBook {
         self.lanes.get(&lane).and_then(|s| s.next)
     }
 
+    /// The last offset handed to the consumer for commit on `lane`.
+    pub fn stored(&self, lane: Lane) -> Option<i64> {
+        self.lanes.get(&lane).and_then(|s| s.stored)
+    }
+
     /// Lanes currently assigned, in id order.
     pub fn assigned(&self) -> Vec<Lane> {
         let mut lanes: Vec<Lane> = self.lanes.keys().copied().collect();
@@ -205,20 +210,20 @@ impl OffsetBook {
 
     /// Number of produced records not yet acknowledged, over all lanes.
     pub fn in_flight(&self) -> u64 {
-        self.lanes
-            .values()
-            .flat_map(|s| s.in_flight.values())
-            .map(|&n| u64::from(n))
-            .sum()
+        self.holds(HoldKind::Produced)
     }
 
     /// Number of finalised conversations not yet handed to the producer, over all lanes.
     pub fn pending(&self) -> u64 {
-        self.lanes
-            .values()
-            .flat_map(|s| s.pending.values())
-            .map(|&n| u64::from(n))
-            .sum()
+        self.holds(HoldKind::Pending)
+    }
+
+    fn holds(&self, kind: HoldKind) -> u64 {
+        let counts = self.lanes.values().flat_map(|s| match kind {
+            HoldKind::Pending => s.pending.values(),
+            HoldKind::Produced => s.in_flight.values(),
+        });
+        counts.map(|&n| u64::from(n)).sum()
     }
 
     /// The offset that may be committed for a lane (the next offset to read after a
@@ -260,15 +265,33 @@ impl OffsetBook {
     }
 }
 
+/// A book with `lanes` (topic, partition, last processed offset) assigned, in order (test
+/// set-up shared with the commit step's tests).
+#[cfg(test)]
+pub(crate) fn book_with(lanes: &[(&str, i32, Option<i64>)]) -> (OffsetBook, Vec<Lane>) {
+    let mut book = OffsetBook::default();
+    let ids = lanes
+        .iter()
+        .map(|&(topic, partition, processed)| {
+            let lane = book.lane(topic, partition);
+            book.assign(lane);
+            if let Some(offset) = processed {
+                book.processed(lane, offset);
+            }
+            lane
+        })
+        .collect();
+    (book, ids)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn safe_offset_is_the_minimum_of_next_open_floor_and_in_flight() {
-        let mut b = OffsetBook::default();
-        let l = b.lane("t", 0);
-        b.assign(l);
+        let (mut b, lanes) = book_with(&[("t", 0, None)]);
+        let l = lanes[0];
         assert_eq!(b.safe(l, true), None, "nothing processed yet");
         b.processed(l, 9);
         assert_eq!(b.safe(l, true), Some(10));
@@ -297,14 +320,10 @@ mod tests {
 
     #[test]
     fn to_store_reports_only_progress() {
-        let mut b = OffsetBook::default();
-        let a = b.lane("t", 0);
-        let c = b.lane("t", 1);
+        let (mut b, lanes) = book_with(&[("t", 0, Some(0)), ("t", 1, None)]);
+        let (a, c) = (lanes[0], lanes[1]);
         assert_eq!((a, c), (0, 1));
         assert_eq!(b.lane("t", 0), 0);
-        b.assign(a);
-        b.assign(c);
-        b.processed(a, 0);
         assert_eq!(b.to_store(true), vec![(a, 1)]);
         assert_eq!(b.to_store(true), vec![]);
         b.processed(a, 1);
@@ -321,10 +340,8 @@ mod tests {
 
     #[test]
     fn holds_of_a_previous_assignment_are_ignored() {
-        let mut b = OffsetBook::default();
-        let l = b.lane("t", 0);
-        b.assign(l);
-        b.processed(l, 3);
+        let (mut b, lanes) = book_with(&[("t", 0, Some(3))]);
+        let l = lanes[0];
         let old = b.hold(l, 3).unwrap();
         b.revoke(l);
         assert_eq!(b.take_revoked(), vec![l]);
@@ -342,10 +359,8 @@ mod tests {
 
     #[test]
     fn pending_analyses_hold_the_offset_in_both_modes() {
-        let mut b = OffsetBook::default();
-        let l = b.lane("t", 0);
-        b.assign(l);
-        b.processed(l, 20);
+        let (mut b, lanes) = book_with(&[("t", 0, Some(20))]);
+        let l = lanes[0];
         // A conversation from offset 5 was finalised and handed to a worker.
         let pending = b.hold_pending(l, 5).unwrap();
         assert_eq!(pending.kind, HoldKind::Pending);

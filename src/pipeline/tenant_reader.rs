@@ -20,7 +20,7 @@
 //! reports it (the reader has no group to share the work with).
 
 use super::inbox::{Inbox, LoopMessage};
-use super::kafka::{source_of, tenant_reader_config};
+use super::kafka::{source_of, tenant_reader_config, topic_partitions};
 use super::steps::dead_letter::DeadLetters;
 use super::steps::Rejection;
 use super::PipelineError;
@@ -213,14 +213,8 @@ impl TenantReader {
             if self.shutdown.is_cancelled() {
                 return Ok(());
             }
-            match consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)) {
-                Ok(md) => {
-                    let parts: Vec<i32> = md
-                        .topics()
-                        .iter()
-                        .filter(|t| t.name() == topic && t.error().is_none())
-                        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-                        .collect();
+            match topic_partitions(&consumer, &topic) {
+                Ok(parts) => {
                     if !parts.is_empty() {
                         break parts;
                     }
@@ -316,10 +310,7 @@ impl TenantReader {
     }
 
     fn count(&self, topic: &str, label: &str) {
-        self.metrics
-            .records_consumed
-            .with_label_values(&[topic, label])
-            .inc();
+        self.metrics.record_consumed(topic, label);
     }
 
     /// Dead-letters the rejections held back while catching up (the latest record of their

@@ -136,6 +136,7 @@ mod tests {
                 kpis: bits & 1 != 0,
                 trackers: bits & 2 != 0,
                 action_items: bits & 4 != 0,
+                redaction: true,
             }));
         }
         out
@@ -177,31 +178,24 @@ mod tests {
     #[test]
     fn timings_name_only_the_extractors_that_ran() {
         let settings = Settings::default();
-        let ctx = ExtractContext {
-            settings: &settings,
-            tenant: None,
-            finalised_by: FinalisedBy::EndEvent,
-            reference_time: None,
+        let ctx = ExtractContext::new(&settings, FinalisedBy::EndEvent);
+        let text = "Short: no action items below 1,000 characters.";
+        let segment = Segment {
+            text: text.into(),
+            side: Side::Internal,
+            end_ms: Some(1_000),
+            ..Segment::default()
         };
         let mut conv = Conversation {
-            id: "c".into(),
-            segments: vec![Segment {
-                id: "0".into(),
-                speaker: "a".into(),
-                side: Side::Internal,
-                start_ms: Some(0),
-                end_ms: Some(1_000),
-                text: "Short: no action items below 1,000 characters.".into(),
-                ..Segment::default()
-            }],
+            segments: vec![segment],
             ..Conversation::default()
         };
         let (_, t) = analyse_timed(&conv, &ctx);
         assert!(t.language.is_some() && t.kpis.is_some());
         assert_eq!(
-            (t.trackers, t.action_items),
-            (None, None),
-            "no tenant: no trackers; short: no action items"
+            (t.trackers.is_some(), t.action_items.is_some()),
+            (false, true),
+            "no tenant: no trackers; action items run whatever the length"
         );
         conv.client_version = Some("1.0.8".into());
         let (insight, t) = analyse_timed(&conv, &ctx);

@@ -19,9 +19,10 @@ use crate::events::{
 use crate::governance::audit::AuditRecord;
 use crate::governance::{ConversationIndexEntry, ErasureLedgerEntry, LedgerOffset, OutputRef};
 use crate::insight::{
-    ActionItem, ActionState, ActionType, Due, Evidence, FinalisedBy, Insight, Kpis, LanguageReport,
-    LanguageSource, Outcome, ParticipantKpis, Question, QuestionCounts, SkipReason,
-    SpeakerLanguage, TrackerCount, TrackerHit, TrackerKind,
+    ActionItem, ActionState, ActionStatus, ActionType, Due, Evidence, FinalisedBy, Highlight,
+    HighlightKind, Insight, Kpis, LanguageReport, LanguageSource, Outcome, ParticipantKpis,
+    Question, QuestionCounts, RedactionCount, SkipReason, SpeakerLanguage, TrackerCount,
+    TrackerHit, TrackerKind,
 };
 use crate::model::Side;
 use crate::tenant::{CompetitorConfig, Crm, Features, TenantConfig, TrackerConfig};
@@ -782,7 +783,7 @@ record!(Kpis "Kpis" {
     longest_customer_monologue_ms, average_pause_before_speaking_ms, non_talk_time_ms,
     interruptions, questions,
 });
-record!(Question "Question" { segment_id, speaker, side, text });
+record!(Question "Question" { segment_id, speaker, side, text, start_char, end_char });
 record!(Evidence "Evidence" { segment_id, start_char, end_char });
 record!(Due "Due" { date, datetime, phrase });
 enumeration!(ActionType "ActionType" {
@@ -790,7 +791,10 @@ enumeration!(ActionType "ActionType" {
 });
 enumeration!(ActionState "ActionState" { Committed = "committed", Suggested = "suggested" });
 record!(ActionItem "ActionItem" {
-    text, evidence, owner, due, action_type = "type", state, confidence, language,
+    text, evidence, owner, due, action_type = "type", state, confidence, language, status,
+});
+enumeration!(ActionStatus "ActionStatus" {
+    Committed = "committed", Requested = "requested", Suggested = "suggested",
 });
 enumeration!(TrackerKind "TrackerKind" { Keyword = "keyword", Competitor = "competitor" });
 record!(TrackerHit "TrackerHit" {
@@ -801,7 +805,16 @@ record!(Insight "MeetingInsight" {
     conversation_id, tenant_id, schema_version, extractor_version, config_version,
     source_platform, client_version, finalised_by, outcome, skip_reasons, language,
     segment_count, text_chars, kpis, questions, action_items, tracker_hits, tracker_counts,
+    highlights, redactions,
 });
+enumeration!(HighlightKind "HighlightKind" {
+    Decision = "decision", Commitment = "commitment", Objection = "objection",
+    Pricing = "pricing", Timeline = "timeline", Other = "other",
+});
+record!(Highlight "Highlight" {
+    text, kind, speaker, segment_id, start_char, end_char, offset_ms,
+});
+record!(RedactionCount "RedactionCount" { kind = "type", count });
 
 // interaction_telemetry.avsc
 enumeration!(InteractionAction "InteractionAction" {
@@ -830,7 +843,7 @@ record!(TrackerConfig "TrackerConfig" {
 });
 record!(CompetitorConfig "CompetitorConfig" { name, aliases, languages, teams });
 enumeration!(Crm "Crm" { Dynamics = "dynamics", Salesforce = "salesforce", None = "none" });
-record!(Features "Features" { action_items, trackers, kpis });
+record!(Features "Features" { action_items, trackers, kpis, redaction });
 record!(TenantConfig "TenantConfig" {
     tenant_id, version, trackers, competitors, internal_domains, internal_speakers, crm,
     features, opted_out,

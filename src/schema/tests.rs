@@ -10,9 +10,10 @@ use crate::events::{
 };
 use crate::governance::audit::AuditRecord;
 use crate::insight::{
-    ActionItem, ActionState, ActionType, Due, Evidence, FinalisedBy, Kpis, LanguageReport,
-    LanguageSource, Outcome, ParticipantKpis, Question, QuestionCounts, SkipReason,
-    SpeakerLanguage, TrackerCount, TrackerHit, TrackerKind, EXTRACTOR_VERSION,
+    ActionItem, ActionState, ActionStatus, ActionType, Due, Evidence, FinalisedBy, Highlight,
+    HighlightKind, Kpis, LanguageReport, LanguageSource, Outcome, ParticipantKpis, Question,
+    QuestionCounts, RedactionCount, SkipReason, SpeakerLanguage, TrackerCount, TrackerHit,
+    TrackerKind, EXTRACTOR_VERSION,
 };
 use crate::model::Side;
 use crate::tenant::{CompetitorConfig, Crm, Features, TrackerConfig};
@@ -147,6 +148,8 @@ fn insight() -> Insight {
             speaker: "bob".into(),
             side: Side::External,
             text: "Can you send the quote?".into(),
+            start_char: 0,
+            end_char: 23,
         }],
         action_items: vec![ActionItem {
             text: "Send the quote".into(),
@@ -165,6 +168,7 @@ fn insight() -> Insight {
             state: ActionState::Committed,
             confidence: 0.8125,
             language: "fr".into(),
+            status: ActionStatus::Committed,
         }],
         tracker_hits: vec![TrackerHit {
             tracker: "Salesforce".into(),
@@ -183,6 +187,19 @@ fn insight() -> Insight {
             kind: TrackerKind::Competitor,
             side: Side::External,
             count: 1,
+        }],
+        highlights: vec![Highlight {
+            text: "We'll go with the annual plan.".into(),
+            kind: HighlightKind::Decision,
+            speaker: "bob".into(),
+            segment_id: "s-0005".into(),
+            start_char: 0,
+            end_char: 30,
+            offset_ms: Some(95_000),
+        }],
+        redactions: vec![RedactionCount {
+            kind: "PHONE".into(),
+            count: 2,
         }],
     }
 }
@@ -248,6 +265,7 @@ fn tenant_config() -> TenantConfig {
             action_items: true,
             trackers: false,
             kpis: true,
+            redaction: false,
         },
         opted_out: false,
     }
@@ -1303,13 +1321,16 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
                 })
                 .collect(),
         });
-    let question =
-        (txt(), txt(), side(), txt()).prop_map(|(segment_id, speaker, side, text)| Question {
+    let question = (txt(), txt(), side(), txt(), 0i64..500).prop_map(
+        |(segment_id, speaker, side, text, start_char)| Question {
             segment_id,
             speaker,
             side,
             text,
-        });
+            start_char,
+            end_char: start_char + 7,
+        },
+    );
     let action_type = prop_oneof![
         Just(ActionType::Call),
         Just(ActionType::Email),
@@ -1349,6 +1370,10 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
                 owner,
                 due,
                 action_type,
+                status: match state {
+                    ActionState::Committed => ActionStatus::Committed,
+                    ActionState::Suggested => ActionStatus::Requested,
+                },
                 state,
                 confidence,
                 language,
@@ -1450,6 +1475,8 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
                 action_items,
                 tracker_hits,
                 tracker_counts,
+                highlights: vec![],
+                redactions: vec![],
             },
         )
 }

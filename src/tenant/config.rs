@@ -29,6 +29,9 @@ pub struct Features {
     pub trackers: bool,
     /// Compute conversation KPIs.
     pub kpis: bool,
+    /// Replace personal data (e-mail addresses, phone numbers, IBANs, card numbers, national
+    /// ids, IP addresses, personal URLs) by typed placeholders in the insight. On by default.
+    pub redaction: bool,
 }
 
 impl Default for Features {
@@ -37,6 +40,7 @@ impl Default for Features {
             action_items: true,
             trackers: true,
             kpis: true,
+            redaction: true,
         }
     }
 }
@@ -791,7 +795,8 @@ mod tests {
             Features {
                 action_items: true,
                 trackers: true,
-                kpis: true
+                kpis: true,
+                redaction: true,
             }
         );
         assert_eq!(
@@ -827,6 +832,7 @@ mod tests {
             action_items: false,
             trackers: true,
             kpis: false,
+            redaction: false,
         };
         let (_d, path) = write("full.json", &serde_json::to_string(&cfg).unwrap());
         assert_eq!(TenantConfig::from_path(&path).unwrap(), cfg);

@@ -14,6 +14,8 @@
 //! The last line printed is `precision=P recall=R f1=F`, micro-averaged over everything scored.
 
 pub mod data;
+pub mod highlights;
+pub mod pii;
 pub mod train;
 
 use data::{Dataset, Kind};
@@ -37,6 +39,10 @@ pub struct EvalArgs {
 pub enum EvalCommand {
     /// Scores action-item extraction on labelled JSONL files.
     ActionItems(ActionItemsEval),
+    /// Scores personal data detection per type and language on span-labelled JSONL files.
+    Pii(pii::PiiEval),
+    /// ROUGE of the highlights against minutes and reports, with lead-N and TextRank.
+    Highlights(highlights::HighlightsEval),
 }
 
 /// `debrief eval action-items DATASET... [--cv K] [--json]`
@@ -215,6 +221,11 @@ pub struct Report {
     pub folds: Vec<Score>,
     /// Confidence reliability over the labelled files.
     pub reliability: Vec<Reliability>,
+    /// Items extracted from the labelled files per status (committed, requested,
+    /// suggested), and their evidence spans.
+    pub items: [u64; 3],
+    /// Evidence spans of those items.
+    pub evidence: u64,
     /// Micro-average over everything scored.
     pub total: Score,
 }
@@ -222,6 +233,9 @@ pub struct Report {
 #[derive(Default)]
 struct Tally {
     bins: [(u64, f64, u64); 10],
+    /// Items per status (committed, requested, suggested) and their evidence spans.
+    items: [u64; 3],
+    evidence: u64,
 }
 
 impl Tally {
@@ -258,6 +272,17 @@ fn flagged(
     models: &ModelFile,
     labels: Option<&[bool]>,
 ) -> (Vec<bool>, Vec<(f64, bool)>) {
+    flagged_items(conv, lang, models, labels).0
+}
+
+type Flags = (Vec<bool>, Vec<(f64, bool)>);
+
+fn flagged_items(
+    conv: &Conversation,
+    lang: &str,
+    models: &ModelFile,
+    labels: Option<&[bool]>,
+) -> (Flags, Vec<debrief::insight::ActionItem>) {
     let items = extract_with(conv, lang, None, "UTC", models);
     let mut flags = vec![false; conv.segments.len()];
     let mut conf = Vec::new();
@@ -273,16 +298,20 @@ fn flagged(
         }
         conf.push((it.confidence, correct));
     }
-    (flags, conf)
+    ((flags, conf), items)
 }
 
 fn score_labelled(l: &data::Labelled, models: &ModelFile, counts: &mut Counts, tally: &mut Tally) {
-    let (flags, conf) = flagged(
+    let ((flags, conf), items) = flagged_items(
         &l.conv,
         effective_language(&l.lang),
         models,
         Some(&l.labels),
     );
+    for it in &items {
+        tally.items[it.status as usize] += 1;
+        tally.evidence += it.evidence.len() as u64;
+    }
     for (f, a) in flags.iter().zip(&l.labels) {
         counts.add(*f, *a);
     }
@@ -392,6 +421,8 @@ pub fn evaluate(sets: &[Dataset], cv: Option<usize>) -> Result<Report, EvalError
         datasets,
         folds: folds_out,
         reliability: tally.table(),
+        items: tally.items,
+        evidence: tally.evidence,
         total: Score::new("total".to_string(), "all", total),
     })
 }
@@ -424,6 +455,14 @@ pub fn run_eval(args: &ActionItemsEval, out: &mut dyn Write) -> Result<Report, E
             )
             .map_err(w)?;
         }
+        let [c, r, sg] = report.items;
+        writeln!(
+            out,
+            "items: {} (committed {c}, requested {r}, suggested {sg}), {:.2} evidence spans per item",
+            c + r + sg,
+            report.evidence as f64 / (c + r + sg).max(1) as f64
+        )
+        .map_err(w)?;
         writeln!(
             out,
             "reliability (items by confidence): bin items mean_conf correct"
@@ -454,6 +493,12 @@ pub fn command_eval(args: EvalArgs) -> Result<std::process::ExitCode, EvalError>
     let mut out = stdout.lock();
     match &args.command {
         EvalCommand::ActionItems(a) => run_eval(a, &mut out)?,
+        EvalCommand::Highlights(a) => {
+            return highlights::run(a, &mut out).map(|_| std::process::ExitCode::SUCCESS)
+        }
+        EvalCommand::Pii(a) => {
+            return pii::run(a, &mut out).map(|_| std::process::ExitCode::SUCCESS)
+        }
     };
     Ok(std::process::ExitCode::SUCCESS)
 }

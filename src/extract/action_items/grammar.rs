@@ -9,6 +9,7 @@
 //! phrase. Phrases are compiled once into a trie keyed by word hash.
 
 use super::tokens::{fnv1a, Tokens};
+use crate::extract::languages;
 use crate::insight::ActionType;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -697,30 +698,16 @@ fn participle(lang: &str, x: &str) -> bool {
 
 /// The compiled grammar for `lang`; English for unsupported languages.
 pub fn grammar(lang: &str) -> &'static Grammar {
-    static CELLS: [OnceLock<Grammar>; 7] = [
-        OnceLock::new(),
-        OnceLock::new(),
-        OnceLock::new(),
-        OnceLock::new(),
-        OnceLock::new(),
-        OnceLock::new(),
-        OnceLock::new(),
-    ];
-    let (i, src) = match lang {
-        "fr" => (1, &super::lang_fr::SOURCE),
-        "de" => (2, &super::lang_de::SOURCE),
-        "es" => (3, &super::lang_es::SOURCE),
-        "pt" => (4, &super::lang_pt::SOURCE),
-        "it" => (5, &super::lang_it::SOURCE),
-        "nl" => (6, &super::lang_nl::SOURCE),
-        _ => (0, &super::lang_en::SOURCE),
-    };
+    static CELLS: [OnceLock<Grammar>; languages::COUNT] =
+        [const { OnceLock::new() }; languages::COUNT];
+    let i = languages::position(lang).unwrap_or(0);
+    let src = languages::LANGUAGES[i].cues;
     CELLS[i].get_or_init(|| Grammar::compile(src))
 }
 
 /// Whether `lang` has its own grammar (others fall back to English).
 pub fn supported(lang: &str) -> bool {
-    matches!(lang, "en" | "fr" | "de" | "es" | "pt" | "it" | "nl")
+    languages::position(lang).is_some()
 }
 
 #[cfg(test)]

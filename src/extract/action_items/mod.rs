@@ -18,18 +18,12 @@
 pub mod due;
 pub mod features;
 pub mod grammar;
-pub mod lang_de;
-pub mod lang_en;
-pub mod lang_es;
-pub mod lang_fr;
-pub mod lang_it;
-pub mod lang_nl;
-pub mod lang_pt;
+pub mod merge;
 pub mod model;
 pub mod owner;
 pub mod tokens;
 
-use crate::insight::{ActionItem, ActionType, Evidence};
+use crate::insight::{ActionItem, ActionStatus, ActionType, Evidence};
 use crate::model::Conversation;
 use chrono::{DateTime, FixedOffset};
 use features::{featurize, ConvFeatures, Scratch, CORE};
@@ -109,7 +103,7 @@ pub fn extract_with(
     let mut names: Option<Vec<(String, String)>> = None;
     let g = grammar(lang);
     let mut toks = Tokens::default();
-    let mut items: Vec<(usize, ActionItem)> = Vec::new();
+    let mut items: Vec<(usize, merge::Candidate)> = Vec::new();
     for (i, u) in f.units.iter().enumerate() {
         if margins[i] < op.threshold {
             continue;
@@ -130,15 +124,29 @@ pub fn extract_with(
             .map(|k| k.action_type())
             .unwrap_or(ActionType::Task);
         let due = due::find(&seg.text, &toks, &in_unit, lang, reference, time_zone);
-        let text = item_text(&seg.text, &toks, &in_unit, u.anchor_char);
+        let (start, end) = item_span(&seg.text, &toks, &in_unit, u);
+        let text = seg
+            .text
+            .chars()
+            .skip(start as usize)
+            .take((end - start) as usize)
+            .collect();
         let confidence = (op.confidence(margins[i]) * 1000.0).round() / 1000.0;
         let evidence = Evidence {
             segment_id: seg.id.clone(),
-            start_char: u.start_char as i64,
-            end_char: u.end_char as i64,
+            start_char: i64::from(start),
+            end_char: i64::from(end),
         };
         // A speech unit that continues the previous item of the same speaker is merged.
-        if let Some((pi, prev)) = items.last_mut() {
+        if let Some((
+            pi,
+            merge::Candidate {
+                item: prev,
+                last_unit,
+                ..
+            },
+        )) = items.last_mut()
+        {
             let pu = &f.units[*pi];
             if !f.written
                 && !f.document
@@ -150,89 +158,70 @@ pub fn extract_with(
                 if prev.due.is_none() {
                     prev.due = due;
                 }
-                let joined = format!("{} {}", prev.text, decap(&text));
-                prev.text = cap_text(&joined);
                 prev.confidence = prev.confidence.max(confidence);
                 *pi = i;
+                *last_unit = i;
                 continue;
             }
         }
         items.push((
             i,
-            ActionItem {
-                text,
-                evidence: vec![evidence],
-                owner,
-                due,
-                action_type,
-                state,
-                confidence,
-                language: lang.to_string(),
+            merge::Candidate {
+                first_unit: i,
+                last_unit: i,
+                item: ActionItem {
+                    text,
+                    evidence: vec![evidence],
+                    owner,
+                    due,
+                    action_type,
+                    state,
+                    confidence,
+                    language: lang.to_string(),
+                    status: ActionStatus::default(),
+                },
             },
         ));
     }
-    items.into_iter().map(|(_, it)| it).collect()
+    merge::merge(&f, conv, items.into_iter().map(|(_, c)| c).collect())
 }
 
-/// Readable item text: the unit's words from the anchor on, in their original spelling,
-/// without fragments, fillers or repetitions, first letter upper-cased.
-fn item_text(text: &str, toks: &Tokens, in_unit: &[usize], anchor: u32) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::new();
+/// The item's span in the segment, in Unicode scalar values: from the first word at or
+/// after the action cue (the whole unit when fewer than two words follow it) to the unit's
+/// last word, with the sentence's closing punctuation. Fillers and fragments at either end
+/// are left out; inside, the words stay exactly as spoken. Spans longer than
+/// [`MAX_TEXT_CHARS`] end at the last word that fits.
+fn item_span(text: &str, toks: &Tokens, in_unit: &[usize], u: &features::Unit) -> (u32, u32) {
     let from: Vec<usize> = in_unit
         .iter()
         .copied()
-        .filter(|&k| toks.list[k].start >= anchor)
+        .filter(|&k| toks.list[k].start >= u.anchor_char)
         .collect();
     let list = if from.len() >= 2 { &from[..] } else { in_unit };
-    for &k in list {
-        let t = &toks.list[k];
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.extend(chars[t.start as usize..t.end as usize].iter().map(|&c| {
-            if c == '’' {
-                '\''
-            } else {
-                c
-            }
-        }));
+    let (Some(&first), Some(&last)) = (list.first(), list.last()) else {
+        return (u.start_char, u.start_char.max(u.end_char));
+    };
+    let start = toks.list[first].start;
+    let limit = start + MAX_TEXT_CHARS as u32;
+    let mut end = toks.list[last].end;
+    if end > limit {
+        end = list
+            .iter()
+            .map(|&k| toks.list[k].end)
+            .filter(|&e| e <= limit)
+            .max()
+            .unwrap_or(limit);
+        return (start, end);
     }
-    let out = out.replace("o_k", "OK").replace('_', " ");
-    cap_text(&out)
-}
-
-/// Undoes the capital that [`item_text`] gave a continuation ("Send it" → "send it"), but
-/// keeps "I" and "I'll".
-fn decap(s: &str) -> String {
-    let first_word = s.split(' ').next().unwrap_or("");
-    if first_word == "I" || first_word.starts_with("I'") {
-        return s.to_string();
-    }
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
-    }
-}
-
-fn cap_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    if let Some(c) = chars.next() {
-        out.extend(c.to_uppercase());
-    }
-    for (n, c) in (1..).zip(chars) {
-        if n >= MAX_TEXT_CHARS {
-            if let Some(sp) = out.rfind(' ') {
-                out.truncate(sp);
-            }
-            out.push('…');
-            return out;
-        }
-        out.push(c);
-    }
-    out
+    // French puts a (narrow) space before "?" and "!": it belongs to the punctuation.
+    let mut after = text.chars().skip(end as usize).peekable();
+    let spaces = std::iter::from_fn(|| after.next_if(|c| matches!(c, ' ' | '\u{a0}' | '\u{202f}')))
+        .count() as u32;
+    let punct = after
+        .take_while(|c| matches!(c, '.' | '?' | '!' | '…' | '"' | '»' | '”' | ')'))
+        .count() as u32;
+    let closing = if punct > 0 { spaces + punct } else { 0 };
+    (start, end + closing)
 }
 
 /// Whether a unit has the cue (used by tests and docs).

@@ -124,16 +124,12 @@ mod tests {
 
     #[test]
     fn safe_offsets_name_every_assigned_partition() {
-        let mut book = OffsetBook::default();
-        let a = book.lane("t", 0);
-        let b = book.lane("t", 3);
-        let idle = book.lane("u", 1);
-        for lane in [a, b, idle] {
-            book.assign(lane);
-        }
-        book.processed(a, 4);
-        book.processed(b, 9);
-        let _held = book.hold(b, 2);
+        let (mut book, lanes) = crate::pipeline::offsets::book_with(&[
+            ("t", 0, Some(4)),
+            ("t", 3, Some(9)),
+            ("u", 1, None),
+        ]);
+        let _held = book.hold(lanes[1], 2);
         let tpl = safe_offsets(&book, true, &|lane, offset| format!("{lane}@{offset}")).unwrap();
         let got: Vec<(String, i32, Offset)> = tpl
             .elements()
@@ -153,6 +149,7 @@ mod tests {
             .iter()
             .map(|e| e.metadata().to_string())
             .collect();
+        let (a, b) = (lanes[0], lanes[1]);
         assert_eq!(metadata, vec![format!("{a}@5"), format!("{b}@2")]);
         let tpl = safe_offsets(&book, false, &|_, _| String::new()).unwrap();
         assert_eq!(

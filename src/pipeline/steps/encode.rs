@@ -5,7 +5,7 @@
 use crate::events::{DeadLetter, InteractionTelemetry};
 use crate::governance::ConversationIndexEntry;
 use crate::insight::Insight;
-use crate::schema::{Codec, SchemaError};
+use crate::schema::{Codec, ContractRecord, SchemaError};
 use rdkafka::message::OwnedHeaders;
 use std::sync::Arc;
 
@@ -31,18 +31,29 @@ pub(crate) struct Encode {
 }
 
 impl Encode {
+    fn record<'a, T: ContractRecord>(
+        &self,
+        topic: &'a str,
+        key: Option<&'a [u8]>,
+        value: &T,
+        headers: Option<OwnedHeaders>,
+    ) -> Result<Record<'a>, SchemaError> {
+        Ok(Record {
+            topic,
+            key,
+            payload: self.codec.encode(topic, value)?,
+            headers,
+        })
+    }
+
     /// An insight, keyed by its conversation id (CRM topics are compacted by it).
     pub fn insight<'a>(
         &self,
         topic: &'a str,
         insight: &'a Insight,
     ) -> Result<Record<'a>, SchemaError> {
-        Ok(Record {
-            topic,
-            key: Some(insight.conversation_id.as_bytes()),
-            payload: self.codec.encode(topic, insight)?,
-            headers: None,
-        })
+        let key = Some(insight.conversation_id.as_bytes());
+        self.record(topic, key, insight, None)
     }
 
     /// A telemetry record, keyed by its tenant id.
@@ -51,12 +62,7 @@ impl Encode {
         topic: &'a str,
         telemetry: &'a InteractionTelemetry,
     ) -> Result<Record<'a>, SchemaError> {
-        Ok(Record {
-            topic,
-            key: Some(telemetry.tenant_id.as_bytes()),
-            payload: self.codec.encode(topic, telemetry)?,
-            headers: None,
-        })
+        self.record(topic, Some(telemetry.tenant_id.as_bytes()), telemetry, None)
     }
 
     /// A conversation-index entry, keyed by its conversation id (the index is compacted).
@@ -80,12 +86,8 @@ impl Encode {
         topic: &'a str,
         dead_letter: &'a DeadLetter,
     ) -> Result<Record<'a>, SchemaError> {
-        Ok(Record {
-            topic,
-            key: dead_letter.key.as_deref(),
-            payload: self.codec.encode(topic, dead_letter)?,
-            headers: Some(crate::emit::dead_letter_headers(dead_letter)),
-        })
+        let headers = Some(crate::emit::dead_letter_headers(dead_letter));
+        self.record(topic, dead_letter.key.as_deref(), dead_letter, headers)
     }
 }
 
@@ -106,12 +108,7 @@ mod tests {
             codec: Arc::new(Codec::new(Encoding::AvroSingleObject, None).unwrap()),
         };
         let settings = Settings::default();
-        let ctx = ExtractContext {
-            settings: &settings,
-            tenant: None,
-            finalised_by: FinalisedBy::EndEvent,
-            reference_time: None,
-        };
+        let ctx = ExtractContext::new(&settings, FinalisedBy::EndEvent);
         let conv = Conversation {
             id: "c1".into(),
             tenant_id: "acme".into(),

@@ -22,9 +22,11 @@
 //! | commit | [`commit`] with [`crate::pipeline::offsets::OffsetBook`] | safe offsets → Kafka |
 //! | dead letters (output) | [`dead_letter::DeadLetters`] | rejected records |
 //! | erase | [`erase::Erase`] | erasure requests drop open conversations and refuse later events; opt-out |
+//! | CRM records (output) | [`crm::CrmStep`] | insight → CRM-shaped records on the per-CRM record topics; write errors → dead letters |
 
 pub(crate) mod analyse;
 pub(crate) mod commit;
+pub(crate) mod crm;
 pub(crate) mod dead_letter;
 pub(crate) mod decode;
 pub(crate) mod encode;

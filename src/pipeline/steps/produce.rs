@@ -4,7 +4,9 @@
 //! every failure, to the consumer loop's inbox.
 
 use super::encode::Record;
+use crate::crm::{CrmKind, RecordType, WriteErrorKind};
 use crate::metrics::Metrics;
+use crate::pipeline::client_log::ClientLog;
 use crate::pipeline::inbox::{Inbox, LoopMessage};
 use crate::pipeline::kafka::now_ms;
 use crate::pipeline::offsets::Hold;
@@ -14,6 +16,7 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +36,45 @@ pub(crate) enum Produced {
     Control,
     /// A dead letter, with its kind name.
     DeadLetter { reason: &'static str },
+    /// One of a conversation's CRM records (`crate::crm`); the group's hold is released by
+    /// the last acknowledgement of the group.
+    CrmRecord {
+        crm: CrmKind,
+        record: RecordType,
+        group: Arc<AckGroup>,
+    },
+    /// The dead letter of a CRM write error, in the same group.
+    CrmWriteError {
+        crm: CrmKind,
+        kind: WriteErrorKind,
+        group: Arc<AckGroup>,
+    },
+}
+
+/// Records whose number is known only once the conversation is analysed (its CRM records)
+/// share one hold, taken by the consumer loop: the last acknowledgement releases it.
+#[derive(Debug)]
+pub(crate) struct AckGroup {
+    remaining: AtomicUsize,
+    hold: Option<Hold>,
+}
+
+impl AckGroup {
+    /// A group of `records` records holding `hold`.
+    pub fn new(records: usize, hold: Option<Hold>) -> AckGroup {
+        AckGroup {
+            remaining: AtomicUsize::new(records),
+            hold,
+        }
+    }
+
+    /// One record acknowledged: the hold when it was the last one.
+    pub fn acknowledged(&self) -> Option<Hold> {
+        match self.remaining.fetch_sub(1, Ordering::AcqRel) {
+            1 => self.hold,
+            _ => None,
+        }
+    }
 }
 
 /// Opaque of every produced record: the offset hold its acknowledgement releases (taken by
@@ -48,9 +90,13 @@ pub(crate) struct Delivery {
 pub(crate) struct ProducerCtx {
     pub inbox: Inbox,
     pub metrics: Arc<Metrics>,
+    /// Where librdkafka's logs and errors go (deduplicated).
+    pub client_log: Arc<ClientLog>,
 }
 
-impl ClientContext for ProducerCtx {}
+impl ClientContext for ProducerCtx {
+    crate::pipeline::client_log::log_to_client_log!("producer");
+}
 
 impl ProducerContext for ProducerCtx {
     type DeliveryOpaque = Box<Delivery>;
@@ -74,6 +120,28 @@ impl ProducerContext for ProducerCtx {
                         self.metrics.dead_letters.with_label_values(&[reason]).inc();
                     }
                     Produced::Telemetry | Produced::Index | Produced::Control => {}
+                    Produced::CrmRecord { crm, record, group } => {
+                        self.metrics
+                            .crm_records_produced
+                            .with_label_values(&[crm.name(), record.name()])
+                            .inc();
+                        if let Some(hold) = group.acknowledged() {
+                            let _ = self.inbox.send(LoopMessage::Acknowledged(hold));
+                        }
+                    }
+                    Produced::CrmWriteError { crm, kind, group } => {
+                        self.metrics
+                            .crm_write_errors
+                            .with_label_values(&[crm.name(), kind.name()])
+                            .inc();
+                        self.metrics
+                            .dead_letters
+                            .with_label_values(&["invalid"])
+                            .inc();
+                        if let Some(hold) = group.acknowledged() {
+                            let _ = self.inbox.send(LoopMessage::Acknowledged(hold));
+                        }
+                    }
                 }
                 if let Some(hold) = delivery.hold {
                     // The loop may be gone at shutdown: the hold no longer matters then.
@@ -124,30 +192,38 @@ pub(crate) fn produce(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::inbox::inbox;
-    use crate::pipeline::offsets::OffsetBook;
+    use crate::pipeline::inbox::{inbox, InboxReceiver};
     use rdkafka::config::ClientConfig;
     use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::DefaultProducerContext;
     use rdkafka::producer::Producer as _;
     use rdkafka::util::Timeout;
 
-    #[test]
-    fn an_acknowledged_record_releases_its_hold_through_the_inbox() {
-        let cluster = MockCluster::new(1).unwrap();
-        cluster.create_topic("out", 1, 1).unwrap();
+    /// A producer on the mock cluster, its inbox and its metrics.
+    fn mock_producer(
+        cluster: &MockCluster<'_, DefaultProducerContext>,
+    ) -> (Producer, InboxReceiver, Arc<Metrics>) {
         let (tx, rx) = inbox();
         let metrics = Arc::new(Metrics::new().unwrap());
+        let client_log = ClientLog::new("mock", Arc::new(crate::http::Health::default()));
         let producer: Producer = ClientConfig::new()
             .set("bootstrap.servers", cluster.bootstrap_servers())
             .create_with_context(ProducerCtx {
                 inbox: tx,
                 metrics: metrics.clone(),
+                client_log: Arc::new(client_log),
             })
             .unwrap();
-        let mut book = OffsetBook::default();
-        let lane = book.lane("in", 0);
-        book.assign(lane);
-        book.processed(lane, 7);
+        (producer, rx, metrics)
+    }
+
+    #[test]
+    fn an_acknowledged_record_releases_its_hold_through_the_inbox() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("out", 1, 1).unwrap();
+        let (producer, rx, metrics) = mock_producer(&cluster);
+        let (mut book, lanes) = crate::pipeline::offsets::book_with(&[("in", 0, Some(7))]);
+        let lane = lanes[0];
         let hold = book.hold(lane, 7);
         assert_eq!(book.safe(lane, true), Some(7), "held until acknowledged");
         let what = Produced::DeadLetter { reason: "invalid" };
@@ -169,5 +245,82 @@ mod tests {
         assert!(metrics
             .render()
             .contains("debrief_dead_letters_total{reason=\"invalid\"} 1"));
+    }
+
+    #[test]
+    fn a_crm_group_releases_its_one_hold_with_the_last_acknowledgement_and_counts_by_crm() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("tasks", 1, 1).unwrap();
+        cluster.create_topic("dlq", 1, 1).unwrap();
+        let (producer, rx, metrics) = mock_producer(&cluster);
+        let (mut book, lanes) = crate::pipeline::offsets::book_with(&[("in", 0, Some(3))]);
+        let lane = lanes[0];
+        let group = Arc::new(AckGroup::new(3, book.hold(lane, 3)));
+        for (topic, what) in [
+            (
+                "tasks",
+                Produced::CrmRecord {
+                    crm: CrmKind::Salesforce,
+                    record: RecordType::Task,
+                    group: group.clone(),
+                },
+            ),
+            (
+                "tasks",
+                Produced::CrmRecord {
+                    crm: CrmKind::Salesforce,
+                    record: RecordType::Task,
+                    group: group.clone(),
+                },
+            ),
+            (
+                "dlq",
+                Produced::CrmWriteError {
+                    crm: CrmKind::Salesforce,
+                    kind: WriteErrorKind::FieldAccess,
+                    group: group.clone(),
+                },
+            ),
+        ] {
+            let record = Record {
+                topic,
+                key: Some(b"k"),
+                payload: b"v".to_vec(),
+                headers: None,
+            };
+            produce(&producer, record, Box::new(Delivery { hold: None, what })).unwrap();
+        }
+        producer
+            .flush(Timeout::After(Duration::from_secs(30)))
+            .unwrap();
+        let mut released = 0;
+        while let Ok(m) = rx.try_recv() {
+            match m {
+                LoopMessage::Acknowledged(h) => {
+                    book.release(h);
+                    released += 1;
+                }
+                other => panic!("expected acknowledgements only, got {other:?}"),
+            }
+        }
+        assert_eq!(released, 1, "one hold for the group");
+        assert_eq!(book.safe(lane, true), Some(4));
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                "debrief_crm_records_produced_total{crm=\"salesforce\",record=\"task\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "debrief_crm_write_errors_total{crm=\"salesforce\",kind=\"field_access\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("debrief_dead_letters_total{reason=\"invalid\"} 1"),
+            "{text}"
+        );
     }
 }

@@ -1,6 +1,11 @@
-//! Dutch cue grammar (core phrases only).
+//! Dutch: everything language-specific (`LANGUAGE`): the cue grammar (`SOURCE`), the due-date
+//! words (`DUE`), the question words and the backchannels.
+//!
+//! The cue grammar (core phrases only).
 
-use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
+use super::Language;
+use crate::extract::action_items::due::DueWords;
+use crate::extract::action_items::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The Dutch grammar.
 pub static SOURCE: GrammarSource = GrammarSource {
@@ -8,6 +13,68 @@ pub static SOURCE: GrammarSource = GrammarSource {
     phrases: PHRASES,
     verbs: VERBS,
     skippable: SKIP,
+};
+
+/// Dutch: everything language-specific in one place.
+pub static LANGUAGE: Language = Language {
+    code: "nl",
+    cues: &SOURCE,
+    due: &DUE,
+    question_words: QUESTION_WORDS,
+    backchannels: BACKCHANNELS,
+};
+
+/// Words that open a question (lower case), for transcripts without punctuation.
+pub const QUESTION_WORDS: &[&str] = &[
+    "wie", "wat", "wanneer", "waar", "waarom", "hoe", "welke", "kun", "kunt", "kan", "heb",
+    "heeft", "is", "zijn",
+];
+
+/// Backchannel words and two-word phrases (lower case, no punctuation); those common to
+/// every language are in `crate::extract::text`.
+pub const BACKCHANNELS: &[&str] = &["ja", "precies", "klopt", "prima", "goed"];
+
+/// Due-date words.
+pub(crate) const DUE: DueWords = DueWords {
+    today: &["vandaag", "vanavond"],
+    tomorrow: &["morgen"],
+    after_tomorrow: &["overmorgen"],
+    weekdays: [
+        &["maandag"],
+        &["dinsdag"],
+        &["woensdag"],
+        &["donderdag"],
+        &["vrijdag"],
+        &["zaterdag"],
+        &["zondag"],
+    ],
+    months: [
+        &["januari"],
+        &["februari"],
+        &["maart"],
+        &["april"],
+        &["mei"],
+        &["juni"],
+        &["juli"],
+        &["augustus"],
+        &["september"],
+        &["oktober"],
+        &["november"],
+        &["december"],
+    ],
+    next: &["volgende", "komende"],
+    this: &["deze"],
+    week: &["week"],
+    month: &["maand"],
+    end: &["eind", "einde"],
+    day_unit: &["dagen", "dag"],
+    in_: &["over", "binnen"],
+    preps: &["voor", "tegen", "op", "uiterlijk"],
+    numbers: &[("een", 1), ("twee", 2), ("drie", 3)],
+    next_after: false,
+    next_is_following_week: false,
+    time_preps: &["om"],
+    noon: &["middag"],
 };
 
 const SKIP: &[&str] = &[

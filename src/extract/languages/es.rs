@@ -1,6 +1,11 @@
-//! Spanish cue grammar (pronouns are often dropped, so verb forms carry the person).
+//! Spanish: everything language-specific (`LANGUAGE`): the cue grammar (`SOURCE`), the due-date
+//! words (`DUE`), the question words and the backchannels.
+//!
+//! The cue grammar (pronouns are often dropped, so verb forms carry the person).
 
-use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
+use super::Language;
+use crate::extract::action_items::due::DueWords;
+use crate::extract::action_items::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The Spanish grammar.
 pub static SOURCE: GrammarSource = GrammarSource {
@@ -8,6 +13,90 @@ pub static SOURCE: GrammarSource = GrammarSource {
     phrases: PHRASES,
     verbs: VERBS,
     skippable: SKIP,
+};
+
+/// Spanish: everything language-specific in one place.
+pub static LANGUAGE: Language = Language {
+    code: "es",
+    cues: &SOURCE,
+    due: &DUE,
+    question_words: QUESTION_WORDS,
+    backchannels: BACKCHANNELS,
+};
+
+/// Words that open a question (lower case), for transcripts without punctuation.
+pub const QUESTION_WORDS: &[&str] = &[
+    "qué", "que", "quién", "quiénes", "cuándo", "dónde", "por qué", "porqué", "cómo", "cuál",
+    "cuáles", "cuánto", "cuánta", "cuántos", "cuántas", "puedes", "puede", "podría", "podrías",
+    "tienes", "tiene", "hay", "es", "son", "quieres", "quiere",
+];
+
+/// Backchannel words and two-word phrases (lower case, no punctuation); those common to
+/// every language are in `crate::extract::text`.
+pub const BACKCHANNELS: &[&str] = &[
+    "vale",
+    "sí",
+    "si",
+    "claro",
+    "ya",
+    "bueno",
+    "exacto",
+    "de acuerdo",
+    "ajá",
+    "entiendo",
+    "perfecto",
+    "sí sí",
+];
+
+/// Due-date words.
+pub(crate) const DUE: DueWords = DueWords {
+    today: &["hoy", "esta noche"],
+    tomorrow: &["mañana"],
+    after_tomorrow: &[],
+    weekdays: [
+        &["lunes"],
+        &["martes"],
+        &["miércoles", "miercoles"],
+        &["jueves"],
+        &["viernes"],
+        &["sábado", "sabado"],
+        &["domingo"],
+    ],
+    months: [
+        &["enero"],
+        &["febrero"],
+        &["marzo"],
+        &["abril"],
+        &["mayo"],
+        &["junio"],
+        &["julio"],
+        &["agosto"],
+        &["septiembre", "setiembre"],
+        &["octubre"],
+        &["noviembre"],
+        &["diciembre"],
+    ],
+    next: &["próximo", "próxima", "proximo", "proxima", "que viene"],
+    this: &["este", "esta"],
+    week: &["semana", "semanas"],
+    month: &["mes", "meses"],
+    end: &["fin", "final", "finales"],
+    day_unit: &["días", "dias", "día", "dia"],
+    in_: &["en", "dentro"],
+    preps: &["para", "antes", "el", "hasta", "a"],
+    numbers: &[
+        ("un", 1),
+        ("una", 1),
+        ("dos", 2),
+        ("tres", 3),
+        ("cuatro", 4),
+        ("cinco", 5),
+        ("quince", 15),
+    ],
+    next_after: false,
+    next_is_following_week: false,
+    time_preps: &["a", "las"],
+    noon: &["mediodía", "mediodia"],
 };
 
 const SKIP: &[&str] = &[

@@ -1,6 +1,11 @@
-//! English cue grammar (speech forms included: "gonna", "gotta", "wanna", "o_k").
+//! English: everything language-specific (`LANGUAGE`): the cue grammar (`SOURCE`), the due-date
+//! words (`DUE`), the question words and the backchannels.
+//!
+//! The cue grammar (speech forms included: "gonna", "gotta", "wanna", "o_k").
 
-use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
+use super::Language;
+use crate::extract::action_items::due::DueWords;
+use crate::extract::action_items::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The English grammar.
 pub static SOURCE: GrammarSource = GrammarSource {
@@ -8,6 +13,141 @@ pub static SOURCE: GrammarSource = GrammarSource {
     phrases: PHRASES,
     verbs: VERBS,
     skippable: SKIP,
+};
+
+/// English: everything language-specific in one place.
+pub static LANGUAGE: Language = Language {
+    code: "en",
+    cues: &SOURCE,
+    due: &DUE,
+    question_words: QUESTION_WORDS,
+    backchannels: BACKCHANNELS,
+};
+
+/// Words that open a question (lower case), for transcripts without punctuation.
+pub const QUESTION_WORDS: &[&str] = &[
+    "what",
+    "who",
+    "whom",
+    "whose",
+    "why",
+    "how",
+    "when",
+    "where",
+    "which",
+    "can",
+    "could",
+    "would",
+    "will",
+    "do",
+    "does",
+    "did",
+    "is",
+    "are",
+    "was",
+    "were",
+    "should",
+    "shall",
+    "may",
+    "have",
+    "has",
+    "had",
+    "isn't",
+    "aren't",
+    "don't",
+    "doesn't",
+    "didn't",
+    "won't",
+    "wouldn't",
+    "couldn't",
+    "can't",
+    "shouldn't",
+    "what's",
+    "who's",
+    "how's",
+    "where's",
+    "when's",
+    "why's",
+];
+
+/// Backchannel words and two-word phrases (lower case, no punctuation); those common to
+/// every language are in `crate::extract::text`.
+pub const BACKCHANNELS: &[&str] = &[
+    "yeah",
+    "yes",
+    "yep",
+    "yup",
+    "right",
+    "sure",
+    "exactly",
+    "uh",
+    "um",
+    "got it",
+    "i see",
+    "makes sense",
+    "all right",
+    "alright",
+    "cool",
+    "great",
+    "true",
+    "okay yeah",
+    "yeah yeah",
+    "right right",
+    "sounds good",
+    "of course",
+    "no",
+];
+
+/// Due-date words.
+pub(crate) const DUE: DueWords = DueWords {
+    today: &["today", "tonight", "eod"],
+    tomorrow: &["tomorrow", "tmrw"],
+    after_tomorrow: &[],
+    weekdays: [
+        &["monday", "mon"],
+        &["tuesday", "tue", "tues"],
+        &["wednesday", "wed"],
+        &["thursday", "thu", "thurs"],
+        &["friday", "fri"],
+        &["saturday", "sat"],
+        &["sunday", "sun"],
+    ],
+    months: [
+        &["january", "jan"],
+        &["february", "feb"],
+        &["march", "mar"],
+        &["april", "apr"],
+        &["may"],
+        &["june", "jun"],
+        &["july", "jul"],
+        &["august", "aug"],
+        &["september", "sep", "sept"],
+        &["october", "oct"],
+        &["november", "nov"],
+        &["december", "dec"],
+    ],
+    next: &["next", "coming"],
+    this: &["this"],
+    week: &["week", "weeks"],
+    month: &["month", "months"],
+    end: &["end"],
+    day_unit: &["days", "day"],
+    in_: &["in", "within"],
+    preps: &["by", "before", "on", "until", "till", "due", "for"],
+    numbers: &[
+        ("a", 1),
+        ("one", 1),
+        ("two", 2),
+        ("three", 3),
+        ("four", 4),
+        ("five", 5),
+        ("couple", 2),
+        ("few", 3),
+    ],
+    next_after: false,
+    next_is_following_week: true,
+    time_preps: &["at", "by"],
+    noon: &["noon", "midday"],
 };
 
 const SKIP: &[&str] = &[

@@ -1,6 +1,11 @@
-//! Italian cue grammar (core phrases only). Elided clitics are separate words (`l' ho`).
+//! Italian: everything language-specific (`LANGUAGE`): the cue grammar (`SOURCE`), the due-date
+//! words (`DUE`), the question words and the backchannels.
+//!
+//! The cue grammar (core phrases only). Elided clitics are separate words (`l' ho`).
 
-use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
+use super::Language;
+use crate::extract::action_items::due::DueWords;
+use crate::extract::action_items::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The Italian grammar.
 pub static SOURCE: GrammarSource = GrammarSource {
@@ -8,6 +13,67 @@ pub static SOURCE: GrammarSource = GrammarSource {
     phrases: PHRASES,
     verbs: VERBS,
     skippable: SKIP,
+};
+
+/// Italian: everything language-specific in one place.
+pub static LANGUAGE: Language = Language {
+    code: "it",
+    cues: &SOURCE,
+    due: &DUE,
+    question_words: QUESTION_WORDS,
+    backchannels: BACKCHANNELS,
+};
+
+/// Words that open a question (lower case), for transcripts without punctuation.
+pub const QUESTION_WORDS: &[&str] = &[
+    "chi", "che", "cosa", "quando", "dove", "perché", "come", "quale", "quanto", "puoi", "può",
+];
+
+/// Backchannel words and two-word phrases (lower case, no punctuation); those common to
+/// every language are in `crate::extract::text`.
+pub const BACKCHANNELS: &[&str] = &["sì", "si", "certo", "esatto", "va bene", "giusto", "ecco"];
+
+/// Due-date words.
+pub(crate) const DUE: DueWords = DueWords {
+    today: &["oggi", "stasera"],
+    tomorrow: &["domani"],
+    after_tomorrow: &["dopodomani"],
+    weekdays: [
+        &["lunedì", "lunedi"],
+        &["martedì", "martedi"],
+        &["mercoledì", "mercoledi"],
+        &["giovedì", "giovedi"],
+        &["venerdì", "venerdi"],
+        &["sabato"],
+        &["domenica"],
+    ],
+    months: [
+        &["gennaio"],
+        &["febbraio"],
+        &["marzo"],
+        &["aprile"],
+        &["maggio"],
+        &["giugno"],
+        &["luglio"],
+        &["agosto"],
+        &["settembre"],
+        &["ottobre"],
+        &["novembre"],
+        &["dicembre"],
+    ],
+    next: &["prossimo", "prossima"],
+    this: &["questo", "questa"],
+    week: &["settimana"],
+    month: &["mese"],
+    end: &["fine"],
+    day_unit: &["giorni", "giorno"],
+    in_: &["tra", "fra", "entro"],
+    preps: &["entro", "per", "prima"],
+    numbers: &[("un", 1), ("una", 1), ("due", 2), ("tre", 3)],
+    next_after: false,
+    next_is_following_week: false,
+    time_preps: &["alle"],
+    noon: &["mezzogiorno"],
 };
 
 const SKIP: &[&str] = &[

@@ -1,7 +1,12 @@
-//! German cue grammar. German uses the present tense for the future ("ich schicke dir das
+//! German: everything language-specific (`LANGUAGE`): the cue grammar (`SOURCE`), the due-date
+//! words (`DUE`), the question words and the backchannels.
+//!
+//! The cue grammar. German uses the present tense for the future ("ich schicke dir das
 //! morgen"), so first-person present forms of action verbs count as commitments.
 
-use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
+use super::Language;
+use crate::extract::action_items::due::DueWords;
+use crate::extract::action_items::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The German grammar.
 pub static SOURCE: GrammarSource = GrammarSource {
@@ -9,6 +14,90 @@ pub static SOURCE: GrammarSource = GrammarSource {
     phrases: PHRASES,
     verbs: VERBS,
     skippable: SKIP,
+};
+
+/// German: everything language-specific in one place.
+pub static LANGUAGE: Language = Language {
+    code: "de",
+    cues: &SOURCE,
+    due: &DUE,
+    question_words: QUESTION_WORDS,
+    backchannels: BACKCHANNELS,
+};
+
+/// Words that open a question (lower case), for transcripts without punctuation.
+pub const QUESTION_WORDS: &[&str] = &[
+    "wer", "was", "wann", "wo", "warum", "wie", "welche", "welcher", "welches", "wieso", "weshalb",
+    "woher", "wohin", "wozu", "kannst", "können", "könnten", "haben", "hast", "habt", "ist",
+    "sind", "gibt", "wollen", "willst", "sollen", "sollten", "darf", "dürfen", "hätten", "wären",
+    "bist",
+];
+
+/// Backchannel words and two-word phrases (lower case, no punctuation); those common to
+/// every language are in `crate::extract::text`.
+pub const BACKCHANNELS: &[&str] = &[
+    "ja",
+    "genau",
+    "stimmt",
+    "richtig",
+    "klar",
+    "gut",
+    "alles klar",
+    "ach so",
+    "ja ja",
+    "na gut",
+    "verstehe",
+    "super",
+];
+
+/// Due-date words.
+pub(crate) const DUE: DueWords = DueWords {
+    today: &["heute"],
+    tomorrow: &["morgen"],
+    after_tomorrow: &["übermorgen"],
+    weekdays: [
+        &["montag"],
+        &["dienstag"],
+        &["mittwoch"],
+        &["donnerstag"],
+        &["freitag"],
+        &["samstag"],
+        &["sonntag"],
+    ],
+    months: [
+        &["januar", "jänner"],
+        &["februar"],
+        &["märz"],
+        &["april"],
+        &["mai"],
+        &["juni"],
+        &["juli"],
+        &["august"],
+        &["september"],
+        &["oktober"],
+        &["november"],
+        &["dezember"],
+    ],
+    next: &["nächste", "nächsten", "nächster", "kommende", "kommenden"],
+    this: &["diese", "diesen", "dieser"],
+    week: &["woche", "wochen"],
+    month: &["monat", "monats", "monaten"],
+    end: &["ende"],
+    day_unit: &["tagen", "tag", "tage"],
+    in_: &["in", "innerhalb"],
+    preps: &["bis", "am", "vor", "spätestens", "zum"],
+    numbers: &[
+        ("einem", 1),
+        ("einer", 1),
+        ("zwei", 2),
+        ("drei", 3),
+        ("vier", 4),
+        ("fünf", 5),
+    ],
+    next_after: false,
+    next_is_following_week: false,
+    time_preps: &["um", "gegen"],
+    noon: &["mittag"],
 };
 
 const SKIP: &[&str] = &[

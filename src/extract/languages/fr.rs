@@ -1,7 +1,12 @@
-//! French cue grammar. Elided clitics are separate words (`j' ai`, `qu' on`), hyphenated
+//! French: everything language-specific (`LANGUAGE`): the cue grammar (`SOURCE`), the due-date
+//! words (`DUE`), the question words and the backchannels.
+//!
+//! The cue grammar. Elided clitics are separate words (`j' ai`, `qu' on`), hyphenated
 //! inversions are split (`pourriez vous`, `est ce que`).
 
-use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
+use super::Language;
+use crate::extract::action_items::due::DueWords;
+use crate::extract::action_items::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The French grammar.
 pub static SOURCE: GrammarSource = GrammarSource {
@@ -9,6 +14,121 @@ pub static SOURCE: GrammarSource = GrammarSource {
     phrases: PHRASES,
     verbs: VERBS,
     skippable: SKIP,
+};
+
+/// French: everything language-specific in one place.
+pub static LANGUAGE: Language = Language {
+    code: "fr",
+    cues: &SOURCE,
+    due: &DUE,
+    question_words: QUESTION_WORDS,
+    backchannels: BACKCHANNELS,
+};
+
+/// Words that open a question (lower case), for transcripts without punctuation.
+pub const QUESTION_WORDS: &[&str] = &[
+    "qui",
+    "que",
+    "quoi",
+    "quel",
+    "quelle",
+    "quels",
+    "quelles",
+    "pourquoi",
+    "comment",
+    "quand",
+    "où",
+    "combien",
+    "lequel",
+    "laquelle",
+    "est-ce",
+    "est-ce-que",
+    "qu'est-ce",
+    "pouvez-vous",
+    "peux-tu",
+    "avez-vous",
+    "as-tu",
+    "êtes-vous",
+    "voulez-vous",
+];
+
+/// Backchannel words and two-word phrases (lower case, no punctuation); those common to
+/// every language are in `crate::extract::text`.
+pub const BACKCHANNELS: &[&str] = &[
+    "oui",
+    "ouais",
+    "d'accord",
+    "voilà",
+    "exactement",
+    "ok d'accord",
+    "bien sûr",
+    "tout à fait",
+    "je vois",
+    "c'est ça",
+    "bon",
+    "ah oui",
+    "oui oui",
+    "très bien",
+];
+
+/// Due-date words.
+pub(crate) const DUE: DueWords = DueWords {
+    today: &["aujourd'hui", "ce soir"],
+    tomorrow: &["demain"],
+    after_tomorrow: &["après-demain"],
+    weekdays: [
+        &["lundi"],
+        &["mardi"],
+        &["mercredi"],
+        &["jeudi"],
+        &["vendredi"],
+        &["samedi"],
+        &["dimanche"],
+    ],
+    months: [
+        &["janvier"],
+        &["février", "fevrier"],
+        &["mars"],
+        &["avril"],
+        &["mai"],
+        &["juin"],
+        &["juillet"],
+        &["août", "aout"],
+        &["septembre"],
+        &["octobre"],
+        &["novembre"],
+        &["décembre", "decembre"],
+    ],
+    next: &["prochain", "prochaine"],
+    this: &["ce", "cette"],
+    week: &["semaine", "semaines"],
+    month: &["mois"],
+    end: &["fin"],
+    day_unit: &["jours", "jour"],
+    in_: &["dans", "sous"],
+    preps: &[
+        "d'ici",
+        "ici",
+        "avant",
+        "pour",
+        "jusqu'à",
+        "le",
+        "au plus tard",
+    ],
+    numbers: &[
+        ("un", 1),
+        ("une", 1),
+        ("deux", 2),
+        ("trois", 3),
+        ("quatre", 4),
+        ("cinq", 5),
+        ("quinze", 15),
+        ("huit", 8),
+    ],
+    next_after: true,
+    next_is_following_week: false,
+    time_preps: &["à", "vers"],
+    noon: &["midi"],
 };
 
 const SKIP: &[&str] = &[

@@ -1,6 +1,11 @@
-//! Portuguese cue grammar (core phrases only).
+//! Portuguese: everything language-specific (`LANGUAGE`): the cue grammar (`SOURCE`), the due-date
+//! words (`DUE`), the question words and the backchannels.
+//!
+//! The cue grammar (core phrases only).
 
-use super::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
+use super::Language;
+use crate::extract::action_items::due::DueWords;
+use crate::extract::action_items::grammar::{Cue, Cue::*, GrammarSource, VerbKind, VerbKind::*};
 
 /// The Portuguese grammar.
 pub static SOURCE: GrammarSource = GrammarSource {
@@ -8,6 +13,67 @@ pub static SOURCE: GrammarSource = GrammarSource {
     phrases: PHRASES,
     verbs: VERBS,
     skippable: SKIP,
+};
+
+/// Portuguese: everything language-specific in one place.
+pub static LANGUAGE: Language = Language {
+    code: "pt",
+    cues: &SOURCE,
+    due: &DUE,
+    question_words: QUESTION_WORDS,
+    backchannels: BACKCHANNELS,
+};
+
+/// Words that open a question (lower case), for transcripts without punctuation.
+pub const QUESTION_WORDS: &[&str] = &[
+    "quem", "quando", "onde", "porque", "como", "qual", "quais", "quanto", "pode", "podes",
+];
+
+/// Backchannel words and two-word phrases (lower case, no punctuation); those common to
+/// every language are in `crate::extract::text`.
+pub const BACKCHANNELS: &[&str] = &["sim", "certo", "claro", "pois", "exato", "tá"];
+
+/// Due-date words.
+pub(crate) const DUE: DueWords = DueWords {
+    today: &["hoje"],
+    tomorrow: &["amanhã"],
+    after_tomorrow: &[],
+    weekdays: [
+        &["segunda", "segunda-feira"],
+        &["terça", "terça-feira"],
+        &["quarta", "quarta-feira"],
+        &["quinta", "quinta-feira"],
+        &["sexta", "sexta-feira"],
+        &["sábado"],
+        &["domingo"],
+    ],
+    months: [
+        &["janeiro"],
+        &["fevereiro"],
+        &["março"],
+        &["abril"],
+        &["maio"],
+        &["junho"],
+        &["julho"],
+        &["agosto"],
+        &["setembro"],
+        &["outubro"],
+        &["novembro"],
+        &["dezembro"],
+    ],
+    next: &["próxima", "próximo", "que vem"],
+    this: &["esta", "este"],
+    week: &["semana"],
+    month: &["mês"],
+    end: &["fim", "final"],
+    day_unit: &["dias", "dia"],
+    in_: &["em", "dentro"],
+    preps: &["até", "para", "antes"],
+    numbers: &[("um", 1), ("uma", 1), ("dois", 2), ("duas", 2), ("três", 3)],
+    next_after: false,
+    next_is_following_week: false,
+    time_preps: &["às", "as"],
+    noon: &["meio-dia"],
 };
 
 const SKIP: &[&str] = &[
