@@ -96,6 +96,13 @@ pub fn entry(
     }
 }
 
+/// Adds more keyed records written for the entry's conversation (the CRM records step's),
+/// keeping `outputs` sorted and without duplicates.
+pub fn add_outputs(entry: &mut ConversationIndexEntry, more: Vec<OutputRef>) {
+    let all: BTreeSet<OutputRef> = entry.outputs.drain(..).chain(more).collect();
+    entry.outputs = all.into_iter().collect();
+}
+
 /// The index as the erasure executor sees it: the latest entry per conversation id, read
 /// from the compacted topic (tombstones remove).
 #[derive(Debug, Default)]
@@ -207,6 +214,19 @@ mod tests {
         assert_eq!(e.features, ["action_items", "kpis", "questions"]);
         assert_eq!(e.telemetry_pseudonym.len(), 32);
         assert!(entry_of(&conv("c1", "t1", &["a"]), None).outputs.is_empty());
+        let mut e = e;
+        let out = |t: &str, k: &str| OutputRef {
+            topic: t.into(),
+            key: k.into(),
+        };
+        add_outputs(
+            &mut e,
+            vec![out("tasks", "c1-2"), out("crm", "c1"), out("tasks", "c1-1")],
+        );
+        assert_eq!(
+            e.outputs,
+            [out("crm", "c1"), out("tasks", "c1-1"), out("tasks", "c1-2")]
+        );
     }
 
     #[test]

@@ -361,22 +361,26 @@ fn analyse_and_produce(shared: &Shared, mut job: Job) -> Result<(), AnalysisErro
         let record = shared.encode.insight(topic, &insight);
         send(shared, record, "insight", job.insight_hold, what)?;
     }
+    let mut crm_written = Vec::new();
     if let Some(crm) = crm {
-        if let Some(hold) = shared.crm.run(&shared.producer, &insight, crm, now_ms())? {
+        let (hold, written) = shared.crm.run(&shared.producer, &insight, crm, now_ms())?;
+        if let Some(hold) = hold {
             // Nothing produced: nothing to acknowledge.
             let _ = shared.inbox.send(LoopMessage::Acknowledged(hold));
         }
+        crm_written = written;
     }
     // The conversation index entry, after the insight: it lists the CRM key written and holds
     // the random key of the pseudonym its telemetry carries (see `governance::pseudonym`).
     let key = pseudonym::new_key().ok_or(AnalysisError::Randomness)?;
-    let entry = index::entry(
+    let mut entry = index::entry(
         conv,
         &insight,
         job.insight_topic.as_deref(),
         job.from_ms,
         &key,
     );
+    index::add_outputs(&mut entry, crm_written);
     let index_topic = &shared.config.kafka.topics.conversation_index;
     let record = shared.encode.index_entry(index_topic, &entry);
     send(
