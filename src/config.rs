@@ -23,6 +23,10 @@
 //! tenant_config = "debrief.tenant-config.v1"
 //! telemetry = "debrief.telemetry.v1"
 //! dead_letter = "debrief.deadletter.v1"
+//! conversation_index = "debrief.conversation-index.v1"
+//! erasure = "debrief.erasure.v1"
+//! erasure_ledger = "debrief.erasure-ledger.v1"
+//! audit = "debrief.audit.v1"
 //! [kafka.options]
 //! "security.protocol" = "SASL_SSL"
 //!
@@ -321,6 +325,15 @@ pub struct TopicsConfig {
     pub telemetry: String,
     /// Dead-letter topic.
     pub dead_letter: String,
+    /// Conversation index (compacted, key: conversation id), written after each insight and
+    /// read whole by the erasure executor.
+    pub conversation_index: String,
+    /// Erasure requests, read by the erasure executor (its own group, `<group_id>.erasure`).
+    pub erasure: String,
+    /// Erasure ledger: one record per step of each request.
+    pub erasure_ledger: String,
+    /// Audit trail (compacted, key: action id): one record per governance action.
+    pub audit: String,
 }
 
 impl Default for TopicsConfig {
@@ -330,6 +343,10 @@ impl Default for TopicsConfig {
             tenant_config: topics::TENANT_CONFIG.to_string(),
             telemetry: topics::TELEMETRY.to_string(),
             dead_letter: topics::DEAD_LETTER.to_string(),
+            conversation_index: topics::CONVERSATION_INDEX.to_string(),
+            erasure: topics::ERASURE.to_string(),
+            erasure_ledger: topics::ERASURE_LEDGER.to_string(),
+            audit: topics::AUDIT.to_string(),
         }
     }
 }
@@ -590,6 +607,13 @@ impl Config {
         check_topic("kafka.topics.tenant_config", &k.topics.tenant_config)?;
         check_topic("kafka.topics.telemetry", &k.topics.telemetry)?;
         check_topic("kafka.topics.dead_letter", &k.topics.dead_letter)?;
+        check_topic(
+            "kafka.topics.conversation_index",
+            &k.topics.conversation_index,
+        )?;
+        check_topic("kafka.topics.erasure", &k.topics.erasure)?;
+        check_topic("kafka.topics.erasure_ledger", &k.topics.erasure_ledger)?;
+        check_topic("kafka.topics.audit", &k.topics.audit)?;
         check_topic("crm.dynamics", &self.crm.dynamics)?;
         check_topic("crm.salesforce", &self.crm.salesforce)?;
         let r = &self.crm_records;
@@ -602,6 +626,12 @@ impl Config {
             for (key, output) in [
                 ("kafka.topics.telemetry", &k.topics.telemetry),
                 ("kafka.topics.dead_letter", &k.topics.dead_letter),
+                (
+                    "kafka.topics.conversation_index",
+                    &k.topics.conversation_index,
+                ),
+                ("kafka.topics.erasure_ledger", &k.topics.erasure_ledger),
+                ("kafka.topics.audit", &k.topics.audit),
                 ("crm.dynamics", &self.crm.dynamics),
                 ("crm.salesforce", &self.crm.salesforce),
                 ("crm_records.dynamics.insights", &r.dynamics.insights),

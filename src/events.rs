@@ -24,6 +24,13 @@ pub mod topics {
     pub const TENANT_CONFIG: &str = "debrief.tenant-config.v1";
     /// Erasure requests, key: tenant id.
     pub const ERASURE: &str = "debrief.erasure.v1";
+    /// The conversation index (`ConversationIndexEntry`), key: conversation id (compacted).
+    pub const CONVERSATION_INDEX: &str = "debrief.conversation-index.v1";
+    /// The erasure ledger (`ErasureLedgerEntry`), key: request id (delete policy, long
+    /// retention).
+    pub const ERASURE_LEDGER: &str = "debrief.erasure-ledger.v1";
+    /// The audit trail (`AuditRecord`), key: action id (compacted).
+    pub const AUDIT: &str = "debrief.audit.v1";
 }
 
 /// Fields every input event carries.
@@ -235,8 +242,9 @@ pub struct DeadLetter {
     pub original_sha256: Option<String>,
 }
 
-/// Erasure request (topic key: tenant id): delete everything derived from a tenant's
-/// conversations, or one conversation.
+/// Erasure request (topic key: tenant id): delete everything derived from one conversation,
+/// from one participant's conversations, or from every conversation of a tenant
+/// ([`crate::governance::Scope::of`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErasureRequest {
     /// Request id, echoed in the erasure proof.
@@ -249,4 +257,11 @@ pub struct ErasureRequest {
     pub requested_at_ms: i64,
     /// Why (`opt_out`, `user_request`, `retention`).
     pub reason: String,
+    /// One data subject (a speaker id): every conversation of the tenant they spoke in.
+    /// Ignored when `conversation_id` is set.
+    #[serde(default)]
+    pub participant_id: Option<String>,
+    /// Who asked (an admin id or a service name), for the audit trail.
+    #[serde(default)]
+    pub requested_by: Option<String>,
 }

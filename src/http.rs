@@ -24,6 +24,8 @@ pub struct Health {
     assigned: AtomicUsize,
     consuming: AtomicBool,
     last_poll_ms: AtomicI64,
+    /// Standing warnings shown in `/readyz` (they do not make the service unready).
+    warnings: std::sync::Mutex<Vec<String>>,
     brokers_unreachable: AtomicBool,
 }
 
@@ -67,6 +69,24 @@ impl Health {
         self.last_poll_ms.store(now_ms(), Ordering::Relaxed);
     }
 
+    /// Adds a standing warning to the `/readyz` detail (no personal data).
+    pub fn warn(&self, warning: String) {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(warning);
+    }
+
+    /// The standing warnings, one per line.
+    pub fn warnings(&self) -> String {
+        self.warnings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|w| format!("warning: {w}\n"))
+            .collect()
+    }
+
     /// Ready: partitions assigned, the loop consuming, and a poll within [`POLL_STALE_MS`].
     pub fn is_ready(&self) -> bool {
         self.assigned() > 0
@@ -105,7 +125,10 @@ async fn metrics(State(state): State<HttpState>) -> impl IntoResponse {
 
 async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
     if state.health.is_ready() {
-        (StatusCode::OK, "ready\n".to_string())
+        (
+            StatusCode::OK,
+            format!("ready\n{}", state.health.warnings()),
+        )
     } else {
         let brokers = if state.health.brokers_unreachable() {
             ", the Kafka brokers cannot be reached"
@@ -113,9 +136,10 @@ async fn readyz(State(state): State<HttpState>) -> impl IntoResponse {
             ""
         };
         let reason = format!(
-            "not ready: {} partition(s) assigned, consuming: {}{brokers}\n",
+            "not ready: {} partition(s) assigned, consuming: {}{brokers}\n{}",
             state.health.assigned(),
-            state.health.consuming.load(Ordering::SeqCst)
+            state.health.consuming.load(Ordering::SeqCst),
+            state.health.warnings()
         );
         (StatusCode::SERVICE_UNAVAILABLE, reason)
     }

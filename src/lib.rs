@@ -10,6 +10,7 @@ pub mod crm;
 pub mod emit;
 pub mod events;
 pub mod extract;
+pub mod governance;
 pub mod http;
 pub mod ingest;
 pub mod insight;

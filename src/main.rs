@@ -31,6 +31,8 @@ enum Command {
     Eval(cli::eval::EvalArgs),
     /// Train the action-item model from labelled files (`train action-items FILE... --out PATH`).
     Train(cli::eval::TrainArgs),
+    /// Governance: publish an erasure request, print its ledger, export a data subject.
+    Admin(cli::admin::AdminArgs),
 }
 
 fn run(args: cli::run::RunArgs) -> anyhow::Result<ExitCode> {
@@ -39,6 +41,21 @@ fn run(args: cli::run::RunArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(cli::run::run(args))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn admin(args: cli::admin::AdminArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let found = runtime.block_on(cli::admin::command(args, &mut out))?;
+    out.flush()?;
+    Ok(if found {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn process(args: cli::process::ProcessArgs) -> anyhow::Result<ExitCode> {
@@ -105,6 +122,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cli::bench::command(args).map_err(Into::into),
         Command::Eval(args) => cli::eval::command_eval(args).map_err(Into::into),
         Command::Train(args) => cli::eval::command_train(args).map_err(Into::into),
+        Command::Admin(args) => admin(args),
     };
     match result {
         Ok(code) => code,

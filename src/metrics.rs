@@ -19,6 +19,9 @@
 //! | `debrief_crm_records_produced_total` | counter | `crm` (`dynamics`, `salesforce`), `record` (`insight`, `task`) |
 //! | `debrief_crm_write_errors_total` | counter | `crm`, `kind` (`field_access`: code 4100, `required_missing`) |
 //! | `debrief_commit_metadata_dropped_total` | counter | |
+//! | `debrief_erasure_steps_total` | counter | `step` (`received`, `crm_tombstoned`, `index_removed`, `telemetry_unlinked`, `completed`) |
+//! | `debrief_erasure_oldest_incomplete_age_seconds` | gauge | |
+//! | `debrief_source_retention_exceeds_erasure_deadline` | gauge | `topic` (1 when the transcript topic keeps records over 7 days) |
 //!
 //! Labels are bounded: topics come from the configuration, partitions from the topics, and
 //! outcomes, reasons and extractors are fixed lists. Never a conversation or tenant id.
@@ -40,6 +43,8 @@ pub mod outcome {
     pub const LATE: &str = "late";
     /// An event of a tenant that opted out: not processed.
     pub const OPTED_OUT: &str = "opted_out";
+    /// An event of a conversation (or tenant) an erasure request covers: not processed.
+    pub const ERASED: &str = "erased";
     /// A record sent to the dead-letter topic.
     pub const DEAD_LETTER: &str = "dead_letter";
     /// A tenant configuration compiled and put in force.
@@ -105,6 +110,16 @@ pub struct Metrics {
     /// commit's metadata because it would exceed Kafka's limit (`crate::ingest::replay`);
     /// a replay falls back to the replayed-tail rule for them.
     pub commit_metadata_dropped: IntCounter,
+    /// `debrief_erasure_steps_total{step}`: erasure ledger steps recorded by this instance's
+    /// executor (`crate::governance::LedgerStep::name`).
+    pub erasure_steps: IntCounterVec,
+    /// `debrief_erasure_oldest_incomplete_age_seconds`: age of the oldest erasure request
+    /// this instance's executor has received and not completed (0 when none); the 7-day
+    /// promise is broken when it passes 604,800.
+    pub erasure_oldest_incomplete_age: IntGauge,
+    /// `debrief_source_retention_exceeds_erasure_deadline{topic}`: 1 when a transcript
+    /// topic's `retention.ms` (read at start-up) is over 7 days or infinite, else 0.
+    pub source_retention_exceeds: IntGaugeVec,
     /// `debrief_redactions_total{type}`: personal data values replaced by placeholders in
     /// insights, by type (`EMAIL`, `PHONE`, `IBAN`, `CARD`, `NATIONAL_ID`, `IP`, `URL`).
     pub redactions: IntCounterVec,
@@ -215,6 +230,31 @@ impl Metrics {
             &["crm", "kind"],
         )?;
         registry.register(Box::new(legacy_fingerprints.clone()))?;
+        let erasure_steps = IntCounterVec::new(
+            Opts::new(
+                "debrief_erasure_steps_total",
+                "Erasure ledger steps recorded, by step.",
+            ),
+            &["step"],
+        )?;
+        let erasure_oldest_incomplete_age = IntGauge::new(
+            "debrief_erasure_oldest_incomplete_age_seconds",
+            "Age of the oldest erasure request received and not completed, seconds.",
+        )?;
+        registry.register(Box::new(erasure_steps.clone()))?;
+        // Every step is exported from the start (at 0), so that rates and alerts see it.
+        for step in crate::governance::LedgerStep::ALL {
+            erasure_steps.with_label_values(&[step.name()]);
+        }
+        registry.register(Box::new(erasure_oldest_incomplete_age.clone()))?;
+        let source_retention_exceeds = IntGaugeVec::new(
+            Opts::new(
+                "debrief_source_retention_exceeds_erasure_deadline",
+                "1 when a transcript topic keeps records longer than the 7-day erasure deadline.",
+            ),
+            &["topic"],
+        )?;
+        registry.register(Box::new(source_retention_exceeds.clone()))?;
         registry.register(Box::new(crm_records_produced.clone()))?;
         registry.register(Box::new(crm_write_errors.clone()))?;
         registry.register(Box::new(redactions.clone()))?;
@@ -233,6 +273,9 @@ impl Metrics {
             crm_records_produced,
             crm_write_errors,
             commit_metadata_dropped,
+            erasure_steps,
+            erasure_oldest_incomplete_age,
+            source_retention_exceeds,
             redactions,
         })
     }

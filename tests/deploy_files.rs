@@ -23,6 +23,12 @@ const METRICS: &[(&str, &[&str])] = &[
     ("debrief_extractor_seconds", &["extractor", "le"]),
     ("debrief_consumer_lag", &["topic", "partition"]),
     ("debrief_producer_queue_depth", &[]),
+    ("debrief_erasure_oldest_incomplete_age_seconds", &[]),
+    ("debrief_erasure_steps_total", &["step"]),
+    (
+        "debrief_source_retention_exceeds_erasure_deadline",
+        &["topic"],
+    ),
 ];
 
 /// Histograms are queried through their `_bucket`, `_sum` and `_count` series.
@@ -696,6 +702,10 @@ fn compose_creates_every_topic_debrief_reads_and_writes() {
         config.kafka.topics.tenant_config.clone(),
         config.kafka.topics.telemetry.clone(),
         config.kafka.topics.dead_letter.clone(),
+        config.kafka.topics.conversation_index.clone(),
+        config.kafka.topics.erasure.clone(),
+        config.kafka.topics.erasure_ledger.clone(),
+        config.kafka.topics.audit.clone(),
         config.crm.dynamics.clone(),
         config.crm.salesforce.clone(),
     ]);

@@ -1,6 +1,7 @@
 //! The command-line tools, compiled into the `debrief` binary only (not part of the
-//! library's API): `process`, `run`, `produce`, `demo`, `bench`, `eval` and `train`.
+//! library's API): `process`, `run`, `produce`, `demo`, `bench`, `eval`, `train` and `admin`.
 
+pub mod admin;
 pub mod bench;
 pub mod demo;
 pub mod eval;

@@ -50,6 +50,14 @@ pub enum ProcessError {
     /// The tenant configuration file could not be read.
     #[error("{0}")]
     Config(String),
+    /// The tenant configuration says the tenant opted out: nothing is processed.
+    #[error("tenant {tenant} opted out (configuration version {version}): nothing is processed; a newer configuration version recording consent again resumes processing")]
+    OptedOut {
+        /// Tenant id.
+        tenant: String,
+        /// Configuration version.
+        version: i64,
+    },
     /// The output could not be written.
     #[error("cannot write insights: {0}")]
     Output(#[from] std::io::Error),
@@ -96,6 +104,12 @@ pub fn run(
         Some(path) => {
             let config =
                 TenantConfig::from_path(path).map_err(|e| ProcessError::Config(e.to_string()))?;
+            if config.opted_out {
+                return Err(ProcessError::OptedOut {
+                    tenant: config.tenant_id,
+                    version: config.version,
+                });
+            }
             let runtime = TenantRuntime::compile(config)
                 .map_err(|e| ProcessError::Config(format!("{}: {e}", path.display())))?;
             Some(runtime)

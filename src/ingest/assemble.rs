@@ -571,6 +571,36 @@ impl Assembler {
         }
     }
 
+    /// Forgets, without finalising them, the open conversations `drop` selects (given the
+    /// id, the tenant if known, and the speaker ids of its segments): an erasure. Returns
+    /// the lane and id of each one dropped; their later events are the caller's to refuse.
+    pub fn drop_open(
+        &mut self,
+        drop: impl Fn(&str, Option<&str>, &mut dyn Iterator<Item = &str>) -> bool,
+    ) -> Vec<(u32, String)> {
+        let chosen: Vec<Arc<str>> = self
+            .open
+            .iter()
+            .filter(|(id, o)| {
+                let mut speakers = o.segments.values().map(|s| s.speaker_id.as_str());
+                drop(id, o.meta.tenant_id.as_deref(), &mut speakers)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut dropped = Vec::new();
+        for id in chosen {
+            if let Some(o) = self.open.remove(&id) {
+                if let Some(lane) = self.lanes.get_mut(&o.lane) {
+                    lane.by_activity.remove(&o.activity);
+                    lane.by_offset.remove(&(o.first_offset, o.first_seq));
+                }
+                dropped.push((o.lane, id.to_string()));
+            }
+        }
+        dropped.sort();
+        dropped
+    }
+
     /// Forgets every conversation of `lane` without finalising it (partition revoked: the
     /// next owner replays them from the committed offset). Returns how many were open.
     pub fn drop_lane(&mut self, lane: u32) -> usize {
@@ -872,6 +902,44 @@ mod tests {
             .iter()
             .map(|s| s.text.as_str())
             .collect()
+    }
+
+    fn spoke(speakers: &mut dyn Iterator<Item = &str>, who: &str) -> bool {
+        for s in speakers {
+            if s == who {
+                return true;
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn drop_open_forgets_the_chosen_conversations_and_frees_their_offsets() {
+        let mut a = Assembler::new(limits(60_000, 10, 100));
+        let mut out = Vec::new();
+        a.push(
+            ev("keep", seg("0", 0, true, Some(0), "a")),
+            at(0),
+            1,
+            &mut out,
+        );
+        a.push(
+            ev("drop", seg("0", 0, true, Some(0), "b")),
+            at(1),
+            1,
+            &mut out,
+        );
+        assert_eq!(a.min_open_offset(0), Some(0));
+        let dropped = a.drop_open(|id, tenant, speakers| {
+            id == "drop" && tenant == Some("acme") && spoke(speakers, "alice")
+        });
+        assert_eq!(dropped, [(0, "drop".to_string())]);
+        assert_eq!(a.open_count(), 1);
+        let dropped = a.drop_open(|id, _, _| id == "keep");
+        assert_eq!(dropped, [(0, "keep".to_string())]);
+        assert_eq!(a.min_open_offset(0), None, "nothing holds the offset back");
+        a.tick(i64::MAX / 2, &mut out);
+        assert!(out.is_empty(), "a dropped conversation is never finalised");
     }
 
     #[test]

@@ -32,6 +32,7 @@ use super::steps::produce::{produce, Delivery, Produced, Producer};
 use super::PipelineError;
 use crate::config::Config;
 use crate::emit;
+use crate::governance::{index, pseudonym};
 use crate::metrics::Metrics;
 use crate::schema::SchemaError;
 use rdkafka::error::KafkaError;
@@ -50,7 +51,7 @@ pub enum AnalysisError {
     /// A record could not be encoded.
     #[error("encoding its {record}: {source}")]
     Encode {
-        /// `insight` or `telemetry`.
+        /// `insight`, `conversation index entry` or `telemetry`.
         record: &'static str,
         /// The codec's error.
         source: SchemaError,
@@ -63,6 +64,9 @@ pub enum AnalysisError {
         /// The client's error.
         source: KafkaError,
     },
+    /// The operating system gave no randomness for the telemetry key.
+    #[error("no randomness for its telemetry key")]
+    Randomness,
     /// Its CRM records could not be handed to the producer.
     #[error("its CRM records: {0}")]
     Crm(#[from] CrmStepError),
@@ -339,8 +343,9 @@ fn send(
 }
 
 /// Analyses one conversation and produces its insight (when it has a CRM topic), its CRM
-/// records (when the job has them) and its telemetry, each with the produced hold the
-/// consumer loop took for it (one hold for all the CRM records).
+/// records (when the job has them), its conversation-index entry and its telemetry (with the
+/// pseudonymous conversation id), each with the produced hold the consumer loop took for it
+/// (one hold for all the CRM records).
 fn analyse_and_produce(shared: &Shared, mut job: Job) -> Result<(), AnalysisError> {
     let started_ms = now_ms();
     let crm = job.crm.take();
@@ -356,19 +361,43 @@ fn analyse_and_produce(shared: &Shared, mut job: Job) -> Result<(), AnalysisErro
         let record = shared.encode.insight(topic, &insight);
         send(shared, record, "insight", job.insight_hold, what)?;
     }
+    let mut crm_written = Vec::new();
     if let Some(crm) = crm {
-        if let Some(hold) = shared.crm.run(&shared.producer, &insight, crm, now_ms())? {
+        let (hold, written) = shared.crm.run(&shared.producer, &insight, crm, now_ms())?;
+        if let Some(hold) = hold {
             // Nothing produced: nothing to acknowledge.
             let _ = shared.inbox.send(LoopMessage::Acknowledged(hold));
         }
+        crm_written = written;
     }
+    // The conversation index entry, after the insight: it lists the CRM key written and holds
+    // the random key of the pseudonym its telemetry carries (see `governance::pseudonym`).
+    let key = pseudonym::new_key().ok_or(AnalysisError::Randomness)?;
+    let mut entry = index::entry(
+        conv,
+        &insight,
+        job.insight_topic.as_deref(),
+        job.from_ms,
+        &key,
+    );
+    index::add_outputs(&mut entry, crm_written);
+    let index_topic = &shared.config.kafka.topics.conversation_index;
+    let record = shared.encode.index_entry(index_topic, &entry);
+    send(
+        shared,
+        record,
+        "conversation index entry",
+        job.index_hold,
+        Produced::Index,
+    )?;
     let now = now_ms();
-    let telemetry = emit::insight_telemetry(
+    let mut telemetry = emit::insight_telemetry(
         &insight,
         timings.total.as_micros() as i64,
         Some((now - job.from_ms).max(0)),
         now,
     );
+    telemetry.conversation_id = entry.telemetry_pseudonym.clone();
     let record = shared
         .encode
         .telemetry(&shared.config.kafka.topics.telemetry, &telemetry);

@@ -16,6 +16,7 @@ use super::steps::commit::{commit_sync, commit_transaction, safe_offsets, settle
 use super::steps::crm::CrmJob;
 use super::steps::dead_letter::DeadLetters;
 use super::steps::decode::Decode;
+use super::steps::erase::{self, Erase};
 use super::steps::produce::Producer;
 use super::steps::validate::validate;
 use super::steps::Rejection;
@@ -24,6 +25,7 @@ use crate::config::{Config, DeliveryMode};
 use crate::crm::CrmKind;
 use crate::emit::{self, SourceRef};
 use crate::events::DeadLetterKind;
+use crate::governance::audit;
 use crate::http::Health;
 use crate::ingest::assemble::{Absorbed, Assembler, Finalised, Position};
 use crate::ingest::replay::{self, DEFAULT_MAX_METADATA_BYTES};
@@ -83,6 +85,8 @@ pub(crate) struct ConsumerLoop {
     pub fatal: Option<PipelineError>,
     /// When a record of each lane was last processed (see [`ConsumerLoop::caught_up`]).
     pub last_record: std::collections::HashMap<Lane, Instant>,
+    /// Erasure requests read so far (what to refuse).
+    pub erase: Erase,
 }
 
 /// How a record was taken in.
@@ -202,6 +206,7 @@ impl ConsumerLoop {
                     }
                 }
                 LoopMessage::Tenant(event) => self.apply_tenant_event(event),
+                LoopMessage::Erasure(request) => self.apply_erasure(&request),
                 LoopMessage::CrmMapping { tenant, mapping } => match mapping {
                     Some(m) => {
                         self.crm_mappings.insert(tenant, m);
@@ -360,13 +365,27 @@ impl ConsumerLoop {
     }
 
     fn apply_tenant_event(&mut self, event: TenantEvent) {
-        let topic = &self.config.kafka.topics.tenant_config;
+        let config = self.config.clone();
+        let topic = &config.kafka.topics.tenant_config;
         let applied = match event {
             TenantEvent::Apply(rt) => {
                 let tenant = rt.config.tenant_id.clone();
                 let version = rt.config.version;
+                let opted_out = rt.config.opted_out;
+                let was_opted_out = self
+                    .registry
+                    .get(&tenant)
+                    .is_some_and(|t| t.config.opted_out);
                 let applied = self.registry.apply(rt);
                 tracing::info!(tenant = %tenant, version, ?applied, "tenant configuration");
+                if applied == Applied::InForce {
+                    let records =
+                        audit::config_applied(&tenant, version, opted_out, was_opted_out, now_ms());
+                    self.audit(&records);
+                    if opted_out {
+                        self.opt_out(&tenant, version);
+                    }
+                }
                 applied
             }
             TenantEvent::Remove(tenant) => self.registry.remove(&tenant),
@@ -381,6 +400,49 @@ impl ConsumerLoop {
             .records_consumed
             .with_label_values(&[topic.as_str(), label])
             .inc();
+    }
+
+    /// An erasure request: drops the open conversations it names (their offsets move on:
+    /// nothing is produced for them) and refuses their later events.
+    fn apply_erasure(&mut self, request: &crate::events::ErasureRequest) {
+        let dropped = self.erase.apply(request, &mut self.assembler);
+        for &(lane, _) in &dropped {
+            self.update_floor(lane);
+        }
+        if !dropped.is_empty() {
+            tracing::info!(
+                request = %request.request_id,
+                dropped = dropped.len(),
+                "open conversations dropped by an erasure request"
+            );
+        }
+        self.metrics
+            .conversations_open
+            .set(self.assembler.open_count() as i64);
+    }
+
+    /// Records governance actions on the audit topic.
+    fn audit(&mut self, records: &[crate::governance::audit::AuditRecord]) {
+        let topic = &self.config.kafka.topics.audit;
+        if let Err(e) = erase::audit(&self.decode.codec, &self.producer, topic, records) {
+            if self.fatal.is_none() {
+                self.fatal = Some(e);
+            }
+        }
+    }
+
+    /// A tenant opted out: its open conversations are dropped now, and a tenant-wide
+    /// erasure request (reason `opt_out`) goes to the erasure topic for the executor.
+    fn opt_out(&mut self, tenant: &str, version: i64) {
+        let request = erase::opt_out_request(tenant, version, now_ms());
+        self.apply_erasure(&request);
+        let topic = &self.config.kafka.topics.erasure;
+        if let Err(e) = erase::publish(&self.decode.codec, &self.producer, topic, &request) {
+            if self.fatal.is_none() {
+                self.fatal = Some(e);
+            }
+        }
+        tracing::info!(tenant = %tenant, version, request = %request.request_id, "tenant opted out: erasure requested");
     }
 
     fn tick(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
@@ -523,6 +585,21 @@ impl ConsumerLoop {
                 self.submit_finalised(None)?;
                 self.dead_letter(lane, source, &rejection)?;
                 outcome::DEAD_LETTER
+            }
+            Ok(event)
+                if self
+                    .registry
+                    .get(&event.header.tenant_id)
+                    .is_some_and(|t| t.config.opted_out) =>
+            {
+                outcome::OPTED_OUT
+            }
+            Ok(event)
+                if self
+                    .erase
+                    .refuses(&event.header.tenant_id, &event.conversation_id, time_ms) =>
+            {
+                outcome::ERASED
             }
             Ok(event) => {
                 let pos = Position {
@@ -673,6 +750,7 @@ impl ConsumerLoop {
             .as_ref()
             .and_then(|_| self.book.hold(f.lane, f.first_offset));
         let telemetry_hold = self.book.hold(f.lane, f.first_offset);
+        let index_hold = self.book.hold(f.lane, f.first_offset);
         let crm = self.crm_job(&conv.tenant_id, crm, f.lane, f.first_offset);
         self.pool.submit(Job {
             conversation: conv,
@@ -685,6 +763,7 @@ impl ConsumerLoop {
             pending,
             insight_hold,
             telemetry_hold,
+            index_hold,
             crm,
             submitted_ms: now_ms(),
         })

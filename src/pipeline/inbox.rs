@@ -12,6 +12,7 @@
 
 use super::offsets::Hold;
 use super::PipelineError;
+use crate::events::ErasureRequest;
 use crate::tenant::TenantEvent;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{Receiver, Sender};
@@ -34,6 +35,8 @@ pub(crate) enum LoopMessage {
     },
     /// A record of the tenant-config topic, read and compiled by the tenant reader.
     Tenant(TenantEvent),
+    /// An erasure request, read by the erasure watch: drop and refuse what it names.
+    Erasure(ErasureRequest),
     /// A tenant's CRM mapping changed (`None`: back to the built-in mapping), read and
     /// validated by the CRM mapping reader.
     CrmMapping {

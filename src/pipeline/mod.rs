@@ -63,18 +63,24 @@
 //! without advancing; a record that cannot be delivered stops the pipeline (non-zero exit)
 //! without committing past it.
 
+pub mod admin;
 mod analysis_pool;
 pub mod client_log;
 mod consumer_loop;
 mod crm_mapping_reader;
+mod erasure_executor;
+mod erasure_watch;
+mod follow;
 mod inbox;
 mod kafka;
 pub mod offsets;
+mod source_retention;
 mod steps;
 pub mod tenant_reader;
 pub mod timings;
 
 pub use analysis_pool::AnalysisError;
+pub use erasure_executor::CRASH_AFTER_STEP_ENV;
 pub use inbox::TaskEnd;
 
 use crate::config::{Config, ConfigError};
@@ -87,6 +93,8 @@ use crate::tenant::TenantRegistry;
 use analysis_pool::{AnalysisPool, JobQueue, Shared};
 use client_log::ClientLog;
 use consumer_loop::ConsumerLoop;
+use erasure_executor::ErasureExecutor;
+use erasure_watch::ErasureWatch;
 use inbox::spawn_task;
 use kafka::{consumer_config, producer_config, ConsumerCtx};
 use offsets::OffsetBook;
@@ -292,10 +300,27 @@ pub async fn run_pipeline_with(
                 RecordKind::InteractionTelemetry,
             ),
             (&config.kafka.topics.dead_letter, RecordKind::DeadLetter),
+            (
+                &config.kafka.topics.conversation_index,
+                RecordKind::ConversationIndex,
+            ),
+            (
+                &config.kafka.topics.erasure_ledger,
+                RecordKind::ErasureLedger,
+            ),
+            (&config.kafka.topics.audit, RecordKind::Audit),
+            (&config.kafka.topics.erasure, RecordKind::ErasureRequest),
         ] {
             codec.register(topic, kind).await?;
         }
     }
+    // In the background: a slow or unreachable broker does not delay the start.
+    tokio::spawn({
+        let (config, metrics, health) = (config.clone(), metrics.clone(), health.clone());
+        async move {
+            source_retention::check(&config, &metrics, &health).await;
+        }
+    });
     // The registry ids of the CRM record schema under each Avro CRM record topic.
     let mut crm_ids = std::collections::HashMap::new();
     if config.encoding == Encoding::Confluent && config.crm_records.enabled {
@@ -408,6 +433,50 @@ pub async fn run_pipeline_with(
         _ = shutdown.cancelled() => {}
     }
 
+    // Every erasure request already on the topic is in force before the first transcript
+    // record is read, so a replay never brings an erased conversation back.
+    let watch_stop = shutdown.child_token();
+    let (watch_caught_up, watch_caught_up_rx) = tokio::sync::oneshot::channel();
+    let watch = ErasureWatch {
+        config: config.clone(),
+        codec: codec.clone(),
+        inbox: inbox.clone(),
+        caught_up: Some(watch_caught_up),
+        shutdown: watch_stop.clone(),
+        runtime: runtime.clone(),
+    };
+    let watch = spawn_task(
+        "erasure watch",
+        "debrief-erasure-watch",
+        inbox.clone(),
+        watch_stop.clone(),
+        move || watch.run(),
+    )?;
+    tokio::select! {
+        r = tokio::time::timeout(TENANT_CATCH_UP_TIMEOUT, watch_caught_up_rx) => {
+            if r.is_err() {
+                tracing::warn!("erasure requests not read within {:?}; consuming anyway", TENANT_CATCH_UP_TIMEOUT);
+            }
+        }
+        _ = shutdown.cancelled() => {}
+    }
+
+    let executor_stop = shutdown.child_token();
+    let executor = ErasureExecutor {
+        config: config.clone(),
+        codec: codec.clone(),
+        metrics: metrics.clone(),
+        shutdown: executor_stop.clone(),
+        runtime: runtime.clone(),
+    };
+    let executor = spawn_task(
+        "erasure executor",
+        "debrief-erasure",
+        inbox.clone(),
+        executor_stop.clone(),
+        move || executor.run(),
+    )?;
+
     let pool_stop = shutdown.child_token();
     let pool = AnalysisPool::start(
         Arc::new(Shared {
@@ -450,6 +519,7 @@ pub async fn run_pipeline_with(
         pool,
         fatal: None,
         last_record: std::collections::HashMap::new(),
+        erase: Default::default(),
     };
     let result = tokio::task::spawn_blocking(move || {
         let result = consumer_loop.run(consumer, rebalances);
@@ -464,10 +534,15 @@ pub async fn run_pipeline_with(
     })
     .and_then(|r| r);
     reader_stop.cancel();
-    // The reader ends within one poll (100 ms) of being asked to; its failures were reported
-    // to the loop while it ran, or are logged by its guard.
+    watch_stop.cancel();
+    executor_stop.cancel();
+    // The reader ends within one poll (100 ms) of being asked to, the executor once its
+    // current request is done; their failures were reported to the loop while it ran, or
+    // are logged by their guards.
     let _ = tokio::task::spawn_blocking(move || {
         let _ = reader.join();
+        let _ = watch.join();
+        let _ = executor.join();
         if let Some(m) = mapping_reader {
             let _ = m.join();
         }

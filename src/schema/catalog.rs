@@ -29,17 +29,26 @@ pub enum RecordKind {
     TenantConfig,
     /// `ErasureRequest` (`schemas/erasure_request.avsc`).
     ErasureRequest,
+    /// `ConversationIndexEntry` (`schemas/conversation_index.avsc`).
+    ConversationIndex,
+    /// `ErasureLedgerEntry` (`schemas/erasure_ledger.avsc`).
+    ErasureLedger,
+    /// `AuditRecord` (`schemas/audit_record.avsc`).
+    Audit,
 }
 
 impl RecordKind {
     /// Every record kind, in a fixed order.
-    pub const ALL: [RecordKind; 6] = [
+    pub const ALL: [RecordKind; 9] = [
         RecordKind::TranscriptEvent,
         RecordKind::MeetingInsight,
         RecordKind::InteractionTelemetry,
         RecordKind::DeadLetter,
         RecordKind::TenantConfig,
         RecordKind::ErasureRequest,
+        RecordKind::ConversationIndex,
+        RecordKind::ErasureLedger,
+        RecordKind::Audit,
     ];
 
     /// The schema file's stem (`transcript_event`, `meeting_insight`, ...).
@@ -51,6 +60,9 @@ impl RecordKind {
             RecordKind::DeadLetter => "dead_letter",
             RecordKind::TenantConfig => "tenant_config",
             RecordKind::ErasureRequest => "erasure_request",
+            RecordKind::ConversationIndex => "conversation_index",
+            RecordKind::ErasureLedger => "erasure_ledger",
+            RecordKind::Audit => "audit_record",
         }
     }
 
@@ -65,6 +77,11 @@ impl RecordKind {
             RecordKind::DeadLetter => include_str!("../../schemas/dead_letter.avsc"),
             RecordKind::TenantConfig => include_str!("../../schemas/tenant_config.avsc"),
             RecordKind::ErasureRequest => include_str!("../../schemas/erasure_request.avsc"),
+            RecordKind::ConversationIndex => {
+                include_str!("../../schemas/conversation_index.avsc")
+            }
+            RecordKind::ErasureLedger => include_str!("../../schemas/erasure_ledger.avsc"),
+            RecordKind::Audit => include_str!("../../schemas/audit_record.avsc"),
         }
     }
 
@@ -76,6 +93,9 @@ impl RecordKind {
             RecordKind::DeadLetter => 3,
             RecordKind::TenantConfig => 4,
             RecordKind::ErasureRequest => 5,
+            RecordKind::ConversationIndex => 6,
+            RecordKind::ErasureLedger => 7,
+            RecordKind::Audit => 8,
         }
     }
 }

@@ -16,6 +16,8 @@ use crate::events::{
     ErasureRequest, EventHeader, InteractionAction, InteractionTelemetry, SegmentBody, SpeakerRole,
     TranscriptEvent, TranscriptPayload,
 };
+use crate::governance::audit::AuditRecord;
+use crate::governance::{ConversationIndexEntry, ErasureLedgerEntry, LedgerOffset, OutputRef};
 use crate::insight::{
     ActionItem, ActionState, ActionStatus, ActionType, Due, Evidence, FinalisedBy, Highlight,
     HighlightKind, Insight, Kpis, LanguageReport, LanguageSource, Outcome, ParticipantKpis,
@@ -849,7 +851,27 @@ record!(TenantConfig "TenantConfig" {
 
 // erasure_request.avsc
 record!(ErasureRequest "ErasureRequest" {
-    request_id, tenant_id, conversation_id, requested_at_ms, reason,
+    request_id, tenant_id, conversation_id, requested_at_ms, reason, participant_id,
+    requested_by,
+});
+
+// conversation_index.avsc
+record!(OutputRef "OutputRef" { topic, key });
+record!(ConversationIndexEntry "ConversationIndexEntry" {
+    conversation_id, tenant_id, participants, outputs, finalised_at_ms, features,
+    telemetry_pseudonym, telemetry_key,
+});
+
+// audit_record.avsc
+record!(AuditRecord "AuditRecord" {
+    action_id, tenant_id, action, actor, at_ms, request_id, config_version, scope, count,
+});
+
+// erasure_ledger.avsc
+record!(LedgerOffset "LedgerOffset" { topic, partition, offset });
+record!(ErasureLedgerEntry "ErasureLedgerEntry" {
+    request_id, tenant_id, scope, reason, step, count, offsets, requested_at_ms,
+    recorded_at_ms,
 });
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ pub use error::SchemaError;
 pub use registry::RegistryClient;
 
 use crate::events::{DeadLetter, ErasureRequest, InteractionTelemetry, TranscriptEvent};
+use crate::governance::{ConversationIndexEntry, ErasureLedgerEntry};
 use crate::insight::Insight;
 use crate::tenant::TenantConfig;
 use apache_avro::schema_compatibility::SchemaCompatibility;
@@ -116,6 +117,15 @@ impl ContractRecord for TenantConfig {
 }
 impl ContractRecord for ErasureRequest {
     const KIND: RecordKind = RecordKind::ErasureRequest;
+}
+impl ContractRecord for ConversationIndexEntry {
+    const KIND: RecordKind = RecordKind::ConversationIndex;
+}
+impl ContractRecord for ErasureLedgerEntry {
+    const KIND: RecordKind = RecordKind::ErasureLedger;
+}
+impl ContractRecord for crate::governance::audit::AuditRecord {
+    const KIND: RecordKind = RecordKind::Audit;
 }
 
 /// The registry subject of a topic's values: `<topic>-value` (TopicNameStrategy).

@@ -8,6 +8,7 @@ use crate::events::{
     CompleteTranscript, ConversationEnded, ConversationStarted, DeadLetterKind, EventHeader,
     InteractionAction, SegmentBody, SpeakerRole, TranscriptPayload,
 };
+use crate::governance::audit::AuditRecord;
 use crate::insight::{
     ActionItem, ActionState, ActionStatus, ActionType, Due, Evidence, FinalisedBy, Highlight,
     HighlightKind, Kpis, LanguageReport, LanguageSource, Outcome, ParticipantKpis, Question,
@@ -277,6 +278,56 @@ fn erasure() -> ErasureRequest {
         conversation_id: Some("conv-42".into()),
         requested_at_ms: 1_717_200_000_000,
         reason: "user_request".into(),
+        participant_id: Some("alice@example.com".into()),
+        requested_by: Some("admin-1".into()),
+    }
+}
+
+fn index_entry() -> ConversationIndexEntry {
+    ConversationIndexEntry {
+        conversation_id: "conv-42".into(),
+        tenant_id: "acme".into(),
+        participants: vec!["alice@example.com".into(), "bob".into()],
+        outputs: vec![crate::governance::OutputRef {
+            topic: "debrief.insights.dynamics.v1".into(),
+            key: "conv-42".into(),
+        }],
+        finalised_at_ms: 1_717_171_800_000,
+        features: vec!["action_items".into(), "kpis".into()],
+        telemetry_pseudonym: "00112233445566778899aabbccddeeff".into(),
+        telemetry_key: vec![7; 32],
+    }
+}
+
+fn ledger_entry() -> ErasureLedgerEntry {
+    ErasureLedgerEntry {
+        request_id: "er-1".into(),
+        tenant_id: "acme".into(),
+        scope: "conversation".into(),
+        reason: "user_request".into(),
+        step: "crm_tombstoned".into(),
+        count: 1,
+        offsets: vec![crate::governance::LedgerOffset {
+            topic: "debrief.insights.dynamics.v1".into(),
+            partition: 0,
+            offset: 12,
+        }],
+        requested_at_ms: 1_717_200_000_000,
+        recorded_at_ms: 1_717_200_001_000,
+    }
+}
+
+fn audit_record() -> AuditRecord {
+    AuditRecord {
+        action_id: "erasure-requested:er-1".into(),
+        tenant_id: "acme".into(),
+        action: "erasure_requested".into(),
+        actor: "admin-1".into(),
+        at_ms: 1_717_200_000_000,
+        request_id: Some("er-1".into()),
+        config_version: Some(3),
+        scope: Some("tenant".into()),
+        count: 4,
     }
 }
 
@@ -430,6 +481,9 @@ fn topics_for(kind: RecordKind) -> &'static str {
         RecordKind::DeadLetter => topics::DEAD_LETTER,
         RecordKind::TenantConfig => topics::TENANT_CONFIG,
         RecordKind::ErasureRequest => topics::ERASURE,
+        RecordKind::ConversationIndex => topics::CONVERSATION_INDEX,
+        RecordKind::ErasureLedger => topics::ERASURE_LEDGER,
+        RecordKind::Audit => topics::AUDIT,
     }
 }
 
@@ -463,6 +517,9 @@ fn avro_field_names_and_symbols_mirror_the_serde_names() {
     assert_mirrors_serde(&dead_letter());
     assert_mirrors_serde(&tenant_config());
     assert_mirrors_serde(&erasure());
+    assert_mirrors_serde(&index_entry());
+    assert_mirrors_serde(&ledger_entry());
+    assert_mirrors_serde(&audit_record());
 }
 
 // ---- round trips ----------------------------------------------------------------------------
@@ -487,6 +544,9 @@ fn round_trip_all(codec: &Codec) {
     round_trip(codec, &dead_letter());
     round_trip(codec, &tenant_config());
     round_trip(codec, &erasure());
+    round_trip(codec, &index_entry());
+    round_trip(codec, &ledger_entry());
+    round_trip(codec, &audit_record());
     round_trip(codec, &TenantConfig::default());
     round_trip(
         codec,
@@ -531,6 +591,9 @@ fn apache_avro_and_the_direct_reader_and_writer_agree() {
     check(&dead_letter());
     check(&tenant_config());
     check(&erasure());
+    check(&index_entry());
+    check(&ledger_entry());
+    check(&audit_record());
 }
 
 #[test]
@@ -778,7 +841,10 @@ fn legacy_fingerprints_are_read_and_counted_but_never_written() {
             RecordKind::TranscriptEvent,
             RecordKind::InteractionTelemetry,
             RecordKind::DeadLetter,
-            RecordKind::ErasureRequest
+            RecordKind::ErasureRequest,
+            RecordKind::ConversationIndex,
+            RecordKind::ErasureLedger,
+            RecordKind::Audit
         ]
     );
     let event = segment_event();
@@ -883,7 +949,11 @@ async fn confluent_round_trips_through_a_registry() {
     round_trip_all(&codec);
     {
         let reg = state.lock().unwrap();
-        assert_eq!(reg.calls["register"], 6, "one registration per subject");
+        assert_eq!(
+            reg.calls["register"],
+            RecordKind::ALL.len(),
+            "one registration per subject"
+        );
         assert!(reg
             .subjects
             .contains_key("debrief.insights.dynamics.v1-value"));
@@ -1463,6 +1533,9 @@ proptest! {
                 RecordKind::DeadLetter => codec.decode::<DeadLetter>(&b).map(|_| ()),
                 RecordKind::TenantConfig => codec.decode::<TenantConfig>(&b).map(|_| ()),
                 RecordKind::ErasureRequest => codec.decode::<ErasureRequest>(&b).map(|_| ()),
+                RecordKind::ConversationIndex => codec.decode::<ConversationIndexEntry>(&b).map(|_| ()),
+                RecordKind::ErasureLedger => codec.decode::<ErasureLedgerEntry>(&b).map(|_| ()),
+                RecordKind::Audit => codec.decode::<AuditRecord>(&b).map(|_| ()),
             };
             if let Err(e) = r {
                 prop_assert!(e.is_undecodable(), "{}", e);
@@ -1521,6 +1594,9 @@ fn contract_document_examples_are_valid() {
             RecordKind::DeadLetter => check::<DeadLetter>(body),
             RecordKind::TenantConfig => check::<TenantConfig>(body),
             RecordKind::ErasureRequest => check::<ErasureRequest>(body),
+            RecordKind::ConversationIndex => check::<ConversationIndexEntry>(body),
+            RecordKind::ErasureLedger => check::<ErasureLedgerEntry>(body),
+            RecordKind::Audit => check::<AuditRecord>(body),
         };
         assert_eq!(r, Ok(()), "example {i} ({name})");
         seen.insert(kind);

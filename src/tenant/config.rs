@@ -117,7 +117,9 @@ pub struct TenantConfig {
     pub crm: Crm,
     /// Enabled features.
     pub features: Features,
-    /// The tenant opted out: nothing is processed and stored state is erased.
+    /// The tenant opted out: its events are refused at decode time (counted as `opted_out`),
+    /// open conversations dropped, and a tenant-wide erasure (reason `opt_out`) issued; a
+    /// newer version with `opted_out: false` (consent recorded again) resumes processing.
     pub opted_out: bool,
 }
 

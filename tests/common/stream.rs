@@ -34,6 +34,14 @@ pub struct Service {
     pub dead_letter: String,
     pub dynamics: String,
     pub salesforce: String,
+    /// The conversation index (compacted by the tests that need it).
+    pub conversation_index: String,
+    /// Erasure requests.
+    pub erasure: String,
+    /// The erasure ledger.
+    pub erasure_ledger: String,
+    /// The audit trail.
+    pub audit: String,
     /// Extra `DEBRIEF__*` variables (name, value) for every start.
     pub env: Vec<(String, String)>,
 }
@@ -50,6 +58,10 @@ impl Service {
             &s.dead_letter,
             &s.dynamics,
             &s.salesforce,
+            &s.conversation_index,
+            &s.erasure,
+            &s.erasure_ledger,
+            &s.audit,
         ] {
             create_topic(brokers, topic, 1).await;
         }
@@ -67,6 +79,10 @@ impl Service {
             dead_letter: unique_name(&format!("{name}-dlq")),
             dynamics: unique_name(&format!("{name}-dynamics")),
             salesforce: unique_name(&format!("{name}-salesforce")),
+            conversation_index: unique_name(&format!("{name}-index")),
+            erasure: unique_name(&format!("{name}-erasure")),
+            erasure_ledger: unique_name(&format!("{name}-ledger")),
+            audit: unique_name(&format!("{name}-audit")),
             env: Vec::new(),
         }
     }
@@ -119,6 +135,16 @@ impl Service {
             .env("DEBRIEF__KAFKA__TOPICS__DEAD_LETTER", &self.dead_letter)
             .env("DEBRIEF__CRM__DYNAMICS", &self.dynamics)
             .env("DEBRIEF__CRM__SALESFORCE", &self.salesforce)
+            .env(
+                "DEBRIEF__KAFKA__TOPICS__CONVERSATION_INDEX",
+                &self.conversation_index,
+            )
+            .env("DEBRIEF__KAFKA__TOPICS__ERASURE", &self.erasure)
+            .env("DEBRIEF__KAFKA__TOPICS__AUDIT", &self.audit)
+            .env(
+                "DEBRIEF__KAFKA__TOPICS__ERASURE_LEDGER",
+                &self.erasure_ledger,
+            )
             .env("DEBRIEF__HTTP__LISTEN", "127.0.0.1:0")
             .env("DEBRIEF__ASSEMBLY__IDLE_TIMEOUT_MS", "60000")
             .env("DEBRIEF__SHUTDOWN_DEADLINE_MS", "5000")

@@ -39,6 +39,8 @@ pub(crate) struct Job {
     pub insight_hold: Option<Hold>,
     /// See `insight_hold`.
     pub telemetry_hold: Option<Hold>,
+    /// See `insight_hold`: the conversation-index entry's.
+    pub index_hold: Option<Hold>,
     /// The CRM records to write (`None`: CRM records off, or a tenant without a CRM).
     pub crm: Option<super::crm::CrmJob>,
     /// When the consumer loop handed the job over (ms since the epoch), for the logs.
@@ -88,6 +90,7 @@ pub(crate) mod tests {
             pending: None,
             insight_hold: None,
             telemetry_hold: None,
+            index_hold: None,
             crm: None,
             submitted_ms: 0,
         }

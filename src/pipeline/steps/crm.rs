@@ -11,6 +11,7 @@ use crate::crm::output::{plan, AvroFraming, CrmOutputConfig, PlanError};
 use crate::crm::{avro, CrmKind, CrmWriteError, ValidMapping};
 use crate::emit::{self, SourceRef};
 use crate::events::DeadLetterKind;
+use crate::governance::OutputRef;
 use crate::insight::Insight;
 use crate::pipeline::offsets::Hold;
 use rdkafka::error::KafkaError;
@@ -72,15 +73,25 @@ pub(crate) struct CrmStep {
 
 impl CrmStep {
     /// Builds, encodes and produces the CRM records and write errors of `insight`. Returns
-    /// the job's hold when nothing was produced (the caller releases it at once).
+    /// the job's hold when nothing was produced (the caller releases it at once), and the
+    /// topic and key of every record produced (for the conversation index: an erasure
+    /// tombstones them).
     pub fn run(
         &self,
         producer: &Producer,
         insight: &Insight,
         job: CrmJob,
         now_ms: i64,
-    ) -> Result<Option<Hold>, CrmStepError> {
+    ) -> Result<(Option<Hold>, Vec<OutputRef>), CrmStepError> {
         let p = plan(insight, job.crm, &job.mapping, &self.config, &self.framing)?;
+        let written: Vec<OutputRef> = p
+            .records
+            .iter()
+            .map(|r| OutputRef {
+                topic: r.topic.clone(),
+                key: r.key.clone(),
+            })
+            .collect();
         let mut dead_letters = Vec::with_capacity(p.errors.len());
         for e in &p.errors {
             dead_letters.push((e, self.dead_letter(e, &job, now_ms)?));
@@ -91,7 +102,7 @@ impl CrmStep {
         ));
         if p.records.is_empty() && dead_letters.is_empty() {
             // Nothing to wait for.
-            return Ok(job.hold);
+            return Ok((job.hold, written));
         }
         for r in &p.records {
             let delivery = Box::new(Delivery {
@@ -133,7 +144,7 @@ impl CrmStep {
                 source,
             })?;
         }
-        Ok(None)
+        Ok((None, written))
     }
 
     /// A write error as a dead letter: kind `invalid`, the error's reason (field names, no

@@ -3,6 +3,7 @@
 //! themselves are built by the pure record builders of [`crate::emit`].
 
 use crate::events::{DeadLetter, InteractionTelemetry};
+use crate::governance::ConversationIndexEntry;
 use crate::insight::Insight;
 use crate::schema::{Codec, ContractRecord, SchemaError};
 use rdkafka::message::OwnedHeaders;
@@ -62,6 +63,20 @@ impl Encode {
         telemetry: &'a InteractionTelemetry,
     ) -> Result<Record<'a>, SchemaError> {
         self.record(topic, Some(telemetry.tenant_id.as_bytes()), telemetry, None)
+    }
+
+    /// A conversation-index entry, keyed by its conversation id (the index is compacted).
+    pub fn index_entry<'a>(
+        &self,
+        topic: &'a str,
+        entry: &'a ConversationIndexEntry,
+    ) -> Result<Record<'a>, SchemaError> {
+        Ok(Record {
+            topic,
+            key: Some(entry.conversation_id.as_bytes()),
+            payload: self.codec.encode(topic, entry)?,
+            headers: None,
+        })
     }
 
     /// A dead letter, keyed like its source record, with the source position and the

@@ -21,6 +21,7 @@
 //! | produce | [`produce::produce`], [`produce::ProducerCtx`] | record → producer; acks → inbox |
 //! | commit | [`commit`] with [`crate::pipeline::offsets::OffsetBook`] | safe offsets → Kafka |
 //! | dead letters (output) | [`dead_letter::DeadLetters`] | rejected records |
+//! | erase | [`erase::Erase`] | erasure requests drop open conversations and refuse later events; opt-out |
 //! | CRM records (output) | [`crm::CrmStep`] | insight → CRM-shaped records on the per-CRM record topics; write errors → dead letters |
 
 pub(crate) mod analyse;
@@ -29,6 +30,7 @@ pub(crate) mod crm;
 pub(crate) mod dead_letter;
 pub(crate) mod decode;
 pub(crate) mod encode;
+pub(crate) mod erase;
 pub(crate) mod produce;
 pub(crate) mod validate;
 

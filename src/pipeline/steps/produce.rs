@@ -30,6 +30,10 @@ pub(crate) enum Produced {
     },
     /// A telemetry record.
     Telemetry,
+    /// A conversation-index entry.
+    Index,
+    /// A control record (an erasure request issued by an opt-out).
+    Control,
     /// A dead letter, with its kind name.
     DeadLetter { reason: &'static str },
     /// One of a conversation's CRM records (`crate::crm`); the group's hold is released by
@@ -115,7 +119,7 @@ impl ProducerContext for ProducerCtx {
                     Produced::DeadLetter { reason } => {
                         self.metrics.dead_letters.with_label_values(&[reason]).inc();
                     }
-                    Produced::Telemetry => {}
+                    Produced::Telemetry | Produced::Index | Produced::Control => {}
                     Produced::CrmRecord { crm, record, group } => {
                         self.metrics
                             .crm_records_produced
