@@ -100,7 +100,19 @@ fn init_logging(command: &Command) {
         Command::Run(args) => ("info", args.log_format),
         _ => ("warn", LogFormat::Text),
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // The service's own Kafka clients report through one deduplicating sink
+    // (`pipeline::client_log`, target `debrief`); what rust-rdkafka's default contexts log
+    // for the auxiliary clients (readers, admin) would repeat the same connection errors many
+    // times a second. Silent unless `RUST_LOG` names `rdkafka` or `librdkafka`.
+    let named = std::env::var("RUST_LOG").is_ok_and(|v| v.contains("rdkafka"));
+    if !named {
+        for directive in ["librdkafka=off", "rdkafka=off"] {
+            if let Ok(d) = directive.parse() {
+                filter = filter.add_directive(d);
+            }
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
