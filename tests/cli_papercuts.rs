@@ -3,9 +3,11 @@
 //! clearly, logs written to a file carry no colour codes, and the demo's metrics address can be
 //! used and agrees with its summary.
 
+mod common;
+
+use common::http_get;
 use debrief::insight::{Insight, Outcome, SkipReason};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
@@ -300,20 +302,6 @@ fn a_configuration_error_is_printed_once_with_its_key() {
 }
 
 // Item 8 --------------------------------------------------------------------------------------
-
-/// One HTTP/1.1 GET over a plain TCP connection; returns the whole response.
-fn http_get(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
 
 /// The value of the first `/metrics` sample line in `text` that starts with `name`.
 fn sample(text: &str, name: &str) -> Option<f64> {

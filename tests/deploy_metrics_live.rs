@@ -4,14 +4,14 @@
 //! install). `tests/deploy_files.rs` checks the same files against the list in its own source;
 //! this test checks them against what the binary serves.
 
+mod common;
+
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_debrief");
 
@@ -110,15 +110,7 @@ fn exported(exposition: &str) -> BTreeSet<String> {
 
 /// One HTTP/1.1 GET over a plain TCP connection; returns the body.
 fn http_get(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
+    let out = common::http_get(addr, path);
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     out.split_once("\r\n\r\n")
         .map(|(_, body)| body.to_string())

@@ -12,15 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use debrief::config::Config;
-use debrief::events::{
-    ConversationEnded, ConversationStarted, DeadLetter, EventHeader, SegmentBody, SpeakerRole,
-    TranscriptEvent, TranscriptPayload,
-};
+use debrief::events::{DeadLetter, TranscriptEvent};
 use debrief::http::Health;
 use debrief::insight::{FinalisedBy, Insight};
 use debrief::metrics::Metrics;
 use debrief::pipeline::{run_pipeline_with, PipelineError, PipelineSummary};
-use debrief::schema::{Codec, Encoding};
 use debrief::tenant::{TenantConfig, TrackerConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::OwnedMessage;
@@ -29,7 +25,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use common::stream::Isolation;
+use common::stream::{codec, conversation_events as conversation, interleave, publish, Isolation};
 use common::{brokers, create_topic, header_pairs, produce, producer, unique_name};
 
 /// Upper bound for waiting on outputs; only turns a hang into a failure.
@@ -85,100 +81,6 @@ async fn setup(brokers: &str, name: &str, partitions: i32) -> (Topics, Config) {
         c.kafka.options.insert(k.into(), v.into());
     }
     (t, c)
-}
-
-fn codec() -> Codec {
-    Codec::new(Encoding::AvroSingleObject, None).unwrap()
-}
-
-fn header(tenant: &str) -> EventHeader {
-    EventHeader {
-        tenant_id: tenant.into(),
-        source_platform: "teams".into(),
-        client_version: "1.2.0".into(),
-        emitted_at_ms: None,
-    }
-}
-
-const LINES: &[&str] = &[
-    "Thanks for joining, let's look at the proposal and the price for next quarter.",
-    "We have some budget concerns, can you walk us through the discount options?",
-    "Sure, I'll send you the updated quote by Friday with the volume discount.",
-    "That works. We also compared you with another vendor last week.",
-    "Understood. I will set up a follow-up call with our solutions engineer.",
-    "Great, please include the implementation timeline in the email.",
-];
-
-/// The events of one conversation: a start, `segments` final segments (alternating
-/// speakers), an end event giving the count.
-fn conversation(id: &str, tenant: &str, segments: usize, with_end: bool) -> Vec<TranscriptEvent> {
-    let ev = |payload| TranscriptEvent {
-        header: header(tenant),
-        conversation_id: id.into(),
-        payload,
-    };
-    let mut out = vec![ev(TranscriptPayload::Started(ConversationStarted {
-        started_at_ms: Some(1_760_000_000_000),
-        time_zone: Some("Europe/Paris".into()),
-        language: Some("en".into()),
-        title: None,
-    }))];
-    for i in 0..segments {
-        out.push(ev(TranscriptPayload::Segment(SegmentBody {
-            segment_id: i.to_string(),
-            revision: 0,
-            is_final: true,
-            speaker_id: if i % 2 == 0 {
-                "seller@acme.com".into()
-            } else {
-                "buyer@client.org".into()
-            },
-            speaker_name: None,
-            speaker_role: if i % 2 == 0 {
-                SpeakerRole::Internal
-            } else {
-                SpeakerRole::External
-            },
-            start_ms: Some(i as i64 * 4_000),
-            end_ms: Some(i as i64 * 4_000 + 3_500),
-            text: LINES[i % LINES.len()].into(),
-            language: None,
-            confidence: Some(0.9),
-        })));
-    }
-    if with_end {
-        out.push(ev(TranscriptPayload::Ended(ConversationEnded {
-            ended_at_ms: Some(1_760_000_100_000),
-            segment_count: Some(segments as i32),
-        })));
-    }
-    out
-}
-
-/// Interleaves the conversations' events round-robin (a live stream of many meetings).
-fn interleave(convs: Vec<Vec<TranscriptEvent>>) -> Vec<TranscriptEvent> {
-    let mut iters: Vec<_> = convs.into_iter().map(|c| c.into_iter()).collect();
-    let mut out = Vec::new();
-    loop {
-        let mut any = false;
-        for it in iters.iter_mut() {
-            if let Some(e) = it.next() {
-                out.push(e);
-                any = true;
-            }
-        }
-        if !any {
-            return out;
-        }
-    }
-}
-
-async fn publish(p: &FutureProducer, topic: &str, events: &[TranscriptEvent]) {
-    let codec = codec();
-    for e in events {
-        let bytes = codec.encode(topic, e).unwrap();
-        produce(p, topic, e.conversation_id.as_bytes(), &bytes, None).await;
-    }
 }
 
 async fn publish_tenant(p: &FutureProducer, topic: &str, config: &TenantConfig) {

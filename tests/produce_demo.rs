@@ -9,6 +9,8 @@
 
 mod common;
 
+use common::http_get;
+
 use debrief::events::{TranscriptEvent, TranscriptPayload};
 use debrief::ingest::files;
 use debrief::insight::{Insight, Outcome};
@@ -19,8 +21,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -141,20 +142,6 @@ fn demo_prints_an_insight_for_every_sample_conversation_and_exits_0() {
         "{stdout}"
     );
     assert!(!stdout.contains("MISSING"), "{stdout}");
-}
-
-/// One HTTP/1.1 GET over a plain TCP connection; returns the whole response.
-fn http_get(addr: &str, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
 }
 
 #[test]

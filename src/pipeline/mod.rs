@@ -34,29 +34,22 @@
 //! Crash replay (both modes): the committed offset is the first offset of the oldest
 //! conversation open at the commit, so the next owner replays every open conversation whole.
 //! A conversation already finalised whose first event lies before that offset and whose last
-//! lies after it is replayed only in part (its tail), and on its own that tail would give a
-//! second, shorter insight under the same key, replacing the complete one on the compacted
-//! CRM topic. The guard
+//! lies after it would be replayed only in part (its tail), and that tail would give a
+//! second, shorter insight under the same key. Every commit therefore carries, in its offset
+//! metadata, the partition's closed conversations (hashed ids, close time in stream time,
+//! last offset: [`crate::ingest::replay`]); the next owner restores them
+//! ([`Assembler::restore`](crate::ingest::assemble::Assembler::restore)) and treats their
+//! events as late, exactly as the run that committed did. Idle timeouts run in each
+//! partition's stream time (record timestamps), so a replay closes conversations at the same
+//! events. When the metadata is missing (a broker that drops it, or more closed
+//! conversations than Kafka's 4 KB limit, counted in
+//! `debrief_commit_metadata_dropped_total`), the fallback is the replayed-tail rule
 //! ([`Finalised::replayed_tail`](crate::ingest::assemble::Finalised::replayed_tail)): a
-//! conversation finalised without its `ConversationStarted` having been seen, while its
-//! `ConversationEnded.segment_count` asks for more final segments than were assembled, is a
-//! replayed tail: no insight, counted as
-//! `debrief_conversations_finalised_total{reason="replayed_tail"}`, logged (a warning with
-//! the conversation id and offsets, no text). Its costs: the tail waits for its missing
-//! segments until the idle timeout, holding its partition's committed offset back that long
-//! after a restart; and a publisher that sends `segment_count` but no start event and loses
-//! segments gets no insight for that conversation (counted the same way). Without
-//! `segment_count` a tail cannot be told from a conversation that lost segments, and it is
-//! processed as before. `docs/contract.md` asks publishers for both.
-//!
-//! Rules considered and not taken, within tansu 0.6's limits: keeping the ids of the
-//! conversations that span the committed offset with the commit (exact, but tansu keeps no
-//! offset-commit metadata, and a checkpoint topic needs compaction or a read-back protocol);
-//! committing further back, to the first offset of every finalised conversation overlapping
-//! the oldest open one (the overlaps chain back without bound on a busy partition); deciding
-//! at the end event instead of the idle timeout (frees the offset sooner, but drops the
-//! insight of an out-of-order publisher that sends no start event). The guard needs nothing
-//! but the replayed events themselves.
+//! conversation finalised without its `ConversationStarted`, while its
+//! `ConversationEnded.segment_count` asks for more final segments than were assembled,
+//! produces no insight (counted as
+//! `debrief_conversations_finalised_total{reason="replayed_tail"}`). `tests/chaos.rs` checks
+//! the whole guarantee against `debrief process`.
 //!
 //! Errors are classified: a record that cannot be read or is invalid is dead-lettered and the
 //! offset moves on; a schema registry that cannot be reached is retried with back-off

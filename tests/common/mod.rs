@@ -358,3 +358,21 @@ pub fn assignment(consumer: &StreamConsumer) -> Vec<(String, i32)> {
     pairs.sort();
     pairs
 }
+
+/// One HTTP/1.1 GET over a plain TCP connection (the service's `/metrics`, `/readyz`);
+/// returns the whole response, status line and headers included.
+pub fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s =
+        std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("a read timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("sending the request");
+    let mut out = String::new();
+    s.read_to_string(&mut out).expect("reading the response");
+    out
+}

@@ -204,6 +204,16 @@ const LINES: &[&str] = &[
 /// The events of one conversation of `tenant`: a start, `segments` final segments
 /// (alternating seller and buyer), an end event giving the count.
 pub fn conversation(id: &str, tenant: &str, segments: usize) -> Vec<TranscriptEvent> {
+    conversation_events(id, tenant, segments, true)
+}
+
+/// [`conversation`], with the end event only when `with_end`.
+pub fn conversation_events(
+    id: &str,
+    tenant: &str,
+    segments: usize,
+    with_end: bool,
+) -> Vec<TranscriptEvent> {
     let ev = |payload| TranscriptEvent {
         header: EventHeader {
             tenant_id: tenant.into(),
@@ -244,22 +254,18 @@ pub fn conversation(id: &str, tenant: &str, segments: usize) -> Vec<TranscriptEv
             confidence: Some(0.9),
         })));
     }
-    out.push(ev(TranscriptPayload::Ended(ConversationEnded {
-        ended_at_ms: Some(1_760_000_100_000),
-        segment_count: Some(segments as i32),
-    })));
+    if with_end {
+        out.push(ev(TranscriptPayload::Ended(ConversationEnded {
+            ended_at_ms: Some(1_760_000_100_000),
+            segment_count: Some(segments as i32),
+        })));
+    }
     out
 }
 
-/// `n` conversations `conv-0`… of `tenant`, of 2 to 10 segments, interleaved round-robin as
-/// in a live stream of many meetings; with the segment count of each.
-pub fn stream(n: usize, tenant: &str) -> (Vec<TranscriptEvent>, BTreeMap<String, usize>) {
-    let lengths: BTreeMap<String, usize> =
-        (0..n).map(|i| (format!("conv-{i}"), 2 + i % 9)).collect();
-    let mut iters: Vec<_> = lengths
-        .iter()
-        .map(|(id, &len)| conversation(id, tenant, len).into_iter())
-        .collect();
+/// Interleaves the conversations' events round-robin (a live stream of many meetings).
+pub fn interleave(convs: Vec<Vec<TranscriptEvent>>) -> Vec<TranscriptEvent> {
+    let mut iters: Vec<_> = convs.into_iter().map(|c| c.into_iter()).collect();
     let mut out = Vec::new();
     loop {
         let before = out.len();
@@ -267,9 +273,23 @@ pub fn stream(n: usize, tenant: &str) -> (Vec<TranscriptEvent>, BTreeMap<String,
             out.extend(it.next());
         }
         if out.len() == before {
-            return (out, lengths);
+            return out;
         }
     }
+}
+
+/// `n` conversations `conv-0`… of `tenant`, of 2 to 10 segments, interleaved round-robin as
+/// in a live stream of many meetings; with the segment count of each.
+pub fn stream(n: usize, tenant: &str) -> (Vec<TranscriptEvent>, BTreeMap<String, usize>) {
+    let lengths: BTreeMap<String, usize> =
+        (0..n).map(|i| (format!("conv-{i}"), 2 + i % 9)).collect();
+    let events = interleave(
+        lengths
+            .iter()
+            .map(|(id, &len)| conversation(id, tenant, len))
+            .collect(),
+    );
+    (events, lengths)
 }
 
 /// Publishes events keyed by conversation id, in order.
