@@ -606,7 +606,6 @@ impl ConsumerLoop {
                     lane,
                     offset: source.offset,
                 };
-                let conversation = event.conversation_id.clone();
                 let absorbed = self
                     .assembler
                     .push(event, pos, time_ms, &mut self.finalised);
@@ -618,7 +617,9 @@ impl ConsumerLoop {
                     Absorbed::Late => outcome::LATE,
                     Absorbed::Evicted => {
                         // Its conversation was finalised at the open-conversation limit: the
-                        // event goes to the dead-letter topic instead of vanishing.
+                        // event goes to the dead-letter topic instead of vanishing. The key
+                        // is the conversation id (validated above).
+                        let conversation = String::from_utf8_lossy(source.key.unwrap_or_default());
                         let rejection = Rejection {
                             kind: DeadLetterKind::OverLimit,
                             reason: format!(
