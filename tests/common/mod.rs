@@ -31,6 +31,7 @@
 //!   offset-commit metadata. Only the smoke tests run on it.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod stream;
 
 use std::collections::hash_map::RandomState;
