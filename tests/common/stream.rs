@@ -18,7 +18,7 @@ use rdkafka::message::OwnedMessage;
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
-use super::{client_config, consumer_config, create_topic, produce, unique_name};
+use super::{client_config, consumer_config, create_topic, now_ms, produce_at, unique_name};
 
 /// Upper bound for waiting on the service's outputs; only turns a hang into a failure.
 pub const WAIT: Duration = Duration::from_secs(120);
@@ -295,9 +295,13 @@ pub fn stream(n: usize, tenant: &str) -> (Vec<TranscriptEvent>, BTreeMap<String,
 /// Publishes events keyed by conversation id, in order.
 pub async fn publish(p: &FutureProducer, topic: &str, events: &[TranscriptEvent]) {
     let codec = codec();
-    for e in events {
+    // The service decides idle timeouts on record timestamps (stream time). Stamped by the
+    // producer, one call's records would be as far apart as each delivery took, which on a
+    // loaded machine can exceed a test's idle timeout; 1 ms apart, they read as one burst.
+    let base = now_ms();
+    for (i, e) in (0i64..).zip(events) {
         let bytes = codec.encode(topic, e).expect("encoding a test event");
-        produce(p, topic, e.conversation_id.as_bytes(), &bytes, None).await;
+        produce_at(p, topic, e.conversation_id.as_bytes(), &bytes, base + i).await;
     }
 }
 
