@@ -67,6 +67,7 @@ mod follow;
 mod inbox;
 mod kafka;
 pub mod offsets;
+pub mod replay;
 mod source_retention;
 mod steps;
 pub mod tenant_reader;
@@ -275,6 +276,20 @@ pub async fn run_pipeline_with(
     metrics: Arc<Metrics>,
     health: Arc<Health>,
 ) -> Result<PipelineSummary, PipelineError> {
+    run_service(config, shutdown, metrics, health, None).await
+}
+
+/// The service, or with `replay` a bounded replay of it ([`replay::replay`]: the consumer
+/// loop is assigned the planned partitions instead of joining the group, stops at the
+/// range's end and commits nothing; the erasure executor and the retention check do not
+/// run).
+async fn run_service(
+    config: Config,
+    shutdown: CancellationToken,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    replay: Option<replay::ReplayRun>,
+) -> Result<PipelineSummary, PipelineError> {
     config.validate()?;
     let config = Arc::new(config);
     let codec = Arc::new(
@@ -308,12 +323,14 @@ pub async fn run_pipeline_with(
         }
     }
     // In the background: a slow or unreachable broker does not delay the start.
-    tokio::spawn({
-        let (config, metrics, health) = (config.clone(), metrics.clone(), health.clone());
-        async move {
-            source_retention::check(&config, &metrics, &health).await;
-        }
-    });
+    if replay.is_none() {
+        tokio::spawn({
+            let (config, metrics, health) = (config.clone(), metrics.clone(), health.clone());
+            async move {
+                source_retention::check(&config, &metrics, &health).await;
+            }
+        });
+    }
     // The registry ids of the CRM record schema under each Avro CRM record topic.
     let mut crm_ids = std::collections::HashMap::new();
     if config.encoding == Encoding::Confluent && config.crm_records.enabled {
@@ -354,7 +371,12 @@ pub async fn run_pipeline_with(
     let workers = config.analysis.effective_workers();
     let jobs = Arc::new(JobQueue::new(workers * config.analysis.queue_per_worker));
     let (rebalances_tx, rebalances) = std::sync::mpsc::channel();
-    let consumer: kafka::TranscriptConsumer = consumer_config(&config)
+    let mut consumer_settings = consumer_config(&config);
+    if replay.is_some() {
+        // A replay commits nothing, not even to its own group.
+        consumer_settings.set("enable.auto.commit", "false");
+    }
+    let consumer: kafka::TranscriptConsumer = consumer_settings
         .create_with_context(ConsumerCtx {
             metrics: metrics.clone(),
             client_log: client_log.clone(),
@@ -455,20 +477,24 @@ pub async fn run_pipeline_with(
     }
 
     let executor_stop = shutdown.child_token();
-    let executor = ErasureExecutor {
-        config: config.clone(),
-        codec: codec.clone(),
-        metrics: metrics.clone(),
-        shutdown: executor_stop.clone(),
-        runtime: runtime.clone(),
+    let executor = if replay.is_none() {
+        let executor = ErasureExecutor {
+            config: config.clone(),
+            codec: codec.clone(),
+            metrics: metrics.clone(),
+            shutdown: executor_stop.clone(),
+            runtime: runtime.clone(),
+        };
+        Some(spawn_task(
+            "erasure executor",
+            "debrief-erasure",
+            inbox.clone(),
+            executor_stop.clone(),
+            move || executor.run(),
+        )?)
+    } else {
+        None
     };
-    let executor = spawn_task(
-        "erasure executor",
-        "debrief-erasure",
-        inbox.clone(),
-        executor_stop.clone(),
-        move || executor.run(),
-    )?;
 
     let pool_stop = shutdown.child_token();
     let pool = AnalysisPool::start(
@@ -513,6 +539,7 @@ pub async fn run_pipeline_with(
         fatal: None,
         last_record: std::collections::HashMap::new(),
         erase: Default::default(),
+        replay,
     };
     let result = tokio::task::spawn_blocking(move || {
         let result = consumer_loop.run(consumer, rebalances);
@@ -535,7 +562,9 @@ pub async fn run_pipeline_with(
     let _ = tokio::task::spawn_blocking(move || {
         let _ = reader.join();
         let _ = watch.join();
-        let _ = executor.join();
+        if let Some(e) = executor {
+            let _ = e.join();
+        }
         if let Some(m) = mapping_reader {
             let _ = m.join();
         }
