@@ -8,7 +8,7 @@ mod common;
 
 use common::stream::{
     assert_complete, conversation, interleave, key, publish_at, read_all, read_until, terminate,
-    Isolation, Service, WAIT,
+    Isolation, Service,
 };
 use common::{brokers, client_config, produce};
 use debrief::events::{ErasureRequest, TranscriptEvent};
