@@ -13,6 +13,7 @@ use common::stream::{
 use common::{brokers, client_config, produce};
 use debrief::events::{ErasureRequest, TranscriptEvent};
 use debrief::pipeline::replay::time::rfc3339;
+use debrief::tenant::{TenantConfig, TrackerConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -270,4 +271,82 @@ async fn replaying_a_range_rewrites_identical_insights_and_leaves_the_live_offse
         offsets,
         "the live group's committed offsets are unchanged"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a broker: scripts/test.sh"]
+async fn a_replay_after_a_tenant_adds_a_tracker_rewrites_its_insights_with_it() {
+    let brokers = brokers();
+    let s = Service::create(&brokers, "replay-tracker", PARTITIONS).await;
+    let (events, times, _, lengths) = stream();
+    let p = common::producer(&brokers);
+    publish_at(&p, &s.transcripts, &events, &times).await;
+    let mut service = s.spawn();
+    read_until(&brokers, &s.dynamics, Isolation::Committed, |m| {
+        common::stream::keys_with_value(m).len() == lengths.len()
+    });
+    assert_eq!(terminate(&mut service), Some(0));
+    let live_msgs = read_all(&brokers, &s.dynamics, Isolation::Committed);
+    let last = live_msgs
+        .iter()
+        .map(Message::offset)
+        .max()
+        .expect("insights");
+    assert!(
+        common::stream::insights(&live_msgs)
+            .iter()
+            .all(|i| i.tracker_hits.is_empty() && i.config_version == 0),
+        "no tenant configuration yet, no tracker"
+    );
+    let offsets = committed(&brokers, &s.group, &s.transcripts);
+
+    // acme adds a tracker; the whole stream is replayed for acme only.
+    let config = TenantConfig {
+        tenant_id: "acme".into(),
+        version: 1,
+        trackers: vec![TrackerConfig {
+            name: "pricing".into(),
+            terms: vec!["price".into()],
+            stemming: true,
+            accent_insensitive: true,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let bytes = common::stream::codec()
+        .encode(&s.tenant_config, &config)
+        .expect("encoding a tenant configuration");
+    produce(&p, &s.tenant_config, b"acme", &bytes, None).await;
+    let (code, summary) = s.replay(&["--from", &rfc3339(times[0]), "--tenant", "acme"]);
+    assert_eq!(code, Some(0), "{summary}");
+
+    let acme: BTreeSet<String> = events
+        .iter()
+        .filter(|e| e.header.tenant_id == "acme")
+        .map(|e| e.conversation_id.clone())
+        .collect();
+    read_until(&brokers, &s.dynamics, Isolation::Committed, |m| {
+        written_after(m, last).len() >= acme.len()
+    });
+    let all = read_all(&brokers, &s.dynamics, Isolation::Committed);
+    let rewritten: Vec<OwnedMessage> = all.into_iter().filter(|m| m.offset() > last).collect();
+    let insights = common::stream::insights(&rewritten);
+    assert_eq!(
+        insights
+            .iter()
+            .map(|i| i.conversation_id.clone())
+            .collect::<BTreeSet<_>>(),
+        acme,
+        "every acme conversation, and only those, rewritten"
+    );
+    for i in &insights {
+        assert_eq!(i.config_version, 1, "{}", i.conversation_id);
+        assert!(
+            i.tracker_hits.iter().any(|h| h.tracker == "pricing"),
+            "{}: the new tracker finds the price in the first segment: {:?}",
+            i.conversation_id,
+            i.tracker_hits
+        );
+    }
+    assert_eq!(committed(&brokers, &s.group, &s.transcripts), offsets);
 }
