@@ -275,7 +275,8 @@ async fn replaying_a_range_rewrites_identical_insights_and_leaves_the_live_offse
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs a broker: scripts/test.sh"]
-async fn a_replay_after_a_tenant_adds_a_tracker_rewrites_its_insights_with_it() {
+async fn a_replay_after_a_tenant_adds_a_tracker_rewrites_its_insights_and_an_opted_out_tenant_stays_dropped(
+) {
     let brokers = brokers();
     let s = Service::create(&brokers, "replay-tracker", PARTITIONS).await;
     let (events, times, _, lengths) = stream();
@@ -300,7 +301,7 @@ async fn a_replay_after_a_tenant_adds_a_tracker_rewrites_its_insights_with_it() 
     );
     let offsets = committed(&brokers, &s.group, &s.transcripts);
 
-    // acme adds a tracker; the whole stream is replayed for acme only.
+    // acme adds a tracker, globex opts out; the whole stream is replayed.
     let config = TenantConfig {
         tenant_id: "acme".into(),
         version: 1,
@@ -317,7 +318,17 @@ async fn a_replay_after_a_tenant_adds_a_tracker_rewrites_its_insights_with_it() 
         .encode(&s.tenant_config, &config)
         .expect("encoding a tenant configuration");
     produce(&p, &s.tenant_config, b"acme", &bytes, None).await;
-    let (code, summary) = s.replay(&["--from", &rfc3339(times[0]), "--tenant", "acme"]);
+    let opted_out = TenantConfig {
+        tenant_id: "globex".into(),
+        version: 1,
+        opted_out: true,
+        ..Default::default()
+    };
+    let bytes = common::stream::codec()
+        .encode(&s.tenant_config, &opted_out)
+        .expect("encoding a tenant configuration");
+    produce(&p, &s.tenant_config, b"globex", &bytes, None).await;
+    let (code, summary) = s.replay(&["--from", &rfc3339(times[0])]);
     assert_eq!(code, Some(0), "{summary}");
 
     let acme: BTreeSet<String> = events
@@ -337,7 +348,7 @@ async fn a_replay_after_a_tenant_adds_a_tracker_rewrites_its_insights_with_it() 
             .map(|i| i.conversation_id.clone())
             .collect::<BTreeSet<_>>(),
         acme,
-        "every acme conversation, and only those, rewritten"
+        "every acme conversation rewritten, none of the opted-out globex"
     );
     for i in &insights {
         assert_eq!(i.config_version, 1, "{}", i.conversation_id);
@@ -349,4 +360,12 @@ async fn a_replay_after_a_tenant_adds_a_tracker_rewrites_its_insights_with_it() 
         );
     }
     assert_eq!(committed(&brokers, &s.group, &s.transcripts), offsets);
+    // A replay carries out nothing on the tenants' behalf: no opt-out erasure request, no
+    // audit record (the service does that when it reads the configurations).
+    for topic in [&s.erasure, &s.audit] {
+        assert!(
+            read_all(&brokers, topic, Isolation::Committed).is_empty(),
+            "{topic}: a replay wrote to it"
+        );
+    }
 }
