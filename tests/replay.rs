@@ -126,6 +126,7 @@ fn replay_rewrites(
 ) -> i64 {
     let (code, summary) = s.replay(args);
     assert_eq!(code, Some(0), "debrief replay {args:?}: {summary}");
+    eprintln!("debrief replay {args:?}:\n{summary}");
     assert!(
         summary.contains(&format!("conversations rewritten: {} ", want.len())),
         "{args:?}: {summary}"

@@ -163,7 +163,7 @@ fn clear_on_drop(bar: ProgressBar) -> impl Drop {
 pub fn summary_text(s: &ReplaySummary) -> String {
     format!(
         "replay group {}: {} partition(s), {} of {} records read in {:.1}s\n\
-         conversations rewritten: {} ({} insights)\n\
+         conversations rewritten: {} (insights: {})\n\
          skipped, other tenant: {}\n\
          skipped, began before --from: {}\n\
          still open at the end of the range (not rewritten): {}\n\
