@@ -51,6 +51,10 @@
 //! `debrief_conversations_finalised_total{reason="replayed_tail"}`). `tests/chaos.rs` checks
 //! the whole guarantee against `debrief process`.
 //!
+//! `debrief replay` ([`replay`]) runs this same chain bounded: assigned partitions from a
+//! time range's offsets, its own group and no commits, a stop at the range's end, and only
+//! the conversations that begin inside the range written again.
+//!
 //! Errors are classified: a record that cannot be read or is invalid is dead-lettered and the
 //! offset moves on; a schema registry that cannot be reached is retried with back-off
 //! without advancing; a record that cannot be delivered stops the pipeline (non-zero exit)
