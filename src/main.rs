@@ -56,8 +56,12 @@ fn replay(args: cli::replay::ReplayArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    cli::replay::command(&args, request)?;
-    Ok(ExitCode::SUCCESS)
+    let summary = cli::replay::command(&args, request)?;
+    Ok(if summary.complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn admin(args: cli::admin::AdminArgs) -> anyhow::Result<ExitCode> {

@@ -112,6 +112,9 @@ pub fn command(
         result
     })?;
     println!("{}", summary_text(&summary));
+    if !summary.complete {
+        println!("interrupted before the end of the range: run it again to finish");
+    }
     Ok(summary)
 }
 

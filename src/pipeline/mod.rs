@@ -183,6 +183,9 @@ pub enum PipelineError {
     /// Stopped on purpose by a test hook (the environment variable named).
     #[error("stopped by the test hook {0}")]
     Stopped(&'static str),
+    /// A replay could not be planned.
+    #[error(transparent)]
+    Replay(#[from] replay::ReplayError),
 }
 
 impl PipelineError {

@@ -51,6 +51,14 @@ use tokio_util::sync::CancellationToken;
 /// Longest wait for one of the broker look-ups that plan a replay.
 const LOOKUP_WAIT: Duration = Duration::from_secs(15);
 
+/// Why a replay could not be planned (broker errors are [`PipelineError::Kafka`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// A transcript topic the configuration names has no partitions on the brokers.
+    #[error("the transcript topic {0} does not exist on the brokers")]
+    UnknownTopic(String),
+}
+
 /// What to replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayRequest {
@@ -125,6 +133,8 @@ pub struct ReplaySummary {
     pub dead_letters: u64,
     /// Wall time of the whole replay.
     pub elapsed: Duration,
+    /// `false` when the replay was stopped (SIGINT, SIGTERM) before the end of the range.
+    pub complete: bool,
 }
 
 /// Replays `request` with `config` (the service's configuration) until the range is read
@@ -148,7 +158,7 @@ pub async fn replay(
     let run = ReplayRun::new(request, progress.clone(), config.assembly.idle_timeout);
     let summary = super::run_service(
         config,
-        shutdown,
+        shutdown.clone(),
         metrics,
         Arc::new(Health::default()),
         Some(run),
@@ -166,6 +176,7 @@ pub async fn replay(
         open_at_end: summary.open_conversations_handed_back,
         dead_letters: summary.dead_letters,
         elapsed: started.elapsed(),
+        complete: !shutdown.is_cancelled(),
     })
 }
 
@@ -220,12 +231,7 @@ impl ReplayRun {
                 PipelineError::kafka("reading the transcript topic's partitions", e)
             })?;
             if partitions.is_empty() {
-                return Err(PipelineError::kafka(
-                    &format!("planning the replay of {topic}"),
-                    rdkafka::error::KafkaError::MetadataFetch(
-                        rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
-                    ),
-                ));
+                return Err(ReplayError::UnknownTopic(topic.clone()).into());
             }
             let at = |ms: Option<i64>| lookup_times(consumer, topic, &partitions, ms);
             let starts = at(Some(start_ms))?;
