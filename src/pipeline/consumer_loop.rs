@@ -145,7 +145,7 @@ impl ConsumerLoop {
         self.health.set_consuming(true);
         let result = self.consume(&consumer, &rebalances);
         self.health.set_consuming(false);
-        let close = self.close(&consumer);
+        let close = self.close(&consumer, result.is_err());
         // From here on the consumer's callback completes rebalances itself (leaving the
         // group on drop revokes everything).
         drop(rebalances);
@@ -247,10 +247,11 @@ impl ConsumerLoop {
 
     /// Stop: flush, commit what is safe, leave the group. Open conversations are handed back
     /// (not finalised): their first offsets were never committed, so the next owner replays them.
-    fn close(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
+    /// `failed`: the loop stopped on an error (a replay then waits no longer than the deadline).
+    fn close(&mut self, consumer: &TranscriptConsumer, failed: bool) -> Result<(), PipelineError> {
         let started = Instant::now();
         let committed = match self.config.delivery.mode {
-            _ if self.replay.is_some() => self.finish_replay(),
+            _ if self.replay.is_some() => self.finish_replay(failed),
             DeliveryMode::AtLeastOnce => self
                 .commit_at_least_once(consumer)
                 .map_err(|e| PipelineError::kafka("committing offsets at shutdown", e)),
@@ -867,10 +868,15 @@ impl ConsumerLoop {
         true
     }
 
-    /// The end of a replay: waits (without a deadline, unless shut down) until every
-    /// conversation handed to the analysis pool has been produced and acknowledged. Commits
-    /// nothing. Conversations still open are dropped (counted as handed back).
-    fn finish_replay(&mut self) -> Result<(), PipelineError> {
+    /// The end of a replay: waits (without a deadline, unless shut down or `failed`) until
+    /// every conversation handed to the analysis pool has been produced and acknowledged.
+    /// Commits nothing. Conversations still open are dropped (counted as handed back).
+    fn finish_replay(&mut self, failed: bool) -> Result<(), PipelineError> {
+        if failed {
+            // The error is returned by the caller; what is done is delivered, within the deadline.
+            settle(self.pool.jobs(), &self.producer, self.deadline());
+            return Ok(());
+        }
         while !self.pool.jobs().wait_idle(self.deadline()) {
             self.drain_inbox();
             if self.fatal.is_some() || self.shutdown.is_cancelled() {
