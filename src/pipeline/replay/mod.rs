@@ -287,17 +287,17 @@ impl ReplayRun {
         self.lanes.get(&lane).is_some_and(|p| p.in_range(offset))
     }
 
-    /// Notes that `lane` will next read `next`, and updates the progress.
+    /// Notes that `lane` will next read `next`, and updates the progress (by the offsets
+    /// newly read, so the cost does not grow with the number of partitions).
     pub fn reached(&mut self, lane: Lane, next: i64) {
-        if let Some(n) = self.next.get_mut(&lane) {
-            *n = (*n).max(next);
+        let (Some(p), Some(n)) = (self.lanes.get(&lane), self.next.get_mut(&lane)) else {
+            return;
+        };
+        if next > *n {
+            let more = p.read(next) - p.read(*n);
+            *n = next;
+            self.progress.read.fetch_add(more, Ordering::Relaxed);
         }
-        let read = self
-            .lanes
-            .iter()
-            .map(|(lane, p)| p.read(self.next.get(lane).copied().unwrap_or(p.start)))
-            .sum();
-        self.progress.read.store(read, Ordering::Relaxed);
     }
 
     /// Takes the consumer's positions (which move past transaction markers too).
@@ -418,8 +418,15 @@ mod tests {
         assert!(!r.finished(), "lane 0 has 20 offsets to read");
         r.reached(0, 12);
         assert_eq!(progress.read.load(Ordering::Relaxed), 12);
+        r.reached(0, 8);
+        assert_eq!(progress.read.load(Ordering::Relaxed), 12, "never backwards");
         assert!(!r.finished());
-        r.reached(0, 20);
+        r.reached(0, 25);
+        assert_eq!(
+            progress.read.load(Ordering::Relaxed),
+            20,
+            "not past the end"
+        );
         assert!(r.finished(), "lane 1 is empty, lane 0 read to 20");
         assert!(r.beyond(0, 20) && !r.beyond(0, 19) && r.beyond(7, 0));
         assert!(r.in_range(0, 10) && !r.in_range(0, 9));
