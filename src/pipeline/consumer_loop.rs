@@ -73,6 +73,9 @@ pub(crate) struct ConsumerLoop {
     /// Acknowledgements, analysis reports, tenant configurations, failures.
     pub inbox: InboxReceiver,
     pub shutdown: CancellationToken,
+    /// A bounded replay (`debrief replay`) instead of the service: assigned partitions, a
+    /// stop at the range's end, a conversation filter, no commits ([`super::replay`]).
+    pub replay: Option<ReplayRun>,
     /// Transactional mode: a transaction is open.
     pub in_transaction: bool,
     pub registry: TenantRegistry,
@@ -88,9 +91,6 @@ pub(crate) struct ConsumerLoop {
     pub last_record: std::collections::HashMap<Lane, Instant>,
     /// Erasure requests read so far (what to refuse).
     pub erase: Erase,
-    /// A bounded replay (`debrief replay`) instead of the service: assigned partitions, a
-    /// stop at the range's end, a conversation filter, no commits ([`super::replay`]).
-    pub replay: Option<ReplayRun>,
 }
 
 /// How a record was taken in.
@@ -467,18 +467,18 @@ impl ConsumerLoop {
     }
 
     fn tick(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
+        if let Some(replay) = self.replay.as_mut() {
+            // Positions also move past transaction markers, which are never records.
+            replay.observe(consumer, &mut self.book);
+        }
         // A lane read to its end gets no record older than now: its stream time follows the
         // wall clock, so a quiet partition still finalises idle conversations. A lane behind
         // (catching up after a restart or a rebalance) moves only with its records' times.
         let now = now_ms();
-        if let Some(replay) = self.replay.as_mut() {
-            // Stream time only: the wall clock never closes a conversation in a replay.
-            replay.observe(consumer, &mut self.book);
-        } else {
-            for lane in self.book.assigned() {
-                if self.caught_up(consumer, lane) {
-                    self.assembler.advance(lane, now, &mut self.finalised);
-                }
+        for lane in self.book.assigned() {
+            // A replay: stream time only, the wall clock never closes a conversation.
+            if self.replay.is_none() && self.caught_up(consumer, lane) {
+                self.assembler.advance(lane, now, &mut self.finalised);
             }
         }
         self.submit_finalised(None)?;
@@ -609,14 +609,7 @@ impl ConsumerLoop {
             Err(rejection) => {
                 self.assembler.advance(lane, time_ms, &mut self.finalised);
                 self.submit_finalised(None)?;
-                // A replay reads the look-back for context only.
-                if self
-                    .replay
-                    .as_ref()
-                    .is_none_or(|r| r.in_range(lane, source.offset))
-                {
-                    self.dead_letter(lane, source, &rejection)?;
-                }
+                self.dead_letter(lane, source, &rejection)?;
                 outcome::DEAD_LETTER
             }
             Ok(event)
@@ -682,12 +675,21 @@ impl ConsumerLoop {
     }
 
     /// Sends a record to the dead-letter topic (the offset is held until it is acknowledged).
+    /// A replay reads its look-back for context only: no dead letter for a record before its
+    /// range.
     fn dead_letter(
         &mut self,
         lane: Lane,
         source: SourceRef<'_>,
         rejection: &Rejection,
     ) -> Result<(), PipelineError> {
+        if self
+            .replay
+            .as_ref()
+            .is_some_and(|r| !r.in_range(lane, source.offset))
+        {
+            return Ok(());
+        }
         tracing::warn!(
             topic = source.topic,
             partition = source.partition,

@@ -537,6 +537,7 @@ async fn run_service(
         producer,
         inbox: inbox_rx,
         shutdown: shutdown.clone(),
+        replay,
         in_transaction: false,
         registry: TenantRegistry::default(),
         crm_mappings: Default::default(),
@@ -546,7 +547,6 @@ async fn run_service(
         fatal: None,
         last_record: std::collections::HashMap::new(),
         erase: Default::default(),
-        replay,
     };
     let result = tokio::task::spawn_blocking(move || {
         let result = consumer_loop.run(consumer, rebalances);

@@ -333,27 +333,6 @@ pub async fn publish(p: &FutureProducer, topic: &str, events: &[TranscriptEvent]
     }
 }
 
-/// [`publish`] with explicit record timestamps: the `i`-th event at `times_ms[i]`.
-pub async fn publish_at(
-    p: &FutureProducer,
-    topic: &str,
-    events: &[TranscriptEvent],
-    times_ms: &[i64],
-) {
-    assert_eq!(events.len(), times_ms.len(), "one timestamp per event");
-    let codec = codec();
-    for (e, &at) in events.iter().zip(times_ms) {
-        let bytes = codec.encode(topic, e).expect("encoding a test event");
-        let record = rdkafka::producer::FutureRecord::to(topic)
-            .key(e.conversation_id.as_bytes())
-            .payload(&bytes)
-            .timestamp(at);
-        if let Err((err, _)) = p.send(record, super::BROKER_TIMEOUT).await {
-            panic!("delivery to {topic} failed: {err}");
-        }
-    }
-}
-
 /// How a reader sees transactional records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isolation {
@@ -585,5 +564,26 @@ impl Drop for PrivateKafka {
             .arg("stop")
             .arg(self.dir.path())
             .status();
+    }
+}
+
+/// [`publish`] with explicit record timestamps: the `i`-th event at `times_ms[i]`.
+pub async fn publish_at(
+    p: &FutureProducer,
+    topic: &str,
+    events: &[TranscriptEvent],
+    times_ms: &[i64],
+) {
+    assert_eq!(events.len(), times_ms.len(), "one timestamp per event");
+    let codec = codec();
+    for (e, &at) in events.iter().zip(times_ms) {
+        let bytes = codec.encode(topic, e).expect("encoding a test event");
+        let record = rdkafka::producer::FutureRecord::to(topic)
+            .key(e.conversation_id.as_bytes())
+            .payload(&bytes)
+            .timestamp(at);
+        if let Err((err, _)) = p.send(record, super::BROKER_TIMEOUT).await {
+            panic!("delivery to {topic} failed: {err}");
+        }
     }
 }
