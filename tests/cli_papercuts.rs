@@ -387,9 +387,65 @@ fn an_empty_file_and_a_transcript_without_speakers_are_not_met_with_silence() {
 }
 
 #[test]
+fn replay_refuses_unreadable_times_and_empty_ranges_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    // No broker listens there: a usage error must come before any connection attempt.
+    let env = [("DEBRIEF__KAFKA__BROKERS", "127.0.0.1:9")];
+    // (arguments, the value named in the error, what the error says is accepted)
+    for (args, says, accepted) in [
+        (
+            &["replay", "--from", "yesterday"][..],
+            "'yesterday'",
+            "RFC 3339",
+        ),
+        (
+            &["replay", "--from", "2026-11-29 14:00"][..],
+            "'2026-11-29 14:00'",
+            "RFC 3339",
+        ),
+        (
+            &["replay", "--from", "2h", "--to", "soon"][..],
+            "'soon'",
+            "RFC 3339",
+        ),
+        (
+            &["replay", "--from", "2h", "--lookback", "a while"][..],
+            "'a while'",
+            "not a duration",
+        ),
+    ] {
+        let out = run_in(dir.path(), args, &env);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(says) && stderr.contains(accepted),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    for (from, to) in [
+        ("1h", "2h"),
+        ("2026-11-29T14:00:00Z", "2026-11-29T14:00:00Z"),
+    ] {
+        let out = run_in(dir.path(), &["replay", "--from", from, "--to", to], &env);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{from}..{to}: {stderr}");
+        assert!(
+            stderr.starts_with("error: --from (") && stderr.contains("must be before --to"),
+            "{from}..{to}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "said once: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = run_in(dir.path(), &["replay"], &env);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--from <TIME>"));
+}
+
+#[test]
 fn help_texts_carry_no_rust_doc_links() {
     for command in [
-        "process", "run", "produce", "demo", "bench", "eval", "train",
+        "process", "run", "replay", "produce", "demo", "bench", "eval", "train",
     ] {
         let dir = tempfile::tempdir().unwrap();
         let out = run_in(dir.path(), &[command, "--help"], &[]);

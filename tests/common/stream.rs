@@ -124,9 +124,41 @@ impl Service {
             .expect("cannot start the debrief binary")
     }
 
+    /// Runs `debrief replay ARGS` with this service's configuration to its end (panics
+    /// after [`WAIT`]); returns its exit code and standard output (the summary).
+    pub fn replay(&self, args: &[&str]) -> (Option<i32>, String) {
+        let mut child = self
+            .command_for(&["replay"], &[])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start the debrief binary");
+        let deadline = Instant::now() + WAIT;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("waiting for the replay") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                kill(&mut child);
+                panic!("debrief replay {args:?} still running after {WAIT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let mut out = String::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            std::io::Read::read_to_string(&mut stdout, &mut out).expect("reading the summary");
+        }
+        (status.code(), out)
+    }
+
     fn command(&self, extra: &[(&str, &str)]) -> Command {
+        self.command_for(&["run"], extra)
+    }
+
+    fn command_for(&self, subcommand: &[&str], extra: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_debrief"));
-        cmd.arg("run")
+        cmd.args(subcommand)
             .env("DEBRIEF__KAFKA__BROKERS", &self.brokers)
             .env("DEBRIEF__KAFKA__GROUP_ID", &self.group)
             .env("DEBRIEF__KAFKA__TOPICS__TRANSCRIPTS", &self.transcripts)
@@ -536,5 +568,26 @@ impl Drop for PrivateKafka {
             .arg("stop")
             .arg(self.dir.path())
             .status();
+    }
+}
+
+/// [`publish`] with explicit record timestamps: the `i`-th event at `times_ms[i]`.
+pub async fn publish_at(
+    p: &FutureProducer,
+    topic: &str,
+    events: &[TranscriptEvent],
+    times_ms: &[i64],
+) {
+    assert_eq!(events.len(), times_ms.len(), "one timestamp per event");
+    let codec = codec();
+    for (e, &at) in events.iter().zip(times_ms) {
+        let bytes = codec.encode(topic, e).expect("encoding a test event");
+        let record = rdkafka::producer::FutureRecord::to(topic)
+            .key(e.conversation_id.as_bytes())
+            .payload(&bytes)
+            .timestamp(at);
+        if let Err((err, _)) = p.send(record, super::BROKER_TIMEOUT).await {
+            panic!("delivery to {topic} failed: {err}");
+        }
     }
 }
