@@ -14,9 +14,13 @@
 //!   Every step is idempotent (a tombstone twice is one tombstone), and CRM tombstones come
 //!   before index tombstones, so a restart that finds the index entries gone knows the CRM
 //!   keys were tombstoned.
+//! - **Retention sweeps.** The executor that owns partition 0 of the erasure topic also runs
+//!   the retention sweep ([`super::retention_sweep`]) every hour, between two requests, so
+//!   that a sweep's rewrite never runs beside this instance's erasures.
 
 use super::follow::Follower;
 use super::kafka::{base_config, now_ms};
+use super::retention_sweep::{Sweep, SWEEP_INTERVAL};
 use super::PipelineError;
 use crate::config::Config;
 use crate::events::ErasureRequest;
@@ -70,6 +74,16 @@ fn follower_config(config: &Config, what: &str) -> ClientConfig {
     c.set("auto.offset.reset", "earliest");
     c.set("isolation.level", "read_committed");
     c
+}
+
+/// `true` when this instance's executor owns partition 0 of the erasure topic: the one
+/// instance that runs the retention sweep.
+fn sweeps_here(requests: &BaseConsumer, erasure_topic: &str) -> bool {
+    requests.assignment().is_ok_and(|a| {
+        a.elements_for_topic(erasure_topic)
+            .iter()
+            .any(|e| e.partition() == 0)
+    })
 }
 
 /// What the executor keeps while it runs.
@@ -159,8 +173,15 @@ impl ErasureExecutor {
             .subscribe(&[topics.erasure.as_str()])
             .map_err(|e| PipelineError::kafka("subscribing to the erasure topic", e))?;
         tracing::info!(topic = %topics.erasure, known = state.ledger.len(), "erasure executor started");
+        let mut last_sweep: Option<std::time::Instant> = None;
         while !self.shutdown.is_cancelled() {
             self.update_age(&state);
+            if last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_INTERVAL)
+                && sweeps_here(&requests, &topics.erasure)
+            {
+                last_sweep = Some(std::time::Instant::now());
+                self.sweep();
+            }
             let msg = match requests.poll(Duration::from_millis(200)) {
                 Some(Ok(m)) => m,
                 Some(Err(e)) => {
@@ -204,6 +225,21 @@ impl ErasureExecutor {
             }
         }
         Ok(())
+    }
+
+    /// Runs one retention sweep at the wall clock's time; a failure is logged and counted,
+    /// and the sweep is tried again at the next interval.
+    fn sweep(&self) {
+        let sweep = Sweep {
+            config: &self.config,
+            codec: &self.codec,
+            metrics: Some(&self.metrics),
+            actor: "retention-sweep",
+            runtime: &self.runtime,
+        };
+        if let Err(e) = sweep.run(now_ms()) {
+            tracing::warn!(error = %e, "retention sweep failed; trying again at the next interval");
+        }
     }
 
     /// Decodes a record of ours; `None` (logged, without its content) when it does not

@@ -67,6 +67,7 @@ mod follow;
 mod inbox;
 mod kafka;
 pub mod offsets;
+pub mod retention_sweep;
 mod source_retention;
 mod steps;
 pub mod tenant_reader;

@@ -846,7 +846,7 @@ enumeration!(Crm "Crm" { Dynamics = "dynamics", Salesforce = "salesforce", None 
 record!(Features "Features" { action_items, trackers, kpis, redaction });
 record!(TenantConfig "TenantConfig" {
     tenant_id, version, trackers, competitors, internal_domains, internal_speakers, crm,
-    features, opted_out,
+    features, opted_out, insight_retention_days,
 });
 
 // erasure_request.avsc

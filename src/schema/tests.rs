@@ -268,6 +268,7 @@ fn tenant_config() -> TenantConfig {
             redaction: false,
         },
         opted_out: false,
+        insight_retention_days: Some(90),
     }
 }
 

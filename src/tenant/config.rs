@@ -121,6 +121,10 @@ pub struct TenantConfig {
     /// open conversations dropped, and a tenant-wide erasure (reason `opt_out`) issued; a
     /// newer version with `opted_out: false` (consent recorded again) resumes processing.
     pub opted_out: bool,
+    /// Days a stored insight is kept after its conversation was finalised; the retention
+    /// sweep then removes it whole (CRM topic keys, CRM records, index entry). `None` (the
+    /// default): kept until erased. At least 1.
+    pub insight_retention_days: Option<i64>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -157,6 +161,12 @@ pub enum ConfigError {
     NegativeVersion {
         /// The version given.
         version: i64,
+    },
+    /// `insight_retention_days` is below 1.
+    #[error("insight_retention_days {days} is below 1")]
+    RetentionDays {
+        /// The days given.
+        days: i64,
     },
     /// More trackers plus competitors than [`MAX_TRACKERS`].
     #[error("{count} trackers and competitors, more than the limit of {max}")]
@@ -505,6 +515,9 @@ impl TenantConfig {
             return Err(ConfigError::NegativeVersion {
                 version: self.version,
             });
+        }
+        if let Some(days) = self.insight_retention_days.filter(|&d| d < 1) {
+            return Err(ConfigError::RetentionDays { days });
         }
         let entries = self.trackers.len() + self.competitors.len();
         if entries > MAX_TRACKERS {
@@ -929,6 +942,19 @@ mod tests {
             }),
             ConfigError::NegativeVersion { version: -1 }
         );
+        assert_eq!(
+            e(TenantConfig {
+                insight_retention_days: Some(0),
+                ..with(vec![])
+            }),
+            ConfigError::RetentionDays { days: 0 }
+        );
+        assert!(TenantConfig {
+            insight_retention_days: Some(1),
+            ..with(vec![])
+        }
+        .validate()
+        .is_ok());
         assert_eq!(
             e(with(vec![tracker("a", &["\"\""])])),
             ConfigError::EmptyTerm {
