@@ -15,12 +15,14 @@
 //!   before index tombstones, so a restart that finds the index entries gone knows the CRM
 //!   keys were tombstoned.
 //! - **Retention sweeps.** The executor that owns partition 0 of the erasure topic also runs
-//!   the retention sweep ([`super::retention_sweep`]) every hour, between two requests, so
-//!   that a sweep's rewrite never runs beside this instance's erasures.
+//!   the retention sweep ([`super::retention_sweep`]) at start and every hour (five minutes
+//!   after a failed one), between two requests, so that a sweep's rewrite never runs beside
+//!   this instance's erasures; a request waits while a sweep runs (seconds: the sweep reads
+//!   the index and the CRM topics it rewrites whole).
 
 use super::follow::Follower;
 use super::kafka::{base_config, now_ms};
-use super::retention_sweep::{Sweep, SWEEP_INTERVAL};
+use super::retention_sweep::{Sweep, SWEEP_INTERVAL, SWEEP_RETRY};
 use super::PipelineError;
 use crate::config::Config;
 use crate::events::ErasureRequest;
@@ -173,14 +175,16 @@ impl ErasureExecutor {
             .subscribe(&[topics.erasure.as_str()])
             .map_err(|e| PipelineError::kafka("subscribing to the erasure topic", e))?;
         tracing::info!(topic = %topics.erasure, known = state.ledger.len(), "erasure executor started");
-        let mut last_sweep: Option<std::time::Instant> = None;
+        let mut next_sweep = std::time::Instant::now();
         while !self.shutdown.is_cancelled() {
             self.update_age(&state);
-            if last_sweep.is_none_or(|t| t.elapsed() >= SWEEP_INTERVAL)
-                && sweeps_here(&requests, &topics.erasure)
-            {
-                last_sweep = Some(std::time::Instant::now());
-                self.sweep();
+            if std::time::Instant::now() >= next_sweep && sweeps_here(&requests, &topics.erasure) {
+                let wait = if self.sweep() {
+                    SWEEP_INTERVAL
+                } else {
+                    SWEEP_RETRY
+                };
+                next_sweep = std::time::Instant::now() + wait;
             }
             let msg = match requests.poll(Duration::from_millis(200)) {
                 Some(Ok(m)) => m,
@@ -227,9 +231,9 @@ impl ErasureExecutor {
         Ok(())
     }
 
-    /// Runs one retention sweep at the wall clock's time; a failure is logged and counted,
-    /// and the sweep is tried again at the next interval.
-    fn sweep(&self) {
+    /// Runs one retention sweep at the wall clock's time; `false` when it failed (logged and
+    /// counted; tried again after [`SWEEP_RETRY`]).
+    fn sweep(&self) -> bool {
         let sweep = Sweep {
             config: &self.config,
             codec: &self.codec,
@@ -237,8 +241,12 @@ impl ErasureExecutor {
             actor: "retention-sweep",
             runtime: &self.runtime,
         };
-        if let Err(e) = sweep.run(now_ms()) {
-            tracing::warn!(error = %e, "retention sweep failed; trying again at the next interval");
+        match sweep.run(now_ms()) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "retention sweep failed; trying again in a few minutes");
+                false
+            }
         }
     }
 

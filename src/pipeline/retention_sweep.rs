@@ -55,6 +55,9 @@ use thiserror::Error;
 /// How often the executor sweeps.
 pub const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
 
+/// How soon the executor tries again after a failed sweep.
+pub const SWEEP_RETRY: Duration = Duration::from_secs(300);
+
 /// Re-reads of a rewritten topic after the sweep's writes (see the module docs).
 pub const RECHECK_ROUNDS: usize = 3;
 
