@@ -154,10 +154,19 @@ impl Sweep<'_> {
         }
         // 1. When each feature was switched off, per tenant.
         let mut observations: BTreeMap<String, Vec<Observation>> = BTreeMap::new();
+        // Tenants whose configuration was removed (latest record a tombstone): the defaults
+        // are in force (every feature on, no retention), so nothing is due for them.
+        let mut removed: BTreeSet<String> = BTreeSet::new();
         self.read_all(&topics.tenant_config, |m| {
+            let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
+            if m.payload().is_none() {
+                removed.insert(key.into_owned());
+                return;
+            }
             let Some(cfg) = self.decode::<TenantConfig>(m) else {
                 return;
             };
+            removed.remove(key.as_ref());
             if cfg.validate().is_err() {
                 return;
             }
@@ -186,6 +195,7 @@ impl Sweep<'_> {
         })?;
         let states: BTreeMap<String, TenantState> = observations
             .iter()
+            .filter(|(t, _)| !removed.contains(*t))
             .map(|(t, o)| (t.clone(), sweep::tenant_state(t, o)))
             .collect();
         let mut report = SweepReport::default();
