@@ -296,6 +296,31 @@ pub fn stripped_entry(
     out
 }
 
+/// After the sweep wrote some keys (key → partition and offset of its write), the records
+/// read back from where its scan of the topic ended (key, partition, offset, value, in read
+/// order): for each key it wrote, the newest record written before its own on that partition.
+/// Such a record was written between the scan and the sweep's write (a replay, another
+/// instance's erasure tombstone) and was overwritten: the sweep writes it again. Records after
+/// its own, and its own, are left alone (the newest write wins anyway).
+pub fn overwritten<V>(
+    written: &BTreeMap<String, (i32, i64)>,
+    read: impl IntoIterator<Item = (String, i32, i64, V)>,
+) -> BTreeMap<String, V> {
+    let mut out: BTreeMap<String, (i64, V)> = BTreeMap::new();
+    for (key, partition, offset, value) in read {
+        let Some(&(p, o)) = written.get(&key) else {
+            continue;
+        };
+        if partition != p || offset >= o {
+            continue;
+        }
+        if out.get(&key).is_none_or(|(prev, _)| *prev < offset) {
+            out.insert(key, (offset, value));
+        }
+    }
+    out.into_iter().map(|(k, (_, v))| (k, v)).collect()
+}
+
 /// The counts of one sweep for one tenant (audit record `retention_sweep`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SweepCounts {
@@ -529,6 +554,25 @@ mod tests {
         assert_eq!(out.outcome, Outcome::Partial);
         assert_eq!(strip(&out, &BTreeSet::from([A, K])), out, "idempotent");
         assert_eq!(strip(&full, &BTreeSet::new()), full);
+    }
+
+    #[test]
+    fn a_record_written_between_the_scan_and_the_sweeps_write_is_found() {
+        let written = BTreeMap::from([("c1".to_string(), (0, 10)), ("c2".to_string(), (1, 20))]);
+        let read = [
+            ("c1".to_string(), 0, 7, "replayed"),
+            ("c1".to_string(), 0, 8, "tombstone"),
+            ("c1".to_string(), 0, 10, "the sweep's own"),
+            ("c1".to_string(), 0, 11, "after: wins anyway"),
+            ("c2".to_string(), 0, 5, "other partition"),
+            ("c2".to_string(), 1, 21, "after"),
+            ("c3".to_string(), 1, 1, "not written by the sweep"),
+        ];
+        assert_eq!(
+            overwritten(&written, read),
+            BTreeMap::from([("c1".to_string(), "tombstone")])
+        );
+        assert!(overwritten::<()>(&written, []).is_empty());
     }
 
     #[test]

@@ -23,10 +23,13 @@
 //! - **Racing the live pipeline.** An insight is read, rewritten and written; a record
 //!   written for the same key in between (a replay of the conversation, an erasure's
 //!   tombstone from another instance) would be overwritten by the rewrite. After writing, the
-//!   sweep reads each rewritten topic again from where its scan ended: a record of that key
-//!   written before the sweep's own is written again after it (a value stripped the same way,
-//!   a tombstone as a tombstone), up to [`RECHECK_ROUNDS`] times. What is left: a record
-//!   landing between the last re-read and the re-write (milliseconds, after several rounds).
+//!   sweep reads each rewritten topic again from where its scan ended
+//!   ([`sweep::overwritten`]): a record of that key written before the sweep's own is written
+//!   again after it (a value stripped the same way; a tombstone as a tombstone, and then every
+//!   other record the sweep wrote for that conversation and its index entry are tombstoned
+//!   again too, so an erasure that ran meanwhile stays complete), up to [`RECHECK_ROUNDS`]
+//!   times. What is left: a record landing between the last re-read and the re-write
+//!   (milliseconds, after several rounds).
 //!   The index entry is written from the one the sweep read (a replay that writes the same
 //!   conversation's entry in that instant is overwritten; its next analysis writes it again).
 
@@ -108,8 +111,16 @@ pub struct Sweep<'a> {
     pub runtime: &'a tokio::runtime::Handle,
 }
 
-/// One record read back: offset, key, value.
+/// One record read back: offset, value.
 type Read = (i64, Option<Vec<u8>>);
+
+/// An insight the sweep rewrote: where, without what, and what else the index lists for it.
+struct Rewritten {
+    partition: i32,
+    offset: i64,
+    features: BTreeSet<Feature>,
+    outputs: Vec<OutputRef>,
+}
 
 impl Sweep<'_> {
     /// Runs one sweep at `now_ms` (ms since the epoch): the decisions are taken at that time.
@@ -317,7 +328,7 @@ impl Sweep<'_> {
             if !whole {
                 return Err(SweepError::NotCaughtUp(topic.to_string()));
             }
-            let mut written: BTreeMap<String, (i32, i64, BTreeSet<Feature>)> = BTreeMap::new();
+            let mut written: BTreeMap<String, Rewritten> = BTreeMap::new();
             for (e, features) in strips {
                 if !e.outputs.iter().any(|o| o.topic == topic) {
                     continue;
@@ -335,7 +346,12 @@ impl Sweep<'_> {
                     self.send(producer, topic, &e.conversation_id, Some(&out))?;
                 written.insert(
                     e.conversation_id.clone(),
-                    (partition, offset, features.clone()),
+                    Rewritten {
+                        partition,
+                        offset,
+                        features: features.clone(),
+                        outputs: e.outputs.clone(),
+                    },
                 );
                 let mut removed = BTreeSet::new();
                 let mut count = 1;
@@ -394,46 +410,62 @@ impl Sweep<'_> {
         producer: &FutureProducer,
         topic: &str,
         follower: &mut Follower,
-        mut written: BTreeMap<String, (i32, i64, BTreeSet<Feature>)>,
+        mut written: BTreeMap<String, Rewritten>,
     ) -> Result<(), SweepError> {
         for _ in 0..RECHECK_ROUNDS {
             if written.is_empty() {
                 return Ok(());
             }
-            let mut between: BTreeMap<String, Read> = BTreeMap::new();
+            let at: BTreeMap<String, (i32, i64)> = written
+                .iter()
+                .map(|(k, r)| (k.clone(), (r.partition, r.offset)))
+                .collect();
+            let mut read = Vec::new();
             let whole = follower.catch_up(CATCH_UP, |m| {
                 let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
-                if let Some(&(p, o, _)) = written.get(key.as_ref()) {
-                    if m.partition() == p && m.offset() < o {
-                        between.insert(
-                            key.into_owned(),
-                            (m.offset(), m.payload().map(<[u8]>::to_vec)),
-                        );
-                    }
+                if at.contains_key(key.as_ref()) {
+                    read.push((
+                        key.into_owned(),
+                        m.partition(),
+                        m.offset(),
+                        m.payload().map(<[u8]>::to_vec),
+                    ));
                 }
             })?;
             if !whole {
                 return Err(SweepError::NotCaughtUp(topic.to_string()));
             }
             let mut again = BTreeMap::new();
-            for (key, (_, value)) in between {
-                let Some((_, _, features)) = written.remove(&key) else {
+            for (key, value) in sweep::overwritten(&at, read) {
+                let Some(mut r) = written.remove(&key) else {
                     continue;
                 };
                 tracing::info!(
                     topic,
                     "a record written during the sweep is written again after it"
                 );
-                let (p, o) = match value
-                    .as_deref()
-                    .and_then(|v| self.decode_bytes::<Insight>(v))
-                {
-                    Some(newer) => {
-                        self.send(producer, topic, &key, Some(&strip(&newer, &features)))?
+                let (p, o) = match value.as_deref() {
+                    None => {
+                        // An erasure (or a removal) ran meanwhile: everything the sweep wrote
+                        // for the conversation is tombstoned again, the index entry last.
+                        for out in r.outputs.iter().filter(|out| out.topic != topic) {
+                            self.send::<Insight>(producer, &out.topic, &out.key, None)?;
+                        }
+                        let written = self.send::<Insight>(producer, topic, &key, None)?;
+                        let index = &self.config.kafka.topics.conversation_index;
+                        self.send::<ConversationIndexEntry>(producer, index, &key, None)?;
+                        written
                     }
-                    None => self.send::<Insight>(producer, topic, &key, None)?,
+                    Some(bytes) => match self.decode_bytes::<Insight>(bytes) {
+                        Some(newer) => {
+                            self.send(producer, topic, &key, Some(&strip(&newer, &r.features)))?
+                        }
+                        // Not ours to rewrite: written again as it was.
+                        None => self.send_raw(producer, topic, &key, Some(bytes))?,
+                    },
                 };
-                again.insert(key, (p, o, features));
+                (r.partition, r.offset) = (p, o);
+                again.insert(key, r);
             }
             written = again;
         }
