@@ -43,11 +43,18 @@ pub enum Feature {
     Trackers,
     /// Conversation KPIs.
     Kpis,
+    /// The questions asked (the KPIs' question counts stay).
+    Questions,
 }
 
 impl Feature {
     /// Every feature the sweep handles, in name order.
-    pub const ALL: [Feature; 3] = [Feature::ActionItems, Feature::Kpis, Feature::Trackers];
+    pub const ALL: [Feature; 4] = [
+        Feature::ActionItems,
+        Feature::Kpis,
+        Feature::Questions,
+        Feature::Trackers,
+    ];
 
     /// Its name (index entry `features`, audit `scope`).
     pub fn name(self) -> &'static str {
@@ -55,6 +62,7 @@ impl Feature {
             Feature::ActionItems => "action_items",
             Feature::Trackers => "trackers",
             Feature::Kpis => "kpis",
+            Feature::Questions => "questions",
         }
     }
 
@@ -69,6 +77,7 @@ impl Feature {
             Feature::ActionItems => features.action_items,
             Feature::Trackers => features.trackers,
             Feature::Kpis => features.kpis,
+            Feature::Questions => features.questions,
         }
     }
 }
@@ -271,6 +280,7 @@ pub fn strip(insight: &Insight, features: &BTreeSet<Feature>) -> Insight {
                 out.tracker_counts.clear();
             }
             Feature::Kpis => out.kpis = None,
+            Feature::Questions => out.questions.clear(),
         }
     }
     if !features.is_empty() && out.outcome != Outcome::Skipped {
@@ -368,14 +378,14 @@ mod tests {
         }
     }
 
-    use Feature::{ActionItems as A, Kpis as K, Trackers as T};
+    use Feature::{ActionItems as A, Kpis as K, Questions as Q, Trackers as T};
 
     #[test]
     fn a_switch_off_is_dated_by_the_version_that_made_it_and_recorded_once() {
         let obs = [
-            version(1, &[A, K, T], None, T0),
-            version(2, &[K, T], None, T0 + 5 * DAY_MS),
-            version(3, &[K], Some(90), T0 + 9 * DAY_MS),
+            version(1, &[A, K, Q, T], None, T0),
+            version(2, &[K, Q, T], None, T0 + 5 * DAY_MS),
+            version(3, &[K, Q], Some(90), T0 + 9 * DAY_MS),
         ];
         let s = tenant_state("acme", &obs);
         assert_eq!(
@@ -402,12 +412,12 @@ mod tests {
             .iter()
             .map(|r| switch_of(r).unwrap().1)
             .collect();
-        later.push(version(3, &[K], Some(90), T0 + 9 * DAY_MS));
+        later.push(version(3, &[K, Q], Some(90), T0 + 9 * DAY_MS));
         let again = tenant_state("acme", &later);
         assert_eq!(again.off_since, s.off_since);
         assert!(again.new_switches.is_empty(), "{:?}", again.new_switches);
         // A restart that reads a newer version (v4, still off) keeps the original time.
-        later.push(version(4, &[K], None, T0 + 20 * DAY_MS));
+        later.push(version(4, &[K, Q], None, T0 + 20 * DAY_MS));
         let v4 = tenant_state("acme", &later);
         assert_eq!(v4.off_since.get(&A), Some(&(T0 + 5 * DAY_MS)));
         assert!(v4.new_switches.is_empty());
@@ -417,9 +427,9 @@ mod tests {
     #[test]
     fn a_feature_switched_on_again_cancels_the_removal() {
         let obs = [
-            version(1, &[A, K, T], None, T0),
-            version(2, &[K, T], None, T0 + DAY_MS),
-            version(3, &[A, K, T], None, T0 + 10 * DAY_MS),
+            version(1, &[A, K, Q, T], None, T0),
+            version(2, &[K, Q, T], None, T0 + DAY_MS),
+            version(3, &[A, K, Q, T], None, T0 + 10 * DAY_MS),
         ];
         let s = tenant_state("acme", &obs);
         assert!(s.off_since.is_empty());
@@ -430,7 +440,7 @@ mod tests {
 
     #[test]
     fn a_tenant_first_seen_with_a_feature_off_is_dated_by_that_version() {
-        let s = tenant_state("acme", &[version(7, &[A, K], None, T0)]);
+        let s = tenant_state("acme", &[version(7, &[A, K, Q], None, T0)]);
         assert_eq!(s.off_since, BTreeMap::from([(T, T0)]));
     }
 
@@ -439,8 +449,8 @@ mod tests {
         let s = tenant_state(
             "acme",
             &[
-                version(1, &[A, K, T], None, 0),
-                version(2, &[K, T], None, T0),
+                version(1, &[A, K, Q, T], None, 0),
+                version(2, &[K, Q, T], None, T0),
             ],
         );
         assert!(features_due(&s, T0 + 29 * DAY_MS).is_empty());
@@ -482,7 +492,10 @@ mod tests {
     fn only_entries_carrying_a_due_feature_are_stripped_and_retention_wins() {
         let s = tenant_state(
             "acme",
-            &[version(1, &[A, K, T], None, 0), version(2, &[K], None, T0)],
+            &[
+                version(1, &[A, K, Q, T], None, 0),
+                version(2, &[K, Q], None, T0),
+            ],
         );
         let now = T0 + 31 * DAY_MS;
         assert_eq!(

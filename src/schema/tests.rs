@@ -265,6 +265,7 @@ fn tenant_config() -> TenantConfig {
             action_items: true,
             trackers: false,
             kpis: true,
+            questions: false,
             redaction: false,
         },
         opted_out: false,

@@ -29,6 +29,8 @@ pub struct Features {
     pub trackers: bool,
     /// Compute conversation KPIs.
     pub kpis: bool,
+    /// List the questions asked (their text and speaker; the KPIs' question counts stay).
+    pub questions: bool,
     /// Replace personal data (e-mail addresses, phone numbers, IBANs, card numbers, national
     /// ids, IP addresses, personal URLs) by typed placeholders in the insight. On by default.
     pub redaction: bool,
@@ -40,6 +42,7 @@ impl Default for Features {
             action_items: true,
             trackers: true,
             kpis: true,
+            questions: true,
             redaction: true,
         }
     }
@@ -809,6 +812,7 @@ mod tests {
                 action_items: true,
                 trackers: true,
                 kpis: true,
+                questions: true,
                 redaction: true,
             }
         );
@@ -845,6 +849,7 @@ mod tests {
             action_items: false,
             trackers: true,
             kpis: false,
+            questions: false,
             redaction: false,
         };
         let (_d, path) = write("full.json", &serde_json::to_string(&cfg).unwrap());
