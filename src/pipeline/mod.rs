@@ -72,6 +72,7 @@ mod inbox;
 mod kafka;
 pub mod offsets;
 pub mod replay;
+pub mod retention_sweep;
 mod source_retention;
 mod steps;
 pub mod tenant_reader;

@@ -843,10 +843,10 @@ record!(TrackerConfig "TrackerConfig" {
 });
 record!(CompetitorConfig "CompetitorConfig" { name, aliases, languages, teams });
 enumeration!(Crm "Crm" { Dynamics = "dynamics", Salesforce = "salesforce", None = "none" });
-record!(Features "Features" { action_items, trackers, kpis, redaction });
+record!(Features "Features" { action_items, trackers, kpis, redaction, questions });
 record!(TenantConfig "TenantConfig" {
     tenant_id, version, trackers, competitors, internal_domains, internal_speakers, crm,
-    features, opted_out,
+    features, opted_out, insight_retention_days,
 });
 
 // erasure_request.avsc
