@@ -484,6 +484,7 @@ fn topics_for(kind: RecordKind) -> &'static str {
         RecordKind::ConversationIndex => topics::CONVERSATION_INDEX,
         RecordKind::ErasureLedger => topics::ERASURE_LEDGER,
         RecordKind::Audit => topics::AUDIT,
+        RecordKind::LiveInsight => topics::LIVE,
     }
 }
 
@@ -1536,6 +1537,7 @@ proptest! {
                 RecordKind::ConversationIndex => codec.decode::<ConversationIndexEntry>(&b).map(|_| ()),
                 RecordKind::ErasureLedger => codec.decode::<ErasureLedgerEntry>(&b).map(|_| ()),
                 RecordKind::Audit => codec.decode::<AuditRecord>(&b).map(|_| ()),
+                RecordKind::LiveInsight => codec.decode::<crate::live::LiveInsight>(&b).map(|_| ()),
             };
             if let Err(e) = r {
                 prop_assert!(e.is_undecodable(), "{}", e);
@@ -1597,6 +1599,7 @@ fn contract_document_examples_are_valid() {
             RecordKind::ConversationIndex => check::<ConversationIndexEntry>(body),
             RecordKind::ErasureLedger => check::<ErasureLedgerEntry>(body),
             RecordKind::Audit => check::<AuditRecord>(body),
+            RecordKind::LiveInsight => check::<crate::live::LiveInsight>(body),
         };
         assert_eq!(r, Ok(()), "example {i} ({name})");
         seen.insert(kind);
