@@ -27,6 +27,8 @@
 pub mod book;
 pub mod record;
 pub mod state;
+#[cfg(test)]
+mod tests;
 
 pub use book::LiveBook;
 pub use record::{LiveInsight, LiveReason};

@@ -34,9 +34,10 @@
 //!   backchannels and, on unpunctuated transcripts, questions.
 //! - **Punctuation.** Questions are found as punctuated text once any segment so far has
 //!   punctuation; the final insight decides once for the whole conversation.
-//! - **Sides.** A segment's side is its role, else the tenant's rule; while an internal
-//!   speaker has been seen and no external one, unknown speakers count as external (the
-//!   final insight applies that rule to the whole conversation). A speaker keeps the first
+//! - **Sides.** A segment's side is its role, else the tenant's rule; for a tenant with a
+//!   configuration, while an internal speaker has been seen and no external one, unknown
+//!   speakers count as external (the final insight applies that rule to the whole
+//!   conversation). A speaker keeps the first
 //!   known side, as in the final insight, but its questions count for the side known when
 //!   they were asked.
 //! - **Current silence** exists only live: the stream time (record timestamps, ms) since the
@@ -230,6 +231,7 @@ impl LiveState {
             }
             None => Vec::new(),
         };
+        self.punctuated |= text::has_punctuation(&seg.text);
         let words = text::word_count(&seg.text);
         let mut facts = SegmentFacts {
             segment_id: seg.id.clone(),
@@ -248,7 +250,6 @@ impl LiveState {
             return Some(facts);
         }
         let sp = self.speaker(&seg.speaker, side);
-        self.punctuated |= text::has_punctuation(&seg.text);
         let asked = self.speakers[sp].side;
         facts.questions = text::questions(&seg.text, &self.lang, self.punctuated)
             .into_iter()
@@ -390,7 +391,8 @@ impl LiveState {
         match side {
             Side::Internal => self.internal_seen = true,
             Side::External => self.external_seen = true,
-            Side::Unknown if self.internal_seen && !self.external_seen => {
+            // As `apply_tenant_sides`, which runs only for tenants with a configuration.
+            Side::Unknown if tenant.is_some() && self.internal_seen && !self.external_seen => {
                 side = Side::External;
             }
             Side::Unknown => {}
