@@ -114,6 +114,8 @@ pub struct Config {
     pub shutdown_deadline: Duration,
     /// Extraction thresholds.
     pub settings: Settings,
+    /// Live records while conversations run (`crate::live`).
+    pub live: crate::live::LiveConfig,
 }
 
 impl Default for Config {
@@ -130,6 +132,7 @@ impl Default for Config {
             analysis: AnalysisConfig::default(),
             shutdown_deadline: Duration::from_secs(10),
             settings: Settings::default(),
+            live: crate::live::LiveConfig::default(),
         }
     }
 }
@@ -334,6 +337,9 @@ pub struct TopicsConfig {
     pub erasure_ledger: String,
     /// Audit trail (compacted, key: action id): one record per governance action.
     pub audit: String,
+    /// Live records of open conversations (key: conversation id; delete policy, short
+    /// retention: see `docs/contract.md`).
+    pub live: String,
 }
 
 impl Default for TopicsConfig {
@@ -347,6 +353,7 @@ impl Default for TopicsConfig {
             erasure: topics::ERASURE.to_string(),
             erasure_ledger: topics::ERASURE_LEDGER.to_string(),
             audit: topics::AUDIT.to_string(),
+            live: topics::LIVE.to_string(),
         }
     }
 }
@@ -767,7 +774,7 @@ fn check_topic(key: &str, topic: &str) -> Result<(), ConfigError> {
 }
 
 /// Durations as whole milliseconds in the configuration (`*_ms` keys).
-mod millis {
+pub(crate) mod millis {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 

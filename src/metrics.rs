@@ -25,6 +25,8 @@
 //! | `debrief_retention_items_total` | counter | `action` (`rewritten`, `tombstoned`) |
 //! | `debrief_retention_last_sweep_timestamp_seconds` | gauge | |
 //! | `debrief_source_retention_exceeds_erasure_deadline` | gauge | `topic` (1 when the transcript topic keeps records over 7 days) |
+//! | `debrief_live_records_total` | counter | `reason` (`interval`, `rule`, `end`; acknowledged), `failed` (not delivered: live records are best effort) |
+//! | `debrief_live_latency_seconds` | histogram | |
 //!
 //! Labels are bounded: topics come from the configuration, partitions from the topics, and
 //! outcomes, reasons and extractors are fixed lists. Never a conversation or tenant id.
@@ -135,6 +137,13 @@ pub struct Metrics {
     /// `debrief_retention_last_sweep_timestamp_seconds`: when the last successful sweep ran
     /// (its clock), s since the epoch; 0 before the first.
     pub retention_last_sweep: IntGauge,
+    /// `debrief_live_records_total{reason}`: live records acknowledged by the broker, by
+    /// reason (`interval`, `rule`, `end`), and `failed` for those not delivered (best effort:
+    /// a failed live record does not stop the service).
+    pub live_records: IntCounterVec,
+    /// `debrief_live_latency_seconds`: from a live record's stream time (the Kafka timestamp
+    /// of the segment record that caused it) to its acknowledgement by the broker, seconds.
+    pub live_latency: Histogram,
 }
 
 impl Metrics {
@@ -297,6 +306,22 @@ impl Metrics {
         registry.register(Box::new(retention_sweeps.clone()))?;
         registry.register(Box::new(retention_items.clone()))?;
         registry.register(Box::new(retention_last_sweep.clone()))?;
+        let live_records = IntCounterVec::new(
+            Opts::new(
+                "debrief_live_records_total",
+                "Live records acknowledged by the broker, by reason; failed: not delivered.",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(live_records.clone()))?;
+        let live_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "debrief_live_latency_seconds",
+                "From the segment record that caused a live record to its acknowledgement.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )?;
+        registry.register(Box::new(live_latency.clone()))?;
         Ok(Metrics {
             registry,
             records_consumed,
@@ -319,6 +344,8 @@ impl Metrics {
             retention_sweeps,
             retention_items,
             retention_last_sweep,
+            live_records,
+            live_latency,
         })
     }
 

@@ -504,6 +504,7 @@ async fn run_service(
         None
     };
 
+    let live = steps::live::Live::new(&config.live, &config.kafka.topics.live, encode.clone());
     let pool_stop = shutdown.child_token();
     let pool = AnalysisPool::start(
         Arc::new(Shared {
@@ -548,6 +549,7 @@ async fn run_service(
         fatal: None,
         last_record: std::collections::HashMap::new(),
         erase: Default::default(),
+        live,
     };
     let result = tokio::task::spawn_blocking(move || {
         let result = consumer_loop.run(consumer, rebalances);

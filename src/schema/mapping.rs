@@ -24,6 +24,7 @@ use crate::insight::{
     Question, QuestionCounts, RedactionCount, SkipReason, SpeakerLanguage, TrackerCount,
     TrackerHit, TrackerKind,
 };
+use crate::live::{KpisSoFar, LiveInsight, LiveReason};
 use crate::model::Side;
 use crate::tenant::{CompetitorConfig, Crm, Features, TenantConfig, TrackerConfig};
 use apache_avro::types::Value;
@@ -872,6 +873,18 @@ record!(LedgerOffset "LedgerOffset" { topic, partition, offset });
 record!(ErasureLedgerEntry "ErasureLedgerEntry" {
     request_id, tenant_id, scope, reason, step, count, offsets, requested_at_ms,
     recorded_at_ms,
+});
+
+// live_insight.avsc
+enumeration!(LiveReason "LiveReason" { Interval = "interval", Rule = "rule", End = "end" });
+record!(KpisSoFar "LiveKpis" {
+    segments, duration_ms, internal_talk_time_ms, external_talk_time_ms, talk_to_listen_ratio,
+    longest_monologue_ms, longest_customer_monologue_ms, interruptions, non_talk_time_ms,
+    current_silence_ms, questions,
+});
+record!(LiveInsight "LiveInsight" {
+    conversation_id, tenant_id, sequence, at_ms, reason, last_segment_id, kpis, tracker_hits,
+    questions, dropped_items,
 });
 
 #[cfg(test)]

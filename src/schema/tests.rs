@@ -486,6 +486,7 @@ fn topics_for(kind: RecordKind) -> &'static str {
         RecordKind::ConversationIndex => topics::CONVERSATION_INDEX,
         RecordKind::ErasureLedger => topics::ERASURE_LEDGER,
         RecordKind::Audit => topics::AUDIT,
+        RecordKind::LiveInsight => topics::LIVE,
     }
 }
 
@@ -846,7 +847,8 @@ fn legacy_fingerprints_are_read_and_counted_but_never_written() {
             RecordKind::ErasureRequest,
             RecordKind::ConversationIndex,
             RecordKind::ErasureLedger,
-            RecordKind::Audit
+            RecordKind::Audit,
+            RecordKind::LiveInsight
         ]
     );
     let event = segment_event();
@@ -1538,6 +1540,7 @@ proptest! {
                 RecordKind::ConversationIndex => codec.decode::<ConversationIndexEntry>(&b).map(|_| ()),
                 RecordKind::ErasureLedger => codec.decode::<ErasureLedgerEntry>(&b).map(|_| ()),
                 RecordKind::Audit => codec.decode::<AuditRecord>(&b).map(|_| ()),
+                RecordKind::LiveInsight => codec.decode::<crate::live::LiveInsight>(&b).map(|_| ()),
             };
             if let Err(e) = r {
                 prop_assert!(e.is_undecodable(), "{}", e);
@@ -1599,6 +1602,7 @@ fn contract_document_examples_are_valid() {
             RecordKind::ConversationIndex => check::<ConversationIndexEntry>(body),
             RecordKind::ErasureLedger => check::<ErasureLedgerEntry>(body),
             RecordKind::Audit => check::<AuditRecord>(body),
+            RecordKind::LiveInsight => check::<crate::live::LiveInsight>(body),
         };
         assert_eq!(r, Ok(()), "example {i} ({name})");
         seen.insert(kind);

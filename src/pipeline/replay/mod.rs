@@ -24,7 +24,8 @@
 //!   erased), opted-out tenants stay dropped. Delivery is at-least-once whatever
 //!   `delivery.mode` says: the outputs are keyed and deterministic, so a conversation
 //!   inside the range gets a record byte-identical to the service's, unless its tenant
-//!   configuration changed meanwhile.
+//!   configuration changed meanwhile. No live records are sent (`live.enabled` is off for a
+//!   replay): they belong to calls as they run.
 //! - **Progress** ([`ReplayProgress`]): offsets read out of offsets to read, summed over the
 //!   partitions, and the counts of the summary, updated by the consumer loop; the command
 //!   line draws them.
@@ -152,6 +153,9 @@ pub async fn replay(
     let group_id = replay_group_id(&config.kafka.group_id, now_ms());
     config.kafka.group_id = group_id.clone();
     config.delivery.mode = DeliveryMode::AtLeastOnce;
+    // Live records (and the alerts their rules raise) belong to calls as they run: a replay
+    // of past calls sends none.
+    config.live.enabled = false;
     // Static membership names a live member: the replay is no member of any group.
     config.kafka.options.remove("group.instance.id");
     tracing::info!(group = %group_id, "replay");
