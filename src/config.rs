@@ -114,6 +114,12 @@ pub struct Config {
     pub shutdown_deadline: Duration,
     /// Extraction thresholds.
     pub settings: Settings,
+    /// Region this deployment runs in (`eu`, `us`, `au`, `in`, `uk`, ...; 2 to 16 ASCII
+    /// letters, digits or `-`, compared case-insensitively), for data residency
+    /// (`crate::tenant::residency`). Default: none, a deployment in no geography, which
+    /// processes only the tenants without a geography or that allow cross-region movement
+    /// (fail closed; logged at start-up).
+    pub region: Option<String>,
 }
 
 impl Default for Config {
@@ -130,6 +136,7 @@ impl Default for Config {
             analysis: AnalysisConfig::default(),
             shutdown_deadline: Duration::from_secs(10),
             settings: Settings::default(),
+            region: None,
         }
     }
 }
@@ -591,6 +598,13 @@ impl Config {
 
     /// Checks every value; the error names the first bad key.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(reason) = self
+            .region
+            .as_deref()
+            .and_then(crate::tenant::residency::bad_code)
+        {
+            return Err(invalid("region", reason));
+        }
         let k = &self.kafka;
         if k.group_id.trim().is_empty() {
             return Err(invalid("kafka.group_id", "must not be empty"));

@@ -157,7 +157,14 @@ pub fn analyse_with(
     probe: &mut impl Probe,
 ) -> Insight {
     let config_version = ctx.tenant.map(|t| t.config.version).unwrap_or(0);
-    let features = ctx.tenant.map(|t| t.config.features).unwrap_or_default();
+    // The owner's experience profile decides which features run (`tenant::profiles`).
+    let (profile, features) = match ctx.tenant {
+        Some(t) => {
+            let (name, features) = t.config.profile_for(crate::tenant::owner_of(conv));
+            (Some(name.to_string()), features)
+        }
+        None => (None, crate::tenant::Features::default()),
+    };
     let text_chars = conv.text_chars();
     let mut insight = Insight {
         conversation_id: conv.id.clone(),
@@ -180,6 +187,7 @@ pub fn analyse_with(
         tracker_counts: Vec::new(),
         highlights: Vec::new(),
         redactions: Vec::new(),
+        profile,
     };
     if client_too_old(
         conv.client_version.as_deref(),
@@ -200,10 +208,17 @@ pub fn analyse_with(
         .code
         .clone()
         .unwrap_or_else(|| "en".to_string());
-    let (kpis, questions) = probe.run(Extractor::Kpis, || kpis::compute(conv, &lang));
-    if features.kpis {
-        insight.kpis = Some(kpis);
-    } else {
+    let mut questions = Vec::new();
+    if features.kpis || features.questions {
+        let (kpis, asked) = probe.run(Extractor::Kpis, || kpis::compute(conv, &lang));
+        insight.kpis = features.kpis.then_some(kpis);
+        questions = asked;
+    }
+    if !features.kpis {
+        insight.skip_reasons.push(SkipReason::FeatureDisabled);
+    }
+    if !features.questions {
+        questions.clear();
         insight.skip_reasons.push(SkipReason::FeatureDisabled);
     }
     if let Some(t) = ctx.tenant.filter(|_| features.trackers) {

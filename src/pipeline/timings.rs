@@ -137,6 +137,8 @@ mod tests {
                 trackers: bits & 2 != 0,
                 action_items: bits & 4 != 0,
                 redaction: true,
+                questions: true,
+                interactions: true,
             }));
         }
         out
