@@ -122,8 +122,10 @@ fn process_rejects_a_profile_configuration_with_the_reason() {
 
 /// The service's configuration over `s`'s topics, in `region`.
 fn config(s: &Service, region: &str) -> Config {
-    let mut c = Config::default();
-    c.region = Some(region.into());
+    let mut c = Config {
+        region: Some(region.into()),
+        ..Config::default()
+    };
     c.kafka.brokers = s.brokers.parse().unwrap();
     c.kafka.group_id = s.group.clone();
     c.kafka.topics.transcripts = vec![s.transcripts.clone()];
