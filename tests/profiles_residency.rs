@@ -236,6 +236,8 @@ async fn the_service_refuses_other_geographies_and_applies_profiles() {
     publish(&p, &s.transcripts, &events).await;
 
     let stop = CancellationToken::new();
+    // A failed wait below stops the service too, so the test fails instead of hanging.
+    let _stop_on_panic = stop.clone().drop_guard();
     let metrics = std::sync::Arc::new(Metrics::new().unwrap());
     let task = tokio::spawn(run_pipeline_with(
         config(&s, "eu"),
