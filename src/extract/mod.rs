@@ -290,6 +290,68 @@ mod tests {
     }
 
     #[test]
+    fn the_owners_profile_decides_what_runs_and_is_named() {
+        use crate::tenant::{
+            ProfileAssignment, ProfileConfig, ProfileFeatures, TenantConfig, TenantRuntime,
+        };
+        let settings = Settings::default();
+        let tenant = TenantRuntime::compile(TenantConfig {
+            tenant_id: "acme".into(),
+            profiles: vec![ProfileConfig {
+                name: "quiet".into(),
+                features: ProfileFeatures {
+                    questions: false,
+                    action_items: false,
+                    ..ProfileFeatures::default()
+                },
+            }],
+            profile_assignments: vec![ProfileAssignment {
+                representative: "rep".into(),
+                profile: "quiet".into(),
+            }],
+            ..TenantConfig::default()
+        })
+        .unwrap();
+        let ctx = ExtractContext {
+            tenant: Some(&tenant),
+            ..ExtractContext::new(&settings, FinalisedBy::File)
+        };
+        let seg = |speaker: &str, text: &str| crate::model::Segment {
+            id: speaker.into(),
+            speaker: speaker.into(),
+            side: crate::model::Side::Internal,
+            text: text.into(),
+            ..Default::default()
+        };
+        let conv = |owner: Option<&str>| Conversation {
+            id: "c".into(),
+            owner_id: owner.map(str::to_owned),
+            segments: vec![
+                seg("other", "Can you send me the quote?"),
+                seg("rep", "I will send you the quote by Friday."),
+            ],
+            ..Default::default()
+        };
+        let quiet = analyse(&conv(Some("rep")), &ctx);
+        assert_eq!(quiet.profile.as_deref(), Some("quiet"));
+        assert!(quiet.questions.is_empty() && quiet.action_items.is_empty());
+        assert!(quiet.kpis.is_some());
+        assert!(quiet.skip_reasons.contains(&SkipReason::FeatureDisabled));
+        // The first internal speaker is `other`, assigned to nothing: the default profile.
+        let default = analyse(&conv(None), &ctx);
+        assert_eq!(default.profile.as_deref(), Some("default"));
+        assert_eq!(default.questions.len(), 1);
+        assert_eq!(default.action_items.len(), 1);
+        // Without a tenant configuration there is no profile.
+        let none = analyse(
+            &conv(Some("rep")),
+            &ExtractContext::new(&settings, FinalisedBy::File),
+        );
+        assert_eq!(none.profile, None);
+        assert_eq!(none.action_items.len(), 1);
+    }
+
+    #[test]
     fn versions_compare_numerically() {
         assert_eq!(parse_version("1.0.9"), Some((1, 0, 9)));
         assert_eq!(parse_version("v1.2"), Some((1, 2, 0)));

@@ -928,9 +928,23 @@ mod tests {
             trackers: true,
             kpis: false,
             redaction: false,
-            questions: true,
-            interactions: true,
+            questions: false,
+            interactions: false,
         };
+        cfg.profiles = vec![super::super::ProfileConfig {
+            name: "support".into(),
+            features: super::super::ProfileFeatures {
+                trackers: false,
+                ..Default::default()
+            },
+        }];
+        cfg.default_profile = Some("support".into());
+        cfg.profile_assignments = vec![super::super::ProfileAssignment {
+            representative: "ann@acme.com".into(),
+            profile: "default".into(),
+        }];
+        cfg.geography = Some("uk".into());
+        cfg.allow_cross_region = Some(true);
         let (_d, path) = write("full.json", &serde_json::to_string(&cfg).unwrap());
         assert_eq!(TenantConfig::from_path(&path).unwrap(), cfg);
         let (_d, path) = write("full.yaml", &serde_yaml_ng::to_string(&cfg).unwrap());
