@@ -7,7 +7,9 @@
 //!   `us` geography without cross-region movement gets nothing processed (no insight, no
 //!   index entry), its events are counted as `residency`, one telemetry and one audit record
 //!   per conversation say `residency`, and the offsets move past them; a `us` tenant that
-//!   allows movement, and an `eu` one, are processed, the latter with its owners' profiles.
+//!   allows movement, and an `eu` one, are processed, the latter with its owners' profiles; a
+//!   new configuration version that stops movement drops the open conversations at once and
+//!   refuses later ones.
 
 mod common;
 
@@ -322,5 +324,92 @@ async fn the_service_refuses_other_geographies_and_applies_profiles() {
     assert_eq!(
         committed.elements()[0].offset(),
         Offset::Offset(total_events)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker: scripts/test.sh"]
+async fn a_configuration_that_stops_movement_drops_open_conversations_and_refuses_later_ones() {
+    let brokers = brokers();
+    let s = Service::create(&brokers, "residency-change", 1).await;
+    let p = producer(&brokers);
+    let send = |t: TenantConfig| {
+        let (p, topic) = (p.clone(), s.tenant_config.clone());
+        async move {
+            let bytes = codec().encode(&topic, &t).unwrap();
+            produce(&p, &topic, t.tenant_id.as_bytes(), &bytes, None).await;
+        }
+    };
+    send(tenant("mover", "us", Some(true))).await;
+    // mover-1 is complete; mover-2 is open (no end event) when movement is switched off.
+    let mut events = owned("mover-1", "mover", None);
+    let mover2 = owned("mover-2", "mover", None);
+    let (open_part, end) = mover2.split_at(mover2.len() - 1);
+    events.extend(open_part.iter().cloned());
+    events.extend(owned("other-1", "other", None));
+    publish(&p, &s.transcripts, &events).await;
+
+    let stop = CancellationToken::new();
+    let _stop_on_panic = stop.clone().drop_guard();
+    let metrics = std::sync::Arc::new(Metrics::new().unwrap());
+    // No idle timeout within the test's waits: only the new version can close mover-2.
+    let mut c = config(&s, "eu");
+    c.assembly.idle_timeout = Duration::from_secs(3_600);
+    let task = tokio::spawn(run_pipeline_with(
+        c,
+        stop.clone(),
+        metrics.clone(),
+        std::sync::Arc::new(Health::default()),
+    ));
+    let wait = |topic: String, done: fn(&[OwnedMessage]) -> bool| {
+        let b = brokers.clone();
+        tokio::task::spawn_blocking(move || read_until(&b, &topic, Isolation::Committed, done))
+    };
+    // other-1 comes after mover-2's open part: once its insight is there, mover-2 is open.
+    wait(s.dynamics.clone(), |m| keys(m).contains("other-1"))
+        .await
+        .unwrap();
+    let mut v2 = tenant("mover", "us", Some(false));
+    v2.version = 2;
+    send(v2).await;
+    // The audit record of version 2 says it is in force.
+    wait(s.audit.clone(), |m| {
+        decoded::<AuditRecord>(m)
+            .iter()
+            .any(|a| a.action_id == "config:mover:v2")
+    })
+    .await
+    .unwrap();
+    // Putting it in force dropped and reported the open mover-2, before any later event.
+    wait(s.audit.clone(), |m| residency_audit(m).len() == 1)
+        .await
+        .unwrap();
+    let mut later = end.to_vec();
+    later.extend(owned("mover-3", "mover", None));
+    later.extend(owned("other-2", "other", None));
+    publish(&p, &s.transcripts, &later).await;
+    let crm = wait(s.dynamics.clone(), |m| keys(m).contains("other-2"))
+        .await
+        .unwrap();
+    let audit = wait(s.audit.clone(), |m| residency_audit(m).len() >= 2)
+        .await
+        .unwrap();
+    stop.cancel();
+    task.await.unwrap().unwrap();
+
+    assert_eq!(
+        keys(&crm),
+        BTreeSet::from(["mover-1", "other-1", "other-2"].map(String::from))
+    );
+    // mover-2 (dropped when version 2 came into force) and mover-3 (refused at decode).
+    let audit = residency_audit(&audit);
+    assert_eq!(audit.len(), 2);
+    assert!(audit.iter().all(|a| a.config_version == Some(2)));
+    let telemetry = read_all(&brokers, &s.telemetry, Isolation::Committed);
+    assert_eq!(residency_telemetry(&telemetry).len(), 2);
+    let text = metrics.render();
+    assert!(
+        text.contains("debrief_conversations_refused_total{reason=\"residency\"} 2"),
+        "{text}"
     );
 }
