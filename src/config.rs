@@ -991,6 +991,8 @@ mode = "transactional"
                 c.kafka.topics.dead_letter = "debrief.transcripts.v1".into()
             }),
             ("crm.salesforce", |c| c.crm.salesforce = String::new()),
+            ("region", |c| c.region = Some("e".into())),
+            ("region", |c| c.region = Some("north america".into())),
             ("kafka.options.\"enable.auto.commit\"", |c| {
                 c.kafka
                     .options
