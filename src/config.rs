@@ -116,6 +116,12 @@ pub struct Config {
     pub settings: Settings,
     /// Live records while conversations run (`crate::live`).
     pub live: crate::live::LiveConfig,
+    /// Region this deployment runs in (`eu`, `us`, `au`, `in`, `uk`, ...; 2 to 16 ASCII
+    /// letters, digits or `-`, compared case-insensitively), for data residency
+    /// (`crate::tenant::residency`). Default: none, a deployment in no geography, which
+    /// processes only the tenants without a geography or that allow cross-region movement
+    /// (fail closed; logged at start-up).
+    pub region: Option<String>,
 }
 
 impl Default for Config {
@@ -133,6 +139,7 @@ impl Default for Config {
             shutdown_deadline: Duration::from_secs(10),
             settings: Settings::default(),
             live: crate::live::LiveConfig::default(),
+            region: None,
         }
     }
 }
@@ -598,6 +605,13 @@ impl Config {
 
     /// Checks every value; the error names the first bad key.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(reason) = self
+            .region
+            .as_deref()
+            .and_then(crate::tenant::residency::bad_code)
+        {
+            return Err(invalid("region", reason));
+        }
         let k = &self.kafka;
         if k.group_id.trim().is_empty() {
             return Err(invalid("kafka.group_id", "must not be empty"));
@@ -984,6 +998,8 @@ mode = "transactional"
                 c.kafka.topics.dead_letter = "debrief.transcripts.v1".into()
             }),
             ("crm.salesforce", |c| c.crm.salesforce = String::new()),
+            ("region", |c| c.region = Some("e".into())),
+            ("region", |c| c.region = Some("north america".into())),
             ("kafka.options.\"enable.auto.commit\"", |c| {
                 c.kafka
                     .options

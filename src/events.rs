@@ -102,6 +102,10 @@ pub struct ConversationStarted {
     pub language: Option<String>,
     /// Conversation title, when known.
     pub title: Option<String>,
+    /// The representative the conversation belongs to (speaker id or e-mail address); its
+    /// experience profile applies. `None`: the first internal speaker, else the default.
+    #[serde(default)]
+    pub owner_id: Option<String>,
 }
 
 /// A conversation ended.
@@ -126,6 +130,9 @@ pub struct CompleteTranscript {
     pub title: Option<String>,
     /// All segments.
     pub segments: Vec<SegmentBody>,
+    /// The representative the conversation belongs to, as in [`ConversationStarted`].
+    #[serde(default)]
+    pub owner_id: Option<String>,
 }
 
 /// What a transcript event says.
@@ -198,6 +205,10 @@ pub struct InteractionTelemetry {
     pub recorded_at_ms: i64,
     /// Extractor version.
     pub extractor_version: String,
+    /// Why the pipeline skipped the conversation, for records it writes instead of an
+    /// insight (`residency`); `None` otherwise.
+    #[serde(default)]
+    pub reason: Option<String>,
 }
 
 /// Classification of a dead letter.

@@ -108,6 +108,10 @@ pub struct Insight {
     /// sorted by type; empty when nothing was found or the tenant turned redaction off.
     #[serde(default)]
     pub redactions: Vec<RedactionCount>,
+    /// The experience profile applied (`tenant::profiles`): the owner's, or the tenant's
+    /// default; `None` without a tenant configuration (every feature runs).
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 /// What a highlight is about (the strongest cue of the sentence).

@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | `debrief_records_consumed_total` | counter | `topic`, `outcome` ([`outcome`]) |
 //! | `debrief_conversations_open` | gauge | |
+//! | `debrief_conversations_refused_total` | counter | `reason` (`residency`) |
 //! | `debrief_conversations_finalised_total` | counter | `reason` (`end_event`, `complete_transcript`, `idle_timeout`, `evicted`, `replayed_tail`: no insight, see `pipeline`) |
 //! | `debrief_insights_produced_total` | counter | `topic` |
 //! | `debrief_dead_letters_total` | counter | `reason` (the dead-letter kind) |
@@ -50,6 +51,9 @@ pub mod outcome {
     pub const OPTED_OUT: &str = "opted_out";
     /// An event of a conversation (or tenant) an erasure request covers: not processed.
     pub const ERASED: &str = "erased";
+    /// An event of a tenant whose geography does not allow processing in this deployment's
+    /// region (`crate::tenant::residency`): not processed.
+    pub const RESIDENCY: &str = "residency";
     /// A record sent to the dead-letter topic.
     pub const DEAD_LETTER: &str = "dead_letter";
     /// A tenant configuration compiled and put in force.
@@ -86,6 +90,10 @@ pub struct Metrics {
     pub conversations_finalised: IntCounterVec,
     /// `debrief_insights_produced_total{topic}`: insights acknowledged by the broker.
     pub insights_produced: IntCounterVec,
+    /// `debrief_conversations_refused_total{reason}`: conversations not processed at all
+    /// (`residency`: the tenant's geography refuses this region), counted at their first
+    /// refused event.
+    pub conversations_refused: IntCounterVec,
     /// `debrief_dead_letters_total{reason}`: dead letters acknowledged by the broker.
     pub dead_letters: IntCounterVec,
     /// `debrief_insight_latency_seconds`: from the finalising event (its Kafka timestamp, or the
@@ -175,6 +183,13 @@ impl Metrics {
             ),
             &["topic"],
         )?;
+        let conversations_refused = IntCounterVec::new(
+            Opts::new(
+                "debrief_conversations_refused_total",
+                "Conversations not processed at all, by reason (residency).",
+            ),
+            &["reason"],
+        )?;
         let dead_letters = IntCounterVec::new(
             Opts::new(
                 "debrief_dead_letters_total",
@@ -224,6 +239,7 @@ impl Metrics {
         registry.register(Box::new(conversations_open.clone()))?;
         registry.register(Box::new(conversations_finalised.clone()))?;
         registry.register(Box::new(insights_produced.clone()))?;
+        registry.register(Box::new(conversations_refused.clone()))?;
         registry.register(Box::new(dead_letters.clone()))?;
         registry.register(Box::new(insight_latency.clone()))?;
         registry.register(Box::new(extractor_seconds.clone()))?;
@@ -328,6 +344,7 @@ impl Metrics {
             conversations_open,
             conversations_finalised,
             insights_produced,
+            conversations_refused,
             dead_letters,
             insight_latency,
             extractor_seconds,
@@ -397,6 +414,9 @@ mod tests {
             .with_label_values(&["end_event"])
             .inc();
         m.insights_produced.with_label_values(&["t"]).inc();
+        m.conversations_refused
+            .with_label_values(&["residency"])
+            .inc();
         m.dead_letters.with_label_values(&["undecodable"]).inc();
         m.extractor_seconds
             .with_label_values(&["analyse"])
@@ -416,6 +436,7 @@ mod tests {
             "debrief_conversations_open 0",
             "debrief_conversations_finalised_total{reason=\"end_event\"} 1",
             "debrief_insights_produced_total{topic=\"t\"} 1",
+            "debrief_conversations_refused_total{reason=\"residency\"} 1",
             "debrief_dead_letters_total{reason=\"undecodable\"} 1",
             "debrief_insight_latency_seconds_bucket{le=\"0.05\"} 1",
             "debrief_insight_latency_seconds_bucket{le=\"0.02\"} 0",

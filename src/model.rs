@@ -91,6 +91,10 @@ pub struct Conversation {
     pub time_zone: Option<String>,
     /// The segments.
     pub segments: Vec<Segment>,
+    /// The representative the conversation belongs to (speaker id or e-mail address), when
+    /// the publisher says; decides the experience profile (`tenant::profiles::owner_of`).
+    #[serde(default)]
+    pub owner_id: Option<String>,
 }
 
 impl Conversation {

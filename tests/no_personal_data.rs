@@ -24,7 +24,13 @@ use common::stream::{read_until, terminate, Isolation, Service};
 use common::{brokers, produce, producer};
 
 /// The marker words; each is searched for case-insensitively.
-const MARKERS: &[&str] = &["zorglubtext", "zorglubname", "zorglubmail", "zorglubtitle"];
+const MARKERS: &[&str] = &[
+    "zorglubtext",
+    "zorglubname",
+    "zorglubmail",
+    "zorglubtitle",
+    "zorglubowner",
+];
 
 fn marked_event(id: &str, payload: u8) -> TranscriptEvent {
     let header = EventHeader {
@@ -39,6 +45,7 @@ fn marked_event(id: &str, payload: u8) -> TranscriptEvent {
             time_zone: Some("Zorglubtext/Zone".into()),
             language: Some("zorglubtext".into()),
             title: Some("Zorglubtitle meeting about zorglubtext".into()),
+            owner_id: Some("zorglubowner@example.com".into()),
         }),
         _ => TranscriptPayload::Segment(SegmentBody {
             segment_id: "1".into(),

@@ -612,6 +612,7 @@ mod tests {
             language: Some("en".into()),
             started_at: Some(DateTime::parse_from_rfc3339("2026-01-01T10:00:00+00:00").unwrap()),
             time_zone: Some("Europe/Paris".into()),
+            owner_id: Some("a".into()),
             segments: vec![
                 seg(
                     "a",

@@ -207,6 +207,7 @@ mod tests {
             tracker_counts: vec![],
             highlights: vec![],
             redactions: vec![],
+            profile: None,
         }
     }
 

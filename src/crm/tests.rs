@@ -102,6 +102,7 @@ fn insight() -> Insight {
         ],
         highlights: vec![],
         redactions: vec![],
+        profile: None,
     }
 }
 

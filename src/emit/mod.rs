@@ -87,6 +87,7 @@ pub fn insight_telemetry(
         items: items as i64,
         recorded_at_ms: now_ms,
         extractor_version: insight.extractor_version.clone(),
+        reason: None,
     }
 }
 
@@ -262,6 +263,7 @@ mod tests {
             tracker_counts: vec![],
             highlights: vec![],
             redactions: vec![],
+            profile: None,
         }
     }
 

@@ -157,7 +157,14 @@ pub fn analyse_with(
     probe: &mut impl Probe,
 ) -> Insight {
     let config_version = ctx.tenant.map(|t| t.config.version).unwrap_or(0);
-    let features = ctx.tenant.map(|t| t.config.features).unwrap_or_default();
+    // The owner's experience profile decides which features run (`tenant::profiles`).
+    let (profile, features) = match ctx.tenant {
+        Some(t) => {
+            let (name, features) = t.config.profile_for(crate::tenant::owner_of(conv));
+            (Some(name.to_string()), features)
+        }
+        None => (None, crate::tenant::Features::default()),
+    };
     let text_chars = conv.text_chars();
     let mut insight = Insight {
         conversation_id: conv.id.clone(),
@@ -180,6 +187,7 @@ pub fn analyse_with(
         tracker_counts: Vec::new(),
         highlights: Vec::new(),
         redactions: Vec::new(),
+        profile,
     };
     if client_too_old(
         conv.client_version.as_deref(),
@@ -200,10 +208,13 @@ pub fn analyse_with(
         .code
         .clone()
         .unwrap_or_else(|| "en".to_string());
-    let (kpis, questions) = probe.run(Extractor::Kpis, || kpis::compute(conv, &lang));
-    if features.kpis {
-        insight.kpis = Some(kpis);
-    } else {
+    let mut questions = Vec::new();
+    if features.kpis || features.questions {
+        let (kpis, asked) = probe.run(Extractor::Kpis, || kpis::compute(conv, &lang));
+        insight.kpis = features.kpis.then_some(kpis);
+        questions = asked;
+    }
+    if !features.kpis {
         insight.skip_reasons.push(SkipReason::FeatureDisabled);
     }
     if let Some(t) = ctx.tenant.filter(|_| features.trackers) {
@@ -314,6 +325,68 @@ mod tests {
         assert!(!good.skip_reasons.contains(&SkipReason::DamagedSource));
         let none = analyse(&conv(None), &ctx);
         assert!(!none.skip_reasons.contains(&SkipReason::DamagedSource));
+    }
+
+    #[test]
+    fn the_owners_profile_decides_what_runs_and_is_named() {
+        use crate::tenant::{
+            ProfileAssignment, ProfileConfig, ProfileFeatures, TenantConfig, TenantRuntime,
+        };
+        let settings = Settings::default();
+        let tenant = TenantRuntime::compile(TenantConfig {
+            tenant_id: "acme".into(),
+            profiles: vec![ProfileConfig {
+                name: "quiet".into(),
+                features: ProfileFeatures {
+                    questions: false,
+                    action_items: false,
+                    ..ProfileFeatures::default()
+                },
+            }],
+            profile_assignments: vec![ProfileAssignment {
+                representative: "rep".into(),
+                profile: "quiet".into(),
+            }],
+            ..TenantConfig::default()
+        })
+        .unwrap();
+        let ctx = ExtractContext {
+            tenant: Some(&tenant),
+            ..ExtractContext::new(&settings, FinalisedBy::File)
+        };
+        let seg = |speaker: &str, text: &str| crate::model::Segment {
+            id: speaker.into(),
+            speaker: speaker.into(),
+            side: crate::model::Side::Internal,
+            text: text.into(),
+            ..Default::default()
+        };
+        let conv = |owner: Option<&str>| Conversation {
+            id: "c".into(),
+            owner_id: owner.map(str::to_owned),
+            segments: vec![
+                seg("other", "Can you send me the quote?"),
+                seg("rep", "I will send you the quote by Friday."),
+            ],
+            ..Default::default()
+        };
+        let quiet = analyse(&conv(Some("rep")), &ctx);
+        assert_eq!(quiet.profile.as_deref(), Some("quiet"));
+        assert!(quiet.questions.is_empty() && quiet.action_items.is_empty());
+        assert!(quiet.kpis.is_some());
+        assert!(quiet.skip_reasons.contains(&SkipReason::FeatureDisabled));
+        // The first internal speaker is `other`, assigned to nothing: the default profile.
+        let default = analyse(&conv(None), &ctx);
+        assert_eq!(default.profile.as_deref(), Some("default"));
+        assert_eq!(default.questions.len(), 1);
+        assert_eq!(default.action_items.len(), 1);
+        // Without a tenant configuration there is no profile.
+        let none = analyse(
+            &conv(Some("rep")),
+            &ExtractContext::new(&settings, FinalisedBy::File),
+        );
+        assert_eq!(none.profile, None);
+        assert_eq!(none.action_items.len(), 1);
     }
 
     #[test]

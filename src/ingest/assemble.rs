@@ -232,6 +232,7 @@ struct Meta {
     language: Option<String>,
     time_zone: Option<String>,
     started_at_ms: Option<i64>,
+    owner_id: Option<String>,
 }
 
 /// Keeps the smallest non-empty value.
@@ -486,6 +487,7 @@ impl Assembler {
                 conv.started = true;
                 conv.meta
                     .start(s.started_at_ms, s.time_zone.as_ref(), s.language.as_ref());
+                merge_min_opt(&mut conv.meta.owner_id, s.owner_id.as_ref());
                 (Absorbed::Assembled, None)
             }
             TranscriptPayload::Segment(seg) => {
@@ -515,6 +517,7 @@ impl Assembler {
             TranscriptPayload::Complete(c) => {
                 conv.meta
                     .start(c.started_at_ms, c.time_zone.as_ref(), c.language.as_ref());
+                merge_min_opt(&mut conv.meta.owner_id, c.owner_id.as_ref());
                 let mut absorbed = Absorbed::Assembled;
                 for seg in c.segments {
                     if conv.upsert(seg, max_segments) == Absorbed::SegmentLimit {
@@ -834,6 +837,7 @@ fn build(id: &str, conv: Open, by: FinalisedBy, offset: Option<i64>, now_ms: i64
             started_at: meta.started_at_ms.and_then(|ms| to_datetime(ms, tz)),
             time_zone: meta.time_zone.clone(),
             segments,
+            owner_id: meta.owner_id,
         },
         finalised_by: by,
         lane: conv.lane,
@@ -1104,6 +1108,7 @@ mod tests {
             time_zone: None,
             language: None,
             title: None,
+            owner_id: None,
         })
     }
 
@@ -1130,6 +1135,7 @@ mod tests {
                 time_zone: None,
                 language: Some("fr".into()),
                 title: None,
+                owner_id: None,
             })
         };
         vec![
@@ -1413,6 +1419,7 @@ mod tests {
             language: None,
             title: None,
             segments: vec![],
+            owner_id: None,
         });
         let f = run(vec![end(Some(5)), complete]);
         assert_eq!(
@@ -1472,6 +1479,7 @@ mod tests {
             language: Some("fr".into()),
             title: None,
             segments: vec![body("2", "deux", 10), body("1", "un", 0)],
+            owner_id: None,
         });
         a.push(ev("c", complete), at(1), 0, &mut out);
         assert_eq!(out.len(), 1);
@@ -1635,6 +1643,7 @@ mod tests {
                 time_zone: Some(tz.into()),
                 language: None,
                 title: None,
+                owner_id: None,
             })
         };
         let run = |order: &[usize]| {
@@ -1683,6 +1692,7 @@ mod tests {
                     time_zone: Some("America/New_York".into()),
                     language: Some("en".into()),
                     title: None,
+                    owner_id: None,
                 }),
             )];
             let count = segs.len() as i32;

@@ -80,6 +80,8 @@ struct FileConversation {
     source_platform: Option<String>,
     #[serde(default)]
     client_version: Option<String>,
+    #[serde(default)]
+    owner_id: Option<String>,
     segments: Vec<FileSegment>,
 }
 
@@ -187,6 +189,7 @@ impl FileConversation {
             started_at,
             time_zone: self.time_zone,
             segments,
+            owner_id: self.owner_id,
         };
         Ok((conversation, damage))
     }

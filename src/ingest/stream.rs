@@ -151,6 +151,7 @@ pub fn to_events(conv: &Conversation, opts: &ConvertOptions) -> Vec<TranscriptEv
             language: conv.language.clone(),
             title: None,
             segments: conv.segments.iter().map(|s| final_body(s, 0)).collect(),
+            owner_id: conv.owner_id.clone(),
         }))],
         Mode::Stream => {
             let per_segment = if opts.partials { 2 } else { 1 };
@@ -160,6 +161,7 @@ pub fn to_events(conv: &Conversation, opts: &ConvertOptions) -> Vec<TranscriptEv
                 time_zone: conv.time_zone.clone(),
                 language: conv.language.clone(),
                 title: None,
+                owner_id: conv.owner_id.clone(),
             })));
             for seg in &conv.segments {
                 if opts.partials {

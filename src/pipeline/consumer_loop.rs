@@ -20,6 +20,7 @@ use super::steps::decode::Decode;
 use super::steps::erase::{self, Erase};
 use super::steps::live::Live;
 use super::steps::produce::Producer;
+use super::steps::residency::{self, ResidencyGuard};
 use super::steps::validate::validate;
 use super::steps::Rejection;
 use super::{PipelineError, PipelineSummary};
@@ -94,6 +95,8 @@ pub(crate) struct ConsumerLoop {
     pub erase: Erase,
     /// Live records of open conversations (`None` when `live.enabled` is off).
     pub live: Option<Live>,
+    /// Data residency: this deployment's region, conversations already reported.
+    pub residency: ResidencyGuard,
 }
 
 /// How a record was taken in.
@@ -411,6 +414,8 @@ impl ConsumerLoop {
                     self.audit(&records);
                     if opted_out {
                         self.opt_out(&tenant, version);
+                    } else {
+                        self.drop_refused(&tenant);
                     }
                 }
                 applied
@@ -459,6 +464,58 @@ impl ConsumerLoop {
                 self.fatal = Some(e);
             }
         }
+    }
+
+    /// The first refused event of a conversation (data residency): counts the conversation
+    /// and writes its telemetry and audit records (without offset holds, like the audit
+    /// records of configurations); later events of it are only counted as records.
+    fn refuse_residency(&mut self, tenant: &str, conversation: &str) {
+        if !self.residency.first_report(tenant, conversation) {
+            return;
+        }
+        self.metrics
+            .conversations_refused
+            .with_label_values(&[residency::REASON])
+            .inc();
+        let version = self.registry.get(tenant).map_or(0, |t| t.config.version);
+        let (telemetry, audit) = residency::records(tenant, version, conversation, now_ms());
+        tracing::info!(tenant = %tenant, version, "conversation refused: the tenant's geography does not allow processing in this region");
+        let topic = &self.config.kafka.topics.telemetry;
+        if let Err(e) = erase::publish_record(
+            &self.decode.codec,
+            &self.producer,
+            topic,
+            tenant,
+            &telemetry,
+        ) {
+            if self.fatal.is_none() {
+                self.fatal = Some(e);
+            }
+        }
+        self.audit(std::slice::from_ref(&audit));
+    }
+
+    /// A configuration put in force that refuses processing in this region: the tenant's
+    /// open conversations are dropped (nothing of them is analysed or written; their offsets
+    /// move on) and reported; their later events are refused at decode time.
+    fn drop_refused(&mut self, tenant: &str) {
+        if !self
+            .residency
+            .refuses(self.registry.get(tenant).map(|t| &**t))
+        {
+            return;
+        }
+        let dropped = self.assembler.drop_open(|_, t, _| t == Some(tenant));
+        for (lane, conversation) in &dropped {
+            self.update_floor(*lane);
+            self.refuse_residency(tenant, conversation);
+        }
+        if !dropped.is_empty() {
+            tracing::info!(tenant = %tenant, dropped = dropped.len(), "open conversations dropped: data residency");
+        }
+        self.metrics
+            .conversations_open
+            .set(self.assembler.open_count() as i64);
     }
 
     /// A tenant opted out: its open conversations are dropped now, and a tenant-wide
@@ -634,6 +691,14 @@ impl ConsumerLoop {
                     .is_some_and(|t| t.config.opted_out) =>
             {
                 outcome::OPTED_OUT
+            }
+            Ok(event)
+                if self
+                    .residency
+                    .refuses(self.registry.get(&event.header.tenant_id).map(|t| &**t)) =>
+            {
+                self.refuse_residency(&event.header.tenant_id, &event.conversation_id);
+                outcome::RESIDENCY
             }
             Ok(event)
                 if self
@@ -848,6 +913,11 @@ impl ConsumerLoop {
         let tenant = self.registry.get(&f.conversation.tenant_id).cloned();
         if tenant.as_ref().is_some_and(|t| t.config.opted_out) {
             tracing::info!(tenant = %f.conversation.tenant_id, "tenant opted out: no insight");
+            return Ok(());
+        }
+        if self.residency.refuses(tenant.as_deref()) {
+            // Assembled before its tenant's configuration refused this region.
+            self.refuse_residency(&f.conversation.tenant_id, &f.conversation.id);
             return Ok(());
         }
         if self

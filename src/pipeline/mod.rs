@@ -528,6 +528,10 @@ async fn run_service(
         pool_stop.clone(),
     )?;
     tracing::info!(workers = pool.workers(), "analysis workers started");
+    match &config.region {
+        Some(region) => tracing::info!(region = %region, "data residency: tenants of another geography are processed only when they allow cross-region movement"),
+        None => tracing::warn!("no region configured: tenants that give a geography are processed only when they allow cross-region movement (set `region`)"),
+    }
     let consumer_loop = ConsumerLoop {
         assembler: Assembler::new(config.assembly),
         config: config.clone(),
@@ -550,6 +554,7 @@ async fn run_service(
         last_record: std::collections::HashMap::new(),
         erase: Default::default(),
         live,
+        residency: steps::residency::ResidencyGuard::new(config.region.clone()),
     };
     let result = tokio::task::spawn_blocking(move || {
         let result = consumer_loop.run(consumer, rebalances);

@@ -138,6 +138,7 @@ mod tests {
                 action_items: bits & 4 != 0,
                 questions: true,
                 redaction: true,
+                interactions: true,
             }));
         }
         out

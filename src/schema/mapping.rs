@@ -26,7 +26,10 @@ use crate::insight::{
 };
 use crate::live::{KpisSoFar, LiveInsight, LiveReason};
 use crate::model::Side;
-use crate::tenant::{CompetitorConfig, Crm, Features, TenantConfig, TrackerConfig};
+use crate::tenant::{
+    CompetitorConfig, Crm, Features, ProfileAssignment, ProfileConfig, ProfileFeatures,
+    TenantConfig, TrackerConfig,
+};
 use apache_avro::types::Value;
 use std::collections::{BTreeMap, HashMap};
 
@@ -687,10 +690,12 @@ record!(SegmentBody "SegmentBody" {
     segment_id, revision, is_final, speaker_id, speaker_name, speaker_role, start_ms, end_ms,
     text, language, confidence,
 });
-record!(ConversationStarted "ConversationStarted" { started_at_ms, time_zone, language, title });
+record!(ConversationStarted "ConversationStarted" {
+    started_at_ms, time_zone, language, title, owner_id,
+});
 record!(ConversationEnded "ConversationEnded" { ended_at_ms, segment_count });
 record!(CompleteTranscript "CompleteTranscript" {
-    started_at_ms, time_zone, language, title, segments,
+    started_at_ms, time_zone, language, title, segments, owner_id,
 });
 record!(TranscriptEvent "TranscriptEvent" { header, conversation_id, payload });
 
@@ -806,7 +811,7 @@ record!(Insight "MeetingInsight" {
     conversation_id, tenant_id, schema_version, extractor_version, config_version,
     source_platform, client_version, finalised_by, outcome, skip_reasons, language,
     segment_count, text_chars, kpis, questions, action_items, tracker_hits, tracker_counts,
-    highlights, redactions,
+    highlights, redactions, profile,
 });
 enumeration!(HighlightKind "HighlightKind" {
     Decision = "decision", Commitment = "commitment", Objection = "objection",
@@ -825,7 +830,7 @@ enumeration!(InteractionAction "InteractionAction" {
 });
 record!(InteractionTelemetry "InteractionTelemetry" {
     tenant_id, conversation_id, feature, action, outcome, duration_us, latency_ms, items,
-    recorded_at_ms, extractor_version,
+    recorded_at_ms, extractor_version, reason,
 });
 
 // dead_letter.avsc
@@ -844,10 +849,18 @@ record!(TrackerConfig "TrackerConfig" {
 });
 record!(CompetitorConfig "CompetitorConfig" { name, aliases, languages, teams });
 enumeration!(Crm "Crm" { Dynamics = "dynamics", Salesforce = "salesforce", None = "none" });
-record!(Features "Features" { action_items, trackers, kpis, redaction, questions });
+record!(Features "Features" {
+    action_items, trackers, kpis, redaction, questions, interactions,
+});
+record!(ProfileFeatures "ProfileFeatures" {
+    kpis, action_items, trackers, questions, interactions,
+});
+record!(ProfileConfig "ExperienceProfile" { name, features });
+record!(ProfileAssignment "ProfileAssignment" { representative, profile });
 record!(TenantConfig "TenantConfig" {
     tenant_id, version, trackers, competitors, internal_domains, internal_speakers, crm,
-    features, opted_out, insight_retention_days,
+    features, opted_out, insight_retention_days, profiles, default_profile,
+    profile_assignments, geography, allow_cross_region,
 });
 
 // erasure_request.avsc

@@ -68,6 +68,7 @@ fn transcript_events() -> Vec<TranscriptEvent> {
             time_zone: Some("Europe/Paris".into()),
             language: Some("fr".into()),
             title: Some("Renouvellement".into()),
+            owner_id: Some("ann@acme.example".into()),
         })),
         segment_event(),
         with(TranscriptPayload::Ended(ConversationEnded {
@@ -86,6 +87,7 @@ fn transcript_events() -> Vec<TranscriptEvent> {
                     ..segment()
                 },
             ],
+            owner_id: Some("spk_2".into()),
         })),
     ]
 }
@@ -201,6 +203,7 @@ fn insight() -> Insight {
             kind: "PHONE".into(),
             count: 2,
         }],
+        profile: Some("support".into()),
     }
 }
 
@@ -216,6 +219,7 @@ fn telemetry() -> InteractionTelemetry {
         items: 3,
         recorded_at_ms: 1_717_174_600_123,
         extractor_version: EXTRACTOR_VERSION.into(),
+        reason: Some("residency".into()),
     }
 }
 
@@ -267,9 +271,25 @@ fn tenant_config() -> TenantConfig {
             kpis: true,
             questions: false,
             redaction: false,
+            interactions: true,
         },
         opted_out: false,
         insight_retention_days: Some(90),
+        profiles: vec![crate::tenant::ProfileConfig {
+            name: "support".into(),
+            features: crate::tenant::ProfileFeatures {
+                action_items: false,
+                interactions: false,
+                ..Default::default()
+            },
+        }],
+        default_profile: Some("support".into()),
+        profile_assignments: vec![crate::tenant::ProfileAssignment {
+            representative: "Ann@acme.example".into(),
+            profile: "default".into(),
+        }],
+        geography: Some("us".into()),
+        allow_cross_region: Some(false),
     }
 }
 
@@ -1149,6 +1169,7 @@ fn arb_event(j: bool) -> impl Strategy<Value = TranscriptEvent> {
                 time_zone: b,
                 language: c,
                 title: d,
+                owner_id: None,
             })
         }),
         arb_segment(j).prop_map(TranscriptPayload::Segment),
@@ -1172,6 +1193,7 @@ fn arb_event(j: bool) -> impl Strategy<Value = TranscriptEvent> {
                     language: c,
                     title: d,
                     segments,
+                    owner_id: None,
                 })
             }),
     ];
@@ -1481,6 +1503,7 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
                 tracker_counts,
                 highlights: vec![],
                 redactions: vec![],
+                profile: None,
             },
         )
 }

@@ -34,6 +34,9 @@ pub struct Features {
     /// Replace personal data (e-mail addresses, phone numbers, IBANs, card numbers, national
     /// ids, IP addresses, personal URLs) by typed placeholders in the insight. On by default.
     pub redaction: bool,
+    /// Record what representatives do with the suggestions (interaction telemetry). On by
+    /// default.
+    pub interactions: bool,
 }
 
 impl Default for Features {
@@ -44,6 +47,7 @@ impl Default for Features {
             kpis: true,
             questions: true,
             redaction: true,
+            interactions: true,
         }
     }
 }
@@ -128,6 +132,19 @@ pub struct TenantConfig {
     /// sweep then removes it whole (CRM topic keys, CRM records, index entry). `None` (the
     /// default): kept until erased. At least 1.
     pub insight_retention_days: Option<i64>,
+    /// Experience profiles (`tenant::profiles`): which features run for whom.
+    pub profiles: Vec<super::profiles::ProfileConfig>,
+    /// The profile of representatives assigned to none; `None`: the built-in `default`
+    /// (everything the tenant enables).
+    pub default_profile: Option<String>,
+    /// Representatives (speaker ids or e-mail addresses) and their profiles.
+    pub profile_assignments: Vec<super::profiles::ProfileAssignment>,
+    /// Geography of the tenant's data (`eu`, `us`, `au`, `in`, `uk`, ...); `None`: no
+    /// residency rule (`tenant::residency`).
+    pub geography: Option<String>,
+    /// Whether the tenant's conversations may be processed outside its geography; `None`:
+    /// the geography's default (on for `eu` only).
+    pub allow_cross_region: Option<bool>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,6 +358,70 @@ pub enum ConfigError {
         /// The limit.
         max: usize,
     },
+    /// More profiles than [`super::profiles::MAX_PROFILES`].
+    #[error("{count} profiles, more than the limit of {max}")]
+    TooManyProfiles {
+        /// Profiles given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A profile name that is empty, too long or has other characters than letters, digits,
+    /// `-`, `_`, `.`.
+    #[error("profiles[{index}] name `{name}` is not valid: {reason}")]
+    InvalidProfileName {
+        /// 0-based position in `profiles`.
+        index: usize,
+        /// The name (cut to 40 characters).
+        name: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Two profiles with the same name.
+    #[error("duplicate profile name `{name}`")]
+    DuplicateProfile {
+        /// The repeated name.
+        name: String,
+    },
+    /// An assignment or `default_profile` naming a profile that is not defined.
+    #[error("{at} names the profile `{profile}`, which is not defined")]
+    UnknownProfile {
+        /// `default_profile` or `profile_assignments[i]`.
+        at: String,
+        /// The name given (cut to 40 characters).
+        profile: String,
+    },
+    /// More assignments than [`super::profiles::MAX_ASSIGNMENTS`].
+    #[error("{count} profile assignments, more than the limit of {max}")]
+    TooManyAssignments {
+        /// Assignments given.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An assignment without a representative.
+    #[error("profile_assignments[{index}] has an empty representative")]
+    EmptyRepresentative {
+        /// 0-based position in `profile_assignments`.
+        index: usize,
+    },
+    /// A representative assigned twice (the reason names positions, not the representative,
+    /// which may be an e-mail address).
+    #[error("profile_assignments[{index}] assigns the representative of profile_assignments[{first}] again")]
+    DuplicateAssignment {
+        /// The second assignment.
+        index: usize,
+        /// The first one.
+        first: usize,
+    },
+    /// A `geography` that is not a region code.
+    #[error("geography `{geography}` is not a region code: {reason}")]
+    InvalidGeography {
+        /// The value given (cut to 40 characters).
+        geography: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 /// Cuts a value for an error message to 40 characters.
@@ -508,7 +589,7 @@ fn check_domain(index: usize, domain: &str) -> Result<(), ConfigError> {
 impl TenantConfig {
     /// Validates the configuration against the rules and limits above, returning the first
     /// problem found (in field order: tenant id, version, counts, trackers, competitors,
-    /// internal domains, internal speakers). [`crate::extract::trackers::TrackerSet::compile`]
+    /// internal domains, internal speakers, profiles, geography). [`crate::extract::trackers::TrackerSet::compile`]
     /// runs this first.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.tenant_id.trim().is_empty() {
@@ -598,6 +679,15 @@ impl TenantConfig {
         for (i, s) in self.internal_speakers.iter().enumerate() {
             if s.trim().is_empty() {
                 return Err(ConfigError::EmptySpeaker { index: i });
+            }
+        }
+        super::profiles::validate(self)?;
+        if let Some(g) = &self.geography {
+            if let Some(reason) = super::residency::bad_code(g) {
+                return Err(ConfigError::InvalidGeography {
+                    geography: excerpt(g),
+                    reason,
+                });
             }
         }
         Ok(())
@@ -814,6 +904,7 @@ mod tests {
                 kpis: true,
                 questions: true,
                 redaction: true,
+                interactions: true,
             }
         );
         assert_eq!(
@@ -851,7 +942,22 @@ mod tests {
             kpis: false,
             questions: false,
             redaction: false,
+            interactions: false,
         };
+        cfg.profiles = vec![super::super::ProfileConfig {
+            name: "support".into(),
+            features: super::super::ProfileFeatures {
+                trackers: false,
+                ..Default::default()
+            },
+        }];
+        cfg.default_profile = Some("support".into());
+        cfg.profile_assignments = vec![super::super::ProfileAssignment {
+            representative: "ann@acme.com".into(),
+            profile: "default".into(),
+        }];
+        cfg.geography = Some("uk".into());
+        cfg.allow_cross_region = Some(true);
         let (_d, path) = write("full.json", &serde_json::to_string(&cfg).unwrap());
         assert_eq!(TenantConfig::from_path(&path).unwrap(), cfg);
         let (_d, path) = write("full.yaml", &serde_yaml_ng::to_string(&cfg).unwrap());

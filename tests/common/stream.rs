@@ -261,6 +261,7 @@ pub fn conversation_events(
         time_zone: Some("Europe/Paris".into()),
         language: Some("en".into()),
         title: None,
+        owner_id: None,
     }))];
     for i in 0..segments {
         let seller = i % 2 == 0;

@@ -82,7 +82,9 @@ pub(crate) fn audit(
     Ok(())
 }
 
-fn publish_record<T: ContractRecord>(
+/// Publishes one record without an offset hold (control records: erasure requests, audit,
+/// residency telemetry).
+pub(crate) fn publish_record<T: ContractRecord>(
     codec: &Codec,
     producer: &Producer,
     topic: &str,

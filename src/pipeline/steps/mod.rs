@@ -22,6 +22,7 @@
 //! | commit | [`commit`] with [`crate::pipeline::offsets::OffsetBook`] | safe offsets → Kafka |
 //! | dead letters (output) | [`dead_letter::DeadLetters`] | rejected records |
 //! | erase | [`erase::Erase`] | erasure requests drop open conversations and refuse later events; opt-out |
+//! | residency | [`residency::ResidencyGuard`] | events of tenants whose geography refuses this region: refused, reported once per conversation |
 //! | CRM records (output) | [`crm::CrmStep`] | insight → CRM-shaped records on the per-CRM record topics; write errors → dead letters |
 //! | live (output) | [`live::Live`] | each accepted segment → the conversation's live state (`crate::live`) → live records, no holds |
 
@@ -34,6 +35,7 @@ pub(crate) mod encode;
 pub(crate) mod erase;
 pub(crate) mod live;
 pub(crate) mod produce;
+pub(crate) mod residency;
 pub(crate) mod validate;
 
 use crate::events::DeadLetterKind;
