@@ -354,13 +354,6 @@ impl SuggestionStore {
         self.conversations.is_empty()
     }
 
-    /// `true` when the conversation is known for this tenant.
-    pub fn knows(&self, tenant: &str, conversation_id: &str) -> bool {
-        self.conversations
-            .get(conversation_id)
-            .is_some_and(|k| &*k.tenant == tenant)
-    }
-
     /// The suggestion `e` names, or why there is none.
     pub fn join(&self, e: &InteractionEvent) -> Result<Joined, Refusal> {
         let known = self

@@ -2,26 +2,27 @@
 //! tenants go through the real service (`debrief run`); a front end then publishes what
 //! representatives did with their suggestions, some events invalid. The enriched telemetry
 //! records and the dead letters (with their reasons) are found; the tenant that switched
-//! recording off gets none recorded.
+//! recording off gets none recorded; once the conversation is erased, its events are dead
+//! letters.
 
 mod common;
 
 use std::collections::BTreeMap;
 
 use debrief::events::{
-    DeadLetter, InteractionAction, InteractionEvent, InteractionSource, InteractionTelemetry,
-    RepresentativeAction,
+    DeadLetter, ErasureRequest, InteractionAction, InteractionEvent, InteractionSource,
+    InteractionTelemetry, RepresentativeAction,
 };
 use debrief::governance::pseudonym::pseudonym;
-use debrief::governance::ConversationIndexEntry;
+use debrief::governance::{ConversationIndexEntry, ErasureLedgerEntry};
 use debrief::insight::Insight;
 use debrief::tenant::{Crm, TenantConfig};
 use rdkafka::message::{Headers, OwnedMessage};
 use rdkafka::Message;
 
 use common::stream::{
-    codec, conversation, insights, one_value_per_key, publish, read_until, terminate, Isolation,
-    Service,
+    codec, conversation, insights, one_value_per_key, publish, read_all, read_until, terminate,
+    Isolation, Service,
 };
 use common::{brokers, producer};
 
@@ -211,12 +212,52 @@ async fn interactions_are_enriched_or_dead_lettered_and_recorded_only_where_enab
 
     let telemetry = read(&brokers, &s.telemetry, |m| enriched(m).len() >= 4).await;
     let dl_topic = s.interactions.clone();
-    let dlq = read(&brokers, &s.dead_letter, move |m| {
+    read(&brokers, &s.dead_letter, move |m| {
         dead_letters(m, &dl_topic).len() >= 6
     })
     .await;
     let index = read(&brokers, &s.conversation_index, |m| {
         one_value_per_key(m).len() >= 2
+    })
+    .await;
+
+    // Erasing the conversation removes what the join needs: a later event for it is a dead
+    // letter (`unknown conversation`), not a record.
+    let erase = ErasureRequest {
+        request_id: "er-1".into(),
+        tenant_id: "acme".into(),
+        conversation_id: Some("acme-1".into()),
+        requested_at_ms: 1_760_000_300_000,
+        reason: "user_request".into(),
+        participant_id: None,
+        requested_by: Some("test".into()),
+    };
+    send(
+        &p,
+        &s.erasure,
+        "acme",
+        &c.encode(&s.erasure, &erase).unwrap(),
+    )
+    .await;
+    read(&brokers, &s.erasure_ledger, |m| {
+        let c = codec();
+        m.iter().filter_map(|r| r.payload()).any(|v| {
+            c.decode::<ErasureLedgerEntry>(v)
+                .is_ok_and(|e| e.step == "completed")
+        })
+    })
+    .await;
+    let after = event("acme-1", "acme", &item0, A::Copied);
+    send(
+        &p,
+        &s.interactions,
+        "acme-1",
+        &c.encode(&s.interactions, &after).unwrap(),
+    )
+    .await;
+    let dl_topic = s.interactions.clone();
+    let dlq = read(&brokers, &s.dead_letter, move |m| {
+        dead_letters(m, &dl_topic).len() >= 7
     })
     .await;
     assert_eq!(terminate(&mut child), Some(0));
@@ -285,15 +326,20 @@ async fn interactions_are_enriched_or_dead_lettered_and_recorded_only_where_enab
     let mut reasons: Vec<String> = dls.iter().map(|(d, _)| d.reason.clone()).collect();
     let undecodable = reasons.remove(5);
     assert!(undecodable.starts_with("bad magic"), "{undecodable}");
-    let want: Vec<&str> = invalid.iter().map(|(_, _, r)| *r).collect();
+    let mut want: Vec<&str> = invalid.iter().map(|(_, _, r)| *r).collect();
+    want.push("unknown conversation");
     assert_eq!(reasons, want);
+    assert_eq!(
+        enriched(&read_all(&brokers, &s.telemetry, Isolation::Committed)).len(),
+        4
+    );
     for (d, header) in &dls {
         assert_eq!(&d.reason, header);
         assert!(!header.contains("rep-secret-7"));
     }
     assert_eq!(
         dls.len(),
-        6,
+        7,
         "no other dead letter of the interactions topic"
     );
 }

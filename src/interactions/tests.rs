@@ -306,3 +306,60 @@ fn refusal_labels_are_unique_and_snake_case() {
         .iter()
         .all(|l| l.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
 }
+
+/// `schemas/interaction_telemetry.avsc` as it was before the interaction fields: what old
+/// readers have.
+const TELEMETRY_BEFORE: &str =
+    include_str!("testdata/interaction_telemetry_before_interactions.avsc");
+
+#[test]
+fn old_telemetry_readers_read_enriched_records_but_would_fail_on_a_viewed_symbol() {
+    use crate::schema::mapping::ToAvro;
+    use apache_avro::types::Value;
+    use apache_avro::{from_avro_datum, to_avro_datum, Schema};
+    let old = Schema::parse_str(TELEMETRY_BEFORE).unwrap();
+    let current = crate::schema::Schemas::get()
+        .unwrap()
+        .schema(crate::schema::RecordKind::InteractionTelemetry)
+        .clone();
+    let mut store = SuggestionStore::default();
+    store.apply("c1", Some(&entry("c1", "acme")));
+    let e = event(RepresentativeAction::Viewed, None);
+    let t = enrich(&e, &store.join(&e).unwrap(), "debrief-x");
+    let bytes = to_avro_datum(&current, t.to_avro()).unwrap();
+    // An old reader resolves the record: the new fields are dropped, `action` is `ran`.
+    let read = from_avro_datum(&current, &mut &bytes[..], Some(&old)).unwrap();
+    let Value::Record(fields) = read else {
+        panic!("not a record")
+    };
+    let action = fields.iter().find(|(n, _)| n == "action").map(|(_, v)| v);
+    assert_eq!(action, Some(&Value::Enum(0, "ran".into())));
+    assert_eq!(fields.len(), 10, "only the old fields");
+    // Had `viewed` been added to the closed enum, the same old reader could not read it.
+    let with_viewed = current_with_viewed_symbol();
+    let writer = Schema::parse_str(&with_viewed).unwrap();
+    let Value::Record(mut fields) = t.to_avro() else {
+        panic!("not a record")
+    };
+    for (name, v) in &mut fields {
+        if name == "action" {
+            *v = Value::Enum(8, "viewed".into());
+        }
+    }
+    let bytes = to_avro_datum(&writer, Value::Record(fields)).unwrap();
+    assert!(from_avro_datum(&writer, &mut &bytes[..], Some(&old)).is_err());
+}
+
+/// The current telemetry schema with `viewed` appended to the `action` enum's symbols.
+fn current_with_viewed_symbol() -> String {
+    let mut json: serde_json::Value =
+        serde_json::from_str(crate::schema::RecordKind::InteractionTelemetry.schema_json())
+            .unwrap();
+    let fields = json["fields"].as_array_mut().unwrap();
+    let action = fields.iter_mut().find(|f| f["name"] == "action").unwrap();
+    action["type"]["symbols"]
+        .as_array_mut()
+        .unwrap()
+        .push("viewed".into());
+    json.to_string()
+}

@@ -6,10 +6,11 @@
 //!   interactions topic through a consumer group of their own (`<group_id>.interactions`).
 //!   Each reader follows the whole conversation index (no group) into a
 //!   [`SuggestionStore`], and the whole tenant-config topic into a [`RecordingSwitch`].
-//! - **When a conversation is unknown.** The index is caught up (to the end it has when the
-//!   batch is in hand) before any event of the batch is refused as `unknown conversation`, so
-//!   an event sent after its insight was produced finds the conversation. A batch waits
-//!   (uncommitted) while the index cannot be read to its end.
+//! - **The index as it is now.** Before each batch is joined, the index is read to the end it
+//!   has at that moment: an event sent after its insight was produced finds the conversation,
+//!   and an event read after the conversation's erasure (its index tombstone) does not (it is
+//!   a dead letter, `unknown conversation`). A batch waits (uncommitted) while the index cannot
+//!   be read to its end.
 //! - **Delivery.** Records are produced by an idempotent producer; the batch's offsets are
 //!   committed once every record it gave is acknowledged. A crash replays the uncommitted
 //!   batch: its telemetry records may be written twice (at least once, like the rest of the
@@ -146,10 +147,8 @@ impl InteractionsReader {
             }
             let checked: Vec<Result<InteractionEvent, Refused>> =
                 batch.iter().map(|m| self.check(m)).collect();
-            let unknown = checked
-                .iter()
-                .any(|c| matches!(c, Ok(e) if !store.knows(&e.tenant_id, &e.conversation_id)));
-            if unknown && !self.catch_up(&mut index, |m| self.take_index(&mut store, m))? {
+            // The index as it is now: new conversations are known, erased ones forgotten.
+            if !self.catch_up(&mut index, |m| self.take_index(&mut store, m))? {
                 return Ok(());
             }
             let mut pending = Vec::with_capacity(batch.len());
