@@ -184,7 +184,12 @@ impl InteractionsReader {
                     batch.push(m);
                     deadline.get_or_insert_with(|| Instant::now() + BATCH_WAIT);
                 }
-                Some(Err(e)) => tracing::warn!(error = %e, "interactions consumer"),
+                // Broker trouble is reported once by the clients' log; the caller checks for
+                // shutdown between two batches, so an unreachable broker never holds it here.
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "interactions consumer");
+                    break;
+                }
                 None => break,
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
