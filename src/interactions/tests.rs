@@ -363,3 +363,44 @@ fn current_with_viewed_symbol() -> String {
         .push("viewed".into());
     json.to_string()
 }
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Measures the store's memory: a million conversations of ten suggestions each (run with
+/// `cargo test --release --lib interactions::tests::store_memory -- --ignored --nocapture`).
+#[test]
+#[ignore = "a measurement: a million conversations, about a minute in a debug build"]
+fn store_memory_per_million_conversations() {
+    let mut store = SuggestionStore::default();
+    let before = rss_kib();
+    let mut e = entry("c", "acme");
+    e.suggestions = (0..10u64)
+        .map(|i| {
+            suggestion(
+                &format!("{:016x}", i + 1),
+                if i < 4 { "action_item" } else { "question" },
+                "email",
+                (i < 4).then_some(0.5),
+            )
+        })
+        .collect();
+    for n in 0..1_000_000u64 {
+        // 36-character ids, like UUIDs.
+        let id = format!("{n:036}");
+        store.apply(&id, Some(&e));
+    }
+    let after = rss_kib();
+    println!(
+        "SuggestionStore: {} conversations x 10 suggestions: {} MiB resident",
+        store.len(),
+        (after.saturating_sub(before)) / 1024
+    );
+    assert_eq!(store.len(), 1_000_000);
+}

@@ -176,7 +176,12 @@ impl ErasureExecutor {
                             let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
                             let entry = match m.payload() {
                                 None => None,
-                                Some(_) => self.decode::<ConversationIndexEntry>(m),
+                                // Erasure does not need the suggestions (about 2 KB per
+                                // conversation of ten in memory).
+                                Some(_) => self.decode::<ConversationIndexEntry>(m).map(|mut e| {
+                                    e.suggestions = Vec::new();
+                                    e
+                                }),
                             };
                             view.apply(&key, entry);
                         })
