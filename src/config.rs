@@ -347,6 +347,9 @@ pub struct TopicsConfig {
     /// Live records of open conversations (key: conversation id; delete policy, short
     /// retention: see `docs/contract.md`).
     pub live: String,
+    /// Interaction events from front ends (key: conversation id), read by the interactions
+    /// reader (its own group, `<group_id>.interactions`).
+    pub interactions: String,
 }
 
 impl Default for TopicsConfig {
@@ -361,6 +364,7 @@ impl Default for TopicsConfig {
             erasure_ledger: topics::ERASURE_LEDGER.to_string(),
             audit: topics::AUDIT.to_string(),
             live: topics::LIVE.to_string(),
+            interactions: topics::INTERACTIONS.to_string(),
         }
     }
 }

@@ -88,6 +88,15 @@ pub fn insight_telemetry(
         recorded_at_ms: now_ms,
         extractor_version: insight.extractor_version.clone(),
         reason: None,
+        item_id: None,
+        item_kind: None,
+        item_type: None,
+        language: None,
+        confidence: None,
+        profile: None,
+        edit_size: None,
+        reason_code: None,
+        representative_action: None,
     }
 }
 

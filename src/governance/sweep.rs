@@ -292,7 +292,8 @@ pub fn strip(insight: &Insight, features: &BTreeSet<Feature>) -> Insight {
     out
 }
 
-/// The index entry after its insight lost `features`: those names out of `features`, and
+/// The index entry after its insight lost `features`: those names out of `features`, their
+/// suggestions out of `suggestions` (an interaction naming one is then an unknown item), and
 /// `removed` (tombstoned records) out of `outputs`.
 pub fn stripped_entry(
     entry: &ConversationIndexEntry,
@@ -303,6 +304,11 @@ pub fn stripped_entry(
     out.features
         .retain(|n| Feature::parse(n).is_none_or(|f| !features.contains(&f)));
     out.outputs.retain(|o| !removed.contains(o));
+    out.suggestions.retain(|s| {
+        crate::extract::ids::ItemKind::parse(&s.kind)
+            .and_then(|k| Feature::parse(k.feature()))
+            .is_none_or(|f| !features.contains(&f))
+    });
     out
 }
 
@@ -485,6 +491,8 @@ mod tests {
             features: features.iter().map(|s| s.to_string()).collect(),
             telemetry_pseudonym: "p".into(),
             telemetry_key: vec![1; 32],
+            suggestions: Vec::new(),
+            profile: None,
         }
     }
 

@@ -208,10 +208,43 @@ impl LiveBook {
             reason,
             last_segment_id: entry.last_segment_id.clone(),
             kpis: entry.state.kpis(now_ms),
-            tracker_hits: std::mem::take(&mut entry.hits),
-            questions: std::mem::take(&mut entry.questions),
+            tracker_hits: with_ids(std::mem::take(&mut entry.hits), |h| {
+                crate::extract::ids::tracker_hit_id(id, h)
+            }),
+            questions: with_ids(std::mem::take(&mut entry.questions), |q| {
+                crate::extract::ids::question_id(id, q)
+            }),
             dropped_items: std::mem::take(&mut entry.dropped),
         });
+    }
+}
+
+/// Gives each hit or question its stable id (`crate::extract::ids`): the insight's id of the
+/// same suggestion, unless redaction moved its span there or it shares its span.
+fn with_ids<T>(mut items: Vec<T>, id: impl Fn(&T) -> String) -> Vec<T>
+where
+    T: HasId,
+{
+    for item in &mut items {
+        *item.id_mut() = id(item);
+    }
+    items
+}
+
+/// A suggestion with an `id` field.
+trait HasId {
+    fn id_mut(&mut self) -> &mut String;
+}
+
+impl HasId for crate::insight::TrackerHit {
+    fn id_mut(&mut self) -> &mut String {
+        &mut self.id
+    }
+}
+
+impl HasId for crate::insight::Question {
+    fn id_mut(&mut self) -> &mut String {
+        &mut self.id
     }
 }
 

@@ -264,6 +264,8 @@ impl LiveState {
                     text: q.to_string(),
                     start_char: start,
                     end_char: start + q.chars().count() as i64,
+                    // Given when the record is built (`book.rs`), which knows the conversation.
+                    id: String::new(),
                 }
             })
             .collect();

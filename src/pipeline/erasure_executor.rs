@@ -65,7 +65,7 @@ pub(crate) struct ErasureExecutor {
 }
 
 /// The consumer settings of the followers (no group is joined: partitions are assigned).
-fn follower_config(config: &Config, what: &str) -> ClientConfig {
+pub(crate) fn follower_config(config: &Config, what: &str) -> ClientConfig {
     let mut c = base_config(config);
     c.set(
         "group.id",
@@ -201,7 +201,12 @@ impl ErasureExecutor {
                             let key = m.key().map(String::from_utf8_lossy).unwrap_or_default();
                             let entry = match m.payload() {
                                 None => None,
-                                Some(_) => self.decode::<ConversationIndexEntry>(m),
+                                // Erasure does not need the suggestions (about 2 KB per
+                                // conversation of ten in memory).
+                                Some(_) => self.decode::<ConversationIndexEntry>(m).map(|mut e| {
+                                    e.suggestions = Vec::new();
+                                    e
+                                }),
                             };
                             view.apply(&key, entry);
                         })

@@ -69,6 +69,7 @@ mod erasure_executor;
 mod erasure_watch;
 mod follow;
 mod inbox;
+mod interactions_reader;
 mod kafka;
 pub mod offsets;
 pub mod replay;
@@ -95,6 +96,7 @@ use consumer_loop::ConsumerLoop;
 use erasure_executor::ErasureExecutor;
 use erasure_watch::ErasureWatch;
 use inbox::spawn_task;
+use interactions_reader::InteractionsReader;
 use kafka::{consumer_config, producer_config, ConsumerCtx};
 use offsets::OffsetBook;
 use rdkafka::error::KafkaError;
@@ -326,6 +328,10 @@ async fn run_service(
             ),
             (&config.kafka.topics.audit, RecordKind::Audit),
             (&config.kafka.topics.erasure, RecordKind::ErasureRequest),
+            (
+                &config.kafka.topics.interactions,
+                RecordKind::InteractionEvent,
+            ),
         ] {
             codec.register(topic, kind).await?;
         }
@@ -505,6 +511,22 @@ async fn run_service(
     };
 
     let live = steps::live::Live::new(&config.live, &config.kafka.topics.live, encode.clone());
+    let interactions_stop = shutdown.child_token();
+    let interactions = InteractionsReader {
+        config: config.clone(),
+        codec: codec.clone(),
+        metrics: metrics.clone(),
+        shutdown: interactions_stop.clone(),
+        runtime: runtime.clone(),
+    };
+    let interactions = spawn_task(
+        "interactions reader",
+        "debrief-interactions",
+        inbox.clone(),
+        interactions_stop.clone(),
+        move || interactions.run(),
+    )?;
+
     let pool_stop = shutdown.child_token();
     let pool = AnalysisPool::start(
         Arc::new(Shared {
@@ -571,6 +593,7 @@ async fn run_service(
     reader_stop.cancel();
     watch_stop.cancel();
     executor_stop.cancel();
+    interactions_stop.cancel();
     // The reader ends within one poll (100 ms) of being asked to, the executor once its
     // current request is done; their failures were reported to the loop while it ran, or
     // are logged by their guards.
@@ -580,6 +603,7 @@ async fn run_service(
         if let Some(e) = executor {
             let _ = e.join();
         }
+        let _ = interactions.join();
         if let Some(m) = mapping_reader {
             let _ = m.join();
         }

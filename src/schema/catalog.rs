@@ -37,11 +37,13 @@ pub enum RecordKind {
     Audit,
     /// `LiveInsight` (`schemas/live_insight.avsc`).
     LiveInsight,
+    /// `InteractionEvent` (`schemas/interaction_event.avsc`).
+    InteractionEvent,
 }
 
 impl RecordKind {
     /// Every record kind, in a fixed order.
-    pub const ALL: [RecordKind; 10] = [
+    pub const ALL: [RecordKind; 11] = [
         RecordKind::TranscriptEvent,
         RecordKind::MeetingInsight,
         RecordKind::InteractionTelemetry,
@@ -52,6 +54,7 @@ impl RecordKind {
         RecordKind::ErasureLedger,
         RecordKind::Audit,
         RecordKind::LiveInsight,
+        RecordKind::InteractionEvent,
     ];
 
     /// The schema file's stem (`transcript_event`, `meeting_insight`, ...).
@@ -67,6 +70,7 @@ impl RecordKind {
             RecordKind::ErasureLedger => "erasure_ledger",
             RecordKind::Audit => "audit_record",
             RecordKind::LiveInsight => "live_insight",
+            RecordKind::InteractionEvent => "interaction_event",
         }
     }
 
@@ -87,6 +91,7 @@ impl RecordKind {
             RecordKind::ErasureLedger => include_str!("../../schemas/erasure_ledger.avsc"),
             RecordKind::Audit => include_str!("../../schemas/audit_record.avsc"),
             RecordKind::LiveInsight => include_str!("../../schemas/live_insight.avsc"),
+            RecordKind::InteractionEvent => include_str!("../../schemas/interaction_event.avsc"),
         }
     }
 
@@ -102,6 +107,7 @@ impl RecordKind {
             RecordKind::ErasureLedger => 7,
             RecordKind::Audit => 8,
             RecordKind::LiveInsight => 9,
+            RecordKind::InteractionEvent => 10,
         }
     }
 }
@@ -261,5 +267,17 @@ struct NoHeader;
 impl apache_avro::headers::HeaderBuilder for NoHeader {
     fn build_header(&self) -> Vec<u8> {
         Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecordKind;
+
+    #[test]
+    fn each_kind_has_its_own_slot_in_the_order_of_all() {
+        for (i, kind) in RecordKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind.index(), i, "{kind}");
+        }
     }
 }

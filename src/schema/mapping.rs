@@ -13,8 +13,9 @@
 
 use crate::events::{
     CompleteTranscript, ConversationEnded, ConversationStarted, DeadLetter, DeadLetterKind,
-    ErasureRequest, EventHeader, InteractionAction, InteractionTelemetry, SegmentBody, SpeakerRole,
-    TranscriptEvent, TranscriptPayload,
+    ErasureRequest, EventHeader, InteractionAction, InteractionEvent, InteractionSource,
+    InteractionTelemetry, RepresentativeAction, SegmentBody, SpeakerRole, TranscriptEvent,
+    TranscriptPayload,
 };
 use crate::governance::audit::AuditRecord;
 use crate::governance::{ConversationIndexEntry, ErasureLedgerEntry, LedgerOffset, OutputRef};
@@ -24,6 +25,7 @@ use crate::insight::{
     Question, QuestionCounts, RedactionCount, SkipReason, SpeakerLanguage, TrackerCount,
     TrackerHit, TrackerKind,
 };
+use crate::interactions::Suggestion;
 use crate::live::{KpisSoFar, LiveInsight, LiveReason};
 use crate::model::Side;
 use crate::tenant::{
@@ -789,7 +791,7 @@ record!(Kpis "Kpis" {
     longest_customer_monologue_ms, average_pause_before_speaking_ms, non_talk_time_ms,
     interruptions, questions,
 });
-record!(Question "Question" { segment_id, speaker, side, text, start_char, end_char });
+record!(Question "Question" { segment_id, speaker, side, text, start_char, end_char, id });
 record!(Evidence "Evidence" { segment_id, start_char, end_char });
 record!(Due "Due" { date, datetime, phrase });
 enumeration!(ActionType "ActionType" {
@@ -797,14 +799,14 @@ enumeration!(ActionType "ActionType" {
 });
 enumeration!(ActionState "ActionState" { Committed = "committed", Suggested = "suggested" });
 record!(ActionItem "ActionItem" {
-    text, evidence, owner, due, action_type = "type", state, confidence, language, status,
+    text, evidence, owner, due, action_type = "type", state, confidence, language, status, id,
 });
 enumeration!(ActionStatus "ActionStatus" {
     Committed = "committed", Requested = "requested", Suggested = "suggested",
 });
 enumeration!(TrackerKind "TrackerKind" { Keyword = "keyword", Competitor = "competitor" });
 record!(TrackerHit "TrackerHit" {
-    tracker, kind, term, heard, speaker, side, segment_id, offset_ms, start_char, end_char,
+    tracker, kind, term, heard, speaker, side, segment_id, offset_ms, start_char, end_char, id,
 });
 record!(TrackerCount "TrackerCount" { tracker, kind, side, count });
 record!(Insight "MeetingInsight" {
@@ -830,7 +832,22 @@ enumeration!(InteractionAction "InteractionAction" {
 });
 record!(InteractionTelemetry "InteractionTelemetry" {
     tenant_id, conversation_id, feature, action, outcome, duration_us, latency_ms, items,
-    recorded_at_ms, extractor_version, reason,
+    recorded_at_ms, extractor_version, reason, item_id, item_kind, item_type, language,
+    confidence, profile, edit_size, reason_code, representative_action,
+});
+
+// interaction_event.avsc
+enumeration!(RepresentativeAction "RepresentativeAction" {
+    Viewed = "viewed", Accepted = "accepted", Copied = "copied",
+    EditedAndSent = "edited_and_sent", Discarded = "discarded", ThumbsUp = "thumbs_up",
+    ThumbsDown = "thumbs_down", Unknown = "unknown",
+});
+enumeration!(InteractionSource "InteractionSource" {
+    Crm = "crm", Meeting = "meeting", Other = "other",
+});
+record!(InteractionEvent "InteractionEvent" {
+    tenant_id, conversation_id, item_id, action, edit_size, reason_code, actor,
+    occurred_at_ms, source,
 });
 
 // dead_letter.avsc
@@ -873,8 +890,9 @@ record!(ErasureRequest "ErasureRequest" {
 record!(OutputRef "OutputRef" { topic, key });
 record!(ConversationIndexEntry "ConversationIndexEntry" {
     conversation_id, tenant_id, participants, outputs, finalised_at_ms, features,
-    telemetry_pseudonym, telemetry_key,
+    telemetry_pseudonym, telemetry_key, suggestions, profile,
 });
+record!(Suggestion "Suggestion" { id, kind, item_type, language, confidence });
 
 // audit_record.avsc
 record!(AuditRecord "AuditRecord" {

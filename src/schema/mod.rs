@@ -130,6 +130,9 @@ impl ContractRecord for crate::governance::audit::AuditRecord {
 impl ContractRecord for crate::live::LiveInsight {
     const KIND: RecordKind = RecordKind::LiveInsight;
 }
+impl ContractRecord for crate::events::InteractionEvent {
+    const KIND: RecordKind = RecordKind::InteractionEvent;
+}
 
 /// The registry subject of a topic's values: `<topic>-value` (TopicNameStrategy).
 pub fn subject_for_topic(topic: &str) -> String {

@@ -6,7 +6,8 @@ use super::registry::fake;
 use super::*;
 use crate::events::{
     CompleteTranscript, ConversationEnded, ConversationStarted, DeadLetterKind, EventHeader,
-    InteractionAction, SegmentBody, SpeakerRole, TranscriptPayload,
+    InteractionAction, InteractionEvent, InteractionSource, RepresentativeAction, SegmentBody,
+    SpeakerRole, TranscriptPayload,
 };
 use crate::governance::audit::AuditRecord;
 use crate::insight::{
@@ -152,6 +153,7 @@ fn insight() -> Insight {
             text: "Can you send the quote?".into(),
             start_char: 0,
             end_char: 23,
+            id: "6d2c5a80f1a4be33".into(),
         }],
         action_items: vec![ActionItem {
             text: "Send the quote".into(),
@@ -171,6 +173,7 @@ fn insight() -> Insight {
             confidence: 0.8125,
             language: "fr".into(),
             status: ActionStatus::Committed,
+            id: "0f5e8b8a9c3d2e71".into(),
         }],
         tracker_hits: vec![TrackerHit {
             tracker: "Salesforce".into(),
@@ -183,6 +186,7 @@ fn insight() -> Insight {
             offset_ms: Some(70_000),
             start_char: 4,
             end_char: 14,
+            id: "a4b3c2d1e0f98877".into(),
         }],
         tracker_counts: vec![TrackerCount {
             tracker: "Salesforce".into(),
@@ -220,6 +224,29 @@ fn telemetry() -> InteractionTelemetry {
         recorded_at_ms: 1_717_174_600_123,
         extractor_version: EXTRACTOR_VERSION.into(),
         reason: Some("residency".into()),
+        item_id: Some("5bdcc146bf60754e6a042426089575c7".into()),
+        item_kind: Some("action_item".into()),
+        item_type: Some("email".into()),
+        language: Some("fr".into()),
+        confidence: Some(0.8125),
+        profile: Some("sales".into()),
+        edit_size: Some(42),
+        reason_code: None,
+        representative_action: Some("edited_and_sent".into()),
+    }
+}
+
+fn interaction_event() -> InteractionEvent {
+    InteractionEvent {
+        tenant_id: "acme".into(),
+        conversation_id: "conv-42".into(),
+        item_id: "0f5e8b8a9c3d2e71".into(),
+        action: RepresentativeAction::ThumbsDown,
+        edit_size: None,
+        reason_code: Some("wrong_owner".into()),
+        actor: "rep-17".into(),
+        occurred_at_ms: 1_717_175_000_000,
+        source: InteractionSource::Crm,
     }
 }
 
@@ -271,7 +298,7 @@ fn tenant_config() -> TenantConfig {
             kpis: true,
             questions: false,
             redaction: false,
-            interactions: true,
+            interactions: false,
         },
         opted_out: false,
         insight_retention_days: Some(90),
@@ -318,6 +345,14 @@ fn index_entry() -> ConversationIndexEntry {
         features: vec!["action_items".into(), "kpis".into()],
         telemetry_pseudonym: "00112233445566778899aabbccddeeff".into(),
         telemetry_key: vec![7; 32],
+        suggestions: vec![crate::interactions::Suggestion {
+            id: "0f5e8b8a9c3d2e71".into(),
+            kind: "action_item".into(),
+            item_type: "email".into(),
+            language: Some("fr".into()),
+            confidence: Some(0.8125),
+        }],
+        profile: Some("sales".into()),
     }
 }
 
@@ -507,6 +542,7 @@ fn topics_for(kind: RecordKind) -> &'static str {
         RecordKind::ErasureLedger => topics::ERASURE_LEDGER,
         RecordKind::Audit => topics::AUDIT,
         RecordKind::LiveInsight => topics::LIVE,
+        RecordKind::InteractionEvent => topics::INTERACTIONS,
     }
 }
 
@@ -543,6 +579,7 @@ fn avro_field_names_and_symbols_mirror_the_serde_names() {
     assert_mirrors_serde(&index_entry());
     assert_mirrors_serde(&ledger_entry());
     assert_mirrors_serde(&audit_record());
+    assert_mirrors_serde(&interaction_event());
 }
 
 // ---- round trips ----------------------------------------------------------------------------
@@ -570,6 +607,7 @@ fn round_trip_all(codec: &Codec) {
     round_trip(codec, &index_entry());
     round_trip(codec, &ledger_entry());
     round_trip(codec, &audit_record());
+    round_trip(codec, &interaction_event());
     round_trip(codec, &TenantConfig::default());
     round_trip(
         codec,
@@ -617,6 +655,7 @@ fn apache_avro_and_the_direct_reader_and_writer_agree() {
     check(&index_entry());
     check(&ledger_entry());
     check(&audit_record());
+    check(&interaction_event());
 }
 
 #[test]
@@ -868,7 +907,8 @@ fn legacy_fingerprints_are_read_and_counted_but_never_written() {
             RecordKind::ConversationIndex,
             RecordKind::ErasureLedger,
             RecordKind::Audit,
-            RecordKind::LiveInsight
+            RecordKind::LiveInsight,
+            RecordKind::InteractionEvent,
         ]
     );
     let event = segment_event();
@@ -1355,6 +1395,7 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
             text,
             start_char,
             end_char: start_char + 7,
+            id: format!("{start_char:016x}"),
         },
     );
     let action_type = prop_oneof![
@@ -1391,7 +1432,6 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
     )
         .prop_map(
             |(text, evidence, owner, due, action_type, state, confidence, language)| ActionItem {
-                text,
                 evidence,
                 owner,
                 due,
@@ -1402,6 +1442,8 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
                 },
                 state,
                 confidence,
+                id: text.chars().rev().collect(),
+                text,
                 language,
             },
         );
@@ -1431,6 +1473,7 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
                 offset_ms,
                 start_char,
                 end_char,
+                id: format!("{end_char:x}"),
             },
         );
     let count =
@@ -1564,6 +1607,7 @@ proptest! {
                 RecordKind::ErasureLedger => codec.decode::<ErasureLedgerEntry>(&b).map(|_| ()),
                 RecordKind::Audit => codec.decode::<AuditRecord>(&b).map(|_| ()),
                 RecordKind::LiveInsight => codec.decode::<crate::live::LiveInsight>(&b).map(|_| ()),
+                RecordKind::InteractionEvent => codec.decode::<InteractionEvent>(&b).map(|_| ()),
             };
             if let Err(e) = r {
                 prop_assert!(e.is_undecodable(), "{}", e);
@@ -1626,6 +1670,7 @@ fn contract_document_examples_are_valid() {
             RecordKind::ErasureLedger => check::<ErasureLedgerEntry>(body),
             RecordKind::Audit => check::<AuditRecord>(body),
             RecordKind::LiveInsight => check::<crate::live::LiveInsight>(body),
+            RecordKind::InteractionEvent => check::<InteractionEvent>(body),
         };
         assert_eq!(r, Ok(()), "example {i} ({name})");
         seen.insert(kind);

@@ -94,6 +94,15 @@ pub(crate) fn records(
         recorded_at_ms: now_ms,
         extractor_version: EXTRACTOR_VERSION.to_string(),
         reason: Some(REASON.to_string()),
+        item_id: None,
+        item_kind: None,
+        item_type: None,
+        language: None,
+        confidence: None,
+        profile: None,
+        edit_size: None,
+        reason_code: None,
+        representative_action: None,
     };
     let audit = AuditRecord {
         action_id: format!("residency:{tenant}:{alias}"),
