@@ -31,6 +31,9 @@ pub mod topics {
     pub const ERASURE_LEDGER: &str = "debrief.erasure-ledger.v1";
     /// The audit trail (`AuditRecord`), key: action id (compacted).
     pub const AUDIT: &str = "debrief.audit.v1";
+    /// What representatives did with suggestions (`InteractionEvent`), key: conversation id
+    /// (delete policy).
+    pub const INTERACTIONS: &str = "debrief.interactions.v1";
 }
 
 /// Fields every input event carries.
@@ -172,7 +175,10 @@ pub enum InteractionAction {
     ThumbsDown,
 }
 
-/// Interaction telemetry (topic key: tenant id): what ran, for which tenant, how long it took.
+/// Interaction telemetry (topic key: tenant id): what ran, for which tenant, how long it took;
+/// or, enriched from an [`InteractionEvent`], what a representative did with one suggestion
+/// (then `representative_action` and the `item_*` fields are set, `outcome` is
+/// `interaction`, `recorded_at_ms` is when the representative acted).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InteractionTelemetry {
     /// Tenant id.
@@ -191,10 +197,154 @@ pub struct InteractionTelemetry {
     pub latency_ms: Option<i64>,
     /// Number of items produced (action items, hits...).
     pub items: i64,
-    /// Milliseconds since the Unix epoch when this record was made.
+    /// Milliseconds since the Unix epoch when this record was made (for a representative's
+    /// action: when they acted, the event's `occurred_at_ms`).
     pub recorded_at_ms: i64,
     /// Extractor version.
     pub extractor_version: String,
+    /// The suggestion acted on: a keyed pseudonym of its id (32 hex characters, unlinkable
+    /// once the conversation is erased), `None` for pipeline records.
+    #[serde(default)]
+    pub item_id: Option<String>,
+    /// `action_item`, `tracker_hit` or `question`.
+    #[serde(default)]
+    pub item_kind: Option<String>,
+    /// The suggestion's type: the action item's type (`call`, `email`, `meeting`, `task`), the
+    /// tracker hit's kind (`keyword`, `competitor`), the question's asking side (`internal`,
+    /// `external`, `unknown`).
+    #[serde(default)]
+    pub item_type: Option<String>,
+    /// ISO 639-1 language of the suggestion (the action item's; the conversation's for the
+    /// others), when known.
+    #[serde(default)]
+    pub language: Option<String>,
+    /// The action item's confidence in 0..=1; `None` for the other kinds.
+    #[serde(default)]
+    pub confidence: Option<f64>,
+    /// Experience profile applied to the conversation, when known.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Characters changed, for `edited_and_sent` only.
+    #[serde(default)]
+    pub edit_size: Option<i64>,
+    /// The representative's reason code, as sent (a code, never free text).
+    #[serde(default)]
+    pub reason_code: Option<String>,
+    /// What the representative did ([`RepresentativeAction::name`]: `viewed`, `accepted`,
+    /// `copied`, `edited_and_sent`, `discarded`, `thumbs_up`, `thumbs_down`); `None` for
+    /// pipeline records. A string, not a symbol of `action`'s closed enum: see
+    /// `docs/contract.md` ("Representative interactions").
+    #[serde(default)]
+    pub representative_action: Option<String>,
+}
+
+/// What a representative did with a suggestion (`InteractionEvent.action`). The Avro enum
+/// declares `unknown` as its default: a symbol added later reads as `unknown` in older
+/// readers, which dead-letter it (`unknown action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepresentativeAction {
+    /// The suggestion was shown to the representative.
+    Viewed,
+    /// Accepted as it was.
+    Accepted,
+    /// Copied.
+    Copied,
+    /// Edited, then sent (`edit_size` says how much was changed).
+    EditedAndSent,
+    /// Discarded.
+    Discarded,
+    /// Thumbs up.
+    ThumbsUp,
+    /// Thumbs down.
+    ThumbsDown,
+    /// A symbol this reader does not know (never valid).
+    Unknown,
+}
+
+impl RepresentativeAction {
+    /// Every valid action, in schema order (`Unknown` left out).
+    pub const VALID: [RepresentativeAction; 7] = [
+        RepresentativeAction::Viewed,
+        RepresentativeAction::Accepted,
+        RepresentativeAction::Copied,
+        RepresentativeAction::EditedAndSent,
+        RepresentativeAction::Discarded,
+        RepresentativeAction::ThumbsUp,
+        RepresentativeAction::ThumbsDown,
+    ];
+
+    /// The symbol (`viewed`, `edited_and_sent`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            RepresentativeAction::Viewed => "viewed",
+            RepresentativeAction::Accepted => "accepted",
+            RepresentativeAction::Copied => "copied",
+            RepresentativeAction::EditedAndSent => "edited_and_sent",
+            RepresentativeAction::Discarded => "discarded",
+            RepresentativeAction::ThumbsUp => "thumbs_up",
+            RepresentativeAction::ThumbsDown => "thumbs_down",
+            RepresentativeAction::Unknown => "unknown",
+        }
+    }
+
+    /// The symbol of telemetry's closed `action` enum that old readers get: the same action
+    /// where that enum has it; `ran` for `viewed` (the suggestion was put before the
+    /// representative), which old readers tell from pipeline runs by `outcome` =
+    /// `interaction`.
+    pub fn legacy(self) -> InteractionAction {
+        match self {
+            RepresentativeAction::Accepted => InteractionAction::Accepted,
+            RepresentativeAction::Copied => InteractionAction::Copied,
+            RepresentativeAction::EditedAndSent => InteractionAction::EditedAndSent,
+            RepresentativeAction::Discarded => InteractionAction::Discarded,
+            RepresentativeAction::ThumbsUp => InteractionAction::ThumbsUp,
+            RepresentativeAction::ThumbsDown => InteractionAction::ThumbsDown,
+            RepresentativeAction::Viewed | RepresentativeAction::Unknown => InteractionAction::Ran,
+        }
+    }
+}
+
+/// Which front end sent an interaction event. The Avro enum's default is `other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InteractionSource {
+    /// A CRM front end (Dynamics 365-like, Salesforce-like).
+    Crm,
+    /// A meeting or call front end.
+    Meeting,
+    /// Anything else, or a source this reader does not know.
+    Other,
+}
+
+/// What a representative did with one suggestion of an insight, sent by a CRM or meeting
+/// front end (topic [`topics::INTERACTIONS`], key: conversation id).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InteractionEvent {
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Conversation id (equal to the Kafka key).
+    pub conversation_id: String,
+    /// The suggestion's id in the insight (`id` of an action item, tracker hit or question).
+    pub item_id: String,
+    /// What the representative did.
+    pub action: RepresentativeAction,
+    /// Characters changed (inserted plus deleted), never the text; only with
+    /// `edited_and_sent`, and then at least 0.
+    #[serde(default)]
+    pub edit_size: Option<i64>,
+    /// Why (with `thumbs_down`, `discarded`...): a code of at most 64 characters of
+    /// `a-z0-9_.-` (suggested: `wrong_owner`, `wrong_due_date`, `not_an_action`,
+    /// `duplicate`, `irrelevant`, `wrong_language`, `other`), never free text.
+    #[serde(default)]
+    pub reason_code: Option<String>,
+    /// The representative (their id in the front end). Personal data: not copied into
+    /// telemetry.
+    pub actor: String,
+    /// Milliseconds since the Unix epoch when the representative acted.
+    pub occurred_at_ms: i64,
+    /// Which front end sent it.
+    pub source: InteractionSource,
 }
 
 /// Classification of a dead letter.

@@ -291,6 +291,10 @@ pub struct Question {
     /// End of the sentence (exclusive), in Unicode scalar values.
     #[serde(default)]
     pub end_char: i64,
+    /// Stable id of this suggestion within the contract (16 hex characters; recipe in
+    /// `extract::ids`): what interaction events name. Empty in records written before ids.
+    #[serde(default)]
+    pub id: String,
 }
 
 /// Kind of action.
@@ -377,6 +381,10 @@ pub struct ActionItem {
     /// Committed, requested or suggested.
     #[serde(default)]
     pub status: ActionStatus,
+    /// Stable id of this suggestion within the contract (16 hex characters; recipe in
+    /// `extract::ids`): what interaction events name. Empty in records written before ids.
+    #[serde(default)]
+    pub id: String,
 }
 
 /// What a tracker entry is.
@@ -412,6 +420,10 @@ pub struct TrackerHit {
     pub start_char: i64,
     /// End of the match (exclusive), in Unicode scalar values.
     pub end_char: i64,
+    /// Stable id of this suggestion within the contract (16 hex characters; recipe in
+    /// `extract::ids`): what interaction events name. Empty in records written before ids.
+    #[serde(default)]
+    pub id: String,
 }
 
 /// Number of hits per tracker and side.

@@ -26,6 +26,7 @@ fn item(text: &str, owner: Option<&str>, due: Option<&str>) -> ActionItem {
         action_type: ActionType::Email,
         state: ActionState::Committed,
         status: crate::insight::ActionStatus::Committed,
+        id: String::new(),
         confidence: 0.8125,
         language: "en".into(),
     }

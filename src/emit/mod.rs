@@ -87,6 +87,15 @@ pub fn insight_telemetry(
         items: items as i64,
         recorded_at_ms: now_ms,
         extractor_version: insight.extractor_version.clone(),
+        item_id: None,
+        item_kind: None,
+        item_type: None,
+        language: None,
+        confidence: None,
+        profile: None,
+        edit_size: None,
+        reason_code: None,
+        representative_action: None,
     }
 }
 

@@ -277,6 +277,7 @@ pub fn compute(conv: &Conversation, lang: &str) -> (Kpis, Vec<Question>) {
                 text,
                 start_char,
                 end_char,
+                id: String::new(),
             }
         })
         .collect();

@@ -4,6 +4,7 @@
 
 pub mod action_items;
 pub mod highlights;
+pub mod ids;
 pub mod kpis;
 pub mod language;
 pub mod languages;
@@ -131,7 +132,8 @@ impl Probe for NoProbe {
 
 /// The last steps of [`analyse`], shared with the timed pipeline version: highlights over the
 /// summary floor (`short_content` below it), then personal data redaction unless the tenant
-/// turned it off. Action items and questions are extracted whatever the length.
+/// turned it off, then the suggestions' stable ids ([`ids::assign`], over the final spans).
+/// Action items and questions are extracted whatever the length.
 pub fn finish(conv: &Conversation, ctx: &ExtractContext<'_>, lang: &str, insight: &mut Insight) {
     let features = ctx.tenant.map(|t| t.config.features).unwrap_or_default();
     if (insight.text_chars as usize) < ctx.settings.min_summary_chars {
@@ -142,6 +144,7 @@ pub fn finish(conv: &Conversation, ctx: &ExtractContext<'_>, lang: &str, insight
     if features.redaction {
         redact::apply(insight, conv);
     }
+    ids::assign(insight);
 }
 
 /// Runs every enabled extractor over a conversation.

@@ -13,8 +13,9 @@
 
 use crate::events::{
     CompleteTranscript, ConversationEnded, ConversationStarted, DeadLetter, DeadLetterKind,
-    ErasureRequest, EventHeader, InteractionAction, InteractionTelemetry, SegmentBody, SpeakerRole,
-    TranscriptEvent, TranscriptPayload,
+    ErasureRequest, EventHeader, InteractionAction, InteractionEvent, InteractionSource,
+    InteractionTelemetry, RepresentativeAction, SegmentBody, SpeakerRole, TranscriptEvent,
+    TranscriptPayload,
 };
 use crate::governance::audit::AuditRecord;
 use crate::governance::{ConversationIndexEntry, ErasureLedgerEntry, LedgerOffset, OutputRef};
@@ -783,7 +784,7 @@ record!(Kpis "Kpis" {
     longest_customer_monologue_ms, average_pause_before_speaking_ms, non_talk_time_ms,
     interruptions, questions,
 });
-record!(Question "Question" { segment_id, speaker, side, text, start_char, end_char });
+record!(Question "Question" { segment_id, speaker, side, text, start_char, end_char, id });
 record!(Evidence "Evidence" { segment_id, start_char, end_char });
 record!(Due "Due" { date, datetime, phrase });
 enumeration!(ActionType "ActionType" {
@@ -791,14 +792,14 @@ enumeration!(ActionType "ActionType" {
 });
 enumeration!(ActionState "ActionState" { Committed = "committed", Suggested = "suggested" });
 record!(ActionItem "ActionItem" {
-    text, evidence, owner, due, action_type = "type", state, confidence, language, status,
+    text, evidence, owner, due, action_type = "type", state, confidence, language, status, id,
 });
 enumeration!(ActionStatus "ActionStatus" {
     Committed = "committed", Requested = "requested", Suggested = "suggested",
 });
 enumeration!(TrackerKind "TrackerKind" { Keyword = "keyword", Competitor = "competitor" });
 record!(TrackerHit "TrackerHit" {
-    tracker, kind, term, heard, speaker, side, segment_id, offset_ms, start_char, end_char,
+    tracker, kind, term, heard, speaker, side, segment_id, offset_ms, start_char, end_char, id,
 });
 record!(TrackerCount "TrackerCount" { tracker, kind, side, count });
 record!(Insight "MeetingInsight" {
@@ -824,7 +825,22 @@ enumeration!(InteractionAction "InteractionAction" {
 });
 record!(InteractionTelemetry "InteractionTelemetry" {
     tenant_id, conversation_id, feature, action, outcome, duration_us, latency_ms, items,
-    recorded_at_ms, extractor_version,
+    recorded_at_ms, extractor_version, item_id, item_kind, item_type, language, confidence,
+    profile, edit_size, reason_code, representative_action,
+});
+
+// interaction_event.avsc
+enumeration!(RepresentativeAction "RepresentativeAction" {
+    Viewed = "viewed", Accepted = "accepted", Copied = "copied",
+    EditedAndSent = "edited_and_sent", Discarded = "discarded", ThumbsUp = "thumbs_up",
+    ThumbsDown = "thumbs_down", Unknown = "unknown",
+});
+enumeration!(InteractionSource "InteractionSource" {
+    Crm = "crm", Meeting = "meeting", Other = "other",
+});
+record!(InteractionEvent "InteractionEvent" {
+    tenant_id, conversation_id, item_id, action, edit_size, reason_code, actor,
+    occurred_at_ms, source,
 });
 
 // dead_letter.avsc

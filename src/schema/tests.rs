@@ -6,7 +6,8 @@ use super::registry::fake;
 use super::*;
 use crate::events::{
     CompleteTranscript, ConversationEnded, ConversationStarted, DeadLetterKind, EventHeader,
-    InteractionAction, SegmentBody, SpeakerRole, TranscriptPayload,
+    InteractionAction, InteractionEvent, InteractionSource, RepresentativeAction, SegmentBody,
+    SpeakerRole, TranscriptPayload,
 };
 use crate::governance::audit::AuditRecord;
 use crate::insight::{
@@ -150,6 +151,7 @@ fn insight() -> Insight {
             text: "Can you send the quote?".into(),
             start_char: 0,
             end_char: 23,
+            id: "6d2c5a80f1a4be33".into(),
         }],
         action_items: vec![ActionItem {
             text: "Send the quote".into(),
@@ -169,6 +171,7 @@ fn insight() -> Insight {
             confidence: 0.8125,
             language: "fr".into(),
             status: ActionStatus::Committed,
+            id: "0f5e8b8a9c3d2e71".into(),
         }],
         tracker_hits: vec![TrackerHit {
             tracker: "Salesforce".into(),
@@ -181,6 +184,7 @@ fn insight() -> Insight {
             offset_ms: Some(70_000),
             start_char: 4,
             end_char: 14,
+            id: "a4b3c2d1e0f98877".into(),
         }],
         tracker_counts: vec![TrackerCount {
             tracker: "Salesforce".into(),
@@ -216,6 +220,29 @@ fn telemetry() -> InteractionTelemetry {
         items: 3,
         recorded_at_ms: 1_717_174_600_123,
         extractor_version: EXTRACTOR_VERSION.into(),
+        item_id: Some("5bdcc146bf60754e6a042426089575c7".into()),
+        item_kind: Some("action_item".into()),
+        item_type: Some("email".into()),
+        language: Some("fr".into()),
+        confidence: Some(0.8125),
+        profile: Some("sales".into()),
+        edit_size: Some(42),
+        reason_code: None,
+        representative_action: Some("edited_and_sent".into()),
+    }
+}
+
+fn interaction_event() -> InteractionEvent {
+    InteractionEvent {
+        tenant_id: "acme".into(),
+        conversation_id: "conv-42".into(),
+        item_id: "0f5e8b8a9c3d2e71".into(),
+        action: RepresentativeAction::ThumbsDown,
+        edit_size: None,
+        reason_code: Some("wrong_owner".into()),
+        actor: "rep-17".into(),
+        occurred_at_ms: 1_717_175_000_000,
+        source: InteractionSource::Crm,
     }
 }
 
@@ -484,6 +511,7 @@ fn topics_for(kind: RecordKind) -> &'static str {
         RecordKind::ConversationIndex => topics::CONVERSATION_INDEX,
         RecordKind::ErasureLedger => topics::ERASURE_LEDGER,
         RecordKind::Audit => topics::AUDIT,
+        RecordKind::InteractionEvent => topics::INTERACTIONS,
     }
 }
 
@@ -520,6 +548,7 @@ fn avro_field_names_and_symbols_mirror_the_serde_names() {
     assert_mirrors_serde(&index_entry());
     assert_mirrors_serde(&ledger_entry());
     assert_mirrors_serde(&audit_record());
+    assert_mirrors_serde(&interaction_event());
 }
 
 // ---- round trips ----------------------------------------------------------------------------
@@ -547,6 +576,7 @@ fn round_trip_all(codec: &Codec) {
     round_trip(codec, &index_entry());
     round_trip(codec, &ledger_entry());
     round_trip(codec, &audit_record());
+    round_trip(codec, &interaction_event());
     round_trip(codec, &TenantConfig::default());
     round_trip(
         codec,
@@ -594,6 +624,7 @@ fn apache_avro_and_the_direct_reader_and_writer_agree() {
     check(&index_entry());
     check(&ledger_entry());
     check(&audit_record());
+    check(&interaction_event());
 }
 
 #[test]
@@ -844,7 +875,8 @@ fn legacy_fingerprints_are_read_and_counted_but_never_written() {
             RecordKind::ErasureRequest,
             RecordKind::ConversationIndex,
             RecordKind::ErasureLedger,
-            RecordKind::Audit
+            RecordKind::Audit,
+            RecordKind::InteractionEvent
         ]
     );
     let event = segment_event();
@@ -1329,6 +1361,7 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
             text,
             start_char,
             end_char: start_char + 7,
+            id: format!("{start_char:016x}"),
         },
     );
     let action_type = prop_oneof![
@@ -1365,7 +1398,6 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
     )
         .prop_map(
             |(text, evidence, owner, due, action_type, state, confidence, language)| ActionItem {
-                text,
                 evidence,
                 owner,
                 due,
@@ -1376,6 +1408,8 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
                 },
                 state,
                 confidence,
+                id: text.chars().rev().collect(),
+                text,
                 language,
             },
         );
@@ -1405,6 +1439,7 @@ fn arb_insight(j: bool) -> impl Strategy<Value = Insight> {
                 offset_ms,
                 start_char,
                 end_char,
+                id: format!("{end_char:x}"),
             },
         );
     let count =
@@ -1536,6 +1571,7 @@ proptest! {
                 RecordKind::ConversationIndex => codec.decode::<ConversationIndexEntry>(&b).map(|_| ()),
                 RecordKind::ErasureLedger => codec.decode::<ErasureLedgerEntry>(&b).map(|_| ()),
                 RecordKind::Audit => codec.decode::<AuditRecord>(&b).map(|_| ()),
+                RecordKind::InteractionEvent => codec.decode::<InteractionEvent>(&b).map(|_| ()),
             };
             if let Err(e) = r {
                 prop_assert!(e.is_undecodable(), "{}", e);
@@ -1597,6 +1633,7 @@ fn contract_document_examples_are_valid() {
             RecordKind::ConversationIndex => check::<ConversationIndexEntry>(body),
             RecordKind::ErasureLedger => check::<ErasureLedgerEntry>(body),
             RecordKind::Audit => check::<AuditRecord>(body),
+            RecordKind::InteractionEvent => check::<InteractionEvent>(body),
         };
         assert_eq!(r, Ok(()), "example {i} ({name})");
         seen.insert(kind);

@@ -179,6 +179,7 @@ pub fn extract_with(
                     confidence,
                     language: lang.to_string(),
                     status: ActionStatus::default(),
+                    id: String::new(),
                 },
             },
         ));

@@ -841,6 +841,7 @@ impl TrackerSet {
                     offset_ms: seg.start_ms,
                     start_char: i64::from(a.start_char),
                     end_char: i64::from(z.end_char),
+                    id: String::new(),
                 });
             }
         }
