@@ -3,7 +3,8 @@
 //! confidences, and the most discarded kinds of suggestion (definitions: the module above).
 
 use super::calibration::Reliability;
-use super::{bounded_label, Interaction, RepAction, DAILY_UP_TO_DAYS};
+use super::{bounded_label, verdict, Interaction, DAILY_UP_TO_DAYS};
+use crate::events::RepresentativeAction;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Most lines drawn per chart; smaller ones are summed into `other`.
@@ -87,11 +88,12 @@ pub struct Summary {
     pub tenants: usize,
     /// Interaction records used.
     pub records: u64,
-    /// Pipeline records (`ran`, `skipped`) left out.
+    /// Records of the tenant(s) reported on without a representative action (the pipeline's
+    /// `ran`, `skipped`), left out.
     pub pipeline_records: u64,
     /// Records of other tenants left out.
     pub other_tenant_records: u64,
-    /// Records per action, in [`RepAction::ALL`] order.
+    /// Records per action, in [`RepresentativeAction::VALID`] order.
     pub actions: [u64; 7],
     /// Distinct suggestions.
     pub suggestions: u64,
@@ -151,20 +153,23 @@ impl Aggregator {
         }
     }
 
-    /// Adds one record. Pipeline records (no representative action) and records of other
-    /// tenants are counted and left out.
+    /// Adds one record. Records of other tenants and then pipeline records (no
+    /// representative action) are counted and left out.
     pub fn add(&mut self, r: &Interaction) {
-        let Some(action) = r.action else {
-            self.pipeline_records += 1;
-            return;
-        };
         if self.tenant.as_ref().is_some_and(|t| *t != r.tenant_id) {
             self.other_tenant_records += 1;
             return;
         }
+        let Some(action) = r.action else {
+            self.pipeline_records += 1;
+            return;
+        };
         self.records += 1;
         self.seq += 1;
-        if let Some(i) = RepAction::ALL.iter().position(|a| *a == action) {
+        if let Some(i) = RepresentativeAction::VALID
+            .iter()
+            .position(|a| *a == action)
+        {
             self.actions[i] += 1;
         }
         if !self.tenants.contains(&r.tenant_id) {
@@ -191,7 +196,7 @@ impl Aggregator {
         if let Some(c) = r.confidence.filter(|c| (0.0..=1.0).contains(c)) {
             item.confidence = Some(c);
         }
-        match action.verdict() {
+        match verdict(action) {
             None => item.viewed = true,
             Some(positive) => {
                 let newer = item
@@ -208,6 +213,12 @@ impl Aggregator {
                 }
             }
         }
+    }
+
+    /// Counts a record of another tenant that the caller left out without reading it (the
+    /// telemetry topic's key is the tenant id).
+    pub fn skip_other_tenant(&mut self) {
+        self.other_tenant_records += 1;
     }
 
     /// The figures.
@@ -381,7 +392,7 @@ mod tests {
 
     const T0: i64 = 1_764_000_000_000; // 2025-11-24T16:00Z, a Monday
 
-    fn rec(item: &str, action: RepAction, at: i64) -> Interaction {
+    fn rec(item: &str, action: RepresentativeAction, at: i64) -> Interaction {
         Interaction {
             tenant_id: "t1".to_string(),
             item_id: Some(item.to_string()),
@@ -400,21 +411,21 @@ mod tests {
     fn the_last_decisive_action_is_the_verdict() {
         let mut a = Aggregator::new(None);
         // i1: viewed, copied, then discarded: a discard.
-        a.add(&rec("i1", RepAction::Viewed, T0));
-        a.add(&rec("i1", RepAction::Copied, T0 + 1));
+        a.add(&rec("i1", RepresentativeAction::Viewed, T0));
+        a.add(&rec("i1", RepresentativeAction::Copied, T0 + 1));
         a.add(&Interaction {
             reason_code: Some("wrong_owner".to_string()),
-            ..rec("i1", RepAction::Discarded, T0 + 2)
+            ..rec("i1", RepresentativeAction::Discarded, T0 + 2)
         });
         // i2: thumbs down, then edited and sent (arriving out of order): accepted.
-        a.add(&rec("i2", RepAction::EditedAndSent, T0 + 10));
-        a.add(&rec("i2", RepAction::ThumbsDown, T0 + 5));
+        a.add(&rec("i2", RepresentativeAction::EditedAndSent, T0 + 10));
+        a.add(&rec("i2", RepresentativeAction::ThumbsDown, T0 + 5));
         // i3: only viewed: not acted upon.
-        a.add(&rec("i3", RepAction::Viewed, T0));
+        a.add(&rec("i3", RepresentativeAction::Viewed, T0));
         // A pipeline record.
         a.add(&Interaction {
             action: None,
-            ..rec("x", RepAction::Viewed, T0)
+            ..rec("x", RepresentativeAction::Viewed, T0)
         });
         let s = a.finish();
         assert_eq!(s.records, 6);
@@ -440,7 +451,11 @@ mod tests {
     fn periods_are_days_or_weeks_and_lines_are_capped() {
         let mut a = Aggregator::new(None);
         for d in 0..3 {
-            a.add(&rec(&format!("d{d}"), RepAction::Accepted, T0 + d * DAY_MS));
+            a.add(&rec(
+                &format!("d{d}"),
+                RepresentativeAction::Accepted,
+                T0 + d * DAY_MS,
+            ));
         }
         let s = a.finish();
         assert_eq!(s.period, Period::Day);
@@ -455,7 +470,7 @@ mod tests {
         {
             let mut r = rec(
                 &format!("w{i}"),
-                RepAction::Discarded,
+                RepresentativeAction::Discarded,
                 T0 + i as i64 * 10 * DAY_MS,
             );
             r.language = Some(lang.to_string());
@@ -476,8 +491,8 @@ mod tests {
     #[test]
     fn other_tenants_and_free_text_stay_out() {
         let mut a = Aggregator::new(Some("t2".to_string()));
-        a.add(&rec("i1", RepAction::Accepted, T0));
-        let mut r = rec("i1", RepAction::Discarded, T0);
+        a.add(&rec("i1", RepresentativeAction::Accepted, T0));
+        let mut r = rec("i1", RepresentativeAction::Discarded, T0);
         r.tenant_id = "t2".to_string();
         r.reason_code = Some("call me at jane@example.com".to_string());
         r.item_type = None;

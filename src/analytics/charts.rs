@@ -8,7 +8,7 @@ use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
 
 /// Size of every chart, pixels.
-pub const SIZE: (u32, u32) = (760, 380);
+pub const SIZE: (u32, u32) = (720, 340);
 
 /// Colour-blind-safe palette (Okabe–Ito), then grey for `other`.
 const PALETTE: [RGBColor; 8] = [
@@ -97,7 +97,7 @@ pub fn acceptance_over_time(
                 Period::Week => "week starting (UTC)",
             })
             .y_desc("acceptance rate")
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(WHITE)
             .draw()
             .map_err(&e)?;
         let index: std::collections::HashMap<i64, usize> =
@@ -163,7 +163,7 @@ pub fn reliability(bins: &[Bin], ece: Option<f64>) -> Result<String, ChartError>
             .y_label_formatter(&|y| format!("{:.0}%", y * 100.0))
             .x_desc("confidence of the action item")
             .y_desc("accepted")
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(WHITE)
             .draw()
             .map_err(&e)?;
         let grey = RGBColor(150, 150, 150);
@@ -213,7 +213,7 @@ pub fn reliability(bins: &[Bin], ece: Option<f64>) -> Result<String, ChartError>
             .y_label_formatter(&|y| format!("{y:.0}"))
             .y_desc("items")
             .disable_x_mesh()
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(WHITE)
             .draw()
             .map_err(&e)?;
         counts
@@ -255,9 +255,10 @@ pub fn discards(rows: &[DiscardRow]) -> Result<String, ChartError> {
             .y_label_area_size(170)
             .build_cartesian_2d(0u64..(max + max / 4 + 1), (0..n).into_segmented())
             .map_err(&e)?;
+        // The most discarded on top: row i sits at n - 1 - i.
         let label = |v: &SegmentValue<i32>| match v {
             SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => rows
-                .get(*i as usize)
+                .get((n - 1 - *i) as usize)
                 .map(|r| format!("{}/{}", r.kind, r.item_type))
                 .unwrap_or_default(),
             SegmentValue::Last => String::new(),
@@ -268,7 +269,7 @@ pub fn discards(rows: &[DiscardRow]) -> Result<String, ChartError> {
             .y_label_formatter(&label)
             .x_desc("suggestions discarded")
             .disable_y_mesh()
-            .light_line_style(RGBColor(235, 235, 235))
+            .light_line_style(WHITE)
             .draw()
             .map_err(&e)?;
         // Bars stacked in the reasons' order.
@@ -277,26 +278,26 @@ pub fn discards(rows: &[DiscardRow]) -> Result<String, ChartError> {
             let c = colour(k, reason);
             let mut bars = Vec::new();
             for (i, row) in rows.iter().enumerate() {
-                let n: u64 = row
+                let count: u64 = row
                     .reasons
                     .iter()
                     .filter(|(r, _)| r == reason || (reason == "other" && !reasons.contains(r)))
                     .map(|(_, n)| n)
                     .sum();
-                if n == 0 {
+                if count == 0 {
                     continue;
                 }
-                let y = i as i32;
+                let y = n - 1 - i as i32;
                 let mut bar = Rectangle::new(
                     [
                         (start[i], SegmentValue::Exact(y)),
-                        (start[i] + n, SegmentValue::Exact(y + 1)),
+                        (start[i] + count, SegmentValue::Exact(y + 1)),
                     ],
                     c.filled(),
                 );
                 bar.set_margin(4, 4, 0, 0);
                 bars.push(bar);
-                start[i] += n;
+                start[i] += count;
             }
             chart
                 .draw_series(bars)

@@ -3,7 +3,7 @@
 
 use super::aggregate::{Line, Period, Rate, Summary};
 use super::charts::{self, ChartError};
-use super::RepAction;
+use crate::events::RepresentativeAction;
 use std::fmt::Write;
 
 /// What the page says about where its data came from.
@@ -48,10 +48,10 @@ fn rate_cell(r: &Rate) -> String {
     format!("{} / {} ({})", r.accepted, r.acted, pct(r.value()))
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1600px;color:#222;padding:0 16px}\
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1560px;color:#222;padding:0 16px}\
 h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin:28px 0 6px}\
 .meta{color:#555;font-size:13px}.grid{display:flex;flex-wrap:wrap;gap:20px}\
-figure{margin:0;border:1px solid #ddd;border-radius:6px;padding:8px;background:#fff}\
+figure{margin:0;border:1px solid #ddd;border-radius:6px;padding:8px;background:#fff;max-width:724px}\
 figcaption{font-weight:600;font-size:14px;margin:2px 4px 6px}\
 table{border-collapse:collapse;font-size:12px;margin-top:6px}td,th{border-bottom:1px solid #eee;padding:2px 8px;text-align:right}\
 td:first-child,th:first-child{text-align:left}.kpi{display:flex;gap:16px;flex-wrap:wrap}\
@@ -105,7 +105,7 @@ pub fn render(s: &Summary, source: &Source) -> Result<String, ChartError> {
         "<p class=\"def\"><b>Definition.</b> {}</p>\n<table><tr>",
         escape(ACCEPTANCE_DEFINITION)
     );
-    for a in RepAction::ALL {
+    for a in RepresentativeAction::VALID {
         let _ = write!(h, "<th>{}</th>", a.name());
     }
     h.push_str("</tr><tr>");
@@ -189,7 +189,7 @@ confidence|. Action items acted upon without a confidence: {}.</p></figure>",
         h,
         "</table></figure></div>\n<p class=\"meta\">Left out: {} pipeline records (ran, skipped){}. \
 No transcript text, conversation, item or person id is shown; labels outside \
-[a-z0-9_-] (at most 32 characters) are shown as <i>other</i>.</p>\n</body></html>",
+[a-z0-9_.-] (at most 64 characters) are shown as <i>other</i>.</p>\n</body></html>",
         s.pipeline_records,
         if s.tenant.is_some() {
             format!(", {} records of other tenants", s.other_tenant_records)
@@ -222,9 +222,13 @@ mod tests {
     #[test]
     fn the_page_is_self_contained_and_names_no_ids() {
         let mut a = Aggregator::new(None);
-        for (i, action) in [RepAction::Accepted, RepAction::Discarded, RepAction::Copied]
-            .into_iter()
-            .enumerate()
+        for (i, action) in [
+            RepresentativeAction::Accepted,
+            RepresentativeAction::Discarded,
+            RepresentativeAction::Copied,
+        ]
+        .into_iter()
+        .enumerate()
         {
             a.add(&Interaction {
                 tenant_id: "tenant-secret".to_string(),

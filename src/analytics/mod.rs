@@ -34,68 +34,27 @@
 pub mod aggregate;
 pub mod calibration;
 pub mod charts;
+pub mod demo;
 pub mod html;
 
 pub use aggregate::{Aggregator, Summary};
 
+use crate::events::{InteractionAction, InteractionTelemetry, RepresentativeAction};
+
 /// Time spans up to this many days are charted per UTC day; longer ones per ISO week.
 pub const DAILY_UP_TO_DAYS: i64 = 45;
 
-/// What a representative did with a suggestion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum RepAction {
-    /// The suggestion was shown.
-    Viewed,
-    /// Accepted as is.
-    Accepted,
-    /// Copied (to a mail, a note, the CRM).
-    Copied,
-    /// Edited, then sent.
-    EditedAndSent,
-    /// Discarded.
-    Discarded,
-    /// Thumbs up.
-    ThumbsUp,
-    /// Thumbs down.
-    ThumbsDown,
-}
-
-impl RepAction {
-    /// The contract's name of the action.
-    pub fn name(self) -> &'static str {
-        match self {
-            RepAction::Viewed => "viewed",
-            RepAction::Accepted => "accepted",
-            RepAction::Copied => "copied",
-            RepAction::EditedAndSent => "edited_and_sent",
-            RepAction::Discarded => "discarded",
-            RepAction::ThumbsUp => "thumbs_up",
-            RepAction::ThumbsDown => "thumbs_down",
-        }
-    }
-
-    /// Every action, in the report's order.
-    pub const ALL: [RepAction; 7] = [
-        RepAction::Viewed,
-        RepAction::Accepted,
-        RepAction::Copied,
-        RepAction::EditedAndSent,
-        RepAction::Discarded,
-        RepAction::ThumbsUp,
-        RepAction::ThumbsDown,
-    ];
-
-    /// The verdict the action gives: `Some(true)` positive, `Some(false)` negative, `None`
-    /// for `viewed`.
-    pub fn verdict(self) -> Option<bool> {
-        match self {
-            RepAction::Viewed => None,
-            RepAction::Accepted
-            | RepAction::Copied
-            | RepAction::EditedAndSent
-            | RepAction::ThumbsUp => Some(true),
-            RepAction::Discarded | RepAction::ThumbsDown => Some(false),
-        }
+/// The verdict an action gives on a suggestion: `Some(true)` positive (accepted, copied,
+/// edited_and_sent, thumbs_up), `Some(false)` negative (discarded, thumbs_down), `None` for
+/// `viewed` and actions this reader does not know.
+pub fn verdict(action: RepresentativeAction) -> Option<bool> {
+    match action {
+        RepresentativeAction::Viewed | RepresentativeAction::Unknown => None,
+        RepresentativeAction::Accepted
+        | RepresentativeAction::Copied
+        | RepresentativeAction::EditedAndSent
+        | RepresentativeAction::ThumbsUp => Some(true),
+        RepresentativeAction::Discarded | RepresentativeAction::ThumbsDown => Some(false),
     }
 }
 
@@ -109,8 +68,9 @@ pub struct Interaction {
     pub item_id: Option<String>,
     /// Feature (`action_items`, `trackers`, `questions`).
     pub feature: String,
-    /// What was done.
-    pub action: Option<RepAction>,
+    /// What the representative did; `None` for the pipeline's own records (and actions this
+    /// reader does not know).
+    pub action: Option<RepresentativeAction>,
     /// `action_item`, `tracker_hit`, `question`.
     pub item_kind: Option<String>,
     /// Type within the kind (call, email, meeting, task; keyword, competitor...).
@@ -125,12 +85,48 @@ pub struct Interaction {
     pub recorded_at_ms: i64,
 }
 
-/// Longest label shown.
-pub const MAX_LABEL_CHARS: usize = 32;
+impl Interaction {
+    /// The interaction in an enriched telemetry record. The representative's action is
+    /// `representative_action` (`viewed` is only there: the legacy `action` says `ran`);
+    /// a record without it counts by its legacy `action` when that is a representative's
+    /// (records written before the field), else it is the pipeline's own (`ran`, `skipped`).
+    pub fn from_telemetry(t: &InteractionTelemetry) -> Interaction {
+        let action = match t.representative_action.as_deref() {
+            Some(name) => RepresentativeAction::VALID
+                .into_iter()
+                .find(|a| a.name() == name),
+            None => match t.action {
+                InteractionAction::Ran | InteractionAction::Skipped => None,
+                InteractionAction::Accepted => Some(RepresentativeAction::Accepted),
+                InteractionAction::Copied => Some(RepresentativeAction::Copied),
+                InteractionAction::EditedAndSent => Some(RepresentativeAction::EditedAndSent),
+                InteractionAction::Discarded => Some(RepresentativeAction::Discarded),
+                InteractionAction::ThumbsUp => Some(RepresentativeAction::ThumbsUp),
+                InteractionAction::ThumbsDown => Some(RepresentativeAction::ThumbsDown),
+            },
+        };
+        Interaction {
+            tenant_id: t.tenant_id.clone(),
+            item_id: t.item_id.clone(),
+            feature: t.feature.clone(),
+            action,
+            item_kind: t.item_kind.clone(),
+            item_type: t.item_type.clone(),
+            language: t.language.clone(),
+            confidence: t.confidence,
+            reason_code: t.reason_code.clone(),
+            recorded_at_ms: t.recorded_at_ms,
+        }
+    }
+}
 
-/// A label safe to show: lower-case ASCII letters, digits, `_` and `-`, at most
-/// [`MAX_LABEL_CHARS`] characters (upper case is folded); anything else (free text, an
-/// e-mail address, an empty value) becomes `other`, or `none` when absent.
+/// Longest label shown (the contract's limit for reason codes).
+pub const MAX_LABEL_CHARS: usize = 64;
+
+/// A label safe to show: lower-case ASCII letters, digits, `_`, `.` and `-` (the contract's
+/// character set for reason codes), at most [`MAX_LABEL_CHARS`] characters (upper case is
+/// folded); anything else (free text, an e-mail address, an empty value) becomes `other`,
+/// or `none` when absent.
 pub fn bounded_label(value: Option<&str>) -> String {
     let Some(v) = value.map(str::trim) else {
         return "none".to_string();
@@ -138,8 +134,9 @@ pub fn bounded_label(value: Option<&str>) -> String {
     let v = v.to_ascii_lowercase();
     let ok = !v.is_empty()
         && v.len() <= MAX_LABEL_CHARS
-        && v.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-'));
+        && v.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+        });
     if ok {
         v
     } else {
@@ -156,26 +153,62 @@ mod tests {
         assert_eq!(bounded_label(Some("wrong_owner")), "wrong_owner");
         assert_eq!(bounded_label(Some("EN")), "en");
         assert_eq!(bounded_label(Some("jane@example.com")), "other");
-        assert_eq!(bounded_label(Some("jane.doe")), "other");
         assert_eq!(bounded_label(Some("the owner was wrong")), "other");
-        assert_eq!(bounded_label(Some(&"x".repeat(33))), "other");
+        assert_eq!(bounded_label(Some(&"x".repeat(65))), "other");
         assert_eq!(bounded_label(Some("")), "other");
         assert_eq!(bounded_label(None), "none");
     }
 
     #[test]
     fn verdicts_follow_the_definition() {
-        let positive: Vec<&str> = RepAction::ALL
+        let positive: Vec<&str> = RepresentativeAction::VALID
             .iter()
-            .filter(|a| a.verdict() == Some(true))
+            .filter(|a| verdict(**a) == Some(true))
             .map(|a| a.name())
             .collect();
         assert_eq!(
             positive,
             ["accepted", "copied", "edited_and_sent", "thumbs_up"]
         );
-        assert_eq!(RepAction::Discarded.verdict(), Some(false));
-        assert_eq!(RepAction::ThumbsDown.verdict(), Some(false));
-        assert_eq!(RepAction::Viewed.verdict(), None);
+        assert_eq!(verdict(RepresentativeAction::Discarded), Some(false));
+        assert_eq!(verdict(RepresentativeAction::ThumbsDown), Some(false));
+        assert_eq!(verdict(RepresentativeAction::Viewed), None);
+        assert_eq!(verdict(RepresentativeAction::Unknown), None);
+    }
+
+    #[test]
+    fn viewed_is_read_from_representative_action_and_pipeline_records_are_not_interactions() {
+        let records = demo::telemetry(&demo::DemoSpec {
+            conversations: 5,
+            ..demo::DemoSpec::default()
+        });
+        let viewed = records
+            .iter()
+            .find(|r| r.representative_action.as_deref() == Some("viewed"))
+            .expect("a viewed record");
+        assert_eq!(viewed.action, InteractionAction::Ran);
+        assert_eq!(
+            Interaction::from_telemetry(viewed).action,
+            Some(RepresentativeAction::Viewed)
+        );
+        let ran = records
+            .iter()
+            .find(|r| r.representative_action.is_none())
+            .expect("a pipeline record");
+        assert_eq!(Interaction::from_telemetry(ran).action, None);
+        let legacy = InteractionTelemetry {
+            action: InteractionAction::ThumbsDown,
+            representative_action: None,
+            ..ran.clone()
+        };
+        assert_eq!(
+            Interaction::from_telemetry(&legacy).action,
+            Some(RepresentativeAction::ThumbsDown)
+        );
+        let unknown = InteractionTelemetry {
+            representative_action: Some("shared".to_string()),
+            ..viewed.clone()
+        };
+        assert_eq!(Interaction::from_telemetry(&unknown).action, None);
     }
 }

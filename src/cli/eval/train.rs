@@ -26,6 +26,25 @@ pub struct Doc {
     pub labels: Vec<bool>,
     /// Style.
     pub style: Style,
+    /// Per unit, when only some units are labelled (representatives' feedback on
+    /// suggestions, `feedback.rs`): `Some(label)` for a unit a verdict covers, `None` for the
+    /// others, which are then left out of training and calibration. `None` for a fully
+    /// labelled conversation (`labels` apply).
+    pub unit_labels: Option<Vec<Option<bool>>>,
+}
+
+impl Doc {
+    /// The label of unit `i`: the partial label when the document has them, else its
+    /// segment's label; `None` when the unit is not labelled.
+    fn unit_label(&self, i: usize) -> Option<bool> {
+        match &self.unit_labels {
+            Some(l) => l.get(i).copied().flatten(),
+            None => {
+                let u = self.feats.units.get(i)?;
+                Some(self.labels.get(u.segment).copied().unwrap_or(false))
+            }
+        }
+    }
 }
 
 /// Computes the features of labelled conversations.
@@ -46,6 +65,7 @@ pub fn prepare(sets: &[(usize, &Labelled)]) -> Vec<Doc> {
                 feats,
                 labels: l.labels.clone(),
                 style,
+                unit_labels: None,
             }
         })
         .collect()
@@ -67,31 +87,43 @@ fn examples<'a>(docs: &[&'a Doc]) -> Vec<Example<'a>> {
     let mut out = Vec::new();
     for d in docs {
         let f = &d.feats;
-        for (i, u) in f.units.iter().enumerate() {
-            let label = d.labels.get(u.segment).copied().unwrap_or(false);
-            out.push(Example {
-                feats: f.unit_feats(i),
-                label,
-            });
+        for i in 0..f.units.len() {
+            if let Some(label) = d.unit_label(i) {
+                out.push(Example {
+                    feats: f.unit_feats(i),
+                    label,
+                });
+            }
         }
     }
     out
 }
 
 /// Segment-level scores (max over the segment's units; segments without units are skipped)
-/// and labels, per style.
+/// and labels, per style; for a partially labelled document, its labelled units' scores.
 fn segment_scores(doc: &Doc, w: &[f32], out: &mut [(Vec<f32>, Vec<bool>); 2]) {
     let f = &doc.feats;
+    let slot = match doc.style {
+        Style::Conversation => 0,
+        Style::Document => 1,
+    };
+    if doc.unit_labels.is_some() {
+        for i in 0..f.units.len() {
+            if let Some(label) = doc.unit_label(i) {
+                out[slot]
+                    .0
+                    .push(f.unit_feats(i).iter().map(|&x| w[x as usize]).sum());
+                out[slot].1.push(label);
+            }
+        }
+        return;
+    }
     let mut best: BTreeMap<usize, f32> = BTreeMap::new();
     for (i, u) in f.units.iter().enumerate() {
         let m: f32 = f.unit_feats(i).iter().map(|&x| w[x as usize]).sum();
         let e = best.entry(u.segment).or_insert(f32::NEG_INFINITY);
         *e = e.max(m);
     }
-    let slot = match doc.style {
-        Style::Conversation => 0,
-        Style::Document => 1,
-    };
     for (s, m) in best {
         out[slot].0.push(m);
         out[slot]

@@ -1,0 +1,188 @@
+//! `debrief eval action-items --cv K --feedback-sim`: does representatives' feedback improve
+//! the action-item model on held-out meetings?
+//!
+//! In each of the K folds, the training groups (meetings, sentences) are split in two halves
+//! (alternately over the sorted group names). The first half keeps its labels and trains the
+//! model "in production". The second half plays the conversations representatives worked
+//! on: the production model's items are extracted from them with their stable ids, and a
+//! simulated representative accepts an item whose evidence touches a labelled action-item
+//! segment and discards the others. Those events are then resolved like real feedback
+//! (`feedback.rs`: extract again, recompute the ids, label the units under the evidence) and
+//! added to the first half's labels. Three models are scored on the held-out fold: the first
+//! half alone, with the feedback, and with the second half's full labels (the bound).
+
+use super::data::Labelled;
+use super::feedback::{feedback_doc, Resolved, Verdicts};
+use super::train::{self, Doc};
+use super::{score_labelled, Counts, Tally};
+use debrief::events::RepresentativeAction;
+use debrief::extract::action_items::model::{ModelFile, TrainParams};
+use debrief::extract::action_items::{effective_language, extract_with};
+use debrief::extract::{analyse, ids, ExtractContext, Settings};
+use debrief::insight::{ActionItem, FinalisedBy, Insight};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One model's scores on the held-out folds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Arm {
+    /// Which model.
+    pub name: &'static str,
+    /// Segment (or sentence) counts.
+    pub counts: Counts,
+    /// Precision.
+    pub precision: f64,
+    /// Recall.
+    pub recall: f64,
+    /// F1.
+    pub f1: f64,
+    /// Expected calibration error of the item confidences (against "touches a labelled
+    /// segment").
+    pub ece: Option<f64>,
+    /// Items extracted from the held-out folds.
+    pub items: u64,
+}
+
+/// The simulation's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedbackReport {
+    /// Folds.
+    pub folds: usize,
+    /// Without feedback, with feedback, with full labels.
+    pub arms: Vec<Arm>,
+    /// Simulated suggestions accepted and discarded, over all folds.
+    pub accepted: u64,
+    /// Discarded.
+    pub discarded: u64,
+    /// Suggestions resolved back to units, and the units they labelled.
+    pub resolved: (u64, u64, u64),
+}
+
+/// Items of `conv` under `model`, with the ids the insight would give them.
+fn with_ids(skeleton: &Insight, items: Vec<ActionItem>) -> Vec<ActionItem> {
+    let mut insight = skeleton.clone();
+    insight.action_items = items;
+    insight.tracker_hits.clear();
+    insight.questions.clear();
+    ids::assign(&mut insight);
+    insight.action_items
+}
+
+/// Runs the simulation over the labelled conversations of `all` with `k` folds.
+pub fn run(all: &[(usize, &Labelled)], k: usize) -> FeedbackReport {
+    let docs = train::prepare(all);
+    let fold = train::folds(&docs, k);
+    let mut order: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in &docs {
+        order.entry(d.group.as_str()).or_insert(0);
+    }
+    for (i, v) in order.values_mut().enumerate() {
+        // Alternate within each fold (fold = i mod k).
+        *v = (i / k.max(1)) % 2;
+    }
+    let half: Vec<usize> = docs.iter().map(|d| order[d.group.as_str()]).collect();
+    let settings = Settings::default();
+    let ctx = ExtractContext {
+        settings: &settings,
+        tenant: None,
+        finalised_by: FinalisedBy::File,
+        reference_time: None,
+    };
+    let p = TrainParams::default();
+    let mut counts = [Counts::default(); 3];
+    let mut tallies: [Tally; 3] = Default::default();
+    let mut resolved = Resolved::default();
+    let (mut accepted, mut discarded) = (0, 0);
+    for f in 0..k {
+        let training = |h: usize| -> Vec<usize> {
+            (0..docs.len())
+                .filter(|&i| fold[i] != f && half[i] == h)
+                .collect()
+        };
+        let (labelled, worked) = (training(0), training(1));
+        let base: Vec<&Doc> = labelled.iter().map(|&i| &docs[i]).collect();
+        let production = train::fit(&base, &p, 3, Vec::new());
+        let mut extra: Vec<Doc> = Vec::new();
+        for &i in &worked {
+            let l = all[i].1;
+            let lang = effective_language(&l.lang);
+            let skeleton = analyse(&l.conv, &ctx);
+            let extract =
+                |m: &ModelFile| with_ids(&skeleton, extract_with(&l.conv, lang, None, "UTC", m));
+            // What the representative saw, and what they did with it.
+            let mut verdicts = Verdicts::default();
+            for item in extract(&production) {
+                let gold = item.evidence.iter().any(|e| {
+                    e.segment_id
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|s| l.labels.get(s).copied())
+                        .unwrap_or(false)
+                });
+                let action = if gold {
+                    accepted += 1;
+                    RepresentativeAction::Accepted
+                } else {
+                    discarded += 1;
+                    RepresentativeAction::Discarded
+                };
+                verdicts.add(&l.conv.id, &item.id, action, 0);
+            }
+            // Training: the ids resolved against a fresh extraction.
+            let again = extract(&production);
+            let id = l.conv.id.clone();
+            if let Some(d) = feedback_doc(
+                docs[i].group.clone(),
+                docs[i].dataset,
+                &l.conv,
+                lang,
+                &again,
+                |item| verdicts.get(&id, item),
+                &mut resolved,
+            ) {
+                extra.push(d);
+            }
+        }
+        let mut with_feedback = base.clone();
+        with_feedback.extend(extra.iter());
+        let mut full = base.clone();
+        full.extend(worked.iter().map(|&i| &docs[i]));
+        let models = [
+            production,
+            train::fit(&with_feedback, &p, 3, Vec::new()),
+            train::fit(&full, &p, 3, Vec::new()),
+        ];
+        for (arm, m) in models.iter().enumerate() {
+            for (i, (_, l)) in all.iter().enumerate() {
+                if fold[i] == f {
+                    score_labelled(l, m, &mut counts[arm], &mut tallies[arm]);
+                }
+            }
+        }
+    }
+    let names = [
+        "labelled half only",
+        "+ feedback on the other half",
+        "+ full labels of the other half (bound)",
+    ];
+    let arms = names
+        .iter()
+        .zip(counts.iter().zip(&tallies))
+        .map(|(name, (c, t))| Arm {
+            name,
+            counts: *c,
+            precision: c.precision(),
+            recall: c.recall(),
+            f1: c.f1(),
+            ece: t.ece(),
+            items: t.items.iter().sum(),
+        })
+        .collect();
+    FeedbackReport {
+        folds: k,
+        arms,
+        accepted,
+        discarded,
+        resolved: (resolved.items, resolved.units.0, resolved.units.1),
+    }
+}
