@@ -29,6 +29,9 @@ const METRICS: &[(&str, &[&str])] = &[
         "debrief_source_retention_exceeds_erasure_deadline",
         &["topic"],
     ),
+    ("debrief_interactions_total", &["feature", "action"]),
+    ("debrief_interactions_dead_lettered_total", &["reason"]),
+    ("debrief_interactions_not_recorded_total", &[]),
 ];
 
 /// Histograms are queried through their `_bucket`, `_sum` and `_count` series.
