@@ -194,3 +194,61 @@ pub fn fit(docs: &[&Doc], p: &TrainParams, inner_k: usize, trained_on: Vec<Strin
         model: fit_model(docs, p, inner_k),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use debrief::model::{Conversation, Segment};
+
+    fn doc(unit_labels: Option<Vec<Option<bool>>>) -> Doc {
+        let text = [
+            "I will send you the proposal by Friday.",
+            "Great, thanks.",
+            "I'll call the legal team tomorrow.",
+        ];
+        let conv = Conversation {
+            id: "c".to_string(),
+            segments: text
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Segment {
+                    id: i.to_string(),
+                    speaker: ["a", "b"][i % 2].to_string(),
+                    text: t.to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let feats = featurize(&conv, "en", &mut Scratch::default());
+        Doc {
+            group: "g".to_string(),
+            dataset: 0,
+            feats,
+            labels: vec![true, false, false],
+            style: Style::Conversation,
+            unit_labels,
+        }
+    }
+
+    #[test]
+    fn a_partially_labelled_document_trains_and_calibrates_on_its_labelled_units_only() {
+        let full = doc(None);
+        let units = full.feats.units.len();
+        assert!(units >= 3, "one unit per segment at least");
+        assert_eq!(examples(&[&full]).len(), units);
+
+        let mut partial = vec![None; units];
+        partial[units - 1] = Some(false);
+        let partial = doc(Some(partial));
+        let ex = examples(&[&partial]);
+        assert_eq!(ex.len(), 1);
+        assert!(!ex[0].label);
+        let w = vec![0.0; 1 << HASH_BITS];
+        let mut out: [(Vec<f32>, Vec<bool>); 2] = Default::default();
+        segment_scores(&partial, &w, &mut out);
+        assert_eq!(out[0].1, vec![false]);
+        segment_scores(&full, &w, &mut out);
+        assert_eq!(out[0].1.len(), 1 + 3, "then one score per segment");
+    }
+}
