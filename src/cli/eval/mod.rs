@@ -272,6 +272,18 @@ impl Tally {
         }
     }
 
+    fn merge(&mut self, o: &Tally) {
+        for (a, b) in self.bins.iter_mut().zip(&o.bins) {
+            a.0 += b.0;
+            a.1 += b.1;
+            a.2 += b.2;
+        }
+        for (a, b) in self.items.iter_mut().zip(&o.items) {
+            *a += b;
+        }
+        self.evidence += o.evidence;
+    }
+
     /// Expected calibration error of the item confidences against "touches a labelled
     /// segment": Σ_b (n_b / N) · |correct_b − mean confidence_b|.
     fn ece(&self) -> Option<f64> {
@@ -480,7 +492,8 @@ pub fn run_eval(args: &ActionItemsEval, out: &mut dyn Write) -> Result<Report, E
             .filter(|(_, d)| d.kind != Kind::Parallel)
             .flat_map(|(si, d)| d.labelled.iter().map(move |l| (si, l)))
             .collect();
-        report.feedback = Some(simulate::run(&all, k));
+        let names: Vec<String> = sets.iter().map(|d| d.name.clone()).collect();
+        report.feedback = Some(simulate::run(&all, &names, k));
     }
     let w = |e: std::io::Error| EvalError::Write {
         what: "report".to_string(),
@@ -533,7 +546,8 @@ pub fn run_eval(args: &ActionItemsEval, out: &mut dyn Write) -> Result<Report, E
             for a in &fb.arms {
                 writeln!(
                     out,
-                    "  {:<40} P={:.3} R={:.3} F1={:.3} ECE={} items={}",
+                    "  {:<28} {:<40} P={:.3} R={:.3} F1={:.3} ECE={} items={}",
+                    a.data,
                     a.name,
                     a.precision,
                     a.recall,

@@ -23,11 +23,13 @@ use debrief::insight::{ActionItem, FinalisedBy, Insight};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// One model's scores on the held-out folds.
+/// One model's scores on the held-out folds, over all files or one.
 #[derive(Debug, Clone, Serialize)]
 pub struct Arm {
     /// Which model.
     pub name: &'static str,
+    /// `all`, or the file name.
+    pub data: String,
     /// Segment (or sentence) counts.
     pub counts: Counts,
     /// Precision.
@@ -43,12 +45,27 @@ pub struct Arm {
     pub items: u64,
 }
 
+impl Arm {
+    fn new(name: &'static str, data: String, c: &Counts, t: &Tally) -> Arm {
+        Arm {
+            name,
+            data,
+            counts: *c,
+            precision: c.precision(),
+            recall: c.recall(),
+            f1: c.f1(),
+            ece: t.ece(),
+            items: t.items.iter().sum(),
+        }
+    }
+}
+
 /// The simulation's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct FeedbackReport {
     /// Folds.
     pub folds: usize,
-    /// Without feedback, with feedback, with full labels.
+    /// Without feedback, with feedback, with full labels: over all files, then per file.
     pub arms: Vec<Arm>,
     /// Simulated suggestions accepted and discarded, over all folds.
     pub accepted: u64,
@@ -57,6 +74,13 @@ pub struct FeedbackReport {
     /// Suggestions resolved back to units, and the units they labelled.
     pub resolved: (u64, u64, u64),
 }
+
+/// The three models compared.
+const ARMS: [&str; 3] = [
+    "labelled half only",
+    "+ feedback on the other half",
+    "+ full labels of the other half (bound)",
+];
 
 /// Items of `conv` under `model`, with the ids the insight would give them.
 fn with_ids(skeleton: &Insight, items: Vec<ActionItem>) -> Vec<ActionItem> {
@@ -68,8 +92,9 @@ fn with_ids(skeleton: &Insight, items: Vec<ActionItem>) -> Vec<ActionItem> {
     insight.action_items
 }
 
-/// Runs the simulation over the labelled conversations of `all` with `k` folds.
-pub fn run(all: &[(usize, &Labelled)], k: usize) -> FeedbackReport {
+/// Runs the simulation over the labelled conversations of `all` (with the index of their
+/// file in `names`) with `k` folds.
+pub fn run(all: &[(usize, &Labelled)], names: &[String], k: usize) -> FeedbackReport {
     let docs = train::prepare(all);
     let fold = train::folds(&docs, k);
     let mut order: BTreeMap<&str, usize> = BTreeMap::new();
@@ -89,8 +114,10 @@ pub fn run(all: &[(usize, &Labelled)], k: usize) -> FeedbackReport {
         reference_time: None,
     };
     let p = TrainParams::default();
+    // Per arm: over all files, and per file.
     let mut counts = [Counts::default(); 3];
     let mut tallies: [Tally; 3] = Default::default();
+    let mut per_file: BTreeMap<usize, ([Counts; 3], [Tally; 3])> = BTreeMap::new();
     let mut resolved = Resolved::default();
     let (mut accepted, mut discarded) = (0, 0);
     for f in 0..k {
@@ -153,31 +180,35 @@ pub fn run(all: &[(usize, &Labelled)], k: usize) -> FeedbackReport {
             train::fit(&full, &p, 3, Vec::new()),
         ];
         for (arm, m) in models.iter().enumerate() {
-            for (i, (_, l)) in all.iter().enumerate() {
+            for (i, (file, l)) in all.iter().enumerate() {
                 if fold[i] == f {
-                    score_labelled(l, m, &mut counts[arm], &mut tallies[arm]);
+                    let (c, t) = per_file.entry(*file).or_default();
+                    score_labelled(l, m, &mut c[arm], &mut t[arm]);
                 }
             }
         }
     }
-    let names = [
-        "labelled half only",
-        "+ feedback on the other half",
-        "+ full labels of the other half (bound)",
-    ];
-    let arms = names
-        .iter()
-        .zip(counts.iter().zip(&tallies))
-        .map(|(name, (c, t))| Arm {
-            name,
-            counts: *c,
-            precision: c.precision(),
-            recall: c.recall(),
-            f1: c.f1(),
-            ece: t.ece(),
-            items: t.items.iter().sum(),
-        })
-        .collect();
+    for (c, t) in per_file.values() {
+        for arm in 0..3 {
+            counts[arm].merge(&c[arm]);
+            tallies[arm].merge(&t[arm]);
+        }
+    }
+    let mut arms = Vec::new();
+    for arm in 0..3 {
+        arms.push(Arm::new(
+            ARMS[arm],
+            "all".to_string(),
+            &counts[arm],
+            &tallies[arm],
+        ));
+    }
+    for (file, (c, t)) in &per_file {
+        let name = names.get(*file).cloned().unwrap_or_default();
+        for arm in 0..3 {
+            arms.push(Arm::new(ARMS[arm], name.clone(), &c[arm], &t[arm]));
+        }
+    }
     FeedbackReport {
         folds: k,
         arms,
