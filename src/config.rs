@@ -334,6 +334,9 @@ pub struct TopicsConfig {
     pub erasure_ledger: String,
     /// Audit trail (compacted, key: action id): one record per governance action.
     pub audit: String,
+    /// Interaction events from front ends (key: conversation id), read by the interactions
+    /// reader (its own group, `<group_id>.interactions`).
+    pub interactions: String,
 }
 
 impl Default for TopicsConfig {
@@ -347,6 +350,7 @@ impl Default for TopicsConfig {
             erasure: topics::ERASURE.to_string(),
             erasure_ledger: topics::ERASURE_LEDGER.to_string(),
             audit: topics::AUDIT.to_string(),
+            interactions: topics::INTERACTIONS.to_string(),
         }
     }
 }

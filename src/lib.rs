@@ -15,6 +15,7 @@ pub mod governance;
 pub mod http;
 pub mod ingest;
 pub mod insight;
+pub mod interactions;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;

@@ -22,6 +22,9 @@
 //! | `debrief_erasure_steps_total` | counter | `step` (`received`, `crm_tombstoned`, `index_removed`, `telemetry_unlinked`, `completed`) |
 //! | `debrief_erasure_oldest_incomplete_age_seconds` | gauge | |
 //! | `debrief_source_retention_exceeds_erasure_deadline` | gauge | `topic` (1 when the transcript topic keeps records over 7 days) |
+//! | `debrief_interactions_total` | counter | `feature` (`action_items`, `trackers`, `questions`), `action` (`viewed`, `accepted`, `copied`, `edited_and_sent`, `discarded`, `thumbs_up`, `thumbs_down`) |
+//! | `debrief_interactions_dead_lettered_total` | counter | `reason` (`crate::interactions::Refusal::label`) |
+//! | `debrief_interactions_not_recorded_total` | counter | |
 //!
 //! Labels are bounded: topics come from the configuration, partitions from the topics, and
 //! outcomes, reasons and extractors are fixed lists. Never a conversation or tenant id.
@@ -123,6 +126,15 @@ pub struct Metrics {
     /// `debrief_redactions_total{type}`: personal data values replaced by placeholders in
     /// insights, by type (`EMAIL`, `PHONE`, `IBAN`, `CARD`, `NATIONAL_ID`, `IP`, `URL`).
     pub redactions: IntCounterVec,
+    /// `debrief_interactions_total{feature,action}`: valid interaction events joined with
+    /// their suggestion (recorded or not), by the suggestion's feature and the action.
+    pub interactions: IntCounterVec,
+    /// `debrief_interactions_dead_lettered_total{reason}`: interaction events dead-lettered,
+    /// by refusal.
+    pub interactions_dead_lettered: IntCounterVec,
+    /// `debrief_interactions_not_recorded_total`: valid interaction events of tenants that do
+    /// not record interactions (no telemetry written).
+    pub interactions_not_recorded: IntCounter,
 }
 
 impl Metrics {
@@ -258,6 +270,40 @@ impl Metrics {
         registry.register(Box::new(crm_records_produced.clone()))?;
         registry.register(Box::new(crm_write_errors.clone()))?;
         registry.register(Box::new(redactions.clone()))?;
+        let interactions = IntCounterVec::new(
+            Opts::new(
+                "debrief_interactions_total",
+                "Representative interactions joined with their suggestion, by feature and action.",
+            ),
+            &["feature", "action"],
+        )?;
+        let interactions_dead_lettered = IntCounterVec::new(
+            Opts::new(
+                "debrief_interactions_dead_lettered_total",
+                "Interaction events dead-lettered, by reason.",
+            ),
+            &["reason"],
+        )?;
+        let interactions_not_recorded = IntCounter::new(
+            "debrief_interactions_not_recorded_total",
+            "Valid interaction events of tenants that do not record interactions.",
+        )?;
+        registry.register(Box::new(interactions.clone()))?;
+        registry.register(Box::new(interactions_dead_lettered.clone()))?;
+        registry.register(Box::new(interactions_not_recorded.clone()))?;
+        // Every label value is exported from the start (at 0): the lists are fixed.
+        for kind in [
+            crate::extract::ids::ItemKind::ActionItem,
+            crate::extract::ids::ItemKind::TrackerHit,
+            crate::extract::ids::ItemKind::Question,
+        ] {
+            for action in crate::events::RepresentativeAction::VALID {
+                interactions.with_label_values(&[kind.feature(), action.name()]);
+            }
+        }
+        for r in crate::interactions::Refusal::ALL {
+            interactions_dead_lettered.with_label_values(&[r.label()]);
+        }
         Ok(Metrics {
             registry,
             records_consumed,
@@ -277,6 +323,9 @@ impl Metrics {
             erasure_oldest_incomplete_age,
             source_retention_exceeds,
             redactions,
+            interactions,
+            interactions_dead_lettered,
+            interactions_not_recorded,
         })
     }
 

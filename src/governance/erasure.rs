@@ -222,6 +222,8 @@ mod tests {
             features: vec![],
             telemetry_pseudonym: "p".into(),
             telemetry_key: vec![1; 32],
+            suggestions: vec![],
+            profile: None,
         }
     }
 

@@ -28,7 +28,7 @@ pub struct OutputRef {
 }
 
 /// What Debrief holds for one conversation (`schemas/conversation_index.avsc`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConversationIndexEntry {
     /// Conversation id (the Kafka key).
     pub conversation_id: String,
@@ -46,6 +46,14 @@ pub struct ConversationIndexEntry {
     pub telemetry_pseudonym: String,
     /// Random key of the pseudonym (destroyed with the entry).
     pub telemetry_key: Vec<u8>,
+    /// The insight's suggestions (ids, kinds, types, languages, confidences; no text), which
+    /// interaction events are joined with (`crate::interactions`). Empty in entries written
+    /// before.
+    #[serde(default)]
+    pub suggestions: Vec<crate::interactions::Suggestion>,
+    /// Experience profile applied to the conversation, when known.
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 /// The index entry of a conversation whose insight went to `insight_topic` (`None`: no CRM
@@ -93,6 +101,9 @@ pub fn entry(
         features,
         telemetry_pseudonym: super::pseudonym::pseudonym(telemetry_key, &insight.conversation_id),
         telemetry_key: telemetry_key.to_vec(),
+        suggestions: crate::interactions::suggestions_of(insight),
+        // Filled from the insight's profile once experience profiles are merged.
+        profile: None,
     }
 }
 

@@ -59,7 +59,7 @@ pub(crate) struct ErasureExecutor {
 }
 
 /// The consumer settings of the followers (no group is joined: partitions are assigned).
-fn follower_config(config: &Config, what: &str) -> ClientConfig {
+pub(crate) fn follower_config(config: &Config, what: &str) -> ClientConfig {
     let mut c = base_config(config);
     c.set(
         "group.id",

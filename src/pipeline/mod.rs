@@ -65,6 +65,7 @@ mod erasure_executor;
 mod erasure_watch;
 mod follow;
 mod inbox;
+mod interactions_reader;
 mod kafka;
 pub mod offsets;
 mod source_retention;
@@ -89,6 +90,7 @@ use consumer_loop::ConsumerLoop;
 use erasure_executor::ErasureExecutor;
 use erasure_watch::ErasureWatch;
 use inbox::spawn_task;
+use interactions_reader::InteractionsReader;
 use kafka::{consumer_config, producer_config, ConsumerCtx};
 use offsets::OffsetBook;
 use rdkafka::error::KafkaError;
@@ -303,6 +305,10 @@ pub async fn run_pipeline_with(
             ),
             (&config.kafka.topics.audit, RecordKind::Audit),
             (&config.kafka.topics.erasure, RecordKind::ErasureRequest),
+            (
+                &config.kafka.topics.interactions,
+                RecordKind::InteractionEvent,
+            ),
         ] {
             codec.register(topic, kind).await?;
         }
@@ -470,6 +476,22 @@ pub async fn run_pipeline_with(
         move || executor.run(),
     )?;
 
+    let interactions_stop = shutdown.child_token();
+    let interactions = InteractionsReader {
+        config: config.clone(),
+        codec: codec.clone(),
+        metrics: metrics.clone(),
+        shutdown: interactions_stop.clone(),
+        runtime: runtime.clone(),
+    };
+    let interactions = spawn_task(
+        "interactions reader",
+        "debrief-interactions",
+        inbox.clone(),
+        interactions_stop.clone(),
+        move || interactions.run(),
+    )?;
+
     let pool_stop = shutdown.child_token();
     let pool = AnalysisPool::start(
         Arc::new(Shared {
@@ -529,6 +551,7 @@ pub async fn run_pipeline_with(
     reader_stop.cancel();
     watch_stop.cancel();
     executor_stop.cancel();
+    interactions_stop.cancel();
     // The reader ends within one poll (100 ms) of being asked to, the executor once its
     // current request is done; their failures were reported to the loop while it ran, or
     // are logged by their guards.
@@ -536,6 +559,7 @@ pub async fn run_pipeline_with(
         let _ = reader.join();
         let _ = watch.join();
         let _ = executor.join();
+        let _ = interactions.join();
         if let Some(m) = mapping_reader {
             let _ = m.join();
         }

@@ -137,6 +137,7 @@ mod tests {
                 trackers: bits & 2 != 0,
                 action_items: bits & 4 != 0,
                 redaction: true,
+                interactions: true,
             }));
         }
         out

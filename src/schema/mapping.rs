@@ -25,6 +25,7 @@ use crate::insight::{
     Question, QuestionCounts, RedactionCount, SkipReason, SpeakerLanguage, TrackerCount,
     TrackerHit, TrackerKind,
 };
+use crate::interactions::Suggestion;
 use crate::model::Side;
 use crate::tenant::{CompetitorConfig, Crm, Features, TenantConfig, TrackerConfig};
 use apache_avro::types::Value;
@@ -859,7 +860,7 @@ record!(TrackerConfig "TrackerConfig" {
 });
 record!(CompetitorConfig "CompetitorConfig" { name, aliases, languages, teams });
 enumeration!(Crm "Crm" { Dynamics = "dynamics", Salesforce = "salesforce", None = "none" });
-record!(Features "Features" { action_items, trackers, kpis, redaction });
+record!(Features "Features" { action_items, trackers, kpis, redaction, interactions });
 record!(TenantConfig "TenantConfig" {
     tenant_id, version, trackers, competitors, internal_domains, internal_speakers, crm,
     features, opted_out,
@@ -875,8 +876,9 @@ record!(ErasureRequest "ErasureRequest" {
 record!(OutputRef "OutputRef" { topic, key });
 record!(ConversationIndexEntry "ConversationIndexEntry" {
     conversation_id, tenant_id, participants, outputs, finalised_at_ms, features,
-    telemetry_pseudonym, telemetry_key,
+    telemetry_pseudonym, telemetry_key, suggestions, profile,
 });
+record!(Suggestion "Suggestion" { id, kind, item_type, language, confidence });
 
 // audit_record.avsc
 record!(AuditRecord "AuditRecord" {

@@ -293,6 +293,7 @@ fn tenant_config() -> TenantConfig {
             trackers: false,
             kpis: true,
             redaction: false,
+            interactions: false,
         },
         opted_out: false,
     }
@@ -323,6 +324,14 @@ fn index_entry() -> ConversationIndexEntry {
         features: vec!["action_items".into(), "kpis".into()],
         telemetry_pseudonym: "00112233445566778899aabbccddeeff".into(),
         telemetry_key: vec![7; 32],
+        suggestions: vec![crate::interactions::Suggestion {
+            id: "0f5e8b8a9c3d2e71".into(),
+            kind: "action_item".into(),
+            item_type: "email".into(),
+            language: Some("fr".into()),
+            confidence: Some(0.8125),
+        }],
+        profile: Some("sales".into()),
     }
 }
 

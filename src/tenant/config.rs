@@ -32,6 +32,9 @@ pub struct Features {
     /// Replace personal data (e-mail addresses, phone numbers, IBANs, card numbers, national
     /// ids, IP addresses, personal URLs) by typed placeholders in the insight. On by default.
     pub redaction: bool,
+    /// Record what representatives do with suggestions (enriched interaction telemetry). On
+    /// by default.
+    pub interactions: bool,
 }
 
 impl Default for Features {
@@ -41,6 +44,7 @@ impl Default for Features {
             trackers: true,
             kpis: true,
             redaction: true,
+            interactions: true,
         }
     }
 }
@@ -797,6 +801,7 @@ mod tests {
                 trackers: true,
                 kpis: true,
                 redaction: true,
+                interactions: true,
             }
         );
         assert_eq!(
@@ -833,6 +838,7 @@ mod tests {
             trackers: true,
             kpis: false,
             redaction: false,
+            interactions: false,
         };
         let (_d, path) = write("full.json", &serde_json::to_string(&cfg).unwrap());
         assert_eq!(TenantConfig::from_path(&path).unwrap(), cfg);

@@ -42,6 +42,8 @@ pub struct Service {
     pub erasure_ledger: String,
     /// The audit trail.
     pub audit: String,
+    /// Interaction events from front ends.
+    pub interactions: String,
     /// Extra `DEBRIEF__*` variables (name, value) for every start.
     pub env: Vec<(String, String)>,
 }
@@ -62,6 +64,7 @@ impl Service {
             &s.erasure,
             &s.erasure_ledger,
             &s.audit,
+            &s.interactions,
         ] {
             create_topic(brokers, topic, 1).await;
         }
@@ -83,6 +86,7 @@ impl Service {
             erasure: unique_name(&format!("{name}-erasure")),
             erasure_ledger: unique_name(&format!("{name}-ledger")),
             audit: unique_name(&format!("{name}-audit")),
+            interactions: unique_name(&format!("{name}-interactions")),
             env: Vec::new(),
         }
     }
@@ -141,6 +145,7 @@ impl Service {
             )
             .env("DEBRIEF__KAFKA__TOPICS__ERASURE", &self.erasure)
             .env("DEBRIEF__KAFKA__TOPICS__AUDIT", &self.audit)
+            .env("DEBRIEF__KAFKA__TOPICS__INTERACTIONS", &self.interactions)
             .env(
                 "DEBRIEF__KAFKA__TOPICS__ERASURE_LEDGER",
                 &self.erasure_ledger,
