@@ -1,8 +1,8 @@
 //! `debrief report`: what representatives did with the suggestions, as one self-contained
 //! HTML file. Reads the telemetry topic (from the beginning to the end offsets it has when the
-//! command starts, then stops) or a JSON Lines export of it (`--input`, one
-//! `InteractionTelemetry` JSON object per line, as `debrief admin export` and the JSON
-//! encoding write them); the figures and the page come from `debrief::analytics`.
+//! command starts, then stops) or a JSON Lines export of it (`--input`: one
+//! `InteractionTelemetry` JSON object per line, as the JSON encoding writes them, or the
+//! lines of `debrief admin export`); the figures and the page come from `debrief::analytics`.
 //! `--demo-data FILE` writes a generated telemetry file instead (deterministic, seeded).
 
 use debrief::analytics::demo::{self, DemoSpec};
@@ -89,6 +89,17 @@ pub struct ReadStats {
     pub read: u64,
     /// Lines or records that could not be decoded (each reported).
     pub bad: u64,
+    /// `admin export` lines of other kinds (index entries, insights), skipped.
+    pub other: u64,
+}
+
+/// A line of `debrief admin export`: a telemetry record is under `record`, with `kind`
+/// `telemetry`.
+#[derive(Debug, serde::Deserialize)]
+struct ExportLine {
+    kind: String,
+    #[serde(default)]
+    record: Option<InteractionTelemetry>,
 }
 
 /// Runs `debrief report`; `Ok(false)` when some input lines or records were unreadable (the
@@ -136,10 +147,15 @@ pub fn command(args: ReportArgs) -> Result<bool, ReportError> {
     )?;
     std::fs::write(&args.out, page).map_err(io(&args.out))?;
     eprintln!(
-        "read {} record(s) ({} unreadable, {} without a representative action{}): {} suggestion(s) acted upon, acceptance {}; wrote {}",
+        "read {} record(s) ({} unreadable, {} without a representative action{}{}): {} suggestion(s) acted upon, acceptance {}; wrote {}",
         stats.read,
         stats.bad,
         summary.pipeline_records,
+        if stats.other > 0 {
+            format!(", {} export lines of other kinds", stats.other)
+        } else {
+            String::new()
+        },
         if args.tenant.is_some() {
             format!(", {} of other tenants", summary.other_tenant_records)
         } else {
@@ -156,8 +172,10 @@ pub fn command(args: ReportArgs) -> Result<bool, ReportError> {
     Ok(stats.bad == 0)
 }
 
-/// Reads JSON Lines telemetry into `agg`; each unreadable line (invalid UTF-8 or JSON, not a
-/// telemetry record) is handed to `bad` with its 1-based number and costs only that line.
+/// Reads JSON Lines telemetry into `agg`: plain `InteractionTelemetry` objects, or the lines
+/// of `debrief admin export` (its telemetry records are read, its other lines skipped). Each
+/// unreadable line (invalid UTF-8 or JSON, not a telemetry record) is handed to `bad` with
+/// its 1-based number and costs only that line.
 pub fn read_jsonl(
     mut input: impl BufRead,
     agg: &mut Aggregator,
@@ -186,10 +204,17 @@ pub fn read_jsonl(
         stats.read += 1;
         match serde_json::from_str::<InteractionTelemetry>(text) {
             Ok(t) => agg.add(&Interaction::from_telemetry(&t)),
-            Err(e) => {
-                stats.bad += 1;
-                bad(line, format!("not a telemetry record: {e}"));
-            }
+            Err(e) => match serde_json::from_str::<ExportLine>(text) {
+                Ok(ExportLine {
+                    record: Some(t), ..
+                }) => agg.add(&Interaction::from_telemetry(&t)),
+                // Another kind of `admin export` line (index entry, insight).
+                Ok(ExportLine { kind, .. }) if kind != "telemetry" => stats.other += 1,
+                _ => {
+                    stats.bad += 1;
+                    bad(line, format!("not a telemetry record: {e}"));
+                }
+            },
         }
     }
     Ok(stats)
@@ -268,14 +293,21 @@ mod tests {
             if i == 2 {
                 text.extend_from_slice(b"{\"tenant_id\": \"t\", broken\n");
                 text.extend_from_slice(b"\xff\xfe\n\n");
+                text.extend_from_slice(b"{\"kind\": \"insight\", \"topic\": \"x\"}\n");
             }
-            text.extend_from_slice(serde_json::to_string(r).unwrap().as_bytes());
+            let line = if i % 2 == 0 {
+                serde_json::to_string(r).unwrap()
+            } else {
+                // As `debrief admin export` writes it.
+                serde_json::json!({"kind": "telemetry", "topic": "t", "record": r}).to_string()
+            };
+            text.extend_from_slice(line.as_bytes());
             text.push(b'\n');
         }
         let mut agg = Aggregator::new(None);
         let mut errors = Vec::new();
         let stats = read_jsonl(&text[..], &mut agg, &mut |l, e| errors.push((l, e))).unwrap();
-        assert_eq!(stats.bad, 2);
+        assert_eq!((stats.bad, stats.other), (2, 1));
         assert_eq!(errors[0].0, 3);
         assert!(
             errors[0].1.starts_with("not a telemetry record"),
