@@ -1,15 +1,22 @@
-//! A realistic, deterministic telemetry stream for tests and the demo report: enriched
-//! interaction records as the interactions step writes them (pseudonymous ids, the
-//! representative's action in `representative_action`, `ran` for `viewed` in the legacy
-//! `action`), mixed with the pipeline's own `ran` records, over several weeks and tenants.
+//! A realistic, deterministic telemetry stream for tests and the demo report: interaction
+//! events of invented representatives, enriched by the interactions reader's own
+//! [`crate::interactions::enrich`] (so the records are exactly what the service writes:
+//! pseudonymous ids, the representative's action in `representative_action`, `ran` for
+//! `viewed` in the legacy `action`), mixed with the pipeline's own `ran` records, over several
+//! weeks and tenants.
 //!
 //! The representatives' behaviour is invented but shaped like real use: most suggestions are
 //! viewed, about two thirds acted upon; acceptance grows with the action item's confidence
 //! (more slowly than the confidence: the model is over-confident at the top), differs by type
 //! and language, and improves a little week by week; discards carry reason codes.
 
-use crate::events::{InteractionAction, InteractionTelemetry};
+use crate::events::{
+    InteractionAction, InteractionEvent, InteractionSource, InteractionTelemetry,
+    RepresentativeAction,
+};
 use crate::extract::action_items::model::Rng;
+use crate::extract::ids::ItemKind;
+use crate::interactions::{enrich, Joined};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy)]
@@ -64,12 +71,21 @@ impl Gen {
         format!("{:016x}{:016x}", self.0.next_u64(), self.0.next_u64())
     }
 
+    fn bytes(&mut self) -> Vec<u8> {
+        (0..4)
+            .flat_map(|_| self.0.next_u64().to_le_bytes())
+            .collect()
+    }
+
     fn between(&mut self, lo: i64, hi: i64) -> i64 {
         lo + (self.unit() * (hi - lo) as f64) as i64
     }
 }
 
 const MINUTE: i64 = 60_000;
+
+/// `extractor_version` of the generated records.
+const VERSION: &str = "debrief-0.1.0";
 
 /// Generates the records, in time order.
 pub fn telemetry(spec: &DemoSpec) -> Vec<InteractionTelemetry> {
@@ -86,18 +102,21 @@ pub fn telemetry(spec: &DemoSpec) -> Vec<InteractionTelemetry> {
         let profile = g.pick(&[("default", 0.7), ("sales", 0.3)]);
         let day = g.between(0, days);
         let at = spec.start_ms + day * 86_400_000 + g.between(8 * 60, 18 * 60) * MINUTE;
-        let conversation = g.hex();
-        let base = |action, feature: &str, outcome: &str, at| InteractionTelemetry {
+        let conversation = format!("demo-call-{}", g.hex());
+        let telemetry_key = g.bytes();
+        let representative = format!("demo-rep-{}", g.between(1, 40));
+        // The pipeline's own record: left out by the report.
+        out.push(InteractionTelemetry {
             tenant_id: tenant.to_string(),
-            conversation_id: conversation.clone(),
-            feature: feature.to_string(),
-            action,
-            outcome: outcome.to_string(),
-            duration_us: 0,
-            latency_ms: None,
-            items: 1,
+            conversation_id: crate::governance::pseudonym::pseudonym(&telemetry_key, &conversation),
+            feature: "insight".to_string(),
+            action: InteractionAction::Ran,
+            outcome: "complete".to_string(),
+            duration_us: g.between(2_000, 40_000),
+            latency_ms: Some(g.between(20, 200)),
+            items: 0,
             recorded_at_ms: at,
-            extractor_version: "debrief-0.1.0".to_string(),
+            extractor_version: VERSION.to_string(),
             item_id: None,
             item_kind: None,
             item_type: None,
@@ -107,23 +126,16 @@ pub fn telemetry(spec: &DemoSpec) -> Vec<InteractionTelemetry> {
             edit_size: None,
             reason_code: None,
             representative_action: None,
-        };
-        // The pipeline's own record: left out by the report.
-        out.push(InteractionTelemetry {
-            duration_us: g.between(2_000, 40_000),
-            latency_ms: Some(g.between(20, 200)),
-            items: 0,
-            ..base(InteractionAction::Ran, "insight", "complete", at)
         });
         let weeks = day as f64 / 7.0;
         for _ in 0..g.between(2, 9) {
             let kind = g.pick(&[
-                ("action_item", 0.5),
-                ("tracker_hit", 0.3),
-                ("question", 0.2),
+                (ItemKind::ActionItem, 0.5),
+                (ItemKind::TrackerHit, 0.3),
+                (ItemKind::Question, 0.2),
             ]);
-            let (feature, item_type, confidence, mut p) = match kind {
-                "action_item" => {
+            let (item_type, confidence, mut p) = match kind {
+                ItemKind::ActionItem => {
                     let t = g.pick(&[
                         ("task", 0.35),
                         ("email", 0.3),
@@ -139,15 +151,15 @@ pub fn telemetry(spec: &DemoSpec) -> Vec<InteractionTelemetry> {
                             "task" => -0.08,
                             _ => 0.0,
                         };
-                    ("action_items", t, Some(c), p)
+                    (t, Some(c), p)
                 }
-                "tracker_hit" => {
+                ItemKind::TrackerHit => {
                     let t = g.pick(&[("keyword", 0.7), ("competitor", 0.3)]);
-                    ("trackers", t, None, if t == "keyword" { 0.52 } else { 0.7 })
+                    (t, None, if t == "keyword" { 0.52 } else { 0.7 })
                 }
-                _ => {
+                ItemKind::Question => {
                     let t = g.pick(&[("external", 0.55), ("internal", 0.35), ("unknown", 0.1)]);
-                    ("questions", t, None, 0.42)
+                    (t, None, 0.42)
                 }
             };
             p += match language {
@@ -156,77 +168,85 @@ pub fn telemetry(spec: &DemoSpec) -> Vec<InteractionTelemetry> {
                 "es" => -0.1,
                 _ => 0.0,
             } + 0.012 * weeks;
-            let item = g.hex();
-            let record = |action: &str, at: i64| {
-                let legacy = match action {
-                    "accepted" => InteractionAction::Accepted,
-                    "copied" => InteractionAction::Copied,
-                    "edited_and_sent" => InteractionAction::EditedAndSent,
-                    "discarded" => InteractionAction::Discarded,
-                    "thumbs_up" => InteractionAction::ThumbsUp,
-                    "thumbs_down" => InteractionAction::ThumbsDown,
-                    _ => InteractionAction::Ran,
+            let joined = Joined {
+                kind,
+                item_type: item_type.to_string(),
+                language: Some(language.to_string()),
+                confidence,
+                profile: Some(profile.to_string()),
+                telemetry_key: telemetry_key.clone(),
+            };
+            let item = format!("{:016x}", g.0.next_u64());
+            let record = |action: RepresentativeAction, at: i64| {
+                let event = InteractionEvent {
+                    tenant_id: tenant.to_string(),
+                    conversation_id: conversation.clone(),
+                    item_id: item.clone(),
+                    action,
+                    edit_size: None,
+                    reason_code: None,
+                    actor: representative.clone(),
+                    occurred_at_ms: at,
+                    source: InteractionSource::Crm,
                 };
-                InteractionTelemetry {
-                    item_id: Some(item.clone()),
-                    item_kind: Some(kind.to_string()),
-                    item_type: Some(item_type.to_string()),
-                    language: Some(language.to_string()),
-                    confidence,
-                    profile: Some(profile.to_string()),
-                    representative_action: Some(action.to_string()),
-                    ..base(legacy, feature, "interaction", at)
-                }
+                (event, joined.clone())
             };
             let mut t = at + g.between(MINUTE, 90 * MINUTE);
+            let mut events = Vec::new();
             let viewed = g.chance(0.92);
             if viewed {
-                out.push(record("viewed", t));
+                events.push(record(RepresentativeAction::Viewed, t));
             }
             if !g.chance(if viewed { 0.68 } else { 0.2 }) {
+                out.extend(events.iter().map(|(e, j)| enrich(e, j, VERSION)));
                 continue;
             }
             t += g.between(MINUTE, 40 * MINUTE);
             if g.chance(p.clamp(0.02, 0.98)) {
                 let action = g.pick(&[
-                    ("accepted", 0.4),
-                    ("copied", 0.25),
-                    ("edited_and_sent", 0.2),
-                    ("thumbs_up", 0.15),
+                    (RepresentativeAction::Accepted, 0.4),
+                    (RepresentativeAction::Copied, 0.25),
+                    (RepresentativeAction::EditedAndSent, 0.2),
+                    (RepresentativeAction::ThumbsUp, 0.15),
                 ]);
                 let mut r = record(action, t);
-                if action == "edited_and_sent" {
-                    r.edit_size = Some(g.between(3, 160));
+                if action == RepresentativeAction::EditedAndSent {
+                    r.0.edit_size = Some(g.between(3, 160));
                 }
-                out.push(r);
-                if action == "copied" && g.chance(0.15) {
-                    out.push(record("thumbs_up", t + g.between(MINUTE, 10 * MINUTE)));
+                events.push(r);
+                if action == RepresentativeAction::Copied && g.chance(0.15) {
+                    let later = t + g.between(MINUTE, 10 * MINUTE);
+                    events.push(record(RepresentativeAction::ThumbsUp, later));
                 }
             } else {
-                let action = g.pick(&[("discarded", 0.8), ("thumbs_down", 0.2)]);
+                let action = g.pick(&[
+                    (RepresentativeAction::Discarded, 0.8),
+                    (RepresentativeAction::ThumbsDown, 0.2),
+                ]);
                 let reasons: &[(Option<&str>, f64)] = match kind {
-                    "action_item" => &[
+                    ItemKind::ActionItem => &[
                         (Some("not_an_action"), 0.35),
                         (Some("wrong_owner"), 0.2),
                         (Some("wrong_due_date"), 0.12),
                         (Some("duplicate"), 0.15),
                         (None, 0.18),
                     ],
-                    "tracker_hit" => &[
+                    ItemKind::TrackerHit => &[
                         (Some("irrelevant"), 0.6),
                         (Some("wrong_language"), 0.1),
                         (None, 0.3),
                     ],
-                    _ => &[
+                    ItemKind::Question => &[
                         (Some("irrelevant"), 0.5),
                         (Some("duplicate"), 0.2),
                         (None, 0.3),
                     ],
                 };
                 let mut r = record(action, t);
-                r.reason_code = g.pick(reasons).map(str::to_string);
-                out.push(r);
+                r.0.reason_code = g.pick(reasons).map(str::to_string);
+                events.push(r);
             }
+            out.extend(events.iter().map(|(e, j)| enrich(e, j, VERSION)));
         }
     }
     out.sort_by_key(|r| r.recorded_at_ms);
