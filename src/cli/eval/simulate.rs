@@ -217,3 +217,59 @@ pub fn run(all: &[(usize, &Labelled)], names: &[String], k: usize) -> FeedbackRe
         resolved: (resolved.items, resolved.units.0, resolved.units.1),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::eval::data;
+
+    /// Invented labelled sentences (not evaluation data).
+    fn sentences() -> String {
+        let yes = [
+            "I will send you the proposal by Friday.",
+            "I'll call the legal team tomorrow morning.",
+            "Please send me the signed contract next week.",
+            "We will schedule a follow-up meeting on Monday.",
+            "Can you email the invoice to our finance team?",
+            "I'll prepare the updated quote for you.",
+        ];
+        let no = [
+            "Thanks for joining today.",
+            "The weather was lovely last weekend.",
+            "Our team grew a lot this year.",
+            "That sounds interesting.",
+            "I think the price is a bit high.",
+            "We used the old system for years.",
+        ];
+        let mut s = String::new();
+        for round in 0..6 {
+            for (i, t) in yes.iter().enumerate() {
+                s += &format!("{{\"id\":\"y{round}-{i}\",\"text\":\"{t}\",\"label\":\"Yes\"}}\n");
+            }
+            for (i, t) in no.iter().enumerate() {
+                s += &format!("{{\"id\":\"n{round}-{i}\",\"text\":\"{t}\",\"label\":\"No\"}}\n");
+            }
+        }
+        s
+    }
+
+    #[test]
+    fn every_simulated_verdict_resolves_and_three_models_are_scored() {
+        let d = data::parse("s.jsonl", &sentences()).expect("parse");
+        let all: Vec<(usize, &Labelled)> = d.labelled.iter().map(|l| (0, l)).collect();
+        let r = run(&all, &["s.jsonl".to_string()], 3);
+        assert!(r.accepted > 0 && r.discarded + r.accepted > 10, "{r:?}");
+        assert_eq!(r.resolved.0, r.accepted + r.discarded, "every id resolves");
+        assert!(
+            r.resolved.1 >= r.accepted,
+            "each accepted item labels a unit"
+        );
+        assert_eq!(r.arms.len(), 6, "all files, then the one file");
+        let held_out = all.len() as u64;
+        for a in &r.arms {
+            // Every sentence is scored once, in its held-out fold.
+            let positives = a.counts.tp + a.counts.fn_;
+            assert_eq!(positives, held_out / 2, "{}", a.name);
+        }
+    }
+}
