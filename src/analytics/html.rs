@@ -265,4 +265,19 @@ mod tests {
         assert!(html.contains("66.7%"), "2 of 3 accepted");
         assert!(html.contains("Acceptance rate = accepted / acted upon"));
     }
+
+    #[test]
+    fn an_empty_input_gives_a_page_with_empty_charts() {
+        let html = render(
+            &Aggregator::new(None).finish(),
+            &Source {
+                description: "file empty.jsonl".to_string(),
+                generated_at: "now".to_string(),
+            },
+        )
+        .unwrap();
+        assert!(html.contains("no suggestion acted upon"));
+        assert_eq!(html.matches("<svg").count(), 5);
+        assert!(html.contains("<b id=\"ece\">–</b>"));
+    }
 }
