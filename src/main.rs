@@ -36,6 +36,8 @@ enum Command {
     Train(cli::eval::TrainArgs),
     /// Governance: publish an erasure request, print its ledger, export a data subject.
     Admin(cli::admin::AdminArgs),
+    /// Write an HTML report of what representatives did with the suggestions (telemetry topic or JSON Lines export).
+    Report(cli::report::ReportArgs),
 }
 
 fn run(args: cli::run::RunArgs) -> anyhow::Result<ExitCode> {
@@ -157,6 +159,15 @@ fn main() -> ExitCode {
         Command::Eval(args) => cli::eval::command_eval(args).map_err(Into::into),
         Command::Train(args) => cli::eval::command_train(args).map_err(Into::into),
         Command::Admin(args) => admin(args),
+        Command::Report(args) => cli::report::command(args)
+            .map(|ok| {
+                if ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            })
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => code,

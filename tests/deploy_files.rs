@@ -32,6 +32,9 @@ const METRICS: &[(&str, &[&str])] = &[
     ("debrief_retention_sweeps_total", &["outcome"]),
     ("debrief_retention_items_total", &["action"]),
     ("debrief_retention_last_sweep_timestamp_seconds", &[]),
+    ("debrief_interactions_total", &["feature", "action"]),
+    ("debrief_interactions_dead_lettered_total", &["reason"]),
+    ("debrief_interactions_not_recorded_total", &[]),
 ];
 
 /// Histograms are queried through their `_bucket`, `_sum` and `_count` series.

@@ -1,5 +1,6 @@
 //! The command-line tools, compiled into the `debrief` binary only (not part of the
-//! library's API): `process`, `run`, `replay`, `produce`, `demo`, `bench`, `eval`, `train` and `admin`.
+//! library's API): `process`, `run`, `replay`, `produce`, `demo`, `bench`, `eval`, `train`,
+//! `admin` and `report`.
 
 pub mod admin;
 pub mod bench;
@@ -8,4 +9,5 @@ pub mod eval;
 pub mod process;
 pub mod produce;
 pub mod replay;
+pub mod report;
 pub mod run;

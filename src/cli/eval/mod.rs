@@ -14,8 +14,10 @@
 //! The last line printed is `precision=P recall=R f1=F`, micro-averaged over everything scored.
 
 pub mod data;
+pub mod feedback;
 pub mod highlights;
 pub mod pii;
+pub mod simulate;
 pub mod train;
 
 use data::{Dataset, Kind};
@@ -57,6 +59,14 @@ pub struct ActionItemsEval {
     /// Print one JSON report instead of text.
     #[arg(long)]
     pub json: bool,
+    /// With `--cv`: measure what representatives' feedback adds. In each fold, half of the
+    /// training meetings keep their labels; the other half only get simulated feedback on
+    /// the suggestions of the model trained on the first half (accepted when the item's
+    /// evidence touches a labelled action-item segment, discarded otherwise), resolved by
+    /// item id like real feedback. Scores the held-out fold without feedback, with it, and
+    /// with the second half's full labels (the bound).
+    #[arg(long, requires = "cv")]
+    pub feedback_sim: bool,
 }
 
 /// `debrief train ...`
@@ -86,6 +96,18 @@ pub struct ActionItemsTrain {
     /// Inner folds used to choose thresholds and calibration.
     #[arg(long, default_value_t = 4)]
     pub inner_folds: usize,
+    /// Representatives' feedback as extra labelled data: interaction events (JSON Lines,
+    /// `InteractionEvent`), resolved by item id against `--transcripts`.
+    #[arg(long, value_name = "FILE", requires = "transcripts")]
+    pub feedback: Vec<PathBuf>,
+    /// The transcripts the feedback is about (`.jsonl`, `.vtt`, `.json`, as for `process`):
+    /// extracted again with the shipped model to find the items the ids name.
+    #[arg(long, value_name = "FILE", num_args = 1.., requires = "feedback")]
+    pub transcripts: Vec<PathBuf>,
+    /// Tenant configuration the transcripts were processed with (as for `process --config`;
+    /// redaction and sides change spans, and so ids).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Why an evaluation or training failed.
@@ -228,6 +250,8 @@ pub struct Report {
     pub evidence: u64,
     /// Micro-average over everything scored.
     pub total: Score,
+    /// The feedback simulation (`--feedback-sim`).
+    pub feedback: Option<simulate::FeedbackReport>,
 }
 
 #[derive(Default)]
@@ -246,6 +270,31 @@ impl Tally {
         if correct {
             self.bins[b].2 += 1;
         }
+    }
+
+    fn merge(&mut self, o: &Tally) {
+        for (a, b) in self.bins.iter_mut().zip(&o.bins) {
+            a.0 += b.0;
+            a.1 += b.1;
+            a.2 += b.2;
+        }
+        for (a, b) in self.items.iter_mut().zip(&o.items) {
+            *a += b;
+        }
+        self.evidence += o.evidence;
+    }
+
+    /// Expected calibration error of the item confidences against "touches a labelled
+    /// segment": Σ_b (n_b / N) · |correct_b − mean confidence_b|.
+    fn ece(&self) -> Option<f64> {
+        let n: u64 = self.bins.iter().map(|b| b.0).sum();
+        (n > 0).then(|| {
+            self.bins
+                .iter()
+                .filter(|b| b.0 > 0)
+                .map(|b| (b.2 as f64 - b.1).abs() / n as f64)
+                .sum()
+        })
     }
 
     fn table(&self) -> Vec<Reliability> {
@@ -424,6 +473,7 @@ pub fn evaluate(sets: &[Dataset], cv: Option<usize>) -> Result<Report, EvalError
         items: tally.items,
         evidence: tally.evidence,
         total: Score::new("total".to_string(), "all", total),
+        feedback: None,
     })
 }
 
@@ -434,7 +484,17 @@ pub fn run_eval(args: &ActionItemsEval, out: &mut dyn Write) -> Result<Report, E
         .iter()
         .map(|p| data::load(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let report = evaluate(&sets, args.cv)?;
+    let mut report = evaluate(&sets, args.cv)?;
+    if let (true, Some(k)) = (args.feedback_sim, args.cv) {
+        let all: Vec<(usize, &data::Labelled)> = sets
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.kind != Kind::Parallel)
+            .flat_map(|(si, d)| d.labelled.iter().map(move |l| (si, l)))
+            .collect();
+        let names: Vec<String> = sets.iter().map(|d| d.name.clone()).collect();
+        report.feedback = Some(simulate::run(&all, &names, k));
+    }
     let w = |e: std::io::Error| EvalError::Write {
         what: "report".to_string(),
         source: e,
@@ -475,6 +535,30 @@ pub fn run_eval(args: &ActionItemsEval, out: &mut dyn Write) -> Result<Report, E
                 r.lo, r.hi, r.items, r.mean_confidence, r.correct
             )
             .map_err(w)?;
+        }
+        if let Some(fb) = &report.feedback {
+            writeln!(
+                out,
+                "feedback simulation ({} folds; held-out segments and sentences): {} suggestions accepted, {} discarded; {} resolved by id, labelling {} units positive and {} negative",
+                fb.folds, fb.accepted, fb.discarded, fb.resolved.0, fb.resolved.1, fb.resolved.2
+            )
+            .map_err(w)?;
+            for a in &fb.arms {
+                writeln!(
+                    out,
+                    "  {:<28} {:<40} P={:.3} R={:.3} F1={:.3} ECE={} items={}",
+                    a.data,
+                    a.name,
+                    a.precision,
+                    a.recall,
+                    a.f1,
+                    a.ece
+                        .map(|e| format!("{e:.3}"))
+                        .unwrap_or_else(|| "-".into()),
+                    a.items
+                )
+                .map_err(w)?;
+            }
         }
     }
     let t = &report.total;
@@ -531,13 +615,42 @@ pub fn run_train(args: &ActionItemsTrain, out: &mut dyn Write) -> Result<(), Eva
         ));
     }
     let docs = train::prepare(&all);
-    let refs: Vec<&train::Doc> = docs.iter().collect();
+    let (extra, fb) = if args.feedback.is_empty() {
+        (Vec::new(), None)
+    } else {
+        let (d, s) = feedback::from_files(
+            &args.feedback,
+            &args.transcripts,
+            args.config.as_deref(),
+            sets.len(),
+        )?;
+        (d, Some(s))
+    };
+    let mut refs: Vec<&train::Doc> = docs.iter().collect();
+    refs.extend(extra.iter());
     let p = TrainParams::default();
     let mut trained_on: Vec<String> = sets
         .iter()
         .filter(|d| !d.labelled.is_empty())
         .map(|d| format!("{} ({} labelled conversations)", d.name, d.labelled.len()))
         .collect();
+    if let Some(s) = &fb {
+        let line = format!(
+            "feedback: {} suggestions accepted, {} discarded; {} of them resolved by id in {} conversations ({} not in the transcripts), labelling {} units positive and {} negative",
+            s.verdicts.0,
+            s.verdicts.1,
+            s.resolved.items,
+            s.conversations_found,
+            s.conversations_missing,
+            s.resolved.units.0,
+            s.resolved.units.1
+        );
+        writeln!(out, "{line}").map_err(|e| EvalError::Write {
+            what: "output".to_string(),
+            source: e,
+        })?;
+        trained_on.push(line);
+    }
     trained_on.push(format!(
         "params: epochs={} learning_rate={} l2={} positive_weight={} min_count={} seed={} inner_folds={}",
         p.epochs, p.learning_rate, p.l2, p.positive_weight, p.min_count, p.seed, args.inner_folds

@@ -26,6 +26,25 @@ pub struct Doc {
     pub labels: Vec<bool>,
     /// Style.
     pub style: Style,
+    /// Per unit, when only some units are labelled (representatives' feedback on
+    /// suggestions, `feedback.rs`): `Some(label)` for a unit a verdict covers, `None` for the
+    /// others, which are then left out of training and calibration. `None` for a fully
+    /// labelled conversation (`labels` apply).
+    pub unit_labels: Option<Vec<Option<bool>>>,
+}
+
+impl Doc {
+    /// The label of unit `i`: the partial label when the document has them, else its
+    /// segment's label; `None` when the unit is not labelled.
+    fn unit_label(&self, i: usize) -> Option<bool> {
+        match &self.unit_labels {
+            Some(l) => l.get(i).copied().flatten(),
+            None => {
+                let u = self.feats.units.get(i)?;
+                Some(self.labels.get(u.segment).copied().unwrap_or(false))
+            }
+        }
+    }
 }
 
 /// Computes the features of labelled conversations.
@@ -46,6 +65,7 @@ pub fn prepare(sets: &[(usize, &Labelled)]) -> Vec<Doc> {
                 feats,
                 labels: l.labels.clone(),
                 style,
+                unit_labels: None,
             }
         })
         .collect()
@@ -67,31 +87,43 @@ fn examples<'a>(docs: &[&'a Doc]) -> Vec<Example<'a>> {
     let mut out = Vec::new();
     for d in docs {
         let f = &d.feats;
-        for (i, u) in f.units.iter().enumerate() {
-            let label = d.labels.get(u.segment).copied().unwrap_or(false);
-            out.push(Example {
-                feats: f.unit_feats(i),
-                label,
-            });
+        for i in 0..f.units.len() {
+            if let Some(label) = d.unit_label(i) {
+                out.push(Example {
+                    feats: f.unit_feats(i),
+                    label,
+                });
+            }
         }
     }
     out
 }
 
 /// Segment-level scores (max over the segment's units; segments without units are skipped)
-/// and labels, per style.
+/// and labels, per style; for a partially labelled document, its labelled units' scores.
 fn segment_scores(doc: &Doc, w: &[f32], out: &mut [(Vec<f32>, Vec<bool>); 2]) {
     let f = &doc.feats;
+    let slot = match doc.style {
+        Style::Conversation => 0,
+        Style::Document => 1,
+    };
+    if doc.unit_labels.is_some() {
+        for i in 0..f.units.len() {
+            if let Some(label) = doc.unit_label(i) {
+                out[slot]
+                    .0
+                    .push(f.unit_feats(i).iter().map(|&x| w[x as usize]).sum());
+                out[slot].1.push(label);
+            }
+        }
+        return;
+    }
     let mut best: BTreeMap<usize, f32> = BTreeMap::new();
     for (i, u) in f.units.iter().enumerate() {
         let m: f32 = f.unit_feats(i).iter().map(|&x| w[x as usize]).sum();
         let e = best.entry(u.segment).or_insert(f32::NEG_INFINITY);
         *e = e.max(m);
     }
-    let slot = match doc.style {
-        Style::Conversation => 0,
-        Style::Document => 1,
-    };
     for (s, m) in best {
         out[slot].0.push(m);
         out[slot]
@@ -160,5 +192,63 @@ pub fn fit(docs: &[&Doc], p: &TrainParams, inner_k: usize, trained_on: Vec<Strin
         hash_bits: HASH_BITS,
         trained_on,
         model: fit_model(docs, p, inner_k),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use debrief::model::{Conversation, Segment};
+
+    fn doc(unit_labels: Option<Vec<Option<bool>>>) -> Doc {
+        let text = [
+            "I will send you the proposal by Friday.",
+            "Great, thanks.",
+            "I'll call the legal team tomorrow.",
+        ];
+        let conv = Conversation {
+            id: "c".to_string(),
+            segments: text
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Segment {
+                    id: i.to_string(),
+                    speaker: ["a", "b"][i % 2].to_string(),
+                    text: t.to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let feats = featurize(&conv, "en", &mut Scratch::default());
+        Doc {
+            group: "g".to_string(),
+            dataset: 0,
+            feats,
+            labels: vec![true, false, false],
+            style: Style::Conversation,
+            unit_labels,
+        }
+    }
+
+    #[test]
+    fn a_partially_labelled_document_trains_and_calibrates_on_its_labelled_units_only() {
+        let full = doc(None);
+        let units = full.feats.units.len();
+        assert!(units >= 3, "one unit per segment at least");
+        assert_eq!(examples(&[&full]).len(), units);
+
+        let mut partial = vec![None; units];
+        partial[units - 1] = Some(false);
+        let partial = doc(Some(partial));
+        let ex = examples(&[&partial]);
+        assert_eq!(ex.len(), 1);
+        assert!(!ex[0].label);
+        let w = vec![0.0; 1 << HASH_BITS];
+        let mut out: [(Vec<f32>, Vec<bool>); 2] = Default::default();
+        segment_scores(&partial, &w, &mut out);
+        assert_eq!(out[0].1, vec![false]);
+        segment_scores(&full, &w, &mut out);
+        assert_eq!(out[0].1.len(), 1 + 3, "then one score per segment");
     }
 }
