@@ -17,5 +17,6 @@ pub mod insight;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
+pub mod rules;
 pub mod schema;
 pub mod tenant;

@@ -35,11 +35,13 @@ pub enum RecordKind {
     ErasureLedger,
     /// `AuditRecord` (`schemas/audit_record.avsc`).
     Audit,
+    /// `Alert` (`schemas/alert.avsc`).
+    Alert,
 }
 
 impl RecordKind {
     /// Every record kind, in a fixed order.
-    pub const ALL: [RecordKind; 9] = [
+    pub const ALL: [RecordKind; 10] = [
         RecordKind::TranscriptEvent,
         RecordKind::MeetingInsight,
         RecordKind::InteractionTelemetry,
@@ -49,6 +51,7 @@ impl RecordKind {
         RecordKind::ConversationIndex,
         RecordKind::ErasureLedger,
         RecordKind::Audit,
+        RecordKind::Alert,
     ];
 
     /// The schema file's stem (`transcript_event`, `meeting_insight`, ...).
@@ -63,6 +66,7 @@ impl RecordKind {
             RecordKind::ConversationIndex => "conversation_index",
             RecordKind::ErasureLedger => "erasure_ledger",
             RecordKind::Audit => "audit_record",
+            RecordKind::Alert => "alert",
         }
     }
 
@@ -82,6 +86,7 @@ impl RecordKind {
             }
             RecordKind::ErasureLedger => include_str!("../../schemas/erasure_ledger.avsc"),
             RecordKind::Audit => include_str!("../../schemas/audit_record.avsc"),
+            RecordKind::Alert => include_str!("../../schemas/alert.avsc"),
         }
     }
 
@@ -96,6 +101,7 @@ impl RecordKind {
             RecordKind::ConversationIndex => 6,
             RecordKind::ErasureLedger => 7,
             RecordKind::Audit => 8,
+            RecordKind::Alert => 9,
         }
     }
 }

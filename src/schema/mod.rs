@@ -127,6 +127,9 @@ impl ContractRecord for ErasureLedgerEntry {
 impl ContractRecord for crate::governance::audit::AuditRecord {
     const KIND: RecordKind = RecordKind::Audit;
 }
+impl ContractRecord for crate::rules::Alert {
+    const KIND: RecordKind = RecordKind::Alert;
+}
 
 /// The registry subject of a topic's values: `<topic>-value` (TopicNameStrategy).
 pub fn subject_for_topic(topic: &str) -> String {

@@ -121,6 +121,8 @@ pub struct TenantConfig {
     /// open conversations dropped, and a tenant-wide erasure (reason `opt_out`) issued; a
     /// newer version with `opted_out: false` (consent recorded again) resumes processing.
     pub opted_out: bool,
+    /// Alert rules evaluated while a call runs (`super::rules`, `crate::rules`).
+    pub rules: Vec<super::rules::RuleConfig>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,6 +330,9 @@ pub enum ConfigError {
         /// The limit.
         max: usize,
     },
+    /// An alert rule is invalid (`super::rules::validate_rules`).
+    #[error(transparent)]
+    Rule(#[from] super::rules::RuleError),
 }
 
 /// Cuts a value for an error message to 40 characters.
@@ -584,6 +589,13 @@ impl TenantConfig {
                 return Err(ConfigError::EmptySpeaker { index: i });
             }
         }
+        let known = |name: &str| {
+            let name = name.trim().to_lowercase();
+            let same = |n: &String| n.trim().to_lowercase() == name;
+            self.trackers.iter().any(|t| same(&t.name))
+                || self.competitors.iter().any(|c| same(&c.name))
+        };
+        super::rules::validate_rules(&self.rules, &known)?;
         Ok(())
     }
 
