@@ -115,6 +115,8 @@ pub struct Config {
     pub shutdown_deadline: Duration,
     /// Extraction thresholds.
     pub settings: Settings,
+    /// Live records while conversations run (`crate::live`).
+    pub live: crate::live::LiveConfig,
 }
 
 impl Default for Config {
@@ -131,6 +133,7 @@ impl Default for Config {
             analysis: AnalysisConfig::default(),
             shutdown_deadline: Duration::from_secs(10),
             settings: Settings::default(),
+            live: crate::live::LiveConfig::default(),
         }
     }
 }
@@ -338,6 +341,9 @@ pub struct TopicsConfig {
     /// Alerts of the tenants' rules (`crate::rules::Alert`; delete policy, retention at most
     /// 7 days, key: conversation id), written while calls run.
     pub alerts: String,
+    /// Live records of open conversations (key: conversation id; delete policy, short
+    /// retention: see `docs/contract.md`).
+    pub live: String,
 }
 
 impl Default for TopicsConfig {
@@ -352,6 +358,7 @@ impl Default for TopicsConfig {
             erasure_ledger: topics::ERASURE_LEDGER.to_string(),
             audit: topics::AUDIT.to_string(),
             alerts: topics::ALERTS.to_string(),
+            live: topics::LIVE.to_string(),
         }
     }
 }
@@ -774,7 +781,7 @@ fn check_topic(key: &str, topic: &str) -> Result<(), ConfigError> {
 }
 
 /// Durations as whole milliseconds in the configuration (`*_ms` keys).
-mod millis {
+pub(crate) mod millis {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
 

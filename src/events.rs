@@ -34,6 +34,9 @@ pub mod topics {
     /// Alerts (`crate::rules::Alert`), key: conversation id (delete policy, retention at
     /// most 7 days).
     pub const ALERTS: &str = "debrief.alerts.v1";
+    /// Live records of open conversations (`LiveInsight`), key: conversation id (delete
+    /// policy, retention at most one day).
+    pub const LIVE: &str = "debrief.live.v1";
 }
 
 /// Fields every input event carries.

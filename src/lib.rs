@@ -14,6 +14,7 @@ pub mod governance;
 pub mod http;
 pub mod ingest;
 pub mod insight;
+pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;

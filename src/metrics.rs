@@ -22,6 +22,8 @@
 //! | `debrief_erasure_steps_total` | counter | `step` (`received`, `crm_tombstoned`, `index_removed`, `telemetry_unlinked`, `completed`) |
 //! | `debrief_erasure_oldest_incomplete_age_seconds` | gauge | |
 //! | `debrief_source_retention_exceeds_erasure_deadline` | gauge | `topic` (1 when the transcript topic keeps records over 7 days) |
+//! | `debrief_live_records_total` | counter | `reason` (`interval`, `rule`, `end`; acknowledged), `failed` (not delivered: live records are best effort) |
+//! | `debrief_live_latency_seconds` | histogram | |
 //!
 //! Labels are bounded: topics come from the configuration, partitions from the topics, and
 //! outcomes, reasons and extractors are fixed lists. Never a conversation or tenant id.
@@ -123,6 +125,13 @@ pub struct Metrics {
     /// `debrief_redactions_total{type}`: personal data values replaced by placeholders in
     /// insights, by type (`EMAIL`, `PHONE`, `IBAN`, `CARD`, `NATIONAL_ID`, `IP`, `URL`).
     pub redactions: IntCounterVec,
+    /// `debrief_live_records_total{reason}`: live records acknowledged by the broker, by
+    /// reason (`interval`, `rule`, `end`), and `failed` for those not delivered (best effort:
+    /// a failed live record does not stop the service).
+    pub live_records: IntCounterVec,
+    /// `debrief_live_latency_seconds`: from a live record's stream time (the Kafka timestamp
+    /// of the segment record that caused it) to its acknowledgement by the broker, seconds.
+    pub live_latency: Histogram,
 }
 
 impl Metrics {
@@ -258,6 +267,22 @@ impl Metrics {
         registry.register(Box::new(crm_records_produced.clone()))?;
         registry.register(Box::new(crm_write_errors.clone()))?;
         registry.register(Box::new(redactions.clone()))?;
+        let live_records = IntCounterVec::new(
+            Opts::new(
+                "debrief_live_records_total",
+                "Live records acknowledged by the broker, by reason; failed: not delivered.",
+            ),
+            &["reason"],
+        )?;
+        registry.register(Box::new(live_records.clone()))?;
+        let live_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "debrief_live_latency_seconds",
+                "From the segment record that caused a live record to its acknowledgement.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )?;
+        registry.register(Box::new(live_latency.clone()))?;
         Ok(Metrics {
             registry,
             records_consumed,
@@ -277,6 +302,8 @@ impl Metrics {
             erasure_oldest_incomplete_age,
             source_retention_exceeds,
             redactions,
+            live_records,
+            live_latency,
         })
     }
 

@@ -26,7 +26,7 @@ struct Timed {
 }
 
 /// Rounds to 4 decimal places so that output is short and reproducible by hand.
-fn round4(x: f64) -> f64 {
+pub(crate) fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 

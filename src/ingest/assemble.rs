@@ -302,6 +302,22 @@ fn side_of(r: SpeakerRole) -> Side {
     }
 }
 
+/// The model segment of a segment event: its side from its role only (the tenant's rules
+/// are applied later, see the module docs).
+pub fn segment_of(s: SegmentBody) -> Segment {
+    Segment {
+        id: s.segment_id,
+        speaker: s.speaker_id,
+        speaker_name: s.speaker_name,
+        side: side_of(s.speaker_role),
+        start_ms: s.start_ms,
+        end_ms: s.end_ms,
+        text: s.text,
+        language: s.language,
+        confidence: s.confidence,
+    }
+}
+
 /// Segment order: start offset (missing last), then id, numerically when both are numbers.
 fn segment_order(a: &Segment, b: &Segment) -> Ordering {
     let start = |s: &Segment| (s.start_ms.is_none(), s.start_ms);
@@ -805,21 +821,7 @@ fn is_replayed_tail(conv: &Open, by: FinalisedBy) -> bool {
 fn build(id: &str, conv: Open, by: FinalisedBy, offset: Option<i64>, now_ms: i64) -> Finalised {
     let replayed_tail = is_replayed_tail(&conv, by);
     let meta = conv.meta;
-    let mut segments: Vec<Segment> = conv
-        .segments
-        .into_values()
-        .map(|s| Segment {
-            id: s.segment_id,
-            speaker: s.speaker_id,
-            speaker_name: s.speaker_name,
-            side: side_of(s.speaker_role),
-            start_ms: s.start_ms,
-            end_ms: s.end_ms,
-            text: s.text,
-            language: s.language,
-            confidence: s.confidence,
-        })
-        .collect();
+    let mut segments: Vec<Segment> = conv.segments.into_values().map(segment_of).collect();
     segments.sort_by(segment_order);
     let tz = meta.time_zone.as_deref();
     Finalised {

@@ -17,6 +17,7 @@ use super::steps::crm::CrmJob;
 use super::steps::dead_letter::DeadLetters;
 use super::steps::decode::Decode;
 use super::steps::erase::{self, Erase};
+use super::steps::live::Live;
 use super::steps::produce::Producer;
 use super::steps::validate::validate;
 use super::steps::Rejection;
@@ -87,6 +88,8 @@ pub(crate) struct ConsumerLoop {
     pub last_record: std::collections::HashMap<Lane, Instant>,
     /// Erasure requests read so far (what to refuse).
     pub erase: Erase,
+    /// Live records of open conversations (`None` when `live.enabled` is off).
+    pub live: Option<Live>,
 }
 
 /// How a record was taken in.
@@ -349,6 +352,9 @@ impl ConsumerLoop {
         }
         self.health.set_assigned(self.book.assigned().len());
         for lane in self.book.take_revoked() {
+            if let Some(live) = self.live.as_mut() {
+                live.forget_lane(lane);
+            }
             let dropped = self.assembler.drop_lane(lane);
             if dropped > 0 {
                 tracing::info!(
@@ -406,8 +412,11 @@ impl ConsumerLoop {
     /// nothing is produced for them) and refuses their later events.
     fn apply_erasure(&mut self, request: &crate::events::ErasureRequest) {
         let dropped = self.erase.apply(request, &mut self.assembler);
-        for &(lane, _) in &dropped {
-            self.update_floor(lane);
+        for (lane, id) in &dropped {
+            self.update_floor(*lane);
+            if let Some(live) = self.live.as_mut() {
+                live.forget(id);
+            }
         }
         if !dropped.is_empty() {
             tracing::info!(
@@ -450,12 +459,17 @@ impl ConsumerLoop {
         // wall clock, so a quiet partition still finalises idle conversations. A lane behind
         // (catching up after a restart or a rebalance) moves only with its records' times.
         let now = now_ms();
+        let mut advanced = Vec::new();
         for lane in self.book.assigned() {
             if self.caught_up(consumer, lane) {
                 self.assembler.advance(lane, now, &mut self.finalised);
+                advanced.push(lane);
             }
         }
         self.submit_finalised(None)?;
+        for lane in advanced {
+            self.send_live(lane);
+        }
         self.metrics
             .conversations_open
             .set(self.assembler.open_count() as i64);
@@ -583,6 +597,7 @@ impl ConsumerLoop {
             Err(rejection) => {
                 self.assembler.advance(lane, time_ms, &mut self.finalised);
                 self.submit_finalised(None)?;
+                self.send_live(lane);
                 self.dead_letter(lane, source, &rejection)?;
                 outcome::DEAD_LETTER
             }
@@ -606,10 +621,18 @@ impl ConsumerLoop {
                     lane,
                     offset: source.offset,
                 };
+                // What the live step needs of the event, kept before the assembler takes it.
+                let live_view = self.live.as_ref().and_then(|_| LiveView::of(&event));
                 let absorbed = self
                     .assembler
                     .push(event, pos, time_ms, &mut self.finalised);
+                if absorbed == Absorbed::Assembled {
+                    if let Some(view) = live_view {
+                        self.live_event(lane, view, time_ms);
+                    }
+                }
                 self.submit_finalised(Some((source.offset, time_ms)))?;
+                self.send_live(lane);
                 match absorbed {
                     Absorbed::Assembled => outcome::ASSEMBLED,
                     Absorbed::Duplicate => outcome::DUPLICATE,
@@ -643,6 +666,49 @@ impl ConsumerLoop {
             .conversations_open
             .set(self.assembler.open_count() as i64);
         Ok(Step::Done)
+    }
+
+    /// An event the assembler accepted, for the live step: a segment reaches its
+    /// conversation's live state (with the tenant's sides and trackers in force), a start
+    /// event sets its language.
+    fn live_event(&mut self, lane: Lane, view: LiveView, time_ms: i64) {
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
+        match view {
+            LiveView::Started { id, tenant, lang } => {
+                live.started(lane, &id, &tenant, lang.as_deref());
+            }
+            LiveView::Segment {
+                id,
+                tenant,
+                segment,
+                is_final,
+            } => {
+                let runtime = self.registry.get(&tenant);
+                live.segment(
+                    lane,
+                    &id,
+                    &tenant,
+                    &segment,
+                    is_final,
+                    runtime.map(|t| &**t),
+                    time_ms,
+                );
+            }
+        }
+    }
+
+    /// Sends the live records due on `lane` at its stream time (and any flushed or closed
+    /// meanwhile).
+    fn send_live(&mut self, lane: Lane) {
+        let Some(live) = self.live.as_mut() else {
+            return;
+        };
+        if let Some(clock) = self.assembler.clock(lane) {
+            live.advance(lane, clock);
+        }
+        live.send(&self.producer, &self.metrics);
     }
 
     /// Sends a record to the dead-letter topic (the offset is held until it is acknowledged).
@@ -719,6 +785,14 @@ impl ConsumerLoop {
                 limit = self.config.assembly.max_open_conversations,
                 "open-conversation limit reached: the least recently active conversation is finalised now (evicted)"
             );
+        }
+        if let Some(live) = self.live.as_mut() {
+            let id = f.conversation.id.as_str();
+            if f.replayed_tail {
+                live.forget(id);
+            } else {
+                live.close(id, f.finalised_at_ms);
+            }
         }
         if f.replayed_tail {
             // Its beginning lies before the committed offset: an earlier run produced its
@@ -837,6 +911,9 @@ impl ConsumerLoop {
         for e in committed.elements() {
             let lane = self.book.lane(e.topic(), e.partition());
             self.assembler.drop_lane(lane);
+            if let Some(live) = self.live.as_mut() {
+                live.forget_lane(lane);
+            }
             self.book.assign(lane);
             let offset = match e.offset() {
                 Offset::Offset(o) => Offset::Offset(o),
@@ -855,6 +932,45 @@ impl ConsumerLoop {
             }
         }
         Ok(())
+    }
+}
+
+/// What the live step needs of a transcript event, taken before the assembler consumes it.
+enum LiveView {
+    Started {
+        id: String,
+        tenant: String,
+        lang: Option<String>,
+    },
+    Segment {
+        id: String,
+        tenant: String,
+        segment: crate::model::Segment,
+        is_final: bool,
+    },
+}
+
+impl LiveView {
+    /// The view of a start or segment event; `None` for the others (an end or a complete
+    /// transcript adds nothing live: its conversation is finalised).
+    fn of(event: &crate::events::TranscriptEvent) -> Option<LiveView> {
+        use crate::events::TranscriptPayload;
+        let id = event.conversation_id.clone();
+        let tenant = event.header.tenant_id.clone();
+        match &event.payload {
+            TranscriptPayload::Started(s) => Some(LiveView::Started {
+                id,
+                tenant,
+                lang: s.language.clone(),
+            }),
+            TranscriptPayload::Segment(body) => Some(LiveView::Segment {
+                id,
+                tenant,
+                is_final: body.is_final,
+                segment: crate::ingest::assemble::segment_of(body.clone()),
+            }),
+            _ => None,
+        }
     }
 }
 

@@ -470,6 +470,7 @@ pub async fn run_pipeline_with(
         move || executor.run(),
     )?;
 
+    let live = steps::live::Live::new(&config.live, &config.kafka.topics.live, encode.clone());
     let pool_stop = shutdown.child_token();
     let pool = AnalysisPool::start(
         Arc::new(Shared {
@@ -513,6 +514,7 @@ pub async fn run_pipeline_with(
         fatal: None,
         last_record: std::collections::HashMap::new(),
         erase: Default::default(),
+        live,
     };
     let result = tokio::task::spawn_blocking(move || {
         let result = consumer_loop.run(consumer, rebalances);

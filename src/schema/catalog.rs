@@ -37,11 +37,13 @@ pub enum RecordKind {
     Audit,
     /// `Alert` (`schemas/alert.avsc`).
     Alert,
+    /// `LiveInsight` (`schemas/live_insight.avsc`).
+    LiveInsight,
 }
 
 impl RecordKind {
     /// Every record kind, in a fixed order.
-    pub const ALL: [RecordKind; 10] = [
+    pub const ALL: [RecordKind; 11] = [
         RecordKind::TranscriptEvent,
         RecordKind::MeetingInsight,
         RecordKind::InteractionTelemetry,
@@ -52,6 +54,7 @@ impl RecordKind {
         RecordKind::ErasureLedger,
         RecordKind::Audit,
         RecordKind::Alert,
+        RecordKind::LiveInsight,
     ];
 
     /// The schema file's stem (`transcript_event`, `meeting_insight`, ...).
@@ -67,6 +70,7 @@ impl RecordKind {
             RecordKind::ErasureLedger => "erasure_ledger",
             RecordKind::Audit => "audit_record",
             RecordKind::Alert => "alert",
+            RecordKind::LiveInsight => "live_insight",
         }
     }
 
@@ -87,6 +91,7 @@ impl RecordKind {
             RecordKind::ErasureLedger => include_str!("../../schemas/erasure_ledger.avsc"),
             RecordKind::Audit => include_str!("../../schemas/audit_record.avsc"),
             RecordKind::Alert => include_str!("../../schemas/alert.avsc"),
+            RecordKind::LiveInsight => include_str!("../../schemas/live_insight.avsc"),
         }
     }
 
@@ -102,6 +107,7 @@ impl RecordKind {
             RecordKind::ErasureLedger => 7,
             RecordKind::Audit => 8,
             RecordKind::Alert => 9,
+            RecordKind::LiveInsight => 10,
         }
     }
 }

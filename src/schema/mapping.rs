@@ -24,6 +24,7 @@ use crate::insight::{
     Question, QuestionCounts, RedactionCount, SkipReason, SpeakerLanguage, TrackerCount,
     TrackerHit, TrackerKind,
 };
+use crate::live::{KpisSoFar, LiveInsight, LiveReason};
 use crate::model::Side;
 use crate::rules::{Alert, AlertTrigger};
 use crate::tenant::{
@@ -894,6 +895,18 @@ enumeration!(AlertTrigger "AlertTrigger" {
 record!(Alert "Alert" {
     conversation_id, tenant_id, rule, config_version, occurrence, segment_id, segment_index,
     at_ms, trigger,
+});
+
+// live_insight.avsc
+enumeration!(LiveReason "LiveReason" { Interval = "interval", Rule = "rule", End = "end" });
+record!(KpisSoFar "LiveKpis" {
+    segments, duration_ms, internal_talk_time_ms, external_talk_time_ms, talk_to_listen_ratio,
+    longest_monologue_ms, longest_customer_monologue_ms, interruptions, non_talk_time_ms,
+    current_silence_ms, questions,
+});
+record!(LiveInsight "LiveInsight" {
+    conversation_id, tenant_id, sequence, at_ms, reason, last_segment_id, kpis, tracker_hits,
+    questions, dropped_items,
 });
 
 #[cfg(test)]

@@ -130,6 +130,9 @@ impl ContractRecord for crate::governance::audit::AuditRecord {
 impl ContractRecord for crate::rules::Alert {
     const KIND: RecordKind = RecordKind::Alert;
 }
+impl ContractRecord for crate::live::LiveInsight {
+    const KIND: RecordKind = RecordKind::LiveInsight;
+}
 
 /// The registry subject of a topic's values: `<topic>-value` (TopicNameStrategy).
 pub fn subject_for_topic(topic: &str) -> String {

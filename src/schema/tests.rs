@@ -522,6 +522,7 @@ fn topics_for(kind: RecordKind) -> &'static str {
         RecordKind::ErasureLedger => topics::ERASURE_LEDGER,
         RecordKind::Audit => topics::AUDIT,
         RecordKind::Alert => topics::ALERTS,
+        RecordKind::LiveInsight => topics::LIVE,
     }
 }
 
@@ -1577,6 +1578,7 @@ proptest! {
                 RecordKind::ErasureLedger => codec.decode::<ErasureLedgerEntry>(&b).map(|_| ()),
                 RecordKind::Audit => codec.decode::<AuditRecord>(&b).map(|_| ()),
                 RecordKind::Alert => codec.decode::<crate::rules::Alert>(&b).map(|_| ()),
+                RecordKind::LiveInsight => codec.decode::<crate::live::LiveInsight>(&b).map(|_| ()),
             };
             if let Err(e) = r {
                 prop_assert!(e.is_undecodable(), "{}", e);
@@ -1639,6 +1641,7 @@ fn contract_document_examples_are_valid() {
             RecordKind::ErasureLedger => check::<ErasureLedgerEntry>(body),
             RecordKind::Audit => check::<AuditRecord>(body),
             RecordKind::Alert => check::<crate::rules::Alert>(body),
+            RecordKind::LiveInsight => check::<crate::live::LiveInsight>(body),
         };
         assert_eq!(r, Ok(()), "example {i} ({name})");
         seen.insert(kind);

@@ -65,6 +65,15 @@ impl Encode {
         self.record(topic, Some(telemetry.tenant_id.as_bytes()), telemetry, None)
     }
 
+    /// A live record, keyed by its conversation id.
+    pub fn live<'a>(
+        &self,
+        topic: &'a str,
+        live: &'a crate::live::LiveInsight,
+    ) -> Result<Record<'a>, SchemaError> {
+        self.record(topic, Some(live.conversation_id.as_bytes()), live, None)
+    }
+
     /// A conversation-index entry, keyed by its conversation id (the index is compacted).
     pub fn index_entry<'a>(
         &self,

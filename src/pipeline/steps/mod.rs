@@ -23,6 +23,7 @@
 //! | dead letters (output) | [`dead_letter::DeadLetters`] | rejected records |
 //! | erase | [`erase::Erase`] | erasure requests drop open conversations and refuse later events; opt-out |
 //! | CRM records (output) | [`crm::CrmStep`] | insight → CRM-shaped records on the per-CRM record topics; write errors → dead letters |
+//! | live (output) | [`live::Live`] | each accepted segment → the conversation's live state (`crate::live`) → live records, no holds |
 
 pub(crate) mod analyse;
 pub(crate) mod commit;
@@ -31,6 +32,7 @@ pub(crate) mod dead_letter;
 pub(crate) mod decode;
 pub(crate) mod encode;
 pub(crate) mod erase;
+pub(crate) mod live;
 pub(crate) mod produce;
 pub(crate) mod validate;
 

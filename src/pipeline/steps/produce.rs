@@ -43,6 +43,12 @@ pub(crate) enum Produced {
         record: RecordType,
         group: Arc<AckGroup>,
     },
+    /// A live record (best effort: no hold, and a failed delivery is counted, not fatal),
+    /// with its stream time (ms since the epoch) and reason.
+    Live {
+        at_ms: i64,
+        reason: crate::live::LiveReason,
+    },
     /// The dead letter of a CRM write error, in the same group.
     CrmWriteError {
         crm: CrmKind,
@@ -120,6 +126,14 @@ impl ProducerContext for ProducerCtx {
                         self.metrics.dead_letters.with_label_values(&[reason]).inc();
                     }
                     Produced::Telemetry | Produced::Index | Produced::Control => {}
+                    Produced::Live { at_ms, reason } => {
+                        self.metrics
+                            .live_records
+                            .with_label_values(&[reason.as_str()])
+                            .inc();
+                        let latency = (now_ms() - at_ms).max(0) as f64 / 1000.0;
+                        self.metrics.live_latency.observe(latency);
+                    }
                     Produced::CrmRecord { crm, record, group } => {
                         self.metrics
                             .crm_records_produced
@@ -147,6 +161,14 @@ impl ProducerContext for ProducerCtx {
                     // The loop may be gone at shutdown: the hold no longer matters then.
                     let _ = self.inbox.send(LoopMessage::Acknowledged(hold));
                 }
+            }
+            Err((e, msg)) if matches!(delivery.what, Produced::Live { .. }) => {
+                // Best effort: the final insight is the authoritative record.
+                tracing::warn!(topic = msg.topic(), error = %e, "live record not delivered");
+                self.metrics
+                    .live_records
+                    .with_label_values(&["failed"])
+                    .inc();
             }
             Err((e, msg)) => {
                 // The hold stays: the source offset is never committed past this record.
