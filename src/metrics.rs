@@ -24,6 +24,8 @@
 //! | `debrief_source_retention_exceeds_erasure_deadline` | gauge | `topic` (1 when the transcript topic keeps records over 7 days) |
 //! | `debrief_live_records_total` | counter | `reason` (`interval`, `rule`, `end`; acknowledged), `failed` (not delivered: live records are best effort) |
 //! | `debrief_live_latency_seconds` | histogram | |
+//! | `debrief_alerts_total` | counter | `trigger` (`segment`, `conversation_end`; acknowledged), `failed` (not delivered: best effort) |
+//! | `debrief_alert_latency_seconds` | histogram | |
 //!
 //! Labels are bounded: topics come from the configuration, partitions from the topics, and
 //! outcomes, reasons and extractors are fixed lists. Never a conversation or tenant id.
@@ -132,6 +134,12 @@ pub struct Metrics {
     /// `debrief_live_latency_seconds`: from a live record's stream time (the Kafka timestamp
     /// of the segment record that caused it) to its acknowledgement by the broker, seconds.
     pub live_latency: Histogram,
+    /// `debrief_alerts_total{trigger}`: alerts acknowledged by the broker, by how they were
+    /// decided (`segment`, `conversation_end`), and `failed` for those not delivered.
+    pub alerts: IntCounterVec,
+    /// `debrief_alert_latency_seconds`: from the stream time of the record that fired an
+    /// alert (its Kafka timestamp) to the alert's acknowledgement.
+    pub alert_latency: Histogram,
 }
 
 impl Metrics {
@@ -283,6 +291,22 @@ impl Metrics {
             .buckets(LATENCY_BUCKETS.to_vec()),
         )?;
         registry.register(Box::new(live_latency.clone()))?;
+        let alerts = IntCounterVec::new(
+            Opts::new(
+                "debrief_alerts_total",
+                "Alerts acknowledged by the broker, by trigger; failed: not delivered.",
+            ),
+            &["trigger"],
+        )?;
+        registry.register(Box::new(alerts.clone()))?;
+        let alert_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "debrief_alert_latency_seconds",
+                "From the record that fired an alert to the alert's acknowledgement.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )?;
+        registry.register(Box::new(alert_latency.clone()))?;
         Ok(Metrics {
             registry,
             records_consumed,
@@ -304,6 +328,8 @@ impl Metrics {
             redactions,
             live_records,
             live_latency,
+            alerts,
+            alert_latency,
         })
     }
 

@@ -470,7 +470,12 @@ pub async fn run_pipeline_with(
         move || executor.run(),
     )?;
 
-    let live = steps::live::Live::new(&config.live, &config.kafka.topics.live, encode.clone());
+    let live = steps::live::Live::new(
+        &config.live,
+        &config.kafka.topics.live,
+        &config.kafka.topics.alerts,
+        encode.clone(),
+    );
     let pool_stop = shutdown.child_token();
     let pool = AnalysisPool::start(
         Arc::new(Shared {
