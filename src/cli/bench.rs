@@ -15,6 +15,14 @@
 //!   the last insight received (the producer's own rate too);
 //! - latency: from sending a conversation's end event (its `emitted_at_ms`) to its insight
 //!   arriving on the CRM topic, p50/p90/p99/max;
+//! - per-segment outputs ([`STREAM_OUTPUTS`]): from sending a segment to a record it caused
+//!   arriving on an output topic (today the live topic: segment -> live record), p50/p99/max.
+//!   Such records carry the stream time of the segment record that caused them (its
+//!   CreateTime, set by the bench's publisher when it sends), so the latency is the arrival
+//!   time minus that. `--live-interval-ms` (default 0 here: every segment sends a live
+//!   record, so that every segment is measured; the service's default is 5,000) sets
+//!   `live.interval_ms`. The figure is taken at half the maximum rate: run once
+//!   without `--rate`, then with `--rate` at half the segment rate it reported;
 //! - memory: `VmHWM` and `VmRSS` of this process at every tenth of the run. The bench's own
 //!   fixed costs are in it (the source transcripts, the pre-built events). With the mock
 //!   cluster the broker's log is in this process too: use a real broker to see the
@@ -125,6 +133,42 @@ pub struct BenchArgs {
     /// Give up when the insights have not all arrived this many seconds after the last send.
     #[arg(long, default_value_t = 120)]
     pub timeout_secs: u64,
+    /// The pipeline's `live.interval_ms` (0: a live record for every segment, each one
+    /// measured).
+    #[arg(long, default_value_t = 0)]
+    pub live_interval_ms: u64,
+}
+
+/// A per-segment output whose latency the bench measures: records on `topic` (of the
+/// bench's topics) carrying the stream time of the segment that caused them. To measure
+/// another one (alerts), add a row: its label, its topic and how to read that time.
+pub struct StreamOutput {
+    /// Label in the report (`segment -> live record`).
+    pub label: &'static str,
+    /// The output topic among the bench's topics.
+    pub topic: fn(&Topics) -> &str,
+    /// The stream time (ms since the epoch) of the segment record that caused this record,
+    /// `None` for records that were not caused by one (the live record of a finalisation).
+    pub caused_at_ms: fn(&Codec, &[u8]) -> Option<i64>,
+}
+
+/// The per-segment outputs measured (see the module docs).
+pub const STREAM_OUTPUTS: &[StreamOutput] = &[StreamOutput {
+    label: "segment sent -> live record received",
+    topic: |t| &t.live,
+    caused_at_ms: |codec, bytes| {
+        let live: debrief::live::LiveInsight = codec.decode(bytes).ok()?;
+        (live.reason != debrief::live::LiveReason::End).then_some(live.at_ms)
+    },
+}];
+
+/// The latencies of one [`StreamOutput`], ms, sorted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutputLatency {
+    /// [`StreamOutput::label`].
+    pub label: String,
+    /// Arrival minus the causing segment's stream time, ms, sorted.
+    pub latencies_ms: Vec<u64>,
 }
 
 /// Why the bench could not run.
@@ -257,6 +301,8 @@ pub struct BenchReport {
     pub pipeline: PipelineSummary,
     /// Mean time in `analyse` per conversation, from the pipeline's metrics, µs.
     pub mean_analyse_us: Option<f64>,
+    /// Per-segment outputs ([`STREAM_OUTPUTS`]).
+    pub outputs: Vec<OutputLatency>,
 }
 
 impl BenchReport {
@@ -355,7 +401,9 @@ pub fn interleave(lens: &[usize], concurrency: usize) -> impl Iterator<Item = (u
     })
 }
 
-struct Topics {
+/// The topics of one bench run.
+pub struct Topics {
+    live: String,
     transcripts: String,
     dynamics: String,
     salesforce: String,
@@ -367,6 +415,7 @@ struct Topics {
 impl Topics {
     fn prefixed(prefix: &str) -> Topics {
         Topics {
+            live: format!("{prefix}live"),
             transcripts: format!("{prefix}transcripts"),
             dynamics: format!("{prefix}insights.dynamics"),
             salesforce: format!("{prefix}insights.salesforce"),
@@ -385,6 +434,7 @@ impl Topics {
             (&self.telemetry, partitions),
             (&self.dead_letter, 1),
             (&self.tenant_config, 1),
+            (&self.live, partitions),
         ]
     }
 }
@@ -508,6 +558,8 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     config.kafka.topics.tenant_config = topics.tenant_config.clone();
     config.crm.dynamics = topics.dynamics.clone();
     config.crm.salesforce = topics.salesforce.clone();
+    config.kafka.topics.live = topics.live.clone();
+    config.live.interval = Duration::from_millis(args.live_interval_ms);
     config.encoding = Encoding::AvroSingleObject;
     // Every replay ends with an end event; a short idle timeout only bounds how long the
     // ids of finalised conversations are remembered (memory reaches its plateau sooner).
@@ -546,6 +598,42 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         .map_err(kafka("creating the insight reader"))?;
     crate::cli::demo::assign_all(&watcher, &[&topics.dynamics, &topics.salesforce])
         .map_err(kafka("assigning the insight reader"))?;
+
+    // One reader per per-segment output, collecting until the run ends.
+    let outputs_stop = CancellationToken::new();
+    let mut output_tasks = Vec::new();
+    for output in STREAM_OUTPUTS {
+        let reader = crate::cli::demo::reader(
+            &brokers,
+            &format!("debrief-bench-{run_id}-output"),
+            PIPELINE_FETCH_WAIT_MS,
+        )
+        .map_err(kafka("creating an output reader"))?;
+        crate::cli::demo::assign_all(&reader, &[(output.topic)(&topics)])
+            .map_err(kafka("assigning an output reader"))?;
+        let (stop, codec) = (outputs_stop.clone(), codec.clone());
+        output_tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let msg = tokio::select! {
+                    _ = stop.cancelled() => break,
+                    m = reader.recv() => m,
+                };
+                let Ok(msg) = msg else { continue };
+                let at = msg
+                    .payload()
+                    .and_then(|bytes| (output.caused_at_ms)(&codec, bytes));
+                if let Some(at) = at {
+                    latencies.push((now_ms() - at).max(0) as u64);
+                }
+            }
+            latencies.sort_unstable();
+            OutputLatency {
+                label: output.label.to_string(),
+                latencies_ms: latencies,
+            }
+        }));
+    }
 
     let sent_at: Arc<Mutex<HashMap<String, (Instant, i64)>>> = Arc::default();
     let metrics = Arc::new(Metrics::new()?);
@@ -705,6 +793,16 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     }
     report.insights = seen.len();
     report.elapsed = last_insight - t0;
+    // Records of the last segments are produced before their conversation's insight; a
+    // short grace for the readers.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    outputs_stop.cancel();
+    for task in output_tasks {
+        report.outputs.push(
+            task.await
+                .map_err(|e| BenchError::Internal(format!("an output reader: {e}")))?,
+        );
+    }
     shutdown.cancel();
     let (stats, produce_elapsed) = producing
         .await
@@ -778,6 +876,17 @@ pub fn render(r: &BenchReport, preload: bool) -> String {
             at(q, 0.5),
             at(q, 0.99)
         ));
+        for o in &r.outputs {
+            let v = &o.latencies_ms;
+            s.push_str(&format!(
+                "latency      {} (n={}): p50 {}, p99 {}, max {}\n",
+                o.label,
+                v.len(),
+                at(v, 0.5),
+                at(v, 0.99),
+                at(v, 1.0)
+            ));
+        }
     }
     if let Some(a) = r.mean_analyse_us {
         s.push_str(&format!(

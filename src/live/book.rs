@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub const DEFAULT_LANGUAGE: &str = "en";
 
 /// One open conversation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Entry {
     lane: u32,
     tenant_id: String,
@@ -37,7 +37,7 @@ struct Entry {
 }
 
 /// Live states and record schedule. See the module documentation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LiveBook {
     interval_ms: i64,
     max_items: usize,

@@ -885,7 +885,8 @@ fn legacy_fingerprints_are_read_and_counted_but_never_written() {
             RecordKind::ErasureRequest,
             RecordKind::ConversationIndex,
             RecordKind::ErasureLedger,
-            RecordKind::Audit
+            RecordKind::Audit,
+            RecordKind::LiveInsight
         ]
     );
     let event = segment_event();

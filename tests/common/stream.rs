@@ -301,6 +301,29 @@ pub async fn publish(p: &FutureProducer, topic: &str, events: &[TranscriptEvent]
     }
 }
 
+/// Publishes events keyed by conversation id, in order, the `i`-th with the record
+/// timestamp `first_ms + i * step_ms` (a call streamed over time, published at once: the
+/// pipeline's decisions follow record timestamps, its stream time).
+pub async fn publish_spaced(
+    p: &FutureProducer,
+    topic: &str,
+    events: &[TranscriptEvent],
+    first_ms: i64,
+    step_ms: i64,
+) {
+    let codec = codec();
+    for (i, e) in events.iter().enumerate() {
+        let bytes = codec.encode(topic, e).expect("encoding a test event");
+        let record = rdkafka::producer::FutureRecord::to(topic)
+            .key(e.conversation_id.as_bytes())
+            .payload(&bytes)
+            .timestamp(first_ms + i as i64 * step_ms);
+        if let Err((err, _)) = p.send(record, Duration::from_secs(30)).await {
+            panic!("delivery to {topic} failed: {err}");
+        }
+    }
+}
+
 /// How a reader sees transactional records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isolation {
