@@ -13,7 +13,7 @@
 //! Tenants without rules cost nothing here.
 
 use super::encode::Encode;
-use super::produce::{produce, Delivery, Produced, Producer};
+use super::produce::{produce_at, Delivery, Produced, Producer};
 use crate::live::SegmentFacts;
 use crate::metrics::Metrics;
 use crate::rules::{Alert, ConversationRules, SegmentView};
@@ -99,8 +99,10 @@ impl Alerts {
         self.open.retain(|_, (l, _)| *l != lane);
     }
 
-    /// Encodes and produces the alerts fired (no holds). An alert that cannot be encoded or
-    /// handed to the producer is counted as failed and logged, never fatal.
+    /// Encodes and produces the alerts fired (no holds), each with the Kafka timestamp of the
+    /// transcript record that fired it (its stream time: a replay writes the same). An alert
+    /// that cannot be encoded or handed to the producer is counted as failed and logged,
+    /// never fatal.
     pub fn send(&mut self, producer: &Producer, metrics: &Metrics) {
         for (alert, at_ms) in self.out.drain(..) {
             let sent = self
@@ -112,8 +114,8 @@ impl Alerts {
                         at_ms,
                         trigger: alert.trigger,
                     };
-                    produce(producer, record, Box::new(Delivery { hold: None, what }))
-                        .map_err(|e| e.to_string())
+                    let delivery = Box::new(Delivery { hold: None, what });
+                    produce_at(producer, record, Some(at_ms), delivery).map_err(|e| e.to_string())
                 });
             if let Err(error) = sent {
                 tracing::warn!(topic = %self.topic, error = %error, "alert not sent");

@@ -210,8 +210,22 @@ pub(crate) fn produce(
     record: Record<'_>,
     delivery: Box<Delivery>,
 ) -> Result<(), KafkaError> {
+    produce_at(producer, record, None, delivery)
+}
+
+/// [`produce`], with the record's Kafka timestamp (ms since the epoch) when `Some` (the
+/// producer's clock otherwise).
+pub(crate) fn produce_at(
+    producer: &Producer,
+    record: Record<'_>,
+    timestamp_ms: Option<i64>,
+    delivery: Box<Delivery>,
+) -> Result<(), KafkaError> {
     let mut base: BaseRecord<'_, [u8], [u8], Box<Delivery>> =
         BaseRecord::with_opaque_to(record.topic, delivery).payload(&record.payload);
+    if let Some(t) = timestamp_ms {
+        base = base.timestamp(t);
+    }
     if let Some(k) = record.key {
         base = base.key(k);
     }
