@@ -594,6 +594,60 @@ mod tests {
     }
 
     #[test]
+    fn a_version_with_a_bad_rule_is_rejected_and_the_one_in_force_stays() {
+        use crate::emit::SourceRef;
+        use crate::events::DeadLetterKind;
+        use crate::schema::{Codec, Encoding};
+        use crate::tenant::{interpret, TenantConfig, TenantEvent, TenantRegistry, TrackerConfig};
+        let codec = Codec::new(Encoding::Json, None).unwrap();
+        let config = |version, tracker: &str| TenantConfig {
+            tenant_id: "acme".into(),
+            version,
+            trackers: vec![TrackerConfig {
+                name: "pricing".into(),
+                terms: vec!["price".into()],
+                ..TrackerConfig::default()
+            }],
+            rules: vec![rule("r", vec![mention(tracker)])],
+            ..TenantConfig::default()
+        };
+        let read = |c: &TenantConfig| {
+            let bytes = serde_json::to_vec(c).unwrap();
+            interpret(
+                &codec,
+                SourceRef {
+                    topic: "cfg",
+                    partition: 0,
+                    offset: 0,
+                    key: Some(b"acme"),
+                    value: Some(&bytes),
+                },
+            )
+        };
+        let mut registry = TenantRegistry::default();
+        let TenantEvent::Apply(rt) = read(&config(1, "pricing")) else {
+            panic!("version 1 is valid")
+        };
+        registry.apply(rt);
+        match read(&config(2, "Gong")) {
+            TenantEvent::Reject(kind, reason, version) => {
+                assert_eq!(kind, DeadLetterKind::InvalidConfig);
+                assert_eq!(version, Some(2));
+                assert!(
+                    reason.ends_with(
+                        "rule `r`: conditions[0] names `Gong`, which is not a configured tracker or competitor"
+                    ),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let in_force = registry.get("acme").unwrap();
+        assert_eq!(in_force.config.version, 1);
+        assert_eq!(in_force.rules.len(), 1);
+    }
+
+    #[test]
     fn limits_are_enforced() {
         let at_limit: Vec<RuleConfig> = (0..MAX_RULES)
             .map(|i| rule(&format!("r{i}"), vec![mention("pricing")]))
