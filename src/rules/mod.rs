@@ -141,7 +141,7 @@ impl Window {
         match self {
             Window::Whole => true,
             Window::FirstMs(n) => start < n,
-            Window::LastMs(n) => start >= len - n,
+            Window::LastMs(n) => start >= len.saturating_sub(n),
             Window::FirstPercent(p) => i128::from(start) * 100 < i128::from(len) * i128::from(p),
             Window::LastPercent(p) => {
                 i128::from(start) * 100 >= i128::from(len) * i128::from(100 - p)
@@ -383,6 +383,12 @@ impl ConversationRules {
         let run = timed
             .and_then(|(start, end)| self.extend_run(&seg, start, end))
             .and_then(|first| self.run.as_ref().map(|r| (first, r.last, r.side)));
+        // The trackers mentioned, as the rules name them (once per segment, not per condition).
+        let mentioned: Vec<String> = seg
+            .hits
+            .iter()
+            .map(|h| h.tracker.trim().to_lowercase())
+            .collect();
         let rules = Arc::clone(&self.rules);
         let mut alerts = Vec::new();
         for (rule, state) in rules.rules.iter().zip(self.states.iter_mut()) {
@@ -391,7 +397,7 @@ impl ConversationRules {
             }
             let mut newly = None;
             for (cond, cs) in rule.conditions.iter().zip(state.conditions.iter_mut()) {
-                if let Some(ev) = step(cond, cs, &seg, &here, run) {
+                if let Some(ev) = step(cond, cs, &seg, &mentioned, &here, run) {
                     newly.get_or_insert(ev);
                 }
             }
@@ -466,6 +472,7 @@ fn step(
     cond: &Condition,
     cs: &mut CondState,
     seg: &SegmentView<'_>,
+    mentioned: &[String],
     here: &Evidence,
     run: Option<(i64, i64, Side)>,
 ) -> Option<Evidence> {
@@ -480,11 +487,7 @@ fn step(
             window,
             negated,
         } => {
-            let said = side_matches(*side, seg.side)
-                && seg
-                    .hits
-                    .iter()
-                    .any(|h| h.tracker.trim().to_lowercase() == *tracker);
+            let said = side_matches(*side, seg.side) && mentioned.iter().any(|m| m == tracker);
             match window {
                 Window::Whole | Window::FirstMs(_) if !*negated => {
                     let inside = match window {
@@ -543,7 +546,7 @@ fn step(
         }
         Condition::Monologue { side, over_ms } => {
             let (first, last, run_side) = run?;
-            let long = last - first > *over_ms;
+            let long = last.saturating_sub(first) > *over_ms;
             if open && long && side_matches(*side, run_side) && cs.fired_run != Some(first) {
                 cs.fired_run = Some(first);
                 cs.status = Status::True(here.clone());
@@ -561,7 +564,11 @@ fn step(
                 return None;
             }
             cs.times.push_back(start);
-            while cs.times.front().is_some_and(|t| *t <= start - within_ms) {
+            while cs
+                .times
+                .front()
+                .is_some_and(|t| *t <= start.saturating_sub(*within_ms))
+            {
                 cs.times.pop_front();
             }
             while cs.times.len() > over + 1 {

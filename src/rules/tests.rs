@@ -7,7 +7,7 @@ use crate::tenant::rules::{RuleCondition, RuleWindow};
 use crate::tenant::{CompetitorConfig, TrackerConfig};
 
 /// A segment as the live state would describe it.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 struct Seg {
     id: String,
     speaker: &'static str,
@@ -614,4 +614,105 @@ fn compiled_from_the_tenant_runtime() {
             crate::tenant::RuleError::UnknownTracker { .. }
         ))
     ));
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_side() -> impl Strategy<Value = RuleSide> {
+        prop_oneof![
+            Just(RuleSide::Any),
+            Just(RuleSide::Internal),
+            Just(RuleSide::External)
+        ]
+    }
+
+    fn any_condition() -> impl Strategy<Value = RuleCondition> {
+        let tracker = prop_oneof![Just("pricing"), Just("compliance"), Just("Salesforce")];
+        let window = prop_oneof![
+            Just(None),
+            (1i64..200).prop_map(first_s),
+            (1i64..200).prop_map(last_s),
+            (1i64..=100).prop_map(|p| Some(RuleWindow {
+                first_percent: Some(p),
+                ..RuleWindow::default()
+            })),
+            (1i64..=100).prop_map(|p| Some(RuleWindow {
+                last_percent: Some(p),
+                ..RuleWindow::default()
+            })),
+        ];
+        prop_oneof![
+            (tracker.clone(), any_side(), window.clone()).prop_map(|(t, s, w)| mention(t, s, w)),
+            (tracker, any_side(), window).prop_map(|(t, s, w)| no_mention(t, s, w)),
+            (any_side(), 1i64..100).prop_map(|(s, n)| monologue(s, n)),
+            (any_side(), 0i64..5, 1i64..5).prop_map(|(s, c, m)| interruptions(s, c, m)),
+            (1i64..30).prop_map(silence),
+        ]
+    }
+
+    fn any_segment() -> impl Strategy<Value = Seg> {
+        (
+            prop_oneof![Just("a1"), Just("c1"), Just("c2"), Just("x")],
+            proptest::option::of((-5_000i64..300_000, 0i64..60_000)),
+            any::<bool>(),
+            any::<bool>(),
+            proptest::option::of(0i64..40_000),
+            proptest::collection::vec(
+                prop_oneof![Just("pricing"), Just("COMPLIANCE"), Just("salesforce")],
+                0..3,
+            ),
+        )
+            .prop_map(|(speaker, times, backchannel, interruption, gap, hits)| {
+                let mut s = seg("s", speaker, 0.0, 0.0);
+                s.start = times.map(|(start, _)| start);
+                s.end = times.map(|(start, len)| start + len);
+                s.backchannel = backchannel;
+                s.interruption = interruption;
+                s.gap = gap;
+                hits.into_iter().fold(s, |s, h| s.says(h))
+            })
+    }
+
+    proptest! {
+        /// Arbitrary rules over arbitrary segments: no panic, the same alerts twice, a rule
+        /// that does not repeat fires at most once, occurrences count up from 1.
+        #[test]
+        fn evaluation_never_panics_and_is_deterministic(
+            rules in proptest::collection::vec(
+                (proptest::collection::vec(any_condition(), 1..4), any::<bool>(), any::<bool>()),
+                1..6,
+            ),
+            segs in proptest::collection::vec(any_segment(), 0..40),
+        ) {
+            let rules: Vec<RuleConfig> = rules
+                .into_iter()
+                .enumerate()
+                .map(|(i, (conditions, any_of, repeat))| {
+                    let combine = if any_of { Combine::AnyOf } else { Combine::AllOf };
+                    rule(&format!("r{i}"), combine, repeat, conditions)
+                })
+                .collect();
+            let segs: Vec<Seg> = segs
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut s)| {
+                    s.id = format!("s{i}");
+                    s
+                })
+                .collect();
+            let first = run(rules.clone(), &segs);
+            prop_assert_eq!(&first, &run(rules.clone(), &segs));
+            for r in &rules {
+                let fired: Vec<&Fired> = first.iter().filter(|f| f.0 == r.name).collect();
+                if !r.repeat {
+                    prop_assert!(fired.len() <= 1);
+                }
+                for (i, f) in fired.iter().enumerate() {
+                    prop_assert_eq!(f.4, i as i32 + 1);
+                }
+            }
+        }
+    }
 }
