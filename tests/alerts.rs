@@ -306,6 +306,8 @@ async fn each_kind_of_rule_fires_exactly_when_it_should() {
     c.http.listen = ([127, 0, 0, 1], 0).into();
     c.shutdown_deadline = Duration::from_secs(5);
     c.assembly.idle_timeout = Duration::from_secs(60);
+    // Rules run in the live step.
+    c.live.enabled = true;
     c.kafka
         .options
         .insert("session.timeout.ms".into(), "10000".into());

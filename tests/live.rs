@@ -56,6 +56,7 @@ async fn a_streamed_call_gets_live_records_at_the_interval_and_the_last_agrees_w
     c.http.listen = ([127, 0, 0, 1], 0).into();
     c.shutdown_deadline = Duration::from_secs(5);
     c.assembly.idle_timeout = Duration::from_secs(60);
+    c.live.enabled = true;
     c.live.interval = Duration::from_secs(5);
     c.kafka
         .options

@@ -602,6 +602,7 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     config.crm.salesforce = topics.salesforce.clone();
     config.kafka.topics.live = topics.live.clone();
     config.kafka.topics.alerts = topics.alerts.clone();
+    config.live.enabled = true;
     config.live.interval = Duration::from_millis(args.live_interval_ms);
     config.encoding = Encoding::AvroSingleObject;
     // Every replay ends with an end event; a short idle timeout only bounds how long the

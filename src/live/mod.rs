@@ -41,7 +41,10 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LiveConfig {
-    /// Send live records (default `true`).
+    /// Send live records. Default `false`: create the live topic first, with
+    /// `cleanup.policy=delete` and `retention.ms` of at most one day (live records are
+    /// personal data that expire instead of being tombstoned), then turn them on; a topic
+    /// created by the broker's defaults would keep them too long.
     pub enabled: bool,
     /// At most one interval record per conversation per this much stream time. Key
     /// `interval_ms`, in milliseconds; default 5,000 (5 s).
@@ -55,7 +58,7 @@ pub struct LiveConfig {
 impl Default for LiveConfig {
     fn default() -> Self {
         LiveConfig {
-            enabled: true,
+            enabled: false,
             interval: Duration::from_secs(5),
             max_items_per_record: 100,
         }

@@ -15,7 +15,8 @@
 //! [`Live::segment`] hands the segment's [`SegmentFacts`] to the alerts step
 //! ([`super::alerts::Alerts`], the tenant's rules); when a rule fires it calls
 //! [`Live::flush_now`] so that a live record goes out at once. [`Live::close`] lets the rules
-//! that wait for the end decide. Alert rules therefore run only when live records are on.
+//! that wait for the end decide. Alert rules therefore run only when live records are on
+//! (`live.enabled`, off by default).
 
 use super::alerts::Alerts;
 use super::encode::Encode;
