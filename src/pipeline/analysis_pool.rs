@@ -381,9 +381,10 @@ fn analyse_and_produce(shared: &Shared, mut job: Job) -> Result<(), AnalysisErro
         &key,
     );
     index::add_outputs(&mut entry, crm_written);
-    // A tenant with alert rules may have written alerts for this conversation while it ran:
-    // the entry lists their key, so that an erasure tombstones it too.
-    if job.tenant.as_ref().is_some_and(|t| !t.rules.is_empty()) {
+    // A tenant with alert rules may have written alerts for this conversation while it ran
+    // (rules run in the live step): the entry lists their key, so that an erasure tombstones
+    // it too. Without the live step no alert exists and the topic may not either.
+    if shared.config.live.enabled && job.tenant.as_ref().is_some_and(|t| !t.rules.is_empty()) {
         let alerts = OutputRef {
             topic: shared.config.kafka.topics.alerts.clone(),
             key: conv.id.clone(),

@@ -846,6 +846,21 @@ mod tests {
             kpis: false,
             redaction: false,
         };
+        cfg.rules = vec![crate::tenant::RuleConfig {
+            name: "no pricing early".into(),
+            combine: crate::tenant::Combine::AnyOf,
+            conditions: vec![crate::tenant::RuleCondition {
+                kind: crate::tenant::ConditionKind::NoMention,
+                tracker: Some("pricing".into()),
+                side: crate::tenant::RuleSide::Internal,
+                window: Some(crate::tenant::RuleWindow {
+                    first_s: Some(60),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            repeat: true,
+        }];
         let (_d, path) = write("full.json", &serde_json::to_string(&cfg).unwrap());
         assert_eq!(TenantConfig::from_path(&path).unwrap(), cfg);
         let (_d, path) = write("full.yaml", &serde_yaml_ng::to_string(&cfg).unwrap());
