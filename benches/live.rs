@@ -8,7 +8,9 @@
 //! - `last_segment/<length>`: the last segment alone, on a book that already holds every
 //!   segment before it (prepared outside the measurement): the marginal cost at that length.
 //!
-//! `cargo bench --bench live`. Times are CPU time of the benchmark thread
+//! `cargo bench --bench live`. For instructions instead of time, run the built bench under
+//! `valgrind --tool=callgrind ... --bench --profile-time 2 'live/whole_call/5min$'` (and
+//! `2h`) and divide the inclusive cost of `LiveBook::observe` by its calls. Times are CPU time of the benchmark thread
 //! (`CLOCK_THREAD_CPUTIME_ID`), so that a machine shared with other work disturbs the
 //! comparison less; both lengths run in one process, one after the other.
 

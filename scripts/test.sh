@@ -271,4 +271,7 @@ fi
 stage "cargo test --doc"
 cargo test --doc
 
+stage "cargo doc --no-deps (broken intra-doc links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+
 stage "done: all checks passed in $((SECONDS - START_SECONDS))s"

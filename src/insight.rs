@@ -36,7 +36,8 @@ pub enum SkipReason {
     NoTranscript,
     /// The conversation hit the per-conversation segment limit; later segments were dropped.
     SegmentLimit,
-    /// The tenant disabled the feature (action items, trackers) in its configuration.
+    /// The tenant disabled a feature (action items, trackers, KPIs, questions) in its
+    /// configuration, or the retention sweep removed its data after a switch-off.
     FeatureDisabled,
     /// Parts of the source file could not be read (a WebVTT cue, a time zone that is not an
     /// IANA name) and were left out or replaced by the default; `debrief process` reports each

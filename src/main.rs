@@ -21,6 +21,9 @@ enum Command {
     Process(cli::process::ProcessArgs),
     /// Run the Kafka pipeline service until SIGTERM/SIGINT (configuration: file and DEBRIEF__* variables).
     Run(cli::run::RunArgs),
+    /// Reprocess a time range of the transcript topics (own consumer group, no commits) and
+    /// rewrite its conversations' outputs with the configuration in force now.
+    Replay(cli::replay::ReplayArgs),
     /// Publish transcript files to Kafka as contract events (segment streams or complete transcripts).
     Produce(cli::produce::ProduceArgs),
     /// Run the whole service on an in-process mock Kafka cluster with the sample conversations.
@@ -41,6 +44,24 @@ fn run(args: cli::run::RunArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(cli::run::run(args))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn replay(args: cli::replay::ReplayArgs) -> anyhow::Result<ExitCode> {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let request = match args.request(now_ms) {
+        Ok(r) => r,
+        Err(e) => {
+            // A usage error, like clap's own (exit code 2).
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let summary = cli::replay::command(&args, request)?;
+    Ok(if summary.complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn admin(args: cli::admin::AdminArgs) -> anyhow::Result<ExitCode> {
@@ -129,6 +150,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Process(args) => process(args),
         Command::Run(args) => run(args),
+        Command::Replay(args) => replay(args),
         Command::Produce(args) => cli::produce::command(args).map_err(Into::into),
         Command::Demo(args) => cli::demo::command(args).map_err(Into::into),
         Command::Bench(args) => cli::bench::command(args).map_err(Into::into),

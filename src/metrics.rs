@@ -21,6 +21,9 @@
 //! | `debrief_commit_metadata_dropped_total` | counter | |
 //! | `debrief_erasure_steps_total` | counter | `step` (`received`, `crm_tombstoned`, `index_removed`, `telemetry_unlinked`, `completed`) |
 //! | `debrief_erasure_oldest_incomplete_age_seconds` | gauge | |
+//! | `debrief_retention_sweeps_total` | counter | `outcome` (`ok`, `failed`) |
+//! | `debrief_retention_items_total` | counter | `action` (`rewritten`, `tombstoned`) |
+//! | `debrief_retention_last_sweep_timestamp_seconds` | gauge | |
 //! | `debrief_source_retention_exceeds_erasure_deadline` | gauge | `topic` (1 when the transcript topic keeps records over 7 days) |
 //! | `debrief_live_records_total` | counter | `reason` (`interval`, `rule`, `end`; acknowledged), `failed` (not delivered: live records are best effort) |
 //! | `debrief_live_latency_seconds` | histogram | |
@@ -127,6 +130,15 @@ pub struct Metrics {
     /// `debrief_redactions_total{type}`: personal data values replaced by placeholders in
     /// insights, by type (`EMAIL`, `PHONE`, `IBAN`, `CARD`, `NATIONAL_ID`, `IP`, `URL`).
     pub redactions: IntCounterVec,
+    /// `debrief_retention_sweeps_total{outcome}`: retention sweeps run by this instance
+    /// (`ok`, `failed`; `crate::pipeline::retention_sweep`).
+    pub retention_sweeps: IntCounterVec,
+    /// `debrief_retention_items_total{action}`: insights rewritten without a switched-off
+    /// feature's data (`rewritten`) or removed past the tenant's retention (`tombstoned`).
+    pub retention_items: IntCounterVec,
+    /// `debrief_retention_last_sweep_timestamp_seconds`: when the last successful sweep ran
+    /// (its clock), s since the epoch; 0 before the first.
+    pub retention_last_sweep: IntGauge,
     /// `debrief_live_records_total{reason}`: live records acknowledged by the broker, by
     /// reason (`interval`, `rule`, `end`), and `failed` for those not delivered (best effort:
     /// a failed live record does not stop the service).
@@ -275,6 +287,33 @@ impl Metrics {
         registry.register(Box::new(crm_records_produced.clone()))?;
         registry.register(Box::new(crm_write_errors.clone()))?;
         registry.register(Box::new(redactions.clone()))?;
+        let retention_sweeps = IntCounterVec::new(
+            Opts::new(
+                "debrief_retention_sweeps_total",
+                "Retention sweeps run, by outcome (ok, failed).",
+            ),
+            &["outcome"],
+        )?;
+        let retention_items = IntCounterVec::new(
+            Opts::new(
+                "debrief_retention_items_total",
+                "Insights rewritten without a switched-off feature (rewritten) or removed past retention (tombstoned).",
+            ),
+            &["action"],
+        )?;
+        let retention_last_sweep = IntGauge::new(
+            "debrief_retention_last_sweep_timestamp_seconds",
+            "When the last successful retention sweep ran, seconds since the epoch.",
+        )?;
+        for outcome in ["ok", "failed"] {
+            retention_sweeps.with_label_values(&[outcome]);
+        }
+        for action in ["rewritten", "tombstoned"] {
+            retention_items.with_label_values(&[action]);
+        }
+        registry.register(Box::new(retention_sweeps.clone()))?;
+        registry.register(Box::new(retention_items.clone()))?;
+        registry.register(Box::new(retention_last_sweep.clone()))?;
         let live_records = IntCounterVec::new(
             Opts::new(
                 "debrief_live_records_total",
@@ -326,6 +365,9 @@ impl Metrics {
             erasure_oldest_incomplete_age,
             source_retention_exceeds,
             redactions,
+            retention_sweeps,
+            retention_items,
+            retention_last_sweep,
             live_records,
             live_latency,
             alerts,

@@ -5,33 +5,15 @@
 
 mod common;
 
+use common::child::{hold_demo, wait_limited, Announces};
 use common::http_get;
 use debrief::insight::{Insight, Outcome, SkipReason};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_debrief");
-
-/// Upper bound on any child process: only turns a hang into a failure.
-const LIMIT: Duration = Duration::from_secs(120);
-
-/// Kills the child if it outlives [`LIMIT`], then collects its output.
-fn wait_limited(child: Child) -> Output {
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        if rx.recv_timeout(LIMIT).is_err() {
-            eprintln!("child {pid} exceeded {LIMIT:?}: killing it");
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-        }
-    });
-    let out = child.wait_with_output().unwrap();
-    let _ = tx.send(());
-    watchdog.join().unwrap();
-    out
-}
 
 /// Runs the binary in `dir` with `args` and extra environment variables.
 fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -315,39 +297,13 @@ fn sample(text: &str, name: &str) -> Option<f64> {
 #[test]
 fn the_demo_metrics_address_stays_up_until_ctrl_c_and_the_summary_agrees_with_itself() {
     // A long hold: the demo must end on SIGINT (Ctrl-C), not on the clock.
-    let mut child = Command::new(BIN)
-        .args([
-            "demo",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--hold-ms",
-            "600000",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    let mut addr = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push(line.clone());
-        if line.contains("stay up for 600000 ms") {
-            addr = line
-                .split("http://")
-                .nth(1)
-                .and_then(|rest| rest.split('/').next())
-                .map(str::to_string);
-            break;
-        }
-    }
-    let Some(addr) = addr else {
-        let _ = child.kill();
-        panic!("the demo never said it holds:\n{}", seen.join("\n"));
-    };
+    let demo = hold_demo(
+        BIN,
+        &["--metrics-addr", "127.0.0.1:0", "--hold-ms", "600000"],
+        Announces::Stdout,
+        |line| line.contains("stay up for 600000 ms"),
+    );
+    let (child, addr, lines) = (demo.child, demo.addr, demo.rest);
     let live = http_get(&addr, "/metrics");
     assert!(live.starts_with("HTTP/1.1 200"), "{live}");
     assert_eq!(
@@ -363,7 +319,7 @@ fn the_demo_metrics_address_stays_up_until_ctrl_c_and_the_summary_agrees_with_it
     // SAFETY: `kill` with a valid pid and signal number has no memory effects.
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     assert_eq!(rc, 0);
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let rest: Vec<String> = lines.collect();
     let out = wait_limited(child);
     assert!(
         out.status.success(),
@@ -431,9 +387,65 @@ fn an_empty_file_and_a_transcript_without_speakers_are_not_met_with_silence() {
 }
 
 #[test]
+fn replay_refuses_unreadable_times_and_empty_ranges_before_connecting() {
+    let dir = tempfile::tempdir().unwrap();
+    // No broker listens there: a usage error must come before any connection attempt.
+    let env = [("DEBRIEF__KAFKA__BROKERS", "127.0.0.1:9")];
+    // (arguments, the value named in the error, what the error says is accepted)
+    for (args, says, accepted) in [
+        (
+            &["replay", "--from", "yesterday"][..],
+            "'yesterday'",
+            "RFC 3339",
+        ),
+        (
+            &["replay", "--from", "2026-11-29 14:00"][..],
+            "'2026-11-29 14:00'",
+            "RFC 3339",
+        ),
+        (
+            &["replay", "--from", "2h", "--to", "soon"][..],
+            "'soon'",
+            "RFC 3339",
+        ),
+        (
+            &["replay", "--from", "2h", "--lookback", "a while"][..],
+            "'a while'",
+            "not a duration",
+        ),
+    ] {
+        let out = run_in(dir.path(), args, &env);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(says) && stderr.contains(accepted),
+            "{args:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    for (from, to) in [
+        ("1h", "2h"),
+        ("2026-11-29T14:00:00Z", "2026-11-29T14:00:00Z"),
+    ] {
+        let out = run_in(dir.path(), &["replay", "--from", from, "--to", to], &env);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{from}..{to}: {stderr}");
+        assert!(
+            stderr.starts_with("error: --from (") && stderr.contains("must be before --to"),
+            "{from}..{to}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "said once: {stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = run_in(dir.path(), &["replay"], &env);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--from <TIME>"));
+}
+
+#[test]
 fn help_texts_carry_no_rust_doc_links() {
     for command in [
-        "process", "run", "produce", "demo", "bench", "eval", "train",
+        "process", "run", "replay", "produce", "demo", "bench", "eval", "train",
     ] {
         let dir = tempfile::tempdir().unwrap();
         let out = run_in(dir.path(), &[command, "--help"], &[]);

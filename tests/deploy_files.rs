@@ -29,6 +29,9 @@ const METRICS: &[(&str, &[&str])] = &[
         "debrief_source_retention_exceeds_erasure_deadline",
         &["topic"],
     ),
+    ("debrief_retention_sweeps_total", &["outcome"]),
+    ("debrief_retention_items_total", &["action"]),
+    ("debrief_retention_last_sweep_timestamp_seconds", &[]),
 ];
 
 /// Histograms are queried through their `_bucket`, `_sum` and `_count` series.

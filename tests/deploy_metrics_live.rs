@@ -6,12 +6,12 @@
 
 mod common;
 
+use common::child::{hold_demo, Announces};
+
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_debrief");
 
@@ -119,37 +119,16 @@ fn http_get(addr: &str, path: &str) -> String {
 
 /// The `/metrics` text of a running `debrief demo` once every sample has its insight.
 fn live_demo_metrics() -> String {
-    let mut child = Command::new(BIN)
-        .args([
-            "demo",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--hold-ms",
-            "600000",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut seen = Vec::new();
-    let mut addr = None;
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-        if line.contains("stay up for 600000 ms") {
-            addr = line
-                .split("http://")
-                .nth(1)
-                .and_then(|rest| rest.split('/').next())
-                .map(str::to_string);
-            break;
-        }
-        seen.push(line);
-    }
-    let metrics = addr.as_deref().map(|addr| http_get(addr, "/metrics"));
-    let _ = child.kill();
-    let _ = child.wait();
-    metrics.unwrap_or_else(|| panic!("the demo never held:\n{}", seen.join("\n")))
+    let mut demo = hold_demo(
+        BIN,
+        &["--metrics-addr", "127.0.0.1:0", "--hold-ms", "600000"],
+        Announces::Stdout,
+        |line| line.contains("stay up for 600000 ms"),
+    );
+    let metrics = http_get(&demo.addr, "/metrics");
+    let _ = demo.child.kill();
+    let _ = demo.child.wait();
+    metrics
 }
 
 #[test]

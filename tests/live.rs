@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use debrief::config::Config;
+use debrief::config::{Config, DeliveryMode};
 use debrief::http::Health;
 use debrief::insight::Insight;
 use debrief::live::{LiveInsight, LiveReason};
@@ -33,6 +33,18 @@ fn decode<T: debrief::schema::ContractRecord>(msgs: &[OwnedMessage]) -> Vec<T> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a broker: scripts/test.sh"]
 async fn a_streamed_call_gets_live_records_at_the_interval_and_the_last_agrees_with_the_insight() {
+    streamed_call(DeliveryMode::AtLeastOnce).await;
+}
+
+/// The same in transactional mode: live records go out in the loop's transactions and are
+/// read committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a broker: scripts/test.sh"]
+async fn live_records_in_transactional_mode() {
+    streamed_call(DeliveryMode::Transactional).await;
+}
+
+async fn streamed_call(mode: DeliveryMode) {
     let brokers = brokers();
     let name = |n: &str| unique_name(&format!("live-{n}"));
     let (transcripts, tenants, live_topic, insights) = (
@@ -56,6 +68,7 @@ async fn a_streamed_call_gets_live_records_at_the_interval_and_the_last_agrees_w
     c.http.listen = ([127, 0, 0, 1], 0).into();
     c.shutdown_deadline = Duration::from_secs(5);
     c.assembly.idle_timeout = Duration::from_secs(60);
+    c.delivery.mode = mode;
     c.live.enabled = true;
     c.live.interval = Duration::from_secs(5);
     c.kafka

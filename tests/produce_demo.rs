@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::child::{hold_demo, wait_limited, Announces, LIMIT};
 use common::http_get;
 
 use debrief::events::{TranscriptEvent, TranscriptPayload};
@@ -23,13 +24,10 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_debrief");
-
-/// Upper bound on any child process: only turns a hang into a failure.
-const LIMIT: Duration = Duration::from_secs(120);
 
 fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -42,22 +40,6 @@ fn sample_ids() -> BTreeSet<String> {
         .unwrap()
         .map(|c| c.unwrap().id)
         .collect()
-}
-
-/// Kills the child if it outlives [`LIMIT`], then collects its output.
-fn wait_limited(child: Child) -> Output {
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        if rx.recv_timeout(LIMIT).is_err() {
-            eprintln!("child {pid} exceeded {LIMIT:?}: killing it");
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-        }
-    });
-    let out = child.wait_with_output().unwrap();
-    let _ = tx.send(());
-    watchdog.join().unwrap();
-    out
 }
 
 fn run(args: &[&str]) -> Output {
@@ -148,35 +130,19 @@ fn demo_prints_an_insight_for_every_sample_conversation_and_exits_0() {
 fn demo_serves_metrics_while_it_runs_and_prints_raw_insights_with_json() {
     // --json: insights on stdout, commentary on stderr. --hold-ms keeps the endpoint up after
     // the last insight; the requests below are made as soon as the demo says so.
-    let mut child = Command::new(BIN)
-        .args([
-            "demo",
+    let demo = hold_demo(
+        BIN,
+        &[
             "--json",
             "--metrics-addr",
             "127.0.0.1:0",
             "--hold-ms",
             "15000",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = Vec::new();
-    let mut addr = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        seen.push(line.clone());
-        if let Some(rest) = line.strip_prefix("metrics: http://") {
-            addr = rest.split('/').next().map(str::to_string);
-        }
-        if line.starts_with("all 5 sample conversations have an insight") {
-            break;
-        }
-    }
-    let addr = addr.unwrap_or_else(|| panic!("no metrics line in:\n{}", seen.join("\n")));
+        ],
+        Announces::Stderr,
+        |line| line.starts_with("all 5 sample conversations have an insight"),
+    );
+    let (child, addr, seen, lines) = (demo.child, demo.addr, demo.seen, demo.rest);
     assert!(
         seen.iter().any(|l| l.starts_with("all 5 sample")),
         "the demo did not finish:\n{}",
@@ -203,7 +169,7 @@ fn demo_serves_metrics_while_it_runs_and_prints_raw_insights_with_json() {
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
 
     // Drain stderr so the child never blocks on a full pipe, then collect stdout.
-    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let drain = std::thread::spawn(move || lines.collect::<Vec<_>>());
     let out = wait_limited(child);
     let rest = drain.join().unwrap();
     assert!(

@@ -7,7 +7,11 @@
 //! - `export --tenant T [--conversation C | --participant P]`: everything Debrief holds for
 //!   the subject, as JSON Lines (index entries, insights, telemetry carrying their
 //!   pseudonyms), recorded on the audit trail;
-//! - `audit --tenant T`: the tenant's audit trail (JSON Lines, oldest first).
+//! - `audit --tenant T`: the tenant's audit trail (JSON Lines, oldest first);
+//! - `sweep [--now TIME]`: runs one retention sweep (switched-off features, insight
+//!   retention) and prints its counts per tenant; `--now` takes the decisions at another time
+//!   than the wall clock (a deliberate, audited act: it removes data early when in the
+//!   future).
 
 use clap::{Args, Subcommand};
 use debrief::config::Config;
@@ -18,6 +22,7 @@ use debrief::governance::Scope;
 use debrief::governance::{ConversationIndexEntry, ErasureLedgerEntry, IndexView};
 use debrief::insight::Insight;
 use debrief::pipeline::admin::{publish_audit, publish_erasure, read_topic};
+use debrief::pipeline::retention_sweep::{Sweep, SweepError};
 use debrief::pipeline::PipelineError;
 use debrief::schema::Codec;
 use std::collections::BTreeMap;
@@ -90,6 +95,24 @@ pub enum AdminCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// Run one retention sweep now; prints one JSON line per tenant touched.
+    Sweep {
+        /// Take the decisions at this time instead of the wall clock's (RFC 3339, or ms since
+        /// the epoch). In the future, it removes data before it is due: for tests and
+        /// deliberate use only; the audit trail records it as `admin-sweep`.
+        #[arg(long, value_parser = parse_time)]
+        now: Option<i64>,
+    },
+}
+
+/// `--now`: RFC 3339 or ms since the epoch.
+fn parse_time(s: &str) -> Result<i64, String> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("not RFC 3339 nor ms since the epoch: {e}"))
 }
 
 /// Why an admin command failed.
@@ -104,6 +127,9 @@ pub enum AdminError {
     /// JSON output.
     #[error("json: {0}")]
     Json(#[from] serde_json::Error),
+    /// The sweep failed.
+    #[error("retention sweep: {0}")]
+    Sweep(#[from] SweepError),
 }
 
 fn now_ms() -> i64 {
@@ -179,6 +205,30 @@ pub async fn command(args: AdminArgs, out: &mut dyn Write) -> Result<bool, Admin
                 nonce,
             );
             publish_audit(&config, &codec, &record).await?;
+            Ok(true)
+        }
+        AdminCommand::Sweep { now } => {
+            let now = now.unwrap_or_else(now_ms);
+            let runtime = tokio::runtime::Handle::current();
+            let report = tokio::task::block_in_place(|| {
+                Sweep {
+                    config: &config,
+                    codec: &codec,
+                    metrics: None,
+                    actor: "admin-sweep",
+                    runtime: &runtime,
+                }
+                .run(now)
+            })?;
+            for (tenant, c) in &report.tenants {
+                let line = serde_json::json!({
+                    "tenant_id": tenant,
+                    "rewritten": c.rewritten,
+                    "tombstoned": c.tombstoned,
+                    "records": c.records,
+                });
+                writeln!(out, "{line}")?;
+            }
             Ok(true)
         }
         AdminCommand::Audit { tenant } => {

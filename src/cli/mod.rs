@@ -1,5 +1,5 @@
 //! The command-line tools, compiled into the `debrief` binary only (not part of the
-//! library's API): `process`, `run`, `produce`, `demo`, `bench`, `eval`, `train` and `admin`.
+//! library's API): `process`, `run`, `replay`, `produce`, `demo`, `bench`, `eval`, `train` and `admin`.
 
 pub mod admin;
 pub mod bench;
@@ -7,4 +7,5 @@ pub mod demo;
 pub mod eval;
 pub mod process;
 pub mod produce;
+pub mod replay;
 pub mod run;

@@ -1,7 +1,7 @@
 //! The per-tenant CRM mapping document: the CRM's field catalogue (as last refreshed) and which
 //! insight values go to which fields of which record type. It arrives, whole, as one value on
 //! the compacted `debrief.crm-mapping.v1` topic (key: tenant id) or from a YAML/JSON file; the
-//! reasons for a topic of its own are in `docs/crm.md`. [`super::validate`] turns it into a
+//! reasons for a topic of its own are in `docs/crm.md`. [`super::validate()`] turns it into a
 //! [`super::ValidMapping`].
 
 use super::source::{RecordType, Source};

@@ -4,7 +4,7 @@
 //! conversation-insight record and one task record per action item, each keyed by a
 //! deterministic external id ([`external_id`]) so that a sink upserts them and a tombstone
 //! deletes them. Which insight values go to which CRM fields is the tenant's mapping
-//! ([`CrmMapping`], with the CRM's field catalogue), validated when it arrives ([`validate`]:
+//! ([`CrmMapping`], with the CRM's field catalogue), validated when it arrives ([`validate()`]:
 //! at most 40 fields per record, no unmappable or calculated targets, related record types
 //! after their source); [`defaults`] gives a built-in mapping per CRM. At write time
 //! ([`build`]) fields the integration user may not read are left out and reported (code

@@ -3,7 +3,7 @@
 //! The two CRMs name their types differently; [`FieldType`] holds both vocabularies (serde
 //! names in `snake_case`, as they appear in a field catalogue) and says which CRM each one
 //! belongs to. The types a write-back cannot map are the ones the Copilot for Sales FAQ lists
-//! ("Quels champs ne peuvent pas être personnalisés ?"): see [`FieldType::unmappable_in`].
+//! ("Quels champs ne peuvent pas être personnalisés ?"): see [`FieldType::unmappable_reason`].
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! Conversation KPIs, exactly as defined in `docs/kpis.md`.
 //!
-//! Treatment of imperfect timing, applied once in [`timed`]:
+//! Treatment of imperfect timing, applied once in `timed`:
 //! - a segment is *timed* when it has both `start_ms` and `end_ms`; time KPIs use timed
 //!   segments only and are `None` when there are none;
 //! - negative offsets are clamped to 0, and an end before its start is clamped to the start

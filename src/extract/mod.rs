@@ -231,7 +231,11 @@ pub fn analyse_with(
     } else {
         insight.skip_reasons.push(SkipReason::FeatureDisabled);
     }
-    insight.questions = questions;
+    if features.questions {
+        insight.questions = questions;
+    } else {
+        insight.skip_reasons.push(SkipReason::FeatureDisabled);
+    }
     finish(conv, ctx, &lang, &mut insight);
     insight.skip_reasons.sort();
     insight.skip_reasons.dedup();
@@ -244,6 +248,44 @@ pub fn analyse_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tenant_without_questions_gets_none_and_says_so() {
+        use crate::tenant::{Features, TenantConfig, TenantRuntime};
+        let settings = Settings::default();
+        let conv = Conversation {
+            segments: vec![crate::model::Segment {
+                id: "1".into(),
+                speaker: "a".into(),
+                text: "Can you send the proposal?".into(),
+                ..crate::model::Segment::default()
+            }],
+            ..Conversation::default()
+        };
+        let run = |questions: bool| {
+            let tenant = TenantRuntime::compile(TenantConfig {
+                tenant_id: "t".into(),
+                features: Features {
+                    questions,
+                    ..Features::default()
+                },
+                ..TenantConfig::default()
+            })
+            .unwrap();
+            let ctx = ExtractContext {
+                settings: &settings,
+                tenant: Some(&tenant),
+                finalised_by: FinalisedBy::EndEvent,
+                reference_time: None,
+            };
+            analyse(&conv, &ctx)
+        };
+        let (on, off) = (run(true), run(false));
+        assert_eq!(on.questions.len(), 1);
+        assert!(off.questions.is_empty());
+        assert!(off.skip_reasons.contains(&SkipReason::FeatureDisabled));
+        assert_eq!(off.kpis, on.kpis, "the KPIs' question counts stay");
+    }
 
     #[test]
     fn an_unknown_time_zone_falls_back_to_the_default_and_says_so() {

@@ -14,7 +14,7 @@ pub struct AuditRecord {
     /// Tenant id.
     pub tenant_id: String,
     /// `config_applied`, `opt_out`, `opt_in`, `erasure_requested`, `erasure_completed`,
-    /// `retention_sweep`, `export`.
+    /// `retention_sweep`, `feature_switched_off`, `feature_switched_on`, `export`.
     pub action: String,
     /// Who asked.
     pub actor: String,
@@ -26,7 +26,8 @@ pub struct AuditRecord {
     /// The configuration version, for configuration actions.
     #[serde(default)]
     pub config_version: Option<i64>,
-    /// `conversation`, `participant`, `tenant`, for erasures and exports.
+    /// `conversation`, `participant`, `tenant`, for erasures and exports; the feature's
+    /// name for feature switches; `rewritten=N,tombstoned=M` for retention sweeps.
     #[serde(default)]
     pub scope: Option<String>,
     /// Conversations in scope (erasures), records written (exports).

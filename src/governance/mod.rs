@@ -14,6 +14,7 @@ pub mod export;
 pub mod index;
 pub mod pseudonym;
 pub mod retention;
+pub mod sweep;
 
 pub use erasure::{ErasureLedgerEntry, LedgerOffset, LedgerStep, Scope};
 pub use index::{ConversationIndexEntry, IndexView, OutputRef};

@@ -11,6 +11,7 @@ use super::analysis_pool::AnalysisPool;
 use super::inbox::{InboxReceiver, LoopMessage};
 use super::kafka::{complete_rebalance, now_ms, source_of, RebalanceEvent, TranscriptConsumer};
 use super::offsets::{Lane, OffsetBook};
+use super::replay::ReplayRun;
 use super::steps::analyse::Job;
 use super::steps::commit::{commit_sync, commit_transaction, safe_offsets, settle, store_progress};
 use super::steps::crm::CrmJob;
@@ -73,6 +74,9 @@ pub(crate) struct ConsumerLoop {
     /// Acknowledgements, analysis reports, tenant configurations, failures.
     pub inbox: InboxReceiver,
     pub shutdown: CancellationToken,
+    /// A bounded replay (`debrief replay`) instead of the service: assigned partitions, a
+    /// stop at the range's end, a conversation filter, no commits ([`super::replay`]).
+    pub replay: Option<ReplayRun>,
     /// Transactional mode: a transaction is open.
     pub in_transaction: bool,
     pub registry: TenantRegistry,
@@ -126,14 +130,25 @@ impl ConsumerLoop {
             .iter()
             .map(String::as_str)
             .collect();
-        consumer
-            .subscribe(&topics)
-            .map_err(|e| PipelineError::kafka("subscribing", e))?;
+        if let Some(replay) = self.replay.as_mut() {
+            let assignment = replay.prepare(
+                &consumer,
+                &self.config.kafka.topics.transcripts,
+                &mut self.book,
+            )?;
+            consumer
+                .assign(&assignment)
+                .map_err(|e| PipelineError::kafka("assigning the replay's partitions", e))?;
+        } else {
+            consumer
+                .subscribe(&topics)
+                .map_err(|e| PipelineError::kafka("subscribing", e))?;
+        }
         tracing::info!(topics = ?topics, group = %self.config.kafka.group_id, "consuming");
         self.health.set_consuming(true);
         let result = self.consume(&consumer, &rebalances);
         self.health.set_consuming(false);
-        let close = self.close(&consumer);
+        let close = self.close(&consumer, result.is_err());
         // From here on the consumer's callback completes rebalances itself (leaving the
         // group on drop revokes everything).
         drop(rebalances);
@@ -166,12 +181,16 @@ impl ConsumerLoop {
             if let Some(fatal) = self.fatal.take() {
                 return Err(fatal);
             }
+            if self.replay.as_ref().is_some_and(ReplayRun::finished) {
+                break;
+            }
             self.health.polled();
             let polled = consumer.poll(POLL);
             while let Ok(event) = rebalances.try_recv() {
                 self.rebalance(consumer, event);
             }
             match polled {
+                Some(Ok(msg)) if self.past_replay_range(consumer, &msg) => {}
                 Some(Ok(msg)) => {
                     consumer.context().client_log.reachable();
                     if let Step::Interrupted = self.handle(&msg)? {
@@ -231,9 +250,11 @@ impl ConsumerLoop {
 
     /// Stop: flush, commit what is safe, leave the group. Open conversations are handed back
     /// (not finalised): their first offsets were never committed, so the next owner replays them.
-    fn close(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
+    /// `failed`: the loop stopped on an error (a replay then waits no longer than the deadline).
+    fn close(&mut self, consumer: &TranscriptConsumer, failed: bool) -> Result<(), PipelineError> {
         let started = Instant::now();
         let committed = match self.config.delivery.mode {
+            _ if self.replay.is_some() => self.finish_replay(failed),
             DeliveryMode::AtLeastOnce => self
                 .commit_at_least_once(consumer)
                 .map_err(|e| PipelineError::kafka("committing offsets at shutdown", e)),
@@ -384,7 +405,7 @@ impl ConsumerLoop {
                     .is_some_and(|t| t.config.opted_out);
                 let applied = self.registry.apply(rt);
                 tracing::info!(tenant = %tenant, version, ?applied, "tenant configuration");
-                if applied == Applied::InForce {
+                if applied == Applied::InForce && self.replay.is_none() {
                     let records =
                         audit::config_applied(&tenant, version, opted_out, was_opted_out, now_ms());
                     self.audit(&records);
@@ -455,13 +476,18 @@ impl ConsumerLoop {
     }
 
     fn tick(&mut self, consumer: &TranscriptConsumer) -> Result<(), PipelineError> {
+        if let Some(replay) = self.replay.as_mut() {
+            // Positions also move past transaction markers, which are never records.
+            replay.observe(consumer, &mut self.book);
+        }
         // A lane read to its end gets no record older than now: its stream time follows the
         // wall clock, so a quiet partition still finalises idle conversations. A lane behind
         // (catching up after a restart or a rebalance) moves only with its records' times.
         let now = now_ms();
         let mut advanced = Vec::new();
         for lane in self.book.assigned() {
-            if self.caught_up(consumer, lane) {
+            // A replay: stream time only, the wall clock never closes a conversation.
+            if self.replay.is_none() && self.caught_up(consumer, lane) {
                 self.assembler.advance(lane, now, &mut self.finalised);
                 advanced.push(lane);
             }
@@ -661,6 +687,9 @@ impl ConsumerLoop {
             .with_label_values(&[source.topic, label])
             .inc();
         self.book.processed(lane, source.offset);
+        if let Some(replay) = self.replay.as_mut() {
+            replay.reached(lane, source.offset + 1);
+        }
         self.update_floor(lane);
         self.metrics
             .conversations_open
@@ -712,12 +741,21 @@ impl ConsumerLoop {
     }
 
     /// Sends a record to the dead-letter topic (the offset is held until it is acknowledged).
+    /// A replay reads its look-back for context only: no dead letter for a record before its
+    /// range.
     fn dead_letter(
         &mut self,
         lane: Lane,
         source: SourceRef<'_>,
         rejection: &Rejection,
     ) -> Result<(), PipelineError> {
+        if self
+            .replay
+            .as_ref()
+            .is_some_and(|r| !r.in_range(lane, source.offset))
+        {
+            return Ok(());
+        }
         tracing::warn!(
             topic = source.topic,
             partition = source.partition,
@@ -812,6 +850,13 @@ impl ConsumerLoop {
             tracing::info!(tenant = %f.conversation.tenant_id, "tenant opted out: no insight");
             return Ok(());
         }
+        if self
+            .replay
+            .as_ref()
+            .is_some_and(|r| !r.admits(f.lane, f.first_offset, &f.conversation.tenant_id))
+        {
+            return Ok(());
+        }
         let mut conv = f.conversation;
         if let Some(t) = &tenant {
             apply_tenant_sides(&mut conv, &t.config);
@@ -874,6 +919,57 @@ impl ConsumerLoop {
             source_partition: partition,
             source_offset: first_offset,
         })
+    }
+
+    /// A replay: `true` for a record past its partition's end of range, which is not
+    /// processed; the partition is paused (its later records are not fetched).
+    fn past_replay_range(
+        &mut self,
+        consumer: &TranscriptConsumer,
+        msg: &BorrowedMessage<'_>,
+    ) -> bool {
+        let Some(replay) = self.replay.as_mut() else {
+            return false;
+        };
+        let lane = self.book.lane(msg.topic(), msg.partition());
+        if !replay.beyond(lane, msg.offset()) {
+            return false;
+        }
+        replay.reached(lane, msg.offset());
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(msg.topic(), msg.partition());
+        if let Err(e) = consumer.pause(&tpl) {
+            tracing::debug!(error = %e, "pausing a partition read to the end of the range");
+        }
+        true
+    }
+
+    /// The end of a replay: waits (without a deadline, unless shut down or `failed`) until
+    /// every conversation handed to the analysis pool has been produced and acknowledged.
+    /// Commits nothing. Conversations still open are dropped (counted as handed back).
+    fn finish_replay(&mut self, failed: bool) -> Result<(), PipelineError> {
+        if failed {
+            // The error is returned by the caller; what is done is delivered, within the deadline.
+            settle(self.pool.jobs(), &self.producer, self.deadline());
+            return Ok(());
+        }
+        while !self.pool.jobs().wait_idle(self.deadline()) {
+            self.drain_inbox();
+            if self.fatal.is_some() || self.shutdown.is_cancelled() {
+                break;
+            }
+        }
+        while self.producer.in_flight_count() > 0 && !self.shutdown.is_cancelled() {
+            if let Err(e) = self.producer.flush(Timeout::After(self.deadline())) {
+                tracing::info!(error = %e, in_flight = self.producer.in_flight_count(), "still delivering");
+            }
+        }
+        settle(self.pool.jobs(), &self.producer, self.deadline());
+        self.drain_inbox();
+        match self.fatal.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Transactional mode, every `delivery.transaction_interval_ms` and at shutdown: commits

@@ -14,9 +14,15 @@
 //!   Every step is idempotent (a tombstone twice is one tombstone), and CRM tombstones come
 //!   before index tombstones, so a restart that finds the index entries gone knows the CRM
 //!   keys were tombstoned.
+//! - **Retention sweeps.** The executor that owns partition 0 of the erasure topic also runs
+//!   the retention sweep ([`super::retention_sweep`]) at start and every hour (five minutes
+//!   after a failed one), between two requests, so that a sweep's rewrite never runs beside
+//!   this instance's erasures; a request waits while a sweep runs (seconds: the sweep reads
+//!   the index and the CRM topics it rewrites whole).
 
 use super::follow::Follower;
 use super::kafka::{base_config, now_ms};
+use super::retention_sweep::{Sweep, SWEEP_INTERVAL, SWEEP_RETRY};
 use super::PipelineError;
 use crate::config::Config;
 use crate::events::ErasureRequest;
@@ -70,6 +76,16 @@ fn follower_config(config: &Config, what: &str) -> ClientConfig {
     c.set("auto.offset.reset", "earliest");
     c.set("isolation.level", "read_committed");
     c
+}
+
+/// `true` when this instance's executor owns partition 0 of the erasure topic: the one
+/// instance that runs the retention sweep.
+fn sweeps_here(requests: &BaseConsumer, erasure_topic: &str) -> bool {
+    requests.assignment().is_ok_and(|a| {
+        a.elements_for_topic(erasure_topic)
+            .iter()
+            .any(|e| e.partition() == 0)
+    })
 }
 
 /// What the executor keeps while it runs.
@@ -159,8 +175,17 @@ impl ErasureExecutor {
             .subscribe(&[topics.erasure.as_str()])
             .map_err(|e| PipelineError::kafka("subscribing to the erasure topic", e))?;
         tracing::info!(topic = %topics.erasure, known = state.ledger.len(), "erasure executor started");
+        let mut next_sweep = std::time::Instant::now();
         while !self.shutdown.is_cancelled() {
             self.update_age(&state);
+            if std::time::Instant::now() >= next_sweep && sweeps_here(&requests, &topics.erasure) {
+                let wait = if self.sweep() {
+                    SWEEP_INTERVAL
+                } else {
+                    SWEEP_RETRY
+                };
+                next_sweep = std::time::Instant::now() + wait;
+            }
             let msg = match requests.poll(Duration::from_millis(200)) {
                 Some(Ok(m)) => m,
                 Some(Err(e)) => {
@@ -204,6 +229,25 @@ impl ErasureExecutor {
             }
         }
         Ok(())
+    }
+
+    /// Runs one retention sweep at the wall clock's time; `false` when it failed (logged and
+    /// counted; tried again after [`SWEEP_RETRY`]).
+    fn sweep(&self) -> bool {
+        let sweep = Sweep {
+            config: &self.config,
+            codec: &self.codec,
+            metrics: Some(&self.metrics),
+            actor: "retention-sweep",
+            runtime: &self.runtime,
+        };
+        match sweep.run(now_ms()) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "retention sweep failed; trying again in a few minutes");
+                false
+            }
+        }
     }
 
     /// Decodes a record of ours; `None` (logged, without its content) when it does not

@@ -51,6 +51,10 @@
 //! `debrief_conversations_finalised_total{reason="replayed_tail"}`). `tests/chaos.rs` checks
 //! the whole guarantee against `debrief process`.
 //!
+//! `debrief replay` ([`replay`]) runs this same chain bounded: assigned partitions from a
+//! time range's offsets, its own group and no commits, a stop at the range's end, and only
+//! the conversations that begin inside the range written again.
+//!
 //! Errors are classified: a record that cannot be read or is invalid is dead-lettered and the
 //! offset moves on; a schema registry that cannot be reached is retried with back-off
 //! without advancing; a record that cannot be delivered stops the pipeline (non-zero exit)
@@ -67,6 +71,8 @@ mod follow;
 mod inbox;
 mod kafka;
 pub mod offsets;
+pub mod replay;
+pub mod retention_sweep;
 mod source_retention;
 mod steps;
 pub mod tenant_reader;
@@ -178,6 +184,9 @@ pub enum PipelineError {
     /// Stopped on purpose by a test hook (the environment variable named).
     #[error("stopped by the test hook {0}")]
     Stopped(&'static str),
+    /// A replay could not be planned.
+    #[error(transparent)]
+    Replay(#[from] replay::ReplayError),
 }
 
 impl PipelineError {
@@ -275,6 +284,20 @@ pub async fn run_pipeline_with(
     metrics: Arc<Metrics>,
     health: Arc<Health>,
 ) -> Result<PipelineSummary, PipelineError> {
+    run_service(config, shutdown, metrics, health, None).await
+}
+
+/// The service, or with `replay` a bounded replay of it ([`replay::replay`]: the consumer
+/// loop is assigned the planned partitions instead of joining the group, stops at the
+/// range's end and commits nothing; the erasure executor and the retention check do not
+/// run).
+async fn run_service(
+    config: Config,
+    shutdown: CancellationToken,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    replay: Option<replay::ReplayRun>,
+) -> Result<PipelineSummary, PipelineError> {
     config.validate()?;
     let config = Arc::new(config);
     let codec = Arc::new(
@@ -308,12 +331,14 @@ pub async fn run_pipeline_with(
         }
     }
     // In the background: a slow or unreachable broker does not delay the start.
-    tokio::spawn({
-        let (config, metrics, health) = (config.clone(), metrics.clone(), health.clone());
-        async move {
-            source_retention::check(&config, &metrics, &health).await;
-        }
-    });
+    if replay.is_none() {
+        tokio::spawn({
+            let (config, metrics, health) = (config.clone(), metrics.clone(), health.clone());
+            async move {
+                source_retention::check(&config, &metrics, &health).await;
+            }
+        });
+    }
     // The registry ids of the CRM record schema under each Avro CRM record topic.
     let mut crm_ids = std::collections::HashMap::new();
     if config.encoding == Encoding::Confluent && config.crm_records.enabled {
@@ -354,7 +379,12 @@ pub async fn run_pipeline_with(
     let workers = config.analysis.effective_workers();
     let jobs = Arc::new(JobQueue::new(workers * config.analysis.queue_per_worker));
     let (rebalances_tx, rebalances) = std::sync::mpsc::channel();
-    let consumer: kafka::TranscriptConsumer = consumer_config(&config)
+    let mut consumer_settings = consumer_config(&config);
+    if replay.is_some() {
+        // A replay commits nothing, not even to its own group.
+        consumer_settings.set("enable.auto.commit", "false");
+    }
+    let consumer: kafka::TranscriptConsumer = consumer_settings
         .create_with_context(ConsumerCtx {
             metrics: metrics.clone(),
             client_log: client_log.clone(),
@@ -455,20 +485,24 @@ pub async fn run_pipeline_with(
     }
 
     let executor_stop = shutdown.child_token();
-    let executor = ErasureExecutor {
-        config: config.clone(),
-        codec: codec.clone(),
-        metrics: metrics.clone(),
-        shutdown: executor_stop.clone(),
-        runtime: runtime.clone(),
+    let executor = if replay.is_none() {
+        let executor = ErasureExecutor {
+            config: config.clone(),
+            codec: codec.clone(),
+            metrics: metrics.clone(),
+            shutdown: executor_stop.clone(),
+            runtime: runtime.clone(),
+        };
+        Some(spawn_task(
+            "erasure executor",
+            "debrief-erasure",
+            inbox.clone(),
+            executor_stop.clone(),
+            move || executor.run(),
+        )?)
+    } else {
+        None
     };
-    let executor = spawn_task(
-        "erasure executor",
-        "debrief-erasure",
-        inbox.clone(),
-        executor_stop.clone(),
-        move || executor.run(),
-    )?;
 
     let live = steps::live::Live::new(
         &config.live,
@@ -510,6 +544,7 @@ pub async fn run_pipeline_with(
         producer,
         inbox: inbox_rx,
         shutdown: shutdown.clone(),
+        replay,
         in_transaction: false,
         registry: TenantRegistry::default(),
         crm_mappings: Default::default(),
@@ -542,7 +577,9 @@ pub async fn run_pipeline_with(
     let _ = tokio::task::spawn_blocking(move || {
         let _ = reader.join();
         let _ = watch.join();
-        let _ = executor.join();
+        if let Some(e) = executor {
+            let _ = e.join();
+        }
         if let Some(m) = mapping_reader {
             let _ = m.join();
         }

@@ -1,6 +1,6 @@
 //! Tenant configuration as events: every instance reads the whole compacted tenant-config
 //! topic (no consumer group: it is not shared out), compiles each valid version once
-//! ([`TenantRuntime::compile`], off the transcript loop) and hands it to the loop, which puts
+//! ([`TenantRuntime::compile`](crate::tenant::TenantRuntime::compile), off the transcript loop) and hands it to the loop, which puts
 //! it in force for conversations finalised from then on. An invalid version is dead-lettered
 //! and the previous one stays in force; a tombstone (null value) removes the tenant's
 //! configuration.

@@ -136,6 +136,7 @@ mod tests {
                 kpis: bits & 1 != 0,
                 trackers: bits & 2 != 0,
                 action_items: bits & 4 != 0,
+                questions: true,
                 redaction: true,
             }));
         }

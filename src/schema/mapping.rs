@@ -848,10 +848,10 @@ record!(TrackerConfig "TrackerConfig" {
 });
 record!(CompetitorConfig "CompetitorConfig" { name, aliases, languages, teams });
 enumeration!(Crm "Crm" { Dynamics = "dynamics", Salesforce = "salesforce", None = "none" });
-record!(Features "Features" { action_items, trackers, kpis, redaction });
+record!(Features "Features" { action_items, trackers, kpis, redaction, questions });
 record!(TenantConfig "TenantConfig" {
     tenant_id, version, trackers, competitors, internal_domains, internal_speakers, crm,
-    features, opted_out, rules,
+    features, opted_out, insight_retention_days, rules,
 });
 enumeration!(Combine "RuleCombine" { AllOf = "all_of", AnyOf = "any_of" });
 enumeration!(ConditionKind "RuleConditionKind" {

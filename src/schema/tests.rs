@@ -265,9 +265,11 @@ fn tenant_config() -> TenantConfig {
             action_items: true,
             trackers: false,
             kpis: true,
+            questions: false,
             redaction: false,
         },
         opted_out: false,
+        insight_retention_days: Some(90),
         rules: vec![crate::tenant::RuleConfig {
             name: "competitor early".into(),
             combine: crate::tenant::Combine::AnyOf,

@@ -29,6 +29,8 @@ pub struct Features {
     pub trackers: bool,
     /// Compute conversation KPIs.
     pub kpis: bool,
+    /// List the questions asked (their text and speaker; the KPIs' question counts stay).
+    pub questions: bool,
     /// Replace personal data (e-mail addresses, phone numbers, IBANs, card numbers, national
     /// ids, IP addresses, personal URLs) by typed placeholders in the insight. On by default.
     pub redaction: bool,
@@ -40,6 +42,7 @@ impl Default for Features {
             action_items: true,
             trackers: true,
             kpis: true,
+            questions: true,
             redaction: true,
         }
     }
@@ -121,6 +124,10 @@ pub struct TenantConfig {
     /// open conversations dropped, and a tenant-wide erasure (reason `opt_out`) issued; a
     /// newer version with `opted_out: false` (consent recorded again) resumes processing.
     pub opted_out: bool,
+    /// Days a stored insight is kept after its conversation was finalised; the retention
+    /// sweep then removes it whole (CRM topic keys, CRM records, index entry). `None` (the
+    /// default): kept until erased. At least 1.
+    pub insight_retention_days: Option<i64>,
     /// Alert rules evaluated while a call runs (`super::rules`, `crate::rules`).
     pub rules: Vec<super::rules::RuleConfig>,
 }
@@ -159,6 +166,12 @@ pub enum ConfigError {
     NegativeVersion {
         /// The version given.
         version: i64,
+    },
+    /// `insight_retention_days` is below 1.
+    #[error("insight_retention_days {days} is below 1")]
+    RetentionDays {
+        /// The days given.
+        days: i64,
     },
     /// More trackers plus competitors than [`MAX_TRACKERS`].
     #[error("{count} trackers and competitors, more than the limit of {max}")]
@@ -511,6 +524,9 @@ impl TenantConfig {
                 version: self.version,
             });
         }
+        if let Some(days) = self.insight_retention_days.filter(|&d| d < 1) {
+            return Err(ConfigError::RetentionDays { days });
+        }
         let entries = self.trackers.len() + self.competitors.len();
         if entries > MAX_TRACKERS {
             return Err(ConfigError::TooManyTrackers {
@@ -808,6 +824,7 @@ mod tests {
                 action_items: true,
                 trackers: true,
                 kpis: true,
+                questions: true,
                 redaction: true,
             }
         );
@@ -844,6 +861,7 @@ mod tests {
             action_items: false,
             trackers: true,
             kpis: false,
+            questions: false,
             redaction: false,
         };
         cfg.rules = vec![crate::tenant::RuleConfig {
@@ -956,6 +974,19 @@ mod tests {
             }),
             ConfigError::NegativeVersion { version: -1 }
         );
+        assert_eq!(
+            e(TenantConfig {
+                insight_retention_days: Some(0),
+                ..with(vec![])
+            }),
+            ConfigError::RetentionDays { days: 0 }
+        );
+        assert!(TenantConfig {
+            insight_retention_days: Some(1),
+            ..with(vec![])
+        }
+        .validate()
+        .is_ok());
         assert_eq!(
             e(with(vec![tracker("a", &["\"\""])])),
             ConfigError::EmptyTerm {

@@ -31,6 +31,7 @@
 //!   offset-commit metadata. Only the smoke tests run on it.
 #![allow(dead_code)]
 
+pub mod child;
 pub mod stream;
 
 use std::collections::hash_map::RandomState;
@@ -237,6 +238,13 @@ pub fn header_pairs(message: &OwnedMessage) -> Vec<(String, Option<Vec<u8>>)> {
         .unwrap_or_default()
 }
 
+/// The wall clock in milliseconds since the Unix epoch (a record timestamp).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Produces one record and waits for its delivery; returns `(partition, offset)`.
 /// Panics with the broker's error if delivery fails.
 pub async fn produce(
@@ -246,9 +254,35 @@ pub async fn produce(
     payload: &[u8],
     headers: Option<OwnedHeaders>,
 ) -> (i32, i64) {
+    produce_record(producer, topic, key, payload, headers, None).await
+}
+
+/// [`produce`] with the record's timestamp (ms since the epoch) set by the caller rather
+/// than by the producer when the record is enqueued.
+pub async fn produce_at(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &[u8],
+    payload: &[u8],
+    timestamp_ms: i64,
+) -> (i32, i64) {
+    produce_record(producer, topic, key, payload, None, Some(timestamp_ms)).await
+}
+
+async fn produce_record(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &[u8],
+    payload: &[u8],
+    headers: Option<OwnedHeaders>,
+    timestamp_ms: Option<i64>,
+) -> (i32, i64) {
     let mut record = FutureRecord::to(topic).key(key).payload(payload);
     if let Some(headers) = headers {
         record = record.headers(headers);
+    }
+    if let Some(ts) = timestamp_ms {
+        record = record.timestamp(ts);
     }
     match producer.send(record, BROKER_TIMEOUT).await {
         Ok(delivery) => (delivery.partition, delivery.offset),

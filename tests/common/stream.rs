@@ -18,7 +18,7 @@ use rdkafka::message::OwnedMessage;
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
-use super::{client_config, consumer_config, create_topic, produce, unique_name};
+use super::{client_config, consumer_config, create_topic, now_ms, produce_at, unique_name};
 
 /// Upper bound for waiting on the service's outputs; only turns a hang into a failure.
 pub const WAIT: Duration = Duration::from_secs(120);
@@ -124,9 +124,41 @@ impl Service {
             .expect("cannot start the debrief binary")
     }
 
+    /// Runs `debrief replay ARGS` with this service's configuration to its end (panics
+    /// after [`WAIT`]); returns its exit code and standard output (the summary).
+    pub fn replay(&self, args: &[&str]) -> (Option<i32>, String) {
+        let mut child = self
+            .command_for(&["replay"], &[])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start the debrief binary");
+        let deadline = Instant::now() + WAIT;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("waiting for the replay") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                kill(&mut child);
+                panic!("debrief replay {args:?} still running after {WAIT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let mut out = String::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            std::io::Read::read_to_string(&mut stdout, &mut out).expect("reading the summary");
+        }
+        (status.code(), out)
+    }
+
     fn command(&self, extra: &[(&str, &str)]) -> Command {
+        self.command_for(&["run"], extra)
+    }
+
+    fn command_for(&self, subcommand: &[&str], extra: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_debrief"));
-        cmd.arg("run")
+        cmd.args(subcommand)
             .env("DEBRIEF__KAFKA__BROKERS", &self.brokers)
             .env("DEBRIEF__KAFKA__GROUP_ID", &self.group)
             .env("DEBRIEF__KAFKA__TOPICS__TRANSCRIPTS", &self.transcripts)
@@ -295,9 +327,13 @@ pub fn stream(n: usize, tenant: &str) -> (Vec<TranscriptEvent>, BTreeMap<String,
 /// Publishes events keyed by conversation id, in order.
 pub async fn publish(p: &FutureProducer, topic: &str, events: &[TranscriptEvent]) {
     let codec = codec();
-    for e in events {
+    // The service decides idle timeouts on record timestamps (stream time). Stamped by the
+    // producer, one call's records would be as far apart as each delivery took, which on a
+    // loaded machine can exceed a test's idle timeout; 1 ms apart, they read as one burst.
+    let base = now_ms();
+    for (i, e) in (0i64..).zip(events) {
         let bytes = codec.encode(topic, e).expect("encoding a test event");
-        produce(p, topic, e.conversation_id.as_bytes(), &bytes, None).await;
+        produce_at(p, topic, e.conversation_id.as_bytes(), &bytes, base + i).await;
     }
 }
 
@@ -555,5 +591,26 @@ impl Drop for PrivateKafka {
             .arg("stop")
             .arg(self.dir.path())
             .status();
+    }
+}
+
+/// [`publish`] with explicit record timestamps: the `i`-th event at `times_ms[i]`.
+pub async fn publish_at(
+    p: &FutureProducer,
+    topic: &str,
+    events: &[TranscriptEvent],
+    times_ms: &[i64],
+) {
+    assert_eq!(events.len(), times_ms.len(), "one timestamp per event");
+    let codec = codec();
+    for (e, &at) in events.iter().zip(times_ms) {
+        let bytes = codec.encode(topic, e).expect("encoding a test event");
+        let record = rdkafka::producer::FutureRecord::to(topic)
+            .key(e.conversation_id.as_bytes())
+            .payload(&bytes)
+            .timestamp(at);
+        if let Err((err, _)) = p.send(record, super::BROKER_TIMEOUT).await {
+            panic!("delivery to {topic} failed: {err}");
+        }
     }
 }

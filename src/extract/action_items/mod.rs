@@ -5,7 +5,7 @@
 //! 1. [`tokens`] cuts each segment into lower-cased words with character offsets, dropping
 //!    speech fragments and fillers and collapsing repetitions; written text is split into
 //!    sentences. A sentence (or a whole unpunctuated speech segment) is a *unit*.
-//! 2. [`grammar`] maps per-language surface cues ("I'll", "je vais", "ich werde", "voy a") to
+//! 2. [`grammar`](mod@grammar) maps per-language surface cues ("I'll", "je vais", "ich werde", "voy a") to
 //!    language-independent [`grammar::Cue`]s and action verbs to call/email/meeting/task.
 //! 3. [`features`] turns cues and context (neighbouring units, speaker changes) into hashed
 //!    binary features, the same in every language; [`model`] scores them with a logistic

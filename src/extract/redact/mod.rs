@@ -5,7 +5,7 @@
 //! placeholder (`[EMAIL]`, `[PHONE]`...) in every text field of the insight, spans are moved
 //! to the redacted text, and the insight counts the findings per type.
 //!
-//! Pure: text in, findings out (see [`detect`] for the rules and their order). Person names
+//! Pure: text in, findings out (see `detect` for the rules and their order). Person names
 //! and street addresses are not looked for (no rule finds them reliably).
 
 mod detect;

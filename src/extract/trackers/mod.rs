@@ -2,7 +2,7 @@
 //! automata over word-id sequences, then matched against every segment of a conversation.
 //!
 //! Rules (full version with examples in `docs/trackers.md`):
-//! - Text and terms are split into words (see [`normalise`]); matching is word by word, so a
+//! - Text and terms are split into words (see `normalise`); matching is word by word, so a
 //!   term never matches part of a word ("SAP" does not match "sapling") and punctuation and
 //!   line breaks between the words of a phrase are ignored ("price, list" matches "price list").
 //! - Case-insensitive always ("ß" = "ss"); accent-insensitive when the tracker says so
