@@ -27,6 +27,7 @@
 //! erasure = "debrief.erasure.v1"
 //! erasure_ledger = "debrief.erasure-ledger.v1"
 //! audit = "debrief.audit.v1"
+//! alerts = "debrief.alerts.v1"
 //! [kafka.options]
 //! "security.protocol" = "SASL_SSL"
 //!
@@ -344,6 +345,9 @@ pub struct TopicsConfig {
     pub erasure_ledger: String,
     /// Audit trail (compacted, key: action id): one record per governance action.
     pub audit: String,
+    /// Alerts of the tenants' rules (`crate::rules::Alert`; delete policy, retention at most
+    /// 7 days, key: conversation id), written while calls run.
+    pub alerts: String,
     /// Live records of open conversations (key: conversation id; delete policy, short
     /// retention: see `docs/contract.md`).
     pub live: String,
@@ -363,6 +367,7 @@ impl Default for TopicsConfig {
             erasure: topics::ERASURE.to_string(),
             erasure_ledger: topics::ERASURE_LEDGER.to_string(),
             audit: topics::AUDIT.to_string(),
+            alerts: topics::ALERTS.to_string(),
             live: topics::LIVE.to_string(),
             interactions: topics::INTERACTIONS.to_string(),
         }
@@ -639,6 +644,7 @@ impl Config {
         check_topic("kafka.topics.erasure", &k.topics.erasure)?;
         check_topic("kafka.topics.erasure_ledger", &k.topics.erasure_ledger)?;
         check_topic("kafka.topics.audit", &k.topics.audit)?;
+        check_topic("kafka.topics.alerts", &k.topics.alerts)?;
         check_topic("crm.dynamics", &self.crm.dynamics)?;
         check_topic("crm.salesforce", &self.crm.salesforce)?;
         let r = &self.crm_records;
@@ -657,6 +663,7 @@ impl Config {
                 ),
                 ("kafka.topics.erasure_ledger", &k.topics.erasure_ledger),
                 ("kafka.topics.audit", &k.topics.audit),
+                ("kafka.topics.alerts", &k.topics.alerts),
                 ("crm.dynamics", &self.crm.dynamics),
                 ("crm.salesforce", &self.crm.salesforce),
                 ("crm_records.dynamics.insights", &r.dynamics.insights),

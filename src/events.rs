@@ -31,6 +31,9 @@ pub mod topics {
     pub const ERASURE_LEDGER: &str = "debrief.erasure-ledger.v1";
     /// The audit trail (`AuditRecord`), key: action id (compacted).
     pub const AUDIT: &str = "debrief.audit.v1";
+    /// Alerts (`crate::rules::Alert`), key: conversation id (delete policy, retention at
+    /// most 7 days).
+    pub const ALERTS: &str = "debrief.alerts.v1";
     /// Live records of open conversations (`LiveInsight`), key: conversation id (delete
     /// policy, retention at most one day).
     pub const LIVE: &str = "debrief.live.v1";

@@ -20,5 +20,6 @@ pub mod live;
 pub mod metrics;
 pub mod model;
 pub mod pipeline;
+pub mod rules;
 pub mod schema;
 pub mod tenant;

@@ -31,6 +31,8 @@
 //! | `debrief_interactions_total` | counter | `feature` (`action_items`, `trackers`, `questions`), `action` (`viewed`, `accepted`, `copied`, `edited_and_sent`, `discarded`, `thumbs_up`, `thumbs_down`) |
 //! | `debrief_interactions_dead_lettered_total` | counter | `reason` (`crate::interactions::Refusal::label`) |
 //! | `debrief_interactions_not_recorded_total` | counter | |
+//! | `debrief_alerts_total` | counter | `trigger` (`segment`, `conversation_end`; acknowledged), `failed` (not delivered: best effort) |
+//! | `debrief_alert_latency_seconds` | histogram | |
 //!
 //! Labels are bounded: topics come from the configuration, partitions from the topics, and
 //! outcomes, reasons and extractors are fixed lists. Never a conversation or tenant id.
@@ -164,6 +166,12 @@ pub struct Metrics {
     /// `debrief_interactions_not_recorded_total`: valid interaction events of tenants that do
     /// not record interactions (no telemetry written).
     pub interactions_not_recorded: IntCounter,
+    /// `debrief_alerts_total{trigger}`: alerts acknowledged by the broker, by how they were
+    /// decided (`segment`, `conversation_end`), and `failed` for those not delivered.
+    pub alerts: IntCounterVec,
+    /// `debrief_alert_latency_seconds`: from the stream time of the record that fired an
+    /// alert (its Kafka timestamp) to the alert's acknowledgement.
+    pub alert_latency: Histogram,
 }
 
 impl Metrics {
@@ -384,6 +392,22 @@ impl Metrics {
         for r in crate::interactions::Refusal::ALL {
             interactions_dead_lettered.with_label_values(&[r.label()]);
         }
+        let alerts = IntCounterVec::new(
+            Opts::new(
+                "debrief_alerts_total",
+                "Alerts acknowledged by the broker, by trigger; failed: not delivered.",
+            ),
+            &["trigger"],
+        )?;
+        registry.register(Box::new(alerts.clone()))?;
+        let alert_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "debrief_alert_latency_seconds",
+                "From the record that fired an alert to the alert's acknowledgement.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )?;
+        registry.register(Box::new(alert_latency.clone()))?;
         Ok(Metrics {
             registry,
             records_consumed,
@@ -412,6 +436,8 @@ impl Metrics {
             interactions,
             interactions_dead_lettered,
             interactions_not_recorded,
+            alerts,
+            alert_latency,
         })
     }
 

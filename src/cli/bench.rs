@@ -16,10 +16,11 @@
 //! - latency: from sending a conversation's end event (its `emitted_at_ms`) to its insight
 //!   arriving on the CRM topic, p50/p90/p99/max;
 //! - per-segment outputs ([`STREAM_OUTPUTS`]): from sending a segment to a record it caused
-//!   arriving on an output topic (today the live topic: segment -> live record), p50/p99/max.
+//!   arriving on an output topic (segment -> live record; segment -> alert, the bench
+//!   tenant having one repeating mention rule per tracker and competitor), p50/p99/max.
 //!   Such records carry the stream time of the segment record that caused them (its
-//!   CreateTime, set by the bench's publisher when it sends), so the latency is the arrival
-//!   time minus that. `--live-interval-ms` (default 0 here: every segment sends a live
+//!   CreateTime, set by the bench's publisher when it sends: in the live record's `at_ms`,
+//!   as an alert's Kafka timestamp), so the latency is the arrival time minus that. `--live-interval-ms` (default 0 here: every segment sends a live
 //!   record, so that every segment is measured; the service's default is 5,000) sets
 //!   `live.interval_ms`. The figure is taken at half the maximum rate: run once
 //!   without `--rate`, then with `--rate` at half the segment rate it reported;
@@ -141,26 +142,64 @@ pub struct BenchArgs {
 
 /// A per-segment output whose latency the bench measures: records on `topic` (of the
 /// bench's topics) carrying the stream time of the segment that caused them. To measure
-/// another one (alerts), add a row: its label, its topic and how to read that time.
+/// another one, add a row: its label, its topic and how to read that time.
 pub struct StreamOutput {
     /// Label in the report (`segment -> live record`).
     pub label: &'static str,
     /// The output topic among the bench's topics.
     pub topic: fn(&Topics) -> &str,
     /// The stream time (ms since the epoch) of the segment record that caused this record,
-    /// `None` for records that were not caused by one (the live record of a finalisation).
-    pub caused_at_ms: fn(&Codec, &[u8]) -> Option<i64>,
+    /// from its value and its Kafka timestamp; `None` for records that were not caused by
+    /// one (the live record of a finalisation, an alert decided at the end of a call).
+    pub caused_at_ms: fn(&Codec, &[u8], Option<i64>) -> Option<i64>,
 }
 
 /// The per-segment outputs measured (see the module docs).
-pub const STREAM_OUTPUTS: &[StreamOutput] = &[StreamOutput {
-    label: "segment sent -> live record received",
-    topic: |t| &t.live,
-    caused_at_ms: |codec, bytes| {
-        let live: debrief::live::LiveInsight = codec.decode(bytes).ok()?;
-        (live.reason != debrief::live::LiveReason::End).then_some(live.at_ms)
+pub const STREAM_OUTPUTS: &[StreamOutput] = &[
+    StreamOutput {
+        label: "segment sent -> live record received",
+        topic: |t| &t.live,
+        caused_at_ms: |codec, bytes, _| {
+            let live: debrief::live::LiveInsight = codec.decode(bytes).ok()?;
+            (live.reason != debrief::live::LiveReason::End).then_some(live.at_ms)
+        },
     },
-}];
+    StreamOutput {
+        // An alert's Kafka timestamp is the stream time of the record that fired it.
+        label: "segment sent -> alert received",
+        topic: |t| &t.alerts,
+        caused_at_ms: |codec, bytes, timestamp| {
+            let alert: debrief::rules::Alert = codec.decode(bytes).ok()?;
+            (alert.trigger == debrief::rules::AlertTrigger::Segment)
+                .then_some(timestamp)
+                .flatten()
+        },
+    },
+];
+
+/// The bench tenant's alert rules: one repeating rule per tracker and competitor of the
+/// sample tenant, so that every segment with a mention fires an alert (and is measured).
+fn bench_rules(tenant: &debrief::tenant::TenantConfig) -> Vec<debrief::tenant::RuleConfig> {
+    use debrief::tenant::{ConditionKind, RuleCondition, RuleConfig};
+    let names = tenant
+        .trackers
+        .iter()
+        .map(|t| &t.name)
+        .chain(tenant.competitors.iter().map(|c| &c.name));
+    names
+        .enumerate()
+        .map(|(i, name)| RuleConfig {
+            name: format!("bench mention {i}"),
+            conditions: vec![RuleCondition {
+                kind: ConditionKind::Mention,
+                tracker: Some(name.clone()),
+                ..RuleCondition::default()
+            }],
+            repeat: true,
+            ..RuleConfig::default()
+        })
+        .collect()
+}
 
 /// The latencies of one [`StreamOutput`], ms, sorted.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -404,6 +443,7 @@ pub fn interleave(lens: &[usize], concurrency: usize) -> impl Iterator<Item = (u
 /// The topics of one bench run.
 pub struct Topics {
     live: String,
+    alerts: String,
     transcripts: String,
     dynamics: String,
     salesforce: String,
@@ -416,6 +456,7 @@ impl Topics {
     fn prefixed(prefix: &str) -> Topics {
         Topics {
             live: format!("{prefix}live"),
+            alerts: format!("{prefix}alerts"),
             transcripts: format!("{prefix}transcripts"),
             dynamics: format!("{prefix}insights.dynamics"),
             salesforce: format!("{prefix}insights.salesforce"),
@@ -435,6 +476,7 @@ impl Topics {
             (&self.dead_letter, 1),
             (&self.tenant_config, 1),
             (&self.live, partitions),
+            (&self.alerts, partitions),
         ]
     }
 }
@@ -559,6 +601,7 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     config.crm.dynamics = topics.dynamics.clone();
     config.crm.salesforce = topics.salesforce.clone();
     config.kafka.topics.live = topics.live.clone();
+    config.kafka.topics.alerts = topics.alerts.clone();
     config.live.enabled = true;
     config.live.interval = Duration::from_millis(args.live_interval_ms);
     config.encoding = Encoding::AvroSingleObject;
@@ -590,6 +633,7 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     let mut tenant =
         crate::cli::demo::sample_tenant().map_err(|e| BenchError::Internal(e.to_string()))?;
     tenant.tenant_id = BENCH_TENANT.into();
+    tenant.rules = bench_rules(&tenant);
     publisher
         .send_tenant_config(&topics.tenant_config, &tenant)
         .await?;
@@ -621,9 +665,10 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, BenchError> {
                     m = reader.recv() => m,
                 };
                 let Ok(msg) = msg else { continue };
+                let timestamp = msg.timestamp().to_millis();
                 let at = msg
                     .payload()
-                    .and_then(|bytes| (output.caused_at_ms)(&codec, bytes));
+                    .and_then(|bytes| (output.caused_at_ms)(&codec, bytes, timestamp));
                 if let Some(at) = at {
                     latencies.push((now_ms() - at).max(0) as u64);
                 }

@@ -32,7 +32,7 @@ use super::steps::produce::{produce, Delivery, Produced, Producer};
 use super::PipelineError;
 use crate::config::Config;
 use crate::emit;
-use crate::governance::{index, pseudonym};
+use crate::governance::{index, pseudonym, OutputRef};
 use crate::metrics::Metrics;
 use crate::schema::SchemaError;
 use rdkafka::error::KafkaError;
@@ -381,6 +381,16 @@ fn analyse_and_produce(shared: &Shared, mut job: Job) -> Result<(), AnalysisErro
         &key,
     );
     index::add_outputs(&mut entry, crm_written);
+    // A tenant with alert rules may have written alerts for this conversation while it ran
+    // (rules run in the live step): the entry lists their key, so that an erasure tombstones
+    // it too. Without the live step no alert exists and the topic may not either.
+    if shared.config.live.enabled && job.tenant.as_ref().is_some_and(|t| !t.rules.is_empty()) {
+        let alerts = OutputRef {
+            topic: shared.config.kafka.topics.alerts.clone(),
+            key: conv.id.clone(),
+        };
+        index::add_outputs(&mut entry, vec![alerts]);
+    }
     let index_topic = &shared.config.kafka.topics.conversation_index;
     let record = shared.encode.index_entry(index_topic, &entry);
     send(

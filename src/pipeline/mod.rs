@@ -510,7 +510,12 @@ async fn run_service(
         None
     };
 
-    let live = steps::live::Live::new(&config.live, &config.kafka.topics.live, encode.clone());
+    let live = steps::live::Live::new(
+        &config.live,
+        &config.kafka.topics.live,
+        &config.kafka.topics.alerts,
+        encode.clone(),
+    );
     let interactions_stop = shutdown.child_token();
     let interactions = InteractionsReader {
         config: config.clone(),

@@ -39,11 +39,13 @@ pub enum RecordKind {
     LiveInsight,
     /// `InteractionEvent` (`schemas/interaction_event.avsc`).
     InteractionEvent,
+    /// `Alert` (`schemas/alert.avsc`).
+    Alert,
 }
 
 impl RecordKind {
     /// Every record kind, in a fixed order.
-    pub const ALL: [RecordKind; 11] = [
+    pub const ALL: [RecordKind; 12] = [
         RecordKind::TranscriptEvent,
         RecordKind::MeetingInsight,
         RecordKind::InteractionTelemetry,
@@ -55,6 +57,7 @@ impl RecordKind {
         RecordKind::Audit,
         RecordKind::LiveInsight,
         RecordKind::InteractionEvent,
+        RecordKind::Alert,
     ];
 
     /// The schema file's stem (`transcript_event`, `meeting_insight`, ...).
@@ -69,6 +72,7 @@ impl RecordKind {
             RecordKind::ConversationIndex => "conversation_index",
             RecordKind::ErasureLedger => "erasure_ledger",
             RecordKind::Audit => "audit_record",
+            RecordKind::Alert => "alert",
             RecordKind::LiveInsight => "live_insight",
             RecordKind::InteractionEvent => "interaction_event",
         }
@@ -90,6 +94,7 @@ impl RecordKind {
             }
             RecordKind::ErasureLedger => include_str!("../../schemas/erasure_ledger.avsc"),
             RecordKind::Audit => include_str!("../../schemas/audit_record.avsc"),
+            RecordKind::Alert => include_str!("../../schemas/alert.avsc"),
             RecordKind::LiveInsight => include_str!("../../schemas/live_insight.avsc"),
             RecordKind::InteractionEvent => include_str!("../../schemas/interaction_event.avsc"),
         }
@@ -108,6 +113,7 @@ impl RecordKind {
             RecordKind::Audit => 8,
             RecordKind::LiveInsight => 9,
             RecordKind::InteractionEvent => 10,
+            RecordKind::Alert => 11,
         }
     }
 }

@@ -28,9 +28,10 @@ use crate::insight::{
 use crate::interactions::Suggestion;
 use crate::live::{KpisSoFar, LiveInsight, LiveReason};
 use crate::model::Side;
+use crate::rules::{Alert, AlertTrigger};
 use crate::tenant::{
-    CompetitorConfig, Crm, Features, ProfileAssignment, ProfileConfig, ProfileFeatures,
-    TenantConfig, TrackerConfig,
+    Combine, CompetitorConfig, ConditionKind, Crm, Features, ProfileAssignment, ProfileConfig,
+    ProfileFeatures, RuleCondition, RuleConfig, RuleSide, RuleWindow, TenantConfig, TrackerConfig,
 };
 use apache_avro::types::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -877,8 +878,17 @@ record!(ProfileAssignment "ProfileAssignment" { representative, profile });
 record!(TenantConfig "TenantConfig" {
     tenant_id, version, trackers, competitors, internal_domains, internal_speakers, crm,
     features, opted_out, insight_retention_days, profiles, default_profile,
-    profile_assignments, geography, allow_cross_region,
+    profile_assignments, geography, allow_cross_region, rules,
 });
+enumeration!(Combine "RuleCombine" { AllOf = "all_of", AnyOf = "any_of" });
+enumeration!(ConditionKind "RuleConditionKind" {
+    Mention = "mention", NoMention = "no_mention", Monologue = "monologue",
+    Interruptions = "interruptions", Silence = "silence",
+});
+enumeration!(RuleSide "RuleSide" { Any = "any", Internal = "internal", External = "external" });
+record!(RuleWindow "RuleWindow" { first_s, last_s, first_percent, last_percent });
+record!(RuleCondition "RuleCondition" { kind, tracker, side, window, seconds, count, minutes });
+record!(RuleConfig "RuleConfig" { name, combine, conditions, repeat });
 
 // erasure_request.avsc
 record!(ErasureRequest "ErasureRequest" {
@@ -904,6 +914,15 @@ record!(LedgerOffset "LedgerOffset" { topic, partition, offset });
 record!(ErasureLedgerEntry "ErasureLedgerEntry" {
     request_id, tenant_id, scope, reason, step, count, offsets, requested_at_ms,
     recorded_at_ms,
+});
+
+// alert.avsc
+enumeration!(AlertTrigger "AlertTrigger" {
+    Segment = "segment", ConversationEnd = "conversation_end",
+});
+record!(Alert "Alert" {
+    conversation_id, tenant_id, rule, config_version, occurrence, segment_id, segment_index,
+    at_ms, trigger,
 });
 
 // live_insight.avsc

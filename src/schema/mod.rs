@@ -127,6 +127,9 @@ impl ContractRecord for ErasureLedgerEntry {
 impl ContractRecord for crate::governance::audit::AuditRecord {
     const KIND: RecordKind = RecordKind::Audit;
 }
+impl ContractRecord for crate::rules::Alert {
+    const KIND: RecordKind = RecordKind::Alert;
+}
 impl ContractRecord for crate::live::LiveInsight {
     const KIND: RecordKind = RecordKind::LiveInsight;
 }

@@ -317,6 +317,29 @@ fn tenant_config() -> TenantConfig {
         }],
         geography: Some("us".into()),
         allow_cross_region: Some(false),
+        rules: vec![crate::tenant::RuleConfig {
+            name: "competitor early".into(),
+            combine: crate::tenant::Combine::AnyOf,
+            conditions: vec![
+                crate::tenant::RuleCondition {
+                    kind: crate::tenant::ConditionKind::NoMention,
+                    tracker: Some("Pricing".into()),
+                    side: crate::tenant::RuleSide::External,
+                    window: Some(crate::tenant::RuleWindow {
+                        last_percent: Some(10),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                crate::tenant::RuleCondition {
+                    kind: crate::tenant::ConditionKind::Interruptions,
+                    count: Some(3),
+                    minutes: Some(2),
+                    ..Default::default()
+                },
+            ],
+            repeat: true,
+        }],
     }
 }
 
@@ -385,6 +408,20 @@ fn audit_record() -> AuditRecord {
         config_version: Some(3),
         scope: Some("tenant".into()),
         count: 4,
+    }
+}
+
+fn alert() -> crate::rules::Alert {
+    crate::rules::Alert {
+        conversation_id: "conv-42".into(),
+        tenant_id: "acme".into(),
+        rule: "competitor early".into(),
+        config_version: 3,
+        occurrence: 2,
+        segment_id: "seg-7".into(),
+        segment_index: 6,
+        at_ms: 61_000,
+        trigger: crate::rules::AlertTrigger::ConversationEnd,
     }
 }
 
@@ -541,6 +578,7 @@ fn topics_for(kind: RecordKind) -> &'static str {
         RecordKind::ConversationIndex => topics::CONVERSATION_INDEX,
         RecordKind::ErasureLedger => topics::ERASURE_LEDGER,
         RecordKind::Audit => topics::AUDIT,
+        RecordKind::Alert => topics::ALERTS,
         RecordKind::LiveInsight => topics::LIVE,
         RecordKind::InteractionEvent => topics::INTERACTIONS,
     }
@@ -608,6 +646,7 @@ fn round_trip_all(codec: &Codec) {
     round_trip(codec, &ledger_entry());
     round_trip(codec, &audit_record());
     round_trip(codec, &interaction_event());
+    round_trip(codec, &alert());
     round_trip(codec, &TenantConfig::default());
     round_trip(
         codec,
@@ -656,6 +695,7 @@ fn apache_avro_and_the_direct_reader_and_writer_agree() {
     check(&ledger_entry());
     check(&audit_record());
     check(&interaction_event());
+    check(&alert());
 }
 
 #[test]
@@ -1606,6 +1646,7 @@ proptest! {
                 RecordKind::ConversationIndex => codec.decode::<ConversationIndexEntry>(&b).map(|_| ()),
                 RecordKind::ErasureLedger => codec.decode::<ErasureLedgerEntry>(&b).map(|_| ()),
                 RecordKind::Audit => codec.decode::<AuditRecord>(&b).map(|_| ()),
+                RecordKind::Alert => codec.decode::<crate::rules::Alert>(&b).map(|_| ()),
                 RecordKind::LiveInsight => codec.decode::<crate::live::LiveInsight>(&b).map(|_| ()),
                 RecordKind::InteractionEvent => codec.decode::<InteractionEvent>(&b).map(|_| ()),
             };
@@ -1669,6 +1710,7 @@ fn contract_document_examples_are_valid() {
             RecordKind::ConversationIndex => check::<ConversationIndexEntry>(body),
             RecordKind::ErasureLedger => check::<ErasureLedgerEntry>(body),
             RecordKind::Audit => check::<AuditRecord>(body),
+            RecordKind::Alert => check::<crate::rules::Alert>(body),
             RecordKind::LiveInsight => check::<crate::live::LiveInsight>(body),
             RecordKind::InteractionEvent => check::<InteractionEvent>(body),
         };

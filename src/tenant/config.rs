@@ -145,6 +145,8 @@ pub struct TenantConfig {
     /// Whether the tenant's conversations may be processed outside its geography; `None`:
     /// the geography's default (on for `eu` only).
     pub allow_cross_region: Option<bool>,
+    /// Alert rules evaluated while a call runs (`super::rules`, `crate::rules`).
+    pub rules: Vec<super::rules::RuleConfig>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -422,6 +424,9 @@ pub enum ConfigError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// An alert rule is invalid (`super::rules::validate_rules`).
+    #[error(transparent)]
+    Rule(#[from] super::rules::RuleError),
 }
 
 /// Cuts a value for an error message to 40 characters.
@@ -690,6 +695,13 @@ impl TenantConfig {
                 });
             }
         }
+        let known = |name: &str| {
+            let name = name.trim().to_lowercase();
+            let same = |n: &String| n.trim().to_lowercase() == name;
+            self.trackers.iter().any(|t| same(&t.name))
+                || self.competitors.iter().any(|c| same(&c.name))
+        };
+        super::rules::validate_rules(&self.rules, &known)?;
         Ok(())
     }
 
@@ -958,6 +970,21 @@ mod tests {
         }];
         cfg.geography = Some("uk".into());
         cfg.allow_cross_region = Some(true);
+        cfg.rules = vec![crate::tenant::RuleConfig {
+            name: "no pricing early".into(),
+            combine: crate::tenant::Combine::AnyOf,
+            conditions: vec![crate::tenant::RuleCondition {
+                kind: crate::tenant::ConditionKind::NoMention,
+                tracker: Some("pricing".into()),
+                side: crate::tenant::RuleSide::Internal,
+                window: Some(crate::tenant::RuleWindow {
+                    first_s: Some(60),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }],
+            repeat: true,
+        }];
         let (_d, path) = write("full.json", &serde_json::to_string(&cfg).unwrap());
         assert_eq!(TenantConfig::from_path(&path).unwrap(), cfg);
         let (_d, path) = write("full.yaml", &serde_yaml_ng::to_string(&cfg).unwrap());

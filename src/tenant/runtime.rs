@@ -10,12 +10,19 @@ pub struct TenantRuntime {
     pub config: TenantConfig,
     /// Compiled tracker matcher.
     pub trackers: TrackerSet,
+    /// Compiled alert rules (`crate::rules`), shared by the conversations that use them.
+    pub rules: std::sync::Arc<crate::rules::RuleSet>,
 }
 
 impl TenantRuntime {
     /// Validates and compiles a configuration.
     pub fn compile(config: TenantConfig) -> Result<TenantRuntime, ConfigError> {
         let trackers = TrackerSet::compile(&config)?;
-        Ok(TenantRuntime { config, trackers })
+        let rules = std::sync::Arc::new(crate::rules::RuleSet::compile(&config));
+        Ok(TenantRuntime {
+            config,
+            trackers,
+            rules,
+        })
     }
 }

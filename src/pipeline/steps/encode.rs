@@ -74,6 +74,15 @@ impl Encode {
         self.record(topic, Some(live.conversation_id.as_bytes()), live, None)
     }
 
+    /// An alert, keyed by its conversation id.
+    pub fn alert<'a>(
+        &self,
+        topic: &'a str,
+        alert: &'a crate::rules::Alert,
+    ) -> Result<Record<'a>, SchemaError> {
+        self.record(topic, Some(alert.conversation_id.as_bytes()), alert, None)
+    }
+
     /// A conversation-index entry, keyed by its conversation id (the index is compacted).
     pub fn index_entry<'a>(
         &self,

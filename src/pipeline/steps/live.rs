@@ -12,11 +12,13 @@
 //!
 //! # The per-segment hook
 //!
-//! [`Live::segment`] is where a rules evaluator plugs in: it gets the segment's
-//! [`SegmentFacts`] and the conversation's [`LiveState`](crate::live::LiveState) (KPIs so
-//! far, interruptions with their times), and calls [`Live::flush_now`] when a rule fires so
-//! that a live record goes out at once.
+//! [`Live::segment`] hands the segment's [`SegmentFacts`] to the alerts step
+//! ([`super::alerts::Alerts`], the tenant's rules); when a rule fires it calls
+//! [`Live::flush_now`] so that a live record goes out at once. [`Live::close`] lets the rules
+//! that wait for the end decide. Alert rules therefore run only when live records are on
+//! (`live.enabled`, off by default).
 
+use super::alerts::Alerts;
 use super::encode::Encode;
 use super::produce::{produce, Delivery, Produced, Producer};
 use crate::live::{LiveBook, LiveConfig, LiveInsight, SegmentFacts};
@@ -32,13 +34,21 @@ pub(crate) struct Live {
     topic: Arc<str>,
     /// Records due, sent by [`Live::send`].
     out: Vec<LiveInsight>,
+    /// The tenants' alert rules.
+    alerts: Alerts,
 }
 
 impl Live {
     /// The step, or `None` when live records are off.
-    pub fn new(config: &LiveConfig, topic: &str, encode: Encode) -> Option<Live> {
+    pub fn new(
+        config: &LiveConfig,
+        topic: &str,
+        alerts_topic: &str,
+        encode: Encode,
+    ) -> Option<Live> {
         config.enabled.then(|| Live {
             book: LiveBook::new(config.interval_ms(), config.max_items_per_record),
+            alerts: Alerts::new(alerts_topic, encode.clone()),
             encode,
             topic: Arc::from(topic),
             out: Vec::new(),
@@ -67,13 +77,13 @@ impl Live {
         let facts = self
             .book
             .observe(lane, id, tenant_id, seg, is_final, tenant, time_ms)?;
-        // Rules hook: evaluate the tenant's rules on `facts` and `self.book.state(id)` here;
-        // a rule that fires calls `self.flush_now(id, time_ms)`.
+        if self.alerts.segment(lane, id, tenant, &facts, time_ms) {
+            self.flush_now(id, time_ms);
+        }
         Some(facts)
     }
 
-    /// Sends a live record of `id` at once (a rule fired). The rules evaluator's entry point.
-    #[allow(dead_code)]
+    /// Sends a live record of `id` at once (a rule fired).
     pub fn flush_now(&mut self, id: &str, now_ms: i64) {
         self.book.flush(id, now_ms, &mut self.out);
     }
@@ -85,22 +95,27 @@ impl Live {
 
     /// The conversation was finalised at stream time `now_ms`: its last live record.
     pub fn close(&mut self, id: &str, now_ms: i64) {
+        self.alerts.close(id, now_ms);
         self.book.close(id, now_ms, &mut self.out);
     }
 
     /// Forgets a conversation without a record (erased, replayed tail, opted out).
     pub fn forget(&mut self, id: &str) {
+        self.alerts.forget(id);
         self.book.forget(id);
     }
 
     /// Forgets a revoked lane's conversations.
     pub fn forget_lane(&mut self, lane: u32) {
+        self.alerts.forget_lane(lane);
         self.book.forget_lane(lane);
     }
 
     /// Encodes and produces the records due (no holds). A record that cannot be encoded or
     /// handed to the producer is counted as failed and logged, never fatal.
     pub fn send(&mut self, producer: &Producer, metrics: &Metrics) {
+        // Alerts first: they are what the latency target is about.
+        self.alerts.send(producer, metrics);
         for live in self.out.drain(..) {
             let sent = self
                 .encode

@@ -25,7 +25,9 @@
 //! | residency | [`residency::ResidencyGuard`] | events of tenants whose geography refuses this region: refused, reported once per conversation |
 //! | CRM records (output) | [`crm::CrmStep`] | insight → CRM-shaped records on the per-CRM record topics; write errors → dead letters |
 //! | live (output) | [`live::Live`] | each accepted segment → the conversation's live state (`crate::live`) → live records, no holds |
+//! | alerts (output, inside live) | [`alerts::Alerts`] | each segment the live state took → the tenant's rules (`crate::rules`) → alerts, a live record at once; no holds |
 
+pub(crate) mod alerts;
 pub(crate) mod analyse;
 pub(crate) mod commit;
 pub(crate) mod crm;

@@ -49,6 +49,12 @@ pub(crate) enum Produced {
         at_ms: i64,
         reason: crate::live::LiveReason,
     },
+    /// An alert (best effort, like live records), with the stream time (ms since the epoch)
+    /// of the record that fired it and how it was decided.
+    Alert {
+        at_ms: i64,
+        trigger: crate::rules::AlertTrigger,
+    },
     /// The dead letter of a CRM write error, in the same group.
     CrmWriteError {
         crm: CrmKind,
@@ -134,6 +140,15 @@ impl ProducerContext for ProducerCtx {
                         let latency = (now_ms() - at_ms).max(0) as f64 / 1000.0;
                         self.metrics.live_latency.observe(latency);
                     }
+                    Produced::Alert { at_ms, trigger } => {
+                        let trigger = match trigger {
+                            crate::rules::AlertTrigger::Segment => "segment",
+                            crate::rules::AlertTrigger::ConversationEnd => "conversation_end",
+                        };
+                        self.metrics.alerts.with_label_values(&[trigger]).inc();
+                        let latency = (now_ms() - at_ms).max(0) as f64 / 1000.0;
+                        self.metrics.alert_latency.observe(latency);
+                    }
                     Produced::CrmRecord { crm, record, group } => {
                         self.metrics
                             .crm_records_produced
@@ -170,6 +185,10 @@ impl ProducerContext for ProducerCtx {
                     .with_label_values(&["failed"])
                     .inc();
             }
+            Err((e, msg)) if matches!(delivery.what, Produced::Alert { .. }) => {
+                tracing::warn!(topic = msg.topic(), error = %e, "alert not delivered");
+                self.metrics.alerts.with_label_values(&["failed"]).inc();
+            }
             Err((e, msg)) => {
                 // The hold stays: the source offset is never committed past this record.
                 tracing::error!(topic = msg.topic(), error = %e, "delivery failed");
@@ -191,8 +210,22 @@ pub(crate) fn produce(
     record: Record<'_>,
     delivery: Box<Delivery>,
 ) -> Result<(), KafkaError> {
+    produce_at(producer, record, None, delivery)
+}
+
+/// [`produce`], with the record's Kafka timestamp (ms since the epoch) when `Some` (the
+/// producer's clock otherwise).
+pub(crate) fn produce_at(
+    producer: &Producer,
+    record: Record<'_>,
+    timestamp_ms: Option<i64>,
+    delivery: Box<Delivery>,
+) -> Result<(), KafkaError> {
     let mut base: BaseRecord<'_, [u8], [u8], Box<Delivery>> =
         BaseRecord::with_opaque_to(record.topic, delivery).payload(&record.payload);
+    if let Some(t) = timestamp_ms {
+        base = base.timestamp(t);
+    }
     if let Some(k) = record.key {
         base = base.key(k);
     }
