@@ -17,6 +17,7 @@
 //! | `debrief_consumer_lag` | gauge | `topic`, `partition` |
 //! | `debrief_producer_queue_depth` | gauge | |
 //! | `debrief_legacy_fingerprint_total` | counter | `schema` (the record kind: `transcript_event`, ...) |
+//! | `debrief_old_writer_schema_total` | counter | `schema` (the record kind) |
 //! | `debrief_crm_records_produced_total` | counter | `crm` (`dynamics`, `salesforce`), `record` (`insight`, `task`) |
 //! | `debrief_crm_write_errors_total` | counter | `crm`, `kind` (`field_access`: code 4100, `required_missing`) |
 //! | `debrief_commit_metadata_dropped_total` | counter | |
@@ -117,6 +118,10 @@ pub struct Metrics {
     /// fingerprint Debrief 0.1 wrote instead of the Avro specification's (accepted for one
     /// version; `crate::schema::Codec::count_legacy_fingerprints`).
     pub legacy_fingerprints: IntCounterVec,
+    /// `debrief_old_writer_schema_total{schema}`: records read with a writer schema other
+    /// than the current one, such as a previous version from `schemas/history/`
+    /// (`crate::schema::Codec::count_old_writer_schemas`).
+    pub old_writer_schemas: IntCounterVec,
     /// `debrief_crm_records_produced_total{crm,record}`: CRM-shaped records (`crate::crm`)
     /// acknowledged by the broker.
     pub crm_records_produced: IntCounterVec,
@@ -287,6 +292,14 @@ impl Metrics {
             &["crm", "kind"],
         )?;
         registry.register(Box::new(legacy_fingerprints.clone()))?;
+        let old_writer_schemas = IntCounterVec::new(
+            Opts::new(
+                "debrief_old_writer_schema_total",
+                "Records read with a writer schema other than the current one (a previous version), by schema.",
+            ),
+            &["schema"],
+        )?;
+        registry.register(Box::new(old_writer_schemas.clone()))?;
         let erasure_steps = IntCounterVec::new(
             Opts::new(
                 "debrief_erasure_steps_total",
@@ -421,6 +434,7 @@ impl Metrics {
             consumer_lag,
             producer_queue_depth,
             legacy_fingerprints,
+            old_writer_schemas,
             crm_records_produced,
             crm_write_errors,
             commit_metadata_dropped,
@@ -501,6 +515,9 @@ mod tests {
         m.legacy_fingerprints
             .with_label_values(&["transcript_event"])
             .inc();
+        m.old_writer_schemas
+            .with_label_values(&["tenant_config"])
+            .inc();
         m.count_redactions(&[crate::insight::RedactionCount {
             kind: "PHONE".into(),
             count: 2,
@@ -519,6 +536,7 @@ mod tests {
             "debrief_consumer_lag{partition=\"0\",topic=\"t\"} 3",
             "debrief_producer_queue_depth 0",
             "debrief_legacy_fingerprint_total{schema=\"transcript_event\"} 1",
+            "debrief_old_writer_schema_total{schema=\"tenant_config\"} 1",
             "debrief_redactions_total{type=\"PHONE\"} 2",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");

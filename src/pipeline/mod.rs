@@ -307,7 +307,8 @@ async fn run_service(
             config.encoding,
             config.schema_registry.url.as_ref().map(url::Url::as_str),
         )?
-        .count_legacy_fingerprints(metrics.legacy_fingerprints.clone()),
+        .count_legacy_fingerprints(metrics.legacy_fingerprints.clone())
+        .count_old_writer_schemas(metrics.old_writer_schemas.clone()),
     );
     if config.encoding == Encoding::Confluent {
         for (topic, kind) in [

@@ -30,7 +30,8 @@
 //! Decoding checks the length and the magic first, then looks the writer schema up (an
 //! unknown fingerprint or id is [`SchemaError::UnknownSchema`], never a panic). Records
 //! written with the current schema are read by a direct binary reader (no intermediate
-//! `Value`, no schema walk); records written with another version of a schema (accepted with
+//! `Value`, no schema walk); records written with another version of a schema (every previous
+//! version in `schemas/history/`, see [`historical_schemas`], others accepted with
 //! [`Codec::accept_writer_schema`], or fetched from the registry) are decoded by apache-avro
 //! and resolved to the current schema (by name, see `resolve.rs`). Encoding writes the Avro
 //! body directly from the Rust value; the tests check those bytes against apache-avro's
@@ -39,6 +40,7 @@
 mod canonical;
 mod catalog;
 mod error;
+mod history;
 pub mod mapping;
 mod registry;
 mod resolve;
@@ -48,6 +50,7 @@ pub use catalog::{
     legacy_fingerprint, RecordKind, SchemaEntry, Schemas, MAX_AVRO_ALLOCATION_BYTES,
 };
 pub use error::SchemaError;
+pub use history::{historical_schemas, HistoricalSchema};
 pub use registry::RegistryClient;
 
 use crate::events::{DeadLetter, ErasureRequest, InteractionTelemetry, TranscriptEvent};
@@ -63,7 +66,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 /// Magic of the Avro single-object encoding.
@@ -186,6 +189,7 @@ impl Registry {
 }
 
 /// An extra single-object writer schema, under one of its fingerprints.
+#[derive(Clone)]
 struct AcceptedWriter {
     decoder: Arc<ForeignWriter>,
     /// `true` under its legacy fingerprint ([`legacy_fingerprint`]).
@@ -198,13 +202,16 @@ struct AcceptedWriter {
 pub struct Codec {
     encoding: Encoding,
     schemas: &'static Schemas,
-    /// Extra single-object writer schemas (other versions), by fingerprint (the
-    /// specification's and the legacy one).
+    /// Extra single-object writer schemas (other versions: every previous one from
+    /// `schemas/history/`, plus any accepted), by fingerprint (the specification's and the
+    /// legacy one).
     writers: HashMap<u64, AcceptedWriter>,
     /// Present for the Confluent encoding.
     registry: Option<Registry>,
     /// `debrief_legacy_fingerprint_total{schema}`, when counted.
     legacy_counter: Option<IntCounterVec>,
+    /// `debrief_old_writer_schema_total{schema}`, when counted.
+    old_writer_counter: Option<IntCounterVec>,
 }
 
 impl std::fmt::Debug for Codec {
@@ -217,6 +224,10 @@ impl std::fmt::Debug for Codec {
                 &self.registry.as_ref().map(|r| r.client.base_url()),
             )
             .field("counts_legacy_fingerprints", &self.legacy_counter.is_some())
+            .field(
+                "counts_old_writer_schemas",
+                &self.old_writer_counter.is_some(),
+            )
             .finish()
     }
 }
@@ -224,8 +235,18 @@ impl std::fmt::Debug for Codec {
 impl Codec {
     /// A codec for `encoding`. The Confluent encoding needs `registry_url`
     /// (`http://host:8081`); the others ignore it.
+    ///
+    /// The single-object codec reads every previous version of each schema
+    /// ([`historical_schemas`], `schemas/history/`) besides the current one; those are parsed
+    /// and checked once per process (a few milliseconds, on the first call). A previous
+    /// version the current schema cannot read is a [`SchemaError::Config`] naming its file: a
+    /// build defect the tests catch, never skipped.
     pub fn new(encoding: Encoding, registry_url: Option<&str>) -> Result<Codec, SchemaError> {
         let schemas = Schemas::get()?;
+        let writers = match encoding {
+            Encoding::AvroSingleObject => history_writers(schemas)?.clone(),
+            Encoding::Confluent | Encoding::Json => HashMap::new(),
+        };
         let registry = match (encoding, registry_url) {
             (Encoding::Confluent, Some(url)) => Some(Registry {
                 client: RegistryClient::new(url, REGISTRY_TIMEOUT)?,
@@ -242,9 +263,10 @@ impl Codec {
         Ok(Codec {
             encoding,
             schemas,
-            writers: HashMap::new(),
+            writers,
             registry,
             legacy_counter: None,
+            old_writer_counter: None,
         })
     }
 
@@ -256,6 +278,34 @@ impl Codec {
     pub fn count_legacy_fingerprints(mut self, counter: IntCounterVec) -> Codec {
         self.legacy_counter = Some(counter);
         self
+    }
+
+    /// Counts, in `counter` (one label, `schema`: the record kind's name), every record read
+    /// with a writer schema other than the current one: a previous version
+    /// (`schemas/history/`), one accepted with [`accept_writer_schema`](Codec::accept_writer_schema),
+    /// or another version fetched from the registry. The count says when no publisher writes
+    /// an old version any more. The service passes `Metrics::old_writer_schemas`.
+    pub fn count_old_writer_schemas(mut self, counter: IntCounterVec) -> Codec {
+        self.old_writer_counter = Some(counter);
+        self
+    }
+
+    /// The number of writer schemas read besides the current ones, under either of their
+    /// fingerprints (the specification's and, where it differs, the legacy one).
+    pub fn extra_writer_fingerprints(&self) -> usize {
+        self.writers.len()
+    }
+
+    /// Whether single-object records of `kind` carrying `fingerprint` are read (the current
+    /// schema's, its legacy one, or another accepted version's).
+    pub fn reads_fingerprint(&self, kind: RecordKind, fingerprint: u64) -> bool {
+        self.encoding == Encoding::AvroSingleObject
+            && (fingerprint == self.schemas.fingerprint(kind)
+                || fingerprint == self.schemas.legacy_fingerprint(kind)
+                || self
+                    .writers
+                    .get(&fingerprint)
+                    .is_some_and(|w| w.decoder.kind == Some(kind)))
     }
 
     /// The encoding this codec writes and expects.
@@ -274,35 +324,8 @@ impl Codec {
         kind: RecordKind,
         schema_json: &str,
     ) -> Result<u64, SchemaError> {
-        let schema = Schema::parse_str(schema_json).map_err(|e| {
-            SchemaError::Config(format!("writer schema for {kind} does not parse: {e}"))
-        })?;
-        let fingerprint = spec_fingerprint(schema_json)
-            .map_err(|e| SchemaError::Config(format!("writer schema for {kind}: {e}")))?;
-        if fingerprint == self.schemas.fingerprint(kind) {
-            return Ok(fingerprint);
-        }
-        let legacy = legacy_fingerprint(&schema);
-        SchemaCompatibility::can_read(&schema, self.schemas.schema(kind)).map_err(|e| {
-            SchemaError::Config(format!(
-                "the current {kind} schema cannot read this writer schema: {e}"
-            ))
-        })?;
-        let decoder = ForeignWriter::new(Some(kind), schema)
-            .map_err(|e| SchemaError::Config(format!("writer schema for {kind}: {e}")))?;
-        let decoder = Arc::new(decoder);
-        if legacy != fingerprint {
-            let writer = AcceptedWriter {
-                decoder: decoder.clone(),
-                legacy: true,
-            };
-            self.writers.insert(legacy, writer);
-        }
-        let writer = AcceptedWriter {
-            decoder,
-            legacy: false,
-        };
-        self.writers.insert(fingerprint, writer);
+        let (fingerprint, entries) = accepted_writers(self.schemas, kind, schema_json)?;
+        self.writers.extend(entries);
         Ok(fingerprint)
     }
 
@@ -530,6 +553,12 @@ impl Codec {
         })
     }
 
+    fn count_old_writer(&self, kind: RecordKind) {
+        if let Some(counter) = &self.old_writer_counter {
+            counter.with_label_values(&[kind.name()]).inc();
+        }
+    }
+
     fn count_legacy(&self, kind: RecordKind) {
         if let Some(counter) = &self.legacy_counter {
             counter.with_label_values(&[kind.name()]).inc();
@@ -571,8 +600,73 @@ impl Codec {
                     T::KIND
                 ))
             })?;
-        T::from_avro(value).map_err(SchemaError::Malformed)
+        let value = T::from_avro(value).map_err(SchemaError::Malformed)?;
+        self.count_old_writer(T::KIND);
+        Ok(value)
     }
+}
+
+/// The decoders of writer schema `schema_json` for `kind`, under its fingerprint and (where it
+/// differs) its legacy one, and its fingerprint. None when it is the current schema. Refused
+/// with [`SchemaError::Config`] when it does not parse or the current schema cannot read it.
+fn accepted_writers(
+    schemas: &Schemas,
+    kind: RecordKind,
+    schema_json: &str,
+) -> Result<(u64, Vec<(u64, AcceptedWriter)>), SchemaError> {
+    let schema = Schema::parse_str(schema_json).map_err(|e| {
+        SchemaError::Config(format!("writer schema for {kind} does not parse: {e}"))
+    })?;
+    let fingerprint = spec_fingerprint(schema_json)
+        .map_err(|e| SchemaError::Config(format!("writer schema for {kind}: {e}")))?;
+    if fingerprint == schemas.fingerprint(kind) {
+        return Ok((fingerprint, Vec::new()));
+    }
+    let legacy = legacy_fingerprint(&schema);
+    SchemaCompatibility::can_read(&schema, schemas.schema(kind)).map_err(|e| {
+        SchemaError::Config(format!(
+            "the current {kind} schema cannot read this writer schema: {e}"
+        ))
+    })?;
+    let decoder = ForeignWriter::new(Some(kind), schema)
+        .map_err(|e| SchemaError::Config(format!("writer schema for {kind}: {e}")))?;
+    let decoder = Arc::new(decoder);
+    let mut entries = vec![(
+        fingerprint,
+        AcceptedWriter {
+            decoder: decoder.clone(),
+            legacy: false,
+        },
+    )];
+    if legacy != fingerprint {
+        entries.push((
+            legacy,
+            AcceptedWriter {
+                decoder,
+                legacy: true,
+            },
+        ));
+    }
+    Ok((fingerprint, entries))
+}
+
+/// The decoders of every previous schema version (`schemas/history/`), built once per process.
+fn history_writers(
+    schemas: &Schemas,
+) -> Result<&'static HashMap<u64, AcceptedWriter>, SchemaError> {
+    static WRITERS: OnceLock<Result<HashMap<u64, AcceptedWriter>, String>> = OnceLock::new();
+    WRITERS
+        .get_or_init(|| {
+            let mut writers = HashMap::new();
+            for old in historical_schemas()? {
+                let (_, entries) = accepted_writers(schemas, old.kind, old.json)
+                    .map_err(|e| format!("schemas/history/{}: {e}", old.path))?;
+                writers.extend(entries);
+            }
+            Ok(writers)
+        })
+        .as_ref()
+        .map_err(|e| SchemaError::Config(e.clone()))
 }
 
 /// Reads a body written with the current schema of `T`; the whole body must be used.

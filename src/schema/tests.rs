@@ -1805,3 +1805,5 @@ proptest! {
         }
     }
 }
+
+mod history;
