@@ -234,6 +234,9 @@ export DEBRIEF_TEST_BROKERS="$BROKERS"
 stage "Avro interop toolchains (Apache Avro for Java, fastavro; cached under target/)"
 eval "$("$ROOT/scripts/interop-setup.sh")"
 
+stage "schemas/history is up to date with git (scripts/schema-history.sh --check)"
+"$ROOT/scripts/schema-history.sh" --check
+
 stage "cargo test (every test, broker tests included: --include-ignored; limit $TEST_TIMEOUT)"
 # `timeout` puts cargo and the test binaries in their own process group and forwards a
 # TERM to all of them, both at the time limit and from on_signal.
