@@ -22,7 +22,7 @@
 # Skipped: commit_metadata (a raw Avro datum in Kafka's commit metadata, no fingerprint on the
 # wire), crm_record and crm_write_error (written by Debrief, never read by it).
 #
-# Needs git and fastavro (the interop venv: `eval "$(scripts/interop-setup.sh)"` sets
+# Needs a full git clone (--check skips with a warning in a shallow one) and fastavro (the interop venv: `eval "$(scripts/interop-setup.sh)"` sets
 # DEBRIEF_INTEROP_PYTHON; any python3 with fastavro works too).
 set -euo pipefail
 
@@ -40,6 +40,16 @@ case "${1:-}" in
         exit 2
         ;;
 esac
+
+# A shallow clone or a tree without .git lacks the history: regenerating would drop versions.
+if [[ "$(git rev-parse --is-shallow-repository 2>/dev/null || echo none)" != "false" ]]; then
+    if [[ $check -eq 1 ]]; then
+        echo "schema-history: not a full git clone, nothing to check against (skipped)" >&2
+        exit 0
+    fi
+    echo "schema-history: needs a full git clone (git fetch --unshallow)" >&2
+    exit 1
+fi
 
 if ! "$python" -c 'import fastavro' 2>/dev/null; then
     echo "schema-history: $python has no fastavro; run: eval \"\$(scripts/interop-setup.sh)\"" >&2
