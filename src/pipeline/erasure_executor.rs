@@ -21,7 +21,7 @@
 //!   the index and the CRM topics it rewrites whole).
 
 use super::follow::Follower;
-use super::kafka::{base_config, now_ms};
+use super::kafka::{base_config, now_ms, side_producer};
 use super::retention_sweep::{Sweep, SWEEP_INTERVAL, SWEEP_RETRY};
 use super::PipelineError;
 use crate::config::Config;
@@ -33,7 +33,6 @@ use crate::governance::{
 };
 use crate::metrics::Metrics;
 use crate::schema::{Codec, ContractRecord, Encoding};
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -62,20 +61,6 @@ pub(crate) struct ErasureExecutor {
     pub metrics: Arc<Metrics>,
     pub shutdown: CancellationToken,
     pub runtime: tokio::runtime::Handle,
-}
-
-/// The consumer settings of the followers (no group is joined: partitions are assigned).
-pub(crate) fn follower_config(config: &Config, what: &str) -> ClientConfig {
-    let mut c = base_config(config);
-    c.set(
-        "group.id",
-        format!("{}-{what}-follower", config.kafka.group_id),
-    );
-    c.set("enable.auto.commit", "false");
-    c.set("enable.auto.offset.store", "false");
-    c.set("auto.offset.reset", "earliest");
-    c.set("isolation.level", "read_committed");
-    c
 }
 
 /// `true` when this instance's executor owns partition 0 of the erasure topic: the one
@@ -120,24 +105,19 @@ impl ErasureExecutor {
     /// Runs until shutdown.
     pub fn run(self) -> Result<(), PipelineError> {
         let topics = &self.config.kafka.topics;
-        let producer: FutureProducer = {
-            let mut c = base_config(&self.config);
-            c.set("enable.idempotence", "true");
-            c.create()
-                .map_err(|e| PipelineError::kafka("creating the erasure producer", e))?
-        };
-        let mut index = Follower::new(
-            follower_config(&self.config, "index")
-                .create()
-                .map_err(|e| PipelineError::kafka("creating the index follower", e))?,
+        let producer = side_producer(&self.config, "creating the erasure producer")?;
+        let mut index = Follower::open(
+            &self.config,
+            "index",
             &topics.conversation_index,
-        );
-        let mut ledger = Follower::new(
-            follower_config(&self.config, "ledger")
-                .create()
-                .map_err(|e| PipelineError::kafka("creating the ledger reader", e))?,
+            "creating the index follower",
+        )?;
+        let mut ledger = Follower::open(
+            &self.config,
+            "ledger",
             &topics.erasure_ledger,
-        );
+            "creating the ledger reader",
+        )?;
         let mut state = State {
             view: IndexView::default(),
             ledger: BTreeMap::new(),

@@ -1,7 +1,10 @@
 //! Reading a whole topic without a consumer group, up to where it ends now: the erasure
 //! executor's view of the conversation index and of the erasure ledger.
 
+use super::kafka::base_config;
 use super::PipelineError;
+use crate::config::Config;
+use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -24,6 +27,24 @@ impl Follower {
     /// A follower of `topic` on a consumer made with `consumer` (no group membership is
     /// used: partitions are assigned by hand).
     pub fn new(consumer: BaseConsumer, topic: &str) -> Follower {
+        Follower::with(consumer, topic)
+    }
+
+    /// A follower of `topic` on a consumer with [`follower_config`] (`what` names its
+    /// group, `<group_id>-<what>-follower`); `context` names it in an error.
+    pub fn open(
+        config: &Config,
+        what: &str,
+        topic: &str,
+        context: &str,
+    ) -> Result<Follower, PipelineError> {
+        let consumer = follower_config(config, what)
+            .create()
+            .map_err(|e| PipelineError::kafka(context, e))?;
+        Ok(Follower::with(consumer, topic))
+    }
+
+    fn with(consumer: BaseConsumer, topic: &str) -> Follower {
         Follower {
             consumer,
             topic: topic.to_string(),
@@ -122,4 +143,20 @@ impl Follower {
             }
         }
     }
+}
+
+/// The consumer settings of a follower (no group is joined: partitions are assigned; the
+/// group id only names the client): `<group_id>-<what>-follower`, nothing committed, from
+/// the earliest offset, committed transactions only.
+pub(crate) fn follower_config(config: &Config, what: &str) -> ClientConfig {
+    let mut c = base_config(config);
+    c.set(
+        "group.id",
+        format!("{}-{what}-follower", config.kafka.group_id),
+    );
+    c.set("enable.auto.commit", "false");
+    c.set("enable.auto.offset.store", "false");
+    c.set("auto.offset.reset", "earliest");
+    c.set("isolation.level", "read_committed");
+    c
 }

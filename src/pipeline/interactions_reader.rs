@@ -16,9 +16,8 @@
 //!   batch: its telemetry records may be written twice (at least once, like the rest of the
 //!   telemetry topic). A record that cannot be delivered stops the service, as everywhere.
 
-use super::erasure_executor::follower_config;
 use super::follow::Follower;
-use super::kafka::{base_config, now_ms, source_of};
+use super::kafka::{base_config, now_ms, side_producer, source_of};
 use super::steps::encode::{Encode, Record};
 use super::PipelineError;
 use crate::config::Config;
@@ -97,24 +96,19 @@ impl InteractionsReader {
     /// Runs until shutdown.
     pub fn run(self) -> Result<(), PipelineError> {
         let topics = &self.config.kafka.topics;
-        let producer: FutureProducer = {
-            let mut c = base_config(&self.config);
-            c.set("enable.idempotence", "true");
-            c.create()
-                .map_err(|e| PipelineError::kafka("creating the interactions producer", e))?
-        };
-        let mut index = Follower::new(
-            follower_config(&self.config, "interactions-index")
-                .create()
-                .map_err(|e| PipelineError::kafka("creating the index follower", e))?,
+        let producer = side_producer(&self.config, "creating the interactions producer")?;
+        let mut index = Follower::open(
+            &self.config,
+            "interactions-index",
             &topics.conversation_index,
-        );
-        let mut tenants = Follower::new(
-            follower_config(&self.config, "interactions-tenants")
-                .create()
-                .map_err(|e| PipelineError::kafka("creating the tenant-config follower", e))?,
+            "creating the index follower",
+        )?;
+        let mut tenants = Follower::open(
+            &self.config,
+            "interactions-tenants",
             &topics.tenant_config,
-        );
+            "creating the tenant-config follower",
+        )?;
         let consumer: BaseConsumer = {
             let mut c = base_config(&self.config);
             c.set(

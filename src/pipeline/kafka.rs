@@ -213,6 +213,19 @@ pub(crate) const PRODUCER_LINGER_MS: &str = "5";
 /// Default `compression.type` of the producer.
 pub(crate) const PRODUCER_COMPRESSION: &str = "lz4";
 
+/// An idempotent producer for a side task (erasure executor, retention sweep, interactions
+/// reader): the connection settings without the pipeline's batching defaults or
+/// transactions; `context` names it in an error.
+pub(crate) fn side_producer(
+    config: &Config,
+    context: &str,
+) -> Result<rdkafka::producer::FutureProducer, super::PipelineError> {
+    let mut c = base_config(config);
+    c.set("enable.idempotence", "true");
+    c.create()
+        .map_err(|e| super::PipelineError::kafka(context, e))
+}
+
 /// The producer's settings (idempotent; transactional in that mode).
 pub(crate) fn producer_config(config: &Config) -> ClientConfig {
     let mut c = base_config(config);

@@ -34,7 +34,7 @@
 //!   conversation's entry in that instant is overwritten; its next analysis writes it again).
 
 use super::follow::Follower;
-use super::kafka::base_config;
+use super::kafka::side_producer;
 use super::PipelineError;
 use crate::config::Config;
 use crate::crm::output::{plan, AvroFraming, PlanError};
@@ -147,12 +147,7 @@ impl Sweep<'_> {
 
     fn run_inner(&self, now_ms: i64) -> Result<SweepReport, SweepError> {
         let topics = &self.config.kafka.topics;
-        let producer: FutureProducer = {
-            let mut c = base_config(self.config);
-            c.set("enable.idempotence", "true");
-            c.create()
-                .map_err(|e| PipelineError::kafka("creating the sweep producer", e))?
-        };
+        let producer = side_producer(self.config, "creating the sweep producer")?;
         if self.codec.encoding() == Encoding::Confluent {
             for (topic, kind) in [
                 (&topics.conversation_index, RecordKind::ConversationIndex),
@@ -501,19 +496,12 @@ impl Sweep<'_> {
     }
 
     fn follower(&self, topic: &str) -> Result<Follower, SweepError> {
-        let mut c = base_config(self.config);
-        c.set(
-            "group.id",
-            format!("{}-sweep-follower", self.config.kafka.group_id),
-        );
-        c.set("enable.auto.commit", "false");
-        c.set("enable.auto.offset.store", "false");
-        c.set("auto.offset.reset", "earliest");
-        c.set("isolation.level", "read_committed");
-        let consumer = c
-            .create()
-            .map_err(|e| PipelineError::kafka("creating a sweep reader", e))?;
-        Ok(Follower::new(consumer, topic))
+        Ok(Follower::open(
+            self.config,
+            "sweep",
+            topic,
+            "creating a sweep reader",
+        )?)
     }
 
     /// Reads `topic` whole, to its end now.
