@@ -1,5 +1,6 @@
-//! Reading a whole topic without a consumer group, up to where it ends now: the erasure
-//! executor's view of the conversation index and of the erasure ledger.
+//! Reading a whole topic without a consumer group, up to where it ends now: the side tasks'
+//! views of the conversation index, the erasure ledger and the tenant configurations
+//! (erasure executor, retention sweep, interactions reader, admin commands).
 
 use super::kafka::base_config;
 use super::PipelineError;
